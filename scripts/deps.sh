@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mmfree builds against. Idempotent: apt-get skips what is present.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PKGS=(g++ cmake ninja-build pkg-config nlohmann-json3-dev libcli11-dev libsentencepiece-dev libgtest-dev libopenblas-dev)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi
