@@ -1,0 +1,29 @@
+#include "model/glu.h"
+
+#include "model/ops.h"
+#include "model/tensor_names.h"
+
+namespace mmfree {
+
+void GluScratch::reserve(int64_t rows, int64_t I) {
+  gv.resize(static_cast<size_t>(rows * 2 * I));
+  z.resize(static_cast<size_t>(rows * I));
+}
+
+Glu::Glu(const HfCheckpoint& ck, int64_t layer) : I_(ck.config().intermediate_size) {
+  const std::string p = layer_prefix(layer) + "mlp.";
+  gate_ = BitLinear(ck.tensor(p + "gate_proj.weight"), ck.tensor(p + "gate_proj.norm.weight"));
+  down_ = BitLinear(ck.tensor(p + "down_proj.weight"), ck.tensor(p + "down_proj.norm.weight"));
+}
+
+void Glu::forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs) const {
+  gate_.forward(m, n, s.gv.data(), bs);
+  for (int64_t t = 0; t < n; ++t) {
+    const float* gate = s.gv.data() + t * 2 * I_;  // the first I outputs are the gate
+    const float* v = gate + I_;
+    for (int64_t c = 0; c < I_; ++c) s.z[t * I_ + c] = siluf(gate[c]) * v[c];
+  }
+  down_.forward(s.z.data(), n, out, bs);
+}
+
+}  // namespace mmfree

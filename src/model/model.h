@@ -1,0 +1,66 @@
+#pragma once
+// The whole hgrn_bit language model: load -> plan (ternary weights, buffers sized once) -> run.
+// Prefill and decoding share one code path, so a sequence fed token by token through the recurrent
+// state gives the numbers of the same sequence fed whole.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/hf_checkpoint.h"
+#include "model/bitlinear.h"
+#include "model/config.h"
+#include "model/glu.h"
+#include "model/mlgru.h"
+
+namespace mmfree {
+
+// The recurrent state of B sequences: h [B][L][d], zero at the start of a sequence.
+struct RecurrentState {
+  int64_t batch = 0;
+  std::vector<float> h;
+  RecurrentState(const ModelConfig& c, int64_t batch);
+  void reset();
+};
+
+// Every buffer a forward call needs, for up to max_rows = B*T rows at once.
+struct Workspace {
+  int64_t max_rows = 0;
+  std::vector<float> x, a, o;  // [rows][d]
+  BitLinearScratch bitlinear;
+  MlgruScratch mlgru;
+  GluScratch glu;
+  Workspace(const ModelConfig& c, int64_t max_rows);
+};
+
+class Model {
+ public:
+  // Loads a Hugging Face directory (config.json + safetensors).
+  static std::unique_ptr<Model> load(const std::string& path);
+  explicit Model(std::shared_ptr<const HfCheckpoint> ck);
+
+  const ModelConfig& config() const { return cfg_; }
+
+  // Runs B sequences of T tokens (tokens [B][T]) from state st, which it advances. Writes logits
+  // [B][T][V] when all_positions, else only each sequence's last position, [B][V].
+  void forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
+               bool all_positions) const;
+
+ private:
+  ModelConfig cfg_;
+  std::shared_ptr<const HfCheckpoint> ck_;  // keeps the mapped embeddings alive
+  const TensorView* embeddings_ = nullptr;
+  struct Layer {
+    std::vector<float> attn_norm, mlp_norm;
+    Mlgru mixer;
+    Glu mlp;
+  };
+  std::vector<Layer> layers_;
+  std::vector<float> final_norm_;
+  BitLinear lm_head_;
+};
+
+// lb[l] = cumsum(softmax(lower_bounds, over layers))[l] - softmax(...)[0], for lower_bounds [L][d].
+std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float>& params, int64_t L, int64_t d);
+
+}  // namespace mmfree

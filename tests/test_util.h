@@ -1,0 +1,45 @@
+#pragma once
+// Shared helpers of the test suite: fixture paths, temp dirs, running the CLI, comparing logits.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mmfree::test {
+
+inline std::string shared_dir() { return MMFREE_SHARED_DIR; }
+inline std::string tiny_a() { return shared_dir() + "/fixtures/tiny_a"; }
+inline std::string mmfree_binary() { return MMFREE_BINARY; }
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = 0;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the mmfree binary with the given argument string (shell syntax).
+CommandResult run_mmfree(const std::string& args);
+
+// Per-position relative L2 error between two [P][V] logit arrays, and argmax agreement.
+struct LogitComparison {
+  double median = 0, worst = 0;
+  int64_t worst_position = -1;
+  double argmax_agreement = 0;  // fraction of positions with the same argmax
+};
+LogitComparison compare_logits(const float* got, const float* want, int64_t positions, int64_t vocab);
+std::string describe(const LogitComparison& c);
+
+}  // namespace mmfree::test
