@@ -1,1 +1,43 @@
-int main() { return 0; }
+// mmfree: one binary, one subcommand per job. Errors print one line and exit non-zero:
+// 2 for a usage error (bad flag, missing argument), 1 for anything else (bad file, bad input).
+#include <cstdio>
+#include <exception>
+
+#include "cli/command.h"
+#include "util/error.h"
+
+namespace mmfree::cli {
+std::vector<CommandSetup>& command_setups() {
+  static std::vector<CommandSetup> setups;
+  return setups;
+}
+}  // namespace mmfree::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"mmfree: train and run MatMul-free language models (ternary BitLinear + MLGRU)", "mmfree"};
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  for (auto setup : mmfree::cli::command_setups()) setup(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const mmfree::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "mmfree: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "mmfree: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mmfree: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
