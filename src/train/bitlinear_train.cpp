@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
-#include "kernels/ternary_ref.h"
 #include "model/ops.h"
 #include "train/blas.h"
 #include "train/parallel.h"
 #include "train/train_ops.h"
+#include "train/train_quant.h"
 
 namespace mmfree {
 
@@ -16,8 +16,7 @@ constexpr float kBitLinearEps = 1e-6f;  // SPEC.md: the fused kernel's default, 
 
 void BitLinearTrainScratch::reserve(int64_t rows, int64_t max_in) {
   const auto size = static_cast<size_t>(rows * max_in);
-  if (q.size() < size) {
-    q.resize(size);
+  if (xq.size() < size) {
     xq.resize(size);
     du.resize(size);
   }
@@ -38,9 +37,7 @@ void TrainBitLinear::prepare(std::vector<Parameter>& params, BitLinearIds ids, Q
     s_w_ = 1;
     return;
   }
-  ternary_.resize(count);
-  s_w_ = ternarize_ref(weight.value.data(), out_ * in_, ternary_.data());
-  std::copy_n(ternary_.data(), count, w_.data());
+  s_w_ = ternarize_to_float(weight.value.data(), out_ * in_, w_.data());
 }
 
 void TrainBitLinear::quantize_input(const float* x, int64_t n, bool dequantize, BitLinearTrainScratch& s) const {
@@ -51,12 +48,12 @@ void TrainBitLinear::quantize_input(const float* x, int64_t n, bool dequantize, 
       rmsnorm_rows(x + b * k, norm_->value.data(), e - b, k, kBitLinearEps, xq);
       return;
     }
-    rmsnorm_quantize_ref(x + b * k, norm_->value.data(), e - b, k, s.q.data() + b * k, s.s_x.data() + b);
+    rmsnorm_quantize_to_float(x + b * k, norm_->value.data(), e - b, k, xq, s.s_x.data() + b);
+    if (!dequantize) return;
     for (int64_t t = b; t < e; ++t) {
-      const int8_t* q = s.q.data() + t * k;
       float* row = s.xq.data() + t * k;
-      const float div = dequantize ? s.s_x[t] : 1.0f;  // x / 1 is exact
-      for (int64_t i = 0; i < k; ++i) row[i] = static_cast<float>(q[i]) / div;
+      const float sx = s.s_x[t];
+      for (int64_t i = 0; i < k; ++i) row[i] /= sx;
     }
   });
 }
