@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "train/blas.h"
 #include "train/fp32_peak.h"
+#include "train/parallel.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
 
@@ -29,7 +30,7 @@ double median(std::vector<double> v) {
 
 void run(const BenchTrainOptions& o) {
   using clock = std::chrono::steady_clock;
-  blas::set_threads(o.threads);
+  set_parallel_threads(o.threads);
   PeakMeasurement fma, sgemm;  // first, while no training threads are about
   if (!o.skip_peak) {
     fma = fma_peak(o.threads, 5);
@@ -112,7 +113,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Sequences per step B")->check(CLI::Range(1, 1 << 16))->capture_default_str();
   cmd->add_option("--steps", o->steps, "Timed steps (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (BLAS and element-wise)")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
   cmd->add_flag("--json", o->json, "One JSON object instead of text");
   cmd->callback([o] { run(*o); });
