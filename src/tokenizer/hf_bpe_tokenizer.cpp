@@ -151,7 +151,7 @@ HfBpeTokenizer::HfBpeTokenizer(std::string bytes, const TokenizerSettings& setti
     check(!pieces_.empty(), name + ": the vocabulary is empty");
     const auto id_of = [&](const std::string& piece, const std::string& where) {
       const auto it = ids.find(piece);
-      check(it != ids.end(), name + ": " + where + " '" + piece + "' is not in the vocabulary");
+      check(it != ids.end(), name + ": " + where + " '" + piece + "', which is not in the vocabulary");
       return it->second;
     };
 
