@@ -89,7 +89,7 @@ void run(const GenerateOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   auto* cmd = app.add_subcommand("generate", "Generate tokens from a prompt");
-  cmd->add_option("--model", o->model, "Model directory (Hugging Face layout)")->required();
+  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
   cmd->add_option("--prompt-ids", o->prompt_ids, "Prompt as space-separated token ids (empty: start from BOS)");
   cmd->add_option("-n,--n-predict", o->n, "Maximum number of tokens to generate")->check(CLI::NonNegativeNumber);
   cmd->add_option("--temperature", o->sampler.temperature, "Sampling temperature; 0 is greedy")->capture_default_str();
