@@ -27,10 +27,11 @@ class Cursor {
   const std::string& context() const { return context_; }
   std::string fail_prefix() const { return path_ + ": " + context_ + ": "; }
 
+  // Messages are built only on failure: reads run once per value of large arrays.
   void need(uint64_t n, const char* field) const {
-    check(n <= remaining(), path_ + ": truncated file: " + field + " of " + context_ + " at byte " +
-                                std::to_string(pos_) + " needs " + std::to_string(n) + " bytes, the file ends at byte " +
-                                std::to_string(size_));
+    if (n > remaining())
+      throw Error(path_ + ": truncated file: " + field + " of " + context_ + " at byte " + std::to_string(pos_) + " needs " +
+                  std::to_string(n) + " bytes, the file ends at byte " + std::to_string(size_));
   }
   template <class T>
   T read(const char* field) {
@@ -42,8 +43,9 @@ class Cursor {
   }
   std::string read_string(const char* field, uint64_t max_len) {
     const uint64_t len = read<uint64_t>(field);
-    check(len <= max_len, fail_prefix() + field + " is " + std::to_string(len) + " bytes long, at most " +
-                              std::to_string(max_len) + " are allowed (corrupt file?)");
+    if (len > max_len)
+      throw Error(fail_prefix() + field + " is " + std::to_string(len) + " bytes long, at most " + std::to_string(max_len) +
+                  " are allowed (corrupt file?)");
     need(len, field);
     std::string s(reinterpret_cast<const char*>(data_ + pos_), len);
     pos_ += len;
@@ -86,7 +88,7 @@ GgufValue read_value(Cursor& c, GgufValueType t, int depth) {
     case T::FLOAT64: return GgufValue::of_float(t, c.read<double>("value"));
     case T::BOOL: {
       const uint8_t b = c.read<uint8_t>("value");
-      check(b <= 1, c.fail_prefix() + "bool value is " + std::to_string(b) + ", must be 0 or 1");
+      if (b > 1) throw Error(c.fail_prefix() + "bool value is " + std::to_string(b) + ", must be 0 or 1");
       return GgufValue::of_bool(b == 1);
     }
     case T::STRING: return GgufValue::of_string(c.read_string("string value", UINT64_MAX));
@@ -239,7 +241,7 @@ int64_t GgufFile::get_int(const std::string& key) const {
   const GgufValue& v = get(key);
   check(v.is_integer(), wrong_type(path(), key, v, "an integer"));
   const std::optional<int64_t> i = v.to_int64();
-  check(i.has_value(), path() + ": metadata key '" + key + "' = " + std::to_string(v.as_uint()) + " is out of range");
+  if (!i) throw Error(path() + ": metadata key '" + key + "' = " + std::to_string(v.as_uint()) + " is out of range");
   return *i;
 }
 

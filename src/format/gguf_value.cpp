@@ -6,6 +6,7 @@
 
 namespace mmfree {
 
+// Values are built once per element of large arrays: messages are built only on failure.
 const char* gguf_value_type_name(GgufValueType t) {
   static constexpr const char* kNames[] = {"uint8", "int8",   "uint16", "int16", "uint32", "int32",  "float32",
                                            "bool",  "string", "array",  "uint64", "int64", "float64"};
@@ -40,9 +41,10 @@ std::optional<int64_t> GgufValue::to_int64() const {
 
 GgufValue GgufValue::of_uint(GgufValueType t, uint64_t v) {
   const int bits = integer_bits(t);
-  check(bits != 0 && !is_signed(t), std::string("internal: GGUF ") + gguf_value_type_name(t) + " is not an unsigned type");
-  check(bits == 64 || v < (uint64_t{1} << bits),
-        "internal: " + std::to_string(v) + " does not fit a GGUF " + gguf_value_type_name(t));
+  if (bits == 0 || is_signed(t))
+    throw Error(std::string("internal: GGUF ") + gguf_value_type_name(t) + " is not an unsigned type");
+  if (bits < 64 && v >= (uint64_t{1} << bits))
+    throw Error("internal: " + std::to_string(v) + " does not fit a GGUF " + gguf_value_type_name(t));
   GgufValue g;
   g.type_ = t;
   g.v_ = v;
@@ -51,9 +53,10 @@ GgufValue GgufValue::of_uint(GgufValueType t, uint64_t v) {
 
 GgufValue GgufValue::of_int(GgufValueType t, int64_t v) {
   const int bits = integer_bits(t);
-  check(bits != 0 && is_signed(t), std::string("internal: GGUF ") + gguf_value_type_name(t) + " is not a signed type");
-  check(bits == 64 || (v >= -(int64_t{1} << (bits - 1)) && v < (int64_t{1} << (bits - 1))),
-        "internal: " + std::to_string(v) + " does not fit a GGUF " + gguf_value_type_name(t));
+  if (bits == 0 || !is_signed(t))
+    throw Error(std::string("internal: GGUF ") + gguf_value_type_name(t) + " is not a signed type");
+  if (bits < 64 && (v < -(int64_t{1} << (bits - 1)) || v >= (int64_t{1} << (bits - 1))))
+    throw Error("internal: " + std::to_string(v) + " does not fit a GGUF " + gguf_value_type_name(t));
   GgufValue g;
   g.type_ = t;
   g.v_ = v;
@@ -61,8 +64,8 @@ GgufValue GgufValue::of_int(GgufValueType t, int64_t v) {
 }
 
 GgufValue GgufValue::of_float(GgufValueType t, double v) {
-  check(t == GgufValueType::FLOAT32 || t == GgufValueType::FLOAT64,
-        std::string("internal: GGUF ") + gguf_value_type_name(t) + " is not a float type");
+  if (t != GgufValueType::FLOAT32 && t != GgufValueType::FLOAT64)
+    throw Error(std::string("internal: GGUF ") + gguf_value_type_name(t) + " is not a float type");
   GgufValue g;
   g.type_ = t;
   // A FLOAT32 holds what its 4 bytes can, so that a value reads back as it was written.
@@ -86,8 +89,9 @@ GgufValue GgufValue::of_string(std::string s) {
 
 GgufValue GgufValue::of_array(GgufValueType element_type, Array items) {
   for (const auto& item : items)
-    check(item.type() == element_type, std::string("internal: GGUF array of ") + gguf_value_type_name(element_type) +
-                                            " holds a " + gguf_value_type_name(item.type()));
+    if (item.type() != element_type)
+      throw Error(std::string("internal: GGUF array of ") + gguf_value_type_name(element_type) + " holds a " +
+                  gguf_value_type_name(item.type()));
   GgufValue g;
   g.type_ = GgufValueType::ARRAY;
   g.element_type_ = element_type;

@@ -23,7 +23,7 @@ void quantize_q8_0(const float* x, int64_t n, uint8_t* out) {
 }
 
 void dequantize_q8_0(const uint8_t* in, int64_t n, float* out) {
-  check(n % kQ8_0Block == 0, "internal: q8_0 needs a multiple of 32 values");
+  if (n % kQ8_0Block != 0) throw Error("internal: q8_0 needs a multiple of 32 values");  // no string unless it fails
   for (int64_t b = 0; b < n / kQ8_0Block; ++b, in += kQ8_0BlockBytes, out += kQ8_0Block) {
     uint16_t h;
     std::memcpy(&h, in, 2);

@@ -72,8 +72,8 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState&
   check(n <= ws.max_rows, "internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
   check(st.batch == B, "internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
   for (int64_t r = 0; r < n; ++r) {
-    check(tokens[r] >= 0 && tokens[r] < V,
-          "token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    if (tokens[r] < 0 || tokens[r] >= V)  // no message built unless it fails: this runs per decoded token
+      throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     embeddings_.row(tokens[r], ws.x.data() + r * d);
   }
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
