@@ -11,7 +11,6 @@
 
 #include "cli/command.h"
 #include "model/model.h"
-#include "util/error.h"
 #include "util/machine_stats.h"
 
 namespace mmfree::cli {

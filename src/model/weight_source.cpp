@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "format/hf_checkpoint.h"
 #include "util/error.h"
 
 namespace mmfree {
@@ -10,7 +11,7 @@ std::shared_ptr<const WeightSource> open_weight_source(const std::string& path) 
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    check(fs::exists(fs::path(path) / "config.json", ec),
+    check(is_hf_directory(path),
           path + ": not a model: a model directory holds config.json (Hugging Face layout); a converted model is a .gguf file");
     return open_hf_weights(path);
   }
