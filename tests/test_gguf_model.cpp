@@ -245,7 +245,7 @@ TEST_F(TinyAFile, LowerPrecisionEmbeddingsRoundOnlyAsTheirTypeDoes) {
   for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0}) {
     const std::string name = ggml_type_traits(type).name;
     const std::string path = dir_->file("emb_" + name + ".gguf");
-    convert_hf_to_gguf(ck, path, ModelFileOptions{TernaryFormat::TQ2_0, type, "tiny_a"});
+    convert_hf_to_gguf(ck, path, ModelFileOptions{TernaryFormat::TQ2_0, type, "tiny_a", {}});
     const ModelGguf m(path);
     ASSERT_EQ(m.embeddings().type(), type);
     std::vector<float> got(exact.size());
@@ -301,7 +301,7 @@ TEST(GgufModelFile, Tq2AndTq1FilesGiveTheDirectorysLogits) {
 TEST(GgufModelFile, RandomModelsAreReproducibleAndRun) {
   test::TempDir dir;
   const ModelConfig c = small_config();
-  const ModelFileOptions o{TernaryFormat::TQ2_0, GgmlType::BF16, "random"};
+  const ModelFileOptions o{TernaryFormat::TQ2_0, GgmlType::BF16, "random", {}};
   write_random_model(dir.file("a.gguf"), c, 1, o);
   write_random_model(dir.file("b.gguf"), c, 1, o);
   write_random_model(dir.file("c.gguf"), c, 2, o);

@@ -85,6 +85,9 @@ struct GgufTensorInfo {
   int64_t numel() const;
 };
 
+// True when path is a regular file that starts with the GGUF magic.
+bool is_gguf_file(const std::string& path);
+
 class GgufFile {
  public:
   explicit GgufFile(const std::string& path);

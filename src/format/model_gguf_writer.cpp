@@ -82,8 +82,7 @@ void write_model_gguf(const std::string& path, const ModelConfig& c, ModelTensor
   w.add_metadata(gguf_key::kAlignment, GgufValue::u32(kModelAlignment));
   w.add_metadata(gguf_key::kQuantizationVersion, GgufValue::u32(kQuantizationVersion));
   for (auto& [k, v] : config_metadata(c)) w.add_metadata(k, std::move(v));
-  // HOOK(tokenizer): once the tokenizer issue lands, its vocabulary goes in here as
-  // tokenizer.ggml.* metadata (docs/FORMATS.md, "Tokenizer").
+  for (const auto& [k, v] : o.extra_metadata) w.add_metadata(k, v);
 
   for (const auto& spec : expected_tensors(c)) {
     switch (spec.kind) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "format/ggml_types.h"
+#include "format/gguf.h"
 #include "format/ternary_pack.h"
 #include "model/config.h"
 #include "model/tensor_names.h"
@@ -17,6 +18,7 @@ struct ModelFileOptions {
   TernaryFormat weights = TernaryFormat::TQ2_0;  // rows that are not whole blocks fall back to I8
   GgmlType embeddings = GgmlType::F32;           // F32, F16, BF16 or Q8_0
   std::string name;                              // general.name
+  std::vector<std::pair<std::string, GgufValue>> extra_metadata;  // e.g. the embedded tokenizer
 };
 
 class ModelTensorProvider {

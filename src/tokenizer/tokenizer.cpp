@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "format/gguf.h"
 #include "tokenizer/hf_bpe_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer_gguf.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 #include "util/utf8.h"
@@ -78,6 +80,7 @@ int32_t Tokenizer::find_special(std::string_view content) const {
 
 std::string find_tokenizer_file(const std::string& path) {
   std::error_code ec;
+  if (is_gguf_file(path)) return gguf_has_tokenizer(GgufFile(path)) ? path : "";
   if (!fs::is_directory(path, ec)) return fs::is_regular_file(path, ec) ? path : "";
   for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
     const fs::path p = fs::path(path) / name;
@@ -132,6 +135,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_from_bytes(TokenizerKind kind, std::st
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   std::error_code ec;
   check(fs::exists(path, ec), path + ": no such file or directory");
+  if (is_gguf_file(path)) return tokenizer_from_gguf(GgufFile(path));
   const std::string file = find_tokenizer_file(path);
   check(!file.empty(), path + ": no tokenizer here (expected tokenizer.json or tokenizer.model)");
   MappedFile map(file);
