@@ -10,9 +10,9 @@ constexpr const char* kFormatKey = "mmfree_checkpoint";
 constexpr const char* kFormatVersion = "1";
 }  // namespace
 
-void write_checkpoint(std::ostream& out, const TrainableModel& model, const AdamW& opt, const CheckpointMeta& meta) {
+void write_checkpoint(std::ostream& out, const std::vector<Parameter>& params, const AdamW& opt,
+                      const CheckpointMeta& meta) {
   SafetensorsWriter w;
-  const auto& params = model.params();
   for (size_t k = 0; k < params.size(); ++k) {
     const Parameter& p = params[k];
     w.add_f32("param." + p.name, p.shape, p.value);
@@ -29,8 +29,9 @@ void write_checkpoint(std::ostream& out, const TrainableModel& model, const Adam
   w.write_to(out);
 }
 
-void save_checkpoint(const std::string& path, const TrainableModel& model, const AdamW& opt, const CheckpointMeta& meta) {
-  write_file_atomically(path, [&](std::ostream& out) { write_checkpoint(out, model, opt, meta); });
+void save_checkpoint(const std::string& path, const std::vector<Parameter>& params, const AdamW& opt,
+                     const CheckpointMeta& meta) {
+  write_file_atomically(path, [&](std::ostream& out) { write_checkpoint(out, params, opt, meta); });
 }
 
 bool Checkpoint::looks_like_checkpoint(const std::string& path) {
@@ -81,9 +82,9 @@ Checkpoint::Checkpoint(const std::string& path) : file_(path) {
   check(meta_.options.is_object(), path + ": corrupt checkpoint metadata 'options'");
 }
 
-void Checkpoint::restore(TrainableModel& model, AdamW* opt) const {
-  check(config_difference(model.config(), meta_.config).empty(),
-        path() + ": the checkpoint holds another model (" + config_difference(meta_.config, model.config()) + ")");
+void Checkpoint::restore(const ModelConfig& config, std::vector<Parameter>& params, AdamW* opt) const {
+  const std::string diff = config_difference(meta_.config, config);
+  check(diff.empty(), path() + ": the checkpoint holds another model (checkpoint vs this run: " + diff + ")");
   auto copy = [&](const std::string& name, const Parameter& p, std::vector<float>& dst) {
     const TensorView& t = file_.get(name);
     check(t.dtype == DType::F32 && t.shape == p.shape,
@@ -91,7 +92,6 @@ void Checkpoint::restore(TrainableModel& model, AdamW* opt) const {
               ", expected F32 of the model's shape");
     dst = t.to_f32();
   };
-  auto& params = model.params();
   for (size_t k = 0; k < params.size(); ++k) {
     copy("param." + params[k].name, params[k], params[k].value);
     if (opt) {

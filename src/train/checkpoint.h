@@ -25,8 +25,10 @@ struct CheckpointMeta {
   nlohmann::json options = nlohmann::json::object();  // the run's settings
 };
 
-void write_checkpoint(std::ostream& out, const TrainableModel& model, const AdamW& opt, const CheckpointMeta& meta);
-void save_checkpoint(const std::string& path, const TrainableModel& model, const AdamW& opt, const CheckpointMeta& meta);
+void write_checkpoint(std::ostream& out, const std::vector<Parameter>& params, const AdamW& opt,
+                      const CheckpointMeta& meta);
+void save_checkpoint(const std::string& path, const std::vector<Parameter>& params, const AdamW& opt,
+                     const CheckpointMeta& meta);
 
 // An open checkpoint: the metadata parsed and validated, the tensors mapped.
 class Checkpoint {
@@ -36,9 +38,9 @@ class Checkpoint {
 
   const CheckpointMeta& meta() const { return meta_; }
   const std::string& path() const { return file_.path(); }
-  // Copies the parameters (and the moments, when opt is given) into model / opt, checking every
-  // name and shape against the model.
-  void restore(TrainableModel& model, AdamW* opt) const;
+  // Copies the parameters (and the moments, when opt is given) into params / opt, checking the
+  // config and every name and shape.
+  void restore(const ModelConfig& config, std::vector<Parameter>& params, AdamW* opt) const;
 
  private:
   SafetensorsFile file_;

@@ -73,7 +73,10 @@ std::vector<std::string> split_documents(const std::string& text, int64_t docume
     const size_t line_end = nl == std::string::npos ? text.size() : nl + 1;
     const std::string_view line(text.data() + pos, line_end - pos - (nl == std::string::npos ? 0 : 1));
     pos = line_end;
-    if (static_cast<int64_t>(pos - start) >= document_bytes && is_blank(line)) {
+    const int64_t size = static_cast<int64_t>(pos - start);
+    if (size >= 2 * document_bytes) {  // text without blank lines (one paragraph a line): cut at a line end
+      emit(pos);
+    } else if (size >= document_bytes && is_blank(line)) {
       // Take the rest of the run of blank lines with this piece, so the next starts on text.
       while (pos < text.size()) {
         nl = text.find('\n', pos);

@@ -3,7 +3,8 @@
 //
 // A document is a whole input file, except that a file longer than document_bytes is cut into
 // several: a cut falls at the first blank line after the current piece has reached document_bytes,
-// so documents are runs of whole paragraphs. Each document is encoded without special tokens and
+// so documents are runs of whole paragraphs; text that has no blank line by 2 * document_bytes
+// (one paragraph a line, like the World English Bible) is cut at the end of that line. Each document is encoded without special tokens and
 // stored as BOS + ids + EOS (each only when the tokenizer has it). round(val_fraction * documents)
 // documents (at least one when the fraction is > 0, never all of them) chosen by a seeded shuffle go
 // to val.bin, the rest to train.bin, each in input order.
