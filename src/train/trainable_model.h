@@ -7,19 +7,18 @@
 #include <vector>
 
 #include "model/config.h"
+#include "train/bitlinear_train.h"
+#include "train/glu_train.h"
+#include "train/mlgru_train.h"
+#include "train/param_layout.h"
+#include "train/parameter.h"
+#include "train/train_workspace.h"
 
 namespace mmfree {
 
-struct Parameter {
-  std::string name;             // as in model.safetensors, e.g. "model.layers.0.attn.i_proj.weight"
-  std::vector<int64_t> shape;
-  std::vector<float> value;     // latent full-precision weights
-  std::vector<float> grad;      // same size; accumulated by forward_backward
-};
-
 class TrainableModel {
  public:
-  // From a Hugging Face directory (any of F32/BF16/F16) or a fresh random init.
+  // From a Hugging Face directory (any of F32/BF16/F16) or a fresh random init (init_weights.h).
   static TrainableModel from_checkpoint(const std::string& hf_dir);
   static TrainableModel random_init(const ModelConfig& c, uint64_t seed);
 
@@ -36,12 +35,37 @@ class TrainableModel {
   double loss(const int32_t* tokens, int64_t B, int64_t T);
   void zero_grad();
 
+  // The logits [B][T][V] of every position, through the training forward pass.
+  void logits(const int32_t* tokens, int64_t B, int64_t T, float* out);
+
+  // Quantizers::Identity makes every BitLinear RMSNorm + a float linear layer, so that the
+  // gradients are exact derivatives (gradient checks against finite differences). On by default.
+  void set_quantizers(Quantizers q) { quantizers_ = q; }
+
   // config.json + model.safetensors (F32) that the original PyTorch code loads.
   void save_hf(const std::string& dir) const;
 
  private:
+  TrainableModel(const ModelConfig& c, std::vector<Parameter> params);
+
+  // Derives this step's weights (ternary codes, lower bounds) from the parameters.
+  void prepare();
+  // The forward pass up to the LM head input, keeping the activations the backward needs.
+  void forward(const int32_t* tokens, int64_t B, int64_t T);
+  void backward(const int32_t* tokens, int64_t B, int64_t T);
+
   ModelConfig cfg_;
   std::vector<Parameter> params_;
+  ParamLayout layout_;
+  Quantizers quantizers_ = Quantizers::On;
+  struct Layer {
+    MlgruTrain mixer;
+    GluTrain mlp;
+  };
+  std::vector<Layer> layers_;
+  TrainBitLinear lm_head_;
+  std::vector<std::vector<float>> lower_bounds_;  // [L][d]: lb[l] of SPEC.md
+  TrainWorkspace ws_;
 };
 
 }  // namespace mmfree

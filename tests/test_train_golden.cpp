@@ -1,0 +1,123 @@
+// The training forward and backward against the original implementation's numbers on tiny_a.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "format/safetensors.h"
+#include "model/model.h"
+#include "test_util.h"
+#include "train/trainable_model.h"
+
+namespace mmfree {
+namespace {
+
+struct GoldenBatch {
+  std::vector<int32_t> ids;
+  int64_t B = 0, T = 0;
+};
+
+GoldenBatch golden_batch(const SafetensorsFile& golden) {
+  const TensorView& t = golden.get("input_ids");
+  GoldenBatch g;
+  g.B = t.shape[0];
+  g.T = t.shape[1];
+  for (int64_t id : t.to_i64()) g.ids.push_back(static_cast<int32_t>(id));
+  return g;
+}
+
+double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+    den += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+TEST(TrainGolden, ForwardMatchesInferenceModel) {
+  SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
+  const GoldenBatch g = golden_batch(golden);
+  auto model = Model::load(test::tiny_a());
+  const int64_t V = model->config().vocab_size;
+  std::vector<int64_t> ids64(g.ids.begin(), g.ids.end());
+  RecurrentState st(model->config(), g.B);
+  Workspace ws(model->config(), g.B * g.T);
+  std::vector<float> want(static_cast<size_t>(g.B * g.T * V)), got(want.size());
+  model->forward(ids64.data(), g.B, g.T, st, ws, want.data(), true);
+
+  TrainableModel tm = TrainableModel::from_checkpoint(test::tiny_a());
+  tm.logits(g.ids.data(), g.B, g.T, got.data());
+  auto c = test::compare_logits(got.data(), want.data(), g.B * g.T, V);
+  std::printf("[ metric ] training forward vs inference Model: %s\n", test::describe(c).c_str());
+  EXPECT_LE(c.median, 1e-6);
+  EXPECT_EQ(c.argmax_agreement, 1.0);
+  auto cg = test::compare_logits(got.data(), golden.get("logits").to_f32().data(), g.B * g.T, V);
+  std::printf("[ metric ] training forward vs golden logits: %s\n", test::describe(cg).c_str());
+  EXPECT_LE(cg.median, 1e-4);
+}
+
+TEST(TrainGolden, StepZeroLossAndGradients) {
+  SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
+  SafetensorsFile grads(test::tiny_a() + "/grads.safetensors");
+  const GoldenBatch g = golden_batch(golden);
+  const double want_loss = golden.get("train_losses").to_f32()[0];
+  TrainableModel tm = TrainableModel::from_checkpoint(test::tiny_a());
+  const double loss = tm.forward_backward(g.ids.data(), g.B, g.T);
+  const double loss_err = std::fabs(loss - want_loss) / want_loss;
+  std::printf("[ metric ] step-0 loss %.9f vs golden %.9f: relative error %.3g\n", loss, want_loss, loss_err);
+  EXPECT_LE(loss_err, 1e-5);
+  EXPECT_NEAR(loss, std::stod(grads.metadata().at("loss")), 1e-5 * want_loss);
+
+  std::vector<double> errs;
+  std::string worst_name;
+  double worst = 0;
+  for (const auto& p : tm.params()) {
+    const TensorView& want = grads.get(p.name);
+    ASSERT_EQ(want.shape, p.shape) << p.name;
+    const double e = relative_l2(p.grad, want.to_f32());
+    std::printf("[ metric ]   grad %-45s rel L2 %.3g\n", p.name.c_str(), e);
+    EXPECT_LE(e, 3e-2) << p.name;
+    errs.push_back(e);
+    if (e > worst) worst = e, worst_name = p.name;
+  }
+  EXPECT_EQ(errs.size(), grads.tensors().size());
+  std::sort(errs.begin(), errs.end());
+  const size_t m = errs.size();
+  const double median = m % 2 ? errs[m / 2] : 0.5 * (errs[m / 2 - 1] + errs[m / 2]);
+  std::printf("[ metric ] step-0 gradients vs golden over %zu tensors: median rel L2 %.3g, worst %.3g (%s)\n", m, median,
+              worst, worst_name.c_str());
+  EXPECT_LE(median, 1e-2);
+}
+
+TEST(TrainGolden, LossWithoutGradientsIsTheSame) {
+  SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
+  const GoldenBatch g = golden_batch(golden);
+  TrainableModel tm = TrainableModel::from_checkpoint(test::tiny_a());
+  const double plain = tm.loss(g.ids.data(), g.B, g.T);
+  for (const auto& p : tm.params())
+    EXPECT_TRUE(std::all_of(p.grad.begin(), p.grad.end(), [](float v) { return v == 0.0f; })) << p.name;
+  EXPECT_EQ(plain, tm.forward_backward(g.ids.data(), g.B, g.T));
+}
+
+TEST(TrainGolden, GradScaleAccumulates) {
+  // Two half-scaled passes add up to one full pass, up to the rounding of accumulating into a
+  // non-zero gradient.
+  SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
+  const GoldenBatch g = golden_batch(golden);
+  TrainableModel full = TrainableModel::from_checkpoint(test::tiny_a());
+  TrainableModel halves = TrainableModel::from_checkpoint(test::tiny_a());
+  full.forward_backward(g.ids.data(), g.B, g.T, 1.0f);
+  halves.forward_backward(g.ids.data(), g.B, g.T, 0.5f);
+  halves.forward_backward(g.ids.data(), g.B, g.T, 0.5f);
+  for (size_t k = 0; k < full.params().size(); ++k)
+    EXPECT_LE(relative_l2(halves.params()[k].grad, full.params()[k].grad), 1e-5) << full.params()[k].name;
+  halves.zero_grad();
+  for (const auto& p : halves.params())
+    EXPECT_TRUE(std::all_of(p.grad.begin(), p.grad.end(), [](float v) { return v == 0.0f; })) << p.name;
+}
+
+}  // namespace
+}  // namespace mmfree
