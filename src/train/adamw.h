@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "train/trainable_model.h"
+#include "train/parameter.h"
 
 namespace mmfree {
 

@@ -12,7 +12,7 @@
 #include "model/config.h"
 #include "train/adamw.h"
 #include "train/batch_loader.h"
-#include "train/trainable_model.h"
+#include "train/parameter.h"
 
 namespace mmfree {
 
