@@ -1,0 +1,149 @@
+// The training BitLinear (float products on OpenBLAS) against the inference BitLinear and plain
+// references of SPEC.md's straight-through formulas, at odd sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "kernels/ternary_ref.h"
+#include "model/bitlinear.h"
+#include "train/bitlinear_train.h"
+
+namespace mmfree {
+namespace {
+
+struct Case {
+  int64_t n, in, out;
+};
+
+class TrainBitLinearTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    const Case c = GetParam();
+    std::mt19937_64 rng(static_cast<uint64_t>(c.n * 1000 + c.in * 10 + c.out));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    params_ = {Parameter{"w", {c.out, c.in}, {}, {}}, Parameter{"norm", {c.in}, {}, {}}};
+    for (int64_t k = 0; k < c.out * c.in; ++k) params_[0].value.push_back(0.05f * normal(rng));
+    for (int64_t k = 0; k < c.in; ++k) params_[1].value.push_back(1.0f + 0.3f * normal(rng));
+    for (auto& p : params_) p.grad.assign(p.value.size(), 0.0f);
+    for (int64_t k = 0; k < c.n * c.in; ++k) x_.push_back(2.0f * normal(rng));
+    for (int64_t k = 0; k < c.n * c.out; ++k) dy_.push_back(normal(rng));
+    scratch_.reserve(c.n, c.in);
+  }
+
+  std::vector<Parameter> params_;
+  std::vector<float> x_, dy_;
+  BitLinearTrainScratch scratch_;
+};
+
+TensorView view(const Parameter& p) {
+  return TensorView{p.name, "test", DType::F32, p.shape, reinterpret_cast<const uint8_t*>(p.value.data()),
+                    p.value.size() * sizeof(float)};
+}
+
+TEST_P(TrainBitLinearTest, ForwardEqualsInferenceBitLinear) {
+  const Case c = GetParam();
+  TrainBitLinear train;
+  train.prepare(params_, {0, 1}, Quantizers::On);
+  std::vector<float> got(static_cast<size_t>(c.n * c.out)), want(got.size());
+  train.forward(x_.data(), c.n, got.data(), scratch_);
+  BitLinear ref(view(params_[0]), view(params_[1]));
+  BitLinearScratch s;
+  s.reserve(c.n, c.in, c.out);
+  ref.forward(x_.data(), c.n, want.data(), s);
+  EXPECT_EQ(got, want);  // the float product of integer values is exact
+}
+
+// u = x / sqrt(mean(x^2) + 1e-6) * w for one row, in double.
+std::vector<double> rms_normed(const double* x, const double* w, int64_t k) {
+  double ss = 0;
+  for (int64_t i = 0; i < k; ++i) ss += x[i] * x[i];
+  const double rstd = 1.0 / std::sqrt(ss / static_cast<double>(k) + 1e-6);
+  std::vector<double> u(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) u[i] = x[i] * rstd * w[i];
+  return u;
+}
+
+TEST_P(TrainBitLinearTest, StraightThroughBackward) {
+  const Case c = GetParam();
+  TrainBitLinear train;
+  train.prepare(params_, {0, 1}, Quantizers::On);
+  std::vector<float> dx(static_cast<size_t>(c.n * c.in));
+  train.backward(x_.data(), dy_.data(), c.n, dx.data(), false, scratch_);
+
+  // Reference STE: dW = dy^T (q / s_x); du = dy (T / s_w).
+  std::vector<int8_t> tern(static_cast<size_t>(c.out * c.in)), q(static_cast<size_t>(c.n * c.in));
+  std::vector<float> s_x(static_cast<size_t>(c.n));
+  const float s_w = ternarize_ref(params_[0].value.data(), c.out * c.in, tern.data());
+  rmsnorm_quantize_ref(x_.data(), params_[1].value.data(), c.n, c.in, q.data(), s_x.data());
+  for (int64_t o = 0; o < c.out; ++o)
+    for (int64_t i = 0; i < c.in; ++i) {
+      double want = 0;
+      for (int64_t t = 0; t < c.n; ++t) want += static_cast<double>(dy_[t * c.out + o]) * (q[t * c.in + i] / s_x[t]);
+      EXPECT_NEAR(params_[0].grad[o * c.in + i], want, 1e-5 * (1 + std::fabs(want))) << "dW[" << o << "][" << i << "]";
+    }
+  std::vector<double> du(static_cast<size_t>(c.n * c.in), 0.0);
+  for (int64_t t = 0; t < c.n; ++t)
+    for (int64_t i = 0; i < c.in; ++i)
+      for (int64_t o = 0; o < c.out; ++o) du[t * c.in + i] += dy_[t * c.out + o] * (tern[o * c.in + i] / s_w);
+
+  // The RMSNorm is the smooth part: dx and dnorm are the derivatives of sum(u(x, w) * du), taken
+  // here by central differences in double.
+  std::vector<double> xd(x_.begin(), x_.end()), wd(params_[1].value.begin(), params_[1].value.end());
+  auto g = [&]() {
+    double s = 0;
+    for (int64_t t = 0; t < c.n; ++t) {
+      auto u = rms_normed(xd.data() + t * c.in, wd.data(), c.in);
+      for (int64_t i = 0; i < c.in; ++i) s += u[i] * du[t * c.in + i];
+    }
+    return s;
+  };
+  auto central = [&](double& v) {
+    const double orig = v, h = 1e-5;
+    v = orig + h;
+    const double up = g();
+    v = orig - h;
+    const double down = g();
+    v = orig;
+    return (up - down) / (2 * h);
+  };
+  for (int64_t k = 0; k < c.n * c.in; ++k) {
+    const double want = central(xd[k]);
+    EXPECT_NEAR(dx[k], want, 1e-4 * (1 + std::fabs(want))) << "dx[" << k << "]";
+  }
+  for (int64_t i = 0; i < c.in; ++i) {
+    const double want = central(wd[i]);
+    EXPECT_NEAR(params_[1].grad[i], want, 1e-4 * (1 + std::fabs(want))) << "dnorm[" << i << "]";
+  }
+}
+
+TEST_P(TrainBitLinearTest, IdentityQuantizersAreAFloatLinearLayer) {
+  const Case c = GetParam();
+  TrainBitLinear train;
+  train.prepare(params_, {0, 1}, Quantizers::Identity);
+  std::vector<float> y(static_cast<size_t>(c.n * c.out));
+  train.forward(x_.data(), c.n, y.data(), scratch_);
+  std::vector<double> xd(x_.begin(), x_.end()), wd(params_[1].value.begin(), params_[1].value.end());
+  for (int64_t t = 0; t < c.n; ++t) {
+    auto u = rms_normed(xd.data() + t * c.in, wd.data(), c.in);
+    for (int64_t o = 0; o < c.out; ++o) {
+      double want = 0;
+      for (int64_t i = 0; i < c.in; ++i) want += u[i] * params_[0].value[o * c.in + i];
+      EXPECT_NEAR(y[t * c.out + o], want, 1e-5 * (1 + std::fabs(want)));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(OddSizes, TrainBitLinearTest,
+                         ::testing::Values(Case{1, 37, 5}, Case{7, 13, 11}, Case{33, 64, 130}, Case{5, 300, 17}),
+                         [](const auto& info) {
+                           const Case& c = info.param;
+                           char name[64];
+                           std::snprintf(name, sizeof name, "n%ld_in%ld_out%ld", static_cast<long>(c.n),
+                                         static_cast<long>(c.in), static_cast<long>(c.out));
+                           return std::string(name);
+                         });
+
+}  // namespace
+}  // namespace mmfree
