@@ -23,23 +23,22 @@ namespace {
 // Byte-level stand-in for a real tokenizer: id = byte + 3, BOS 1, EOS 2.
 class ByteTokenizer : public Tokenizer {
  public:
-  std::vector<int32_t> encode(std::string_view text, const EncodeOptions& o) const override {
-    std::vector<int32_t> ids;
-    if (o.add_bos) ids.push_back(1);
-    for (unsigned char c : text) ids.push_back(c + 3);
-    if (o.add_eos) ids.push_back(2);
-    return ids;
+  ByteTokenizer() : Tokenizer(TokenizerKind::SentencePiece, "", {}, "bytes") {
+    token_bytes_.assign(3, "");
+    for (int b = 0; b < 256; ++b) token_bytes_.emplace_back(1, static_cast<char>(b));
+    finish_setup(1, 2, true, false);
   }
   std::string decode(const std::vector<int32_t>& ids) const override {
     std::string s;
-    for (int32_t i : ids)
-      if (i >= 3) s.push_back(static_cast<char>(i - 3));
+    for (int32_t i : ids) s += token_bytes(i);
     return s;
   }
-  std::string piece(int32_t id) const override { return decode({id}); }
-  int64_t vocab_size() const override { return 259; }
-  int32_t bos_id() const override { return 1; }
-  int32_t eos_id() const override { return 2; }
+  std::string piece(int32_t id) const override { return std::string(token_bytes(id)); }
+
+ protected:
+  void encode_plain(std::string_view text, std::vector<int32_t>& out) const override {
+    for (unsigned char c : text) out.push_back(c + 3);
+  }
 };
 
 std::string expect_error(const std::function<void()>& f) {

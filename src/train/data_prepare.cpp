@@ -37,7 +37,7 @@ struct Document {
   std::vector<int32_t> ids;
 };
 
-void encode_all(const Tokenizer& tok, std::vector<Document>& docs, int threads) {
+void encode_all(const Tokenizer& tok, const std::vector<std::string>& inputs, std::vector<Document>& docs, int threads) {
   EncodeOptions eo;
   eo.add_bos = eo.add_eos = false;
   const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
@@ -46,8 +46,13 @@ void encode_all(const Tokenizer& tok, std::vector<Document>& docs, int threads) 
   for (int w = 0; w < n; ++w)
     pool.emplace_back([&, w] {
       try {
-        for (size_t i = static_cast<size_t>(w); i < docs.size(); i += static_cast<size_t>(n))
-          docs[i].ids = tok.encode(docs[i].text, eo);
+        for (size_t i = static_cast<size_t>(w); i < docs.size(); i += static_cast<size_t>(n)) {
+          try {
+            docs[i].ids = tok.encode(docs[i].text, eo);
+          } catch (const Error& e) {
+            throw Error("--input: " + inputs[docs[i].file] + ": " + e.what());
+          }
+        }
       } catch (...) {
         errors[static_cast<size_t>(w)] = std::current_exception();
       }
@@ -119,7 +124,7 @@ PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenize
   std::vector<bool> is_val(static_cast<size_t>(n), false);
   for (int64_t i = 0; i < n_val; ++i) is_val[static_cast<size_t>(order[static_cast<size_t>(i)])] = true;
 
-  encode_all(tok, docs, o.threads);
+  encode_all(tok, inputs, docs, o.threads);
   const int64_t V = tok.vocab_size();
   std::vector<int32_t> train, val;
   nlohmann::json val_docs = nlohmann::json::array();
