@@ -171,7 +171,26 @@ PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenize
       {"tokens", {{"train", sum.train_tokens}, {"val", sum.val_tokens}}},
       {"val_documents", val_docs}};
   write_file_atomically(out_dir + "/meta.json", [&](std::ostream& out) { out << meta.dump(2) << "\n"; });
+  if (!tok.file_bytes().empty()) {
+    const char* name = tok.kind() == TokenizerKind::HuggingFace ? "tokenizer.json" : "tokenizer.model";
+    write_file_atomically(out_dir + "/" + name, [&](std::ostream& out) { out << tok.file_bytes(); });
+    const std::string file = find_tokenizer_file(tokenizer_path);
+    const auto config = std::filesystem::path(file).parent_path() / "tokenizer_config.json";
+    if (!file.empty() && std::filesystem::is_regular_file(config))
+      std::filesystem::copy_file(config, out_dir + "/tokenizer_config.json",
+                                 std::filesystem::copy_options::overwrite_existing);
+  }
   return sum;
+}
+
+void copy_tokenizer_files(const std::string& from, const std::string& to) {
+  for (const char* name : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json"}) {
+    const auto src = std::filesystem::path(from) / name;
+    if (!std::filesystem::is_regular_file(src)) continue;
+    std::error_code ec;
+    std::filesystem::copy_file(src, std::filesystem::path(to) / name, std::filesystem::copy_options::overwrite_existing, ec);
+    check(!ec, to + ": cannot copy " + src.string() + ": " + ec.message());
+  }
 }
 
 }  // namespace mmfree

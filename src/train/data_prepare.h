@@ -32,9 +32,15 @@ struct PrepareSummary {
 // Splits text into documents as described above. Pieces holding only whitespace are dropped.
 std::vector<std::string> split_documents(const std::string& text, int64_t document_bytes);
 
-// Writes out_dir/train.bin, out_dir/val.bin and out_dir/meta.json (what was done, for people).
+// Writes out_dir/train.bin, out_dir/val.bin, out_dir/meta.json (what was done, for people) and the
+// tokenizer (tokenizer.model or tokenizer.json, with tokenizer_config.json when there is one), so
+// that a model trained on the data can be shipped with it.
 PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenizer_path,
                                const std::vector<std::string>& inputs, const std::string& out_dir,
                                const PrepareOptions& o);
+
+// Copies the tokenizer files of directory `from` (tokenizer.model, tokenizer.json,
+// tokenizer_config.json: those present) into directory `to`.
+void copy_tokenizer_files(const std::string& from, const std::string& to);
 
 }  // namespace mmfree

@@ -13,6 +13,7 @@
 #include "train/batch_loader.h"
 #include "train/blas.h"
 #include "train/checkpoint.h"
+#include "train/data_prepare.h"
 #include "train/lr_schedule.h"
 #include "train/token_file.h"
 #include "train/train_log.h"
@@ -199,6 +200,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks) {
     meta.options = o.to_json();
     save_checkpoint(ckpt_path, model.params(), opt, meta);
     model.save_hf(o.out + "/hf");
+    if (!o.data.empty()) copy_tokenizer_files(o.data, o.out + "/hf");
     hooks.message("checkpoint at step " + std::to_string(step) + ": " + ckpt_path + ", model in " + o.out + "/hf");
   };
   auto evaluate = [&] {
