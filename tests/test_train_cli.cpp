@@ -148,9 +148,11 @@ TEST(TrainCli, ResumeIsBitExact) {
   const int killed = interrupt_after(train_args(dir, "kill") + " --save-every 5", dir.file("kill/train_log.jsonl"), 12,
                                      SIGKILL, dir.file("err"));
   ASSERT_TRUE(WIFSIGNALED(killed));
+  std::ofstream(dir.file("kill/checkpoint.safetensors.tmp.99999")) << "half a checkpoint";  // as a kill mid-write leaves
   const auto after_kill = test::run_mmfree(train_args(dir, "kill") + " --save-every 5 --resume");
   ASSERT_EQ(after_kill.exit_code, 0) << after_kill.err;
   expect_same_run(read_log(dir.file("kill/train_log.jsonl")), want);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("kill/checkpoint.safetensors.tmp.99999")));
 
   // Both exports hold the same weights as the uninterrupted run's.
   for (const char* run : {"int", "kill"}) {
@@ -202,6 +204,15 @@ TEST(TrainCli, BadInputGetsOneClearMessage) {
                  "holds another model than --config " + dir.file("other.json") + " (checkpoint vs --config " +
                      dir.file("other.json") + ": hidden_size 128 vs 64)");
   expect_failure("train --resume --batch 2 --out " + dir.file("run"), "--resume: --batch 2 differs from 1");
+  // A training checkpoint as the starting point of a new run: its weights, fresh optimizer.
+  const auto from_ckpt = test::run_mmfree("train --init-from " + dir.file("run/checkpoint.safetensors") + " --data " +
+                                          dir.file("data") + " --batch 1 --seq-len 8 --steps 0 --eval-every 0 --out " +
+                                          dir.file("run2"));
+  ASSERT_EQ(from_ckpt.exit_code, 0) << from_ckpt.err;
+  {
+    SafetensorsFile a(dir.file("run/hf/model.safetensors")), b(dir.file("run2/hf/model.safetensors"));
+    for (const auto& [name, t] : a.tensors()) EXPECT_EQ(t.to_f32(), b.get(name).to_f32()) << name;
+  }
   // A batch file whose ids the model cannot embed.
   expect_failure("train --preset 370M --batch-file " + test::tiny_a() + "/model.safetensors --out " + dir.file("o2"),
                  "missing tensor 'input_ids'");

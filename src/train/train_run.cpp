@@ -123,6 +123,14 @@ void check_resumable(const TrainOptions& now, const nlohmann::json& then, const 
               " of the run that wrote " + where + " (the batches would differ)");
 }
 
+// Temp files of atomic writes that a killed run left behind (write_file_atomically names them
+// FILE.tmp.PID); the finished files they were meant to replace are intact.
+void remove_stale_temp_files(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec) && e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
+}
+
 }  // namespace
 
 TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks) {
@@ -134,6 +142,8 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks) {
   fs::create_directories(o.out, ec);
   check(fs::is_directory(o.out), "--out: cannot create the directory " + o.out);
   const std::string ckpt_path = o.out + "/" + kCheckpointFile;
+  remove_stale_temp_files(o.out);
+  if (fs::is_directory(o.out + "/hf")) remove_stale_temp_files(o.out + "/hf");
 
   RunData data = open_data(o);
   std::optional<Checkpoint> resume_from;
