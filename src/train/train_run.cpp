@@ -133,10 +133,17 @@ void remove_stale_temp_files(const std::string& dir) {
 
 }  // namespace
 
-TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks) {
+TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   TrainOptions o = o_in;
   o.validate();
-  if (!o.data.empty()) o.data = fs::weakly_canonical(o.data).string();  // resume from elsewhere finds it equal
+  // Absolute paths, so that a resume from another directory finds them equal.
+  if (!o.data.empty()) o.data = fs::weakly_canonical(o.data).string();
+  if (!o.batch_file.empty()) o.batch_file = fs::weakly_canonical(o.batch_file).string();
+  TrainHooks hooks = hooks_in;  // the ones not given do nothing
+  if (!hooks.message) hooks.message = [](const std::string&) {};
+  if (!hooks.step) hooks.step = [](const StepReport&) {};
+  if (!hooks.eval) hooks.eval = [](int64_t, double) {};
+  if (!hooks.should_stop) hooks.should_stop = [] { return false; };
   if (o.threads > 0) blas::set_threads(o.threads);
   std::error_code ec;
   fs::create_directories(o.out, ec);
