@@ -5,6 +5,7 @@
 
 #include "train/adamw.h"
 #include "train/lr_schedule.h"
+#include "train/progress_text.h"
 #include "util/error.h"
 
 namespace mmfree {
@@ -136,6 +137,25 @@ TEST(TrainSchedule, ParseRejectsUnknownNames) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--lr-schedule: 'linear' is not one of constant, cosine, paper"), std::string::npos);
   }
+}
+
+TEST(TrainProgress, Text) {
+  EXPECT_EQ(format_duration(42.4), "42s");
+  EXPECT_EQ(format_duration(185), "3m05s");
+  EXPECT_EQ(format_duration(7620), "2h07m");
+  EXPECT_EQ(format_duration(-1), "?");
+  EXPECT_EQ(format_rate(12345), "12.3k");
+  EXPECT_EQ(format_rate(2.5e6), "2.50M");
+  EXPECT_EQ(format_rate(512), "512");
+  StepReport r;
+  r.step = 4;
+  r.steps = 10;
+  r.loss = 5.12345;
+  r.lr = 1.5e-3;
+  r.tokens_per_s = 2048;
+  r.eta_s = 83;
+  EXPECT_EQ(progress_line(r, 10), "[#####.....] step 5/10  loss 5.1235  lr 1.50e-03  2.0k tok/s  ETA 1m23s");
+  EXPECT_EQ(progress_line(r, 0), "step 5/10  loss 5.1235  lr 1.50e-03  2.0k tok/s  ETA 1m23s");
 }
 
 }  // namespace
