@@ -152,7 +152,9 @@ void setup(CLI::App& app) {
                               "piped stdin is the prompt text");
   prompt->excludes(file)->excludes(ids);
   file->excludes(ids);
-  cmd->add_option("-n,--n-predict", o->n, "Maximum number of tokens to generate")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-n,--n-predict", o->n, "Maximum number of tokens to generate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--temperature", o->sampler.temperature, "Sampling temperature; 0 is greedy")->capture_default_str();
   cmd->add_option("--top-k", o->sampler.top_k, "Keep the k most likely tokens; 0 keeps all")->capture_default_str();
   cmd->add_option("--top-p", o->sampler.top_p, "Keep the most likely tokens up to this total probability; 1 keeps all")
@@ -164,7 +166,9 @@ void setup(CLI::App& app) {
   cmd->add_option("--repeat-last-n", o->sampler.repeat_last_n, "How many recent tokens the penalty covers")
       ->capture_default_str();
   cmd->add_option("--seed", o->sampler.seed, "Random seed: the same seed gives the same output")->capture_default_str();
-  cmd->add_option("--stop", o->stops, "Stop when the text holds this string (not printed); repeatable");
+  cmd->add_option("--stop", o->stops, "Stop when the text holds this string (not printed); repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past the end-of-sequence token");
   cmd->add_flag("--json", o->json, "Print one JSON object {\"text\": ..., \"ids\": [...], ...} instead of streaming");
   cmd->callback([o, prompt, ids] {

@@ -197,18 +197,10 @@ HfBpeTokenizer::HfBpeTokenizer(std::string bytes, const TokenizerSettings& setti
       const auto it = ids.find(byte_token(b));
       byte_ids_[b] = byte_fallback && it != ids.end() ? it->second : -1;
     }
-    // Word splitting: the space marker must be a token of its own, and no token may hold it after
-    // a different character (then no merge can join a word to the marker that starts the next).
+    // Word splitting needs the space marker to be a token of its own that only starts tokens.
     for (const auto& [from, to] : normalizer_)
       if (from == " " && !to.empty()) word_start_ = to;
-    const auto marker_after_other = [&](const std::string& piece) {
-      const std::string& mk = word_start_;
-      for (size_t at = piece.find(mk, 1); at != std::string::npos; at = piece.find(mk, at + 1))
-        if (at < mk.size() || piece.compare(at - mk.size(), mk.size(), mk) != 0) return true;
-      return false;
-    };
-    if (!word_start_.empty() &&
-        (!ids.count(word_start_) || std::any_of(ids.begin(), ids.end(), [&](const auto& e) { return marker_after_other(e.first); })))
+    if (!word_start_.empty() && (!ids.count(word_start_) || !marker_only_starts_tokens(pieces_, word_start_)))
       word_start_.clear();
     if (m.contains("unk_token") && !m["unk_token"].is_null()) unk_id_ = id_of(m["unk_token"], "unk_token");
     fuse_unk_ = m.value("fuse_unk", false);
@@ -360,25 +352,9 @@ void HfBpeTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& o
   std::vector<Symbol> syms;
   std::vector<uint64_t> heap;
   if (word_start_.empty()) return encode_word(norm, syms, heap, out);
-  // Words repeat, so each distinct one is encoded once: its ids are kept in `done` by position.
-  std::unordered_map<std::string_view, std::pair<size_t, size_t>> seen;
-  std::vector<int32_t> done;
-  const std::string_view all(norm), marker(word_start_);
-  for (size_t start = 0; start < all.size();) {
-    // A word: a run of markers, then everything up to the next marker.
-    size_t end = start;
-    while (all.substr(end).starts_with(marker)) end += marker.size();
-    end = std::min(all.find(marker, end), all.size());
-    const std::string_view word = all.substr(start, end - start);
-    auto [it, fresh] = seen.try_emplace(word, done.size(), 0);
-    if (fresh) {
-      encode_word(word, syms, heap, done);
-      it->second.second = done.size() - it->second.first;
-    }
-    out.insert(out.end(), done.begin() + static_cast<std::ptrdiff_t>(it->second.first),
-               done.begin() + static_cast<std::ptrdiff_t>(it->second.first + it->second.second));
-    start = end;
-  }
+  encode_by_words(
+      norm, word_start_, [&](std::string_view word, bool, std::vector<int32_t>& ids) { encode_word(word, syms, heap, ids); },
+      out);
 }
 
 std::string HfBpeTokenizer::decode(const std::vector<int32_t>& ids) const {

@@ -54,9 +54,8 @@ class HfBpeTokenizer final : public Tokenizer {
   int32_t unk_id_ = -1;
   bool fuse_unk_ = false;
   std::vector<std::pair<std::string, std::string>> normalizer_;  // (from, to); from "" prepends
-  // The normalizer's replacement for a space ("▁") when no token holds it right after another
-  // character: then text splits into words before each run of them, and no merge crosses a word
-  // boundary. Empty when that does not hold.
+  // The normalizer's replacement for a space ("▁") when the text can be encoded word by word
+  // (see encode_by_words); empty otherwise.
   std::string word_start_;
 };
 

@@ -18,8 +18,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   void encode_whole(std::string_view text, std::vector<int>& ids) const;
 
   sentencepiece::SentencePieceProcessor sp_;
-  // The ids of "\n" alone when a newline splits text into parts that encode independently
-  // (no piece holds it and the normalizer keeps it); empty otherwise.
+  // The ids of "\n" alone when text can be encoded word by word (see encode_plain); empty otherwise.
   std::vector<int> newline_ids_;
 };
 

@@ -1,6 +1,8 @@
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <array>
+#include <unordered_map>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -76,6 +78,38 @@ int32_t Tokenizer::find_special(std::string_view content) const {
   for (const auto& s : specials_)
     if (s.content == content) return s.id;
   return -1;
+}
+
+bool Tokenizer::marker_only_starts_tokens(const std::vector<std::string>& pieces, std::string_view marker) {
+  for (const auto& piece : pieces)
+    for (size_t at = piece.find(marker, 1); at != std::string::npos; at = piece.find(marker, at + 1))
+      if (at < marker.size() || piece.compare(at - marker.size(), marker.size(), marker) != 0) return false;
+  return true;
+}
+
+void Tokenizer::encode_by_words(std::string_view text, std::string_view marker, const WordEncoder& encode_word,
+                                std::vector<int32_t>& out) {
+  // Each distinct word is encoded once: `seen` maps it to its ids' place in `done`.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> seen;
+  std::vector<int32_t> done;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = start;
+    while (text.substr(end).starts_with(marker)) end += marker.size();
+    end = std::min(text.find(marker, end), text.size());
+    const std::string_view word = text.substr(start, end - start);
+    if (start == 0) {
+      encode_word(word, true, out);
+    } else {
+      auto [it, fresh] = seen.try_emplace(word, done.size(), 0);
+      if (fresh) {
+        encode_word(word, false, done);
+        it->second.second = done.size() - it->second.first;
+      }
+      const auto from = done.begin() + static_cast<std::ptrdiff_t>(it->second.first);
+      out.insert(out.end(), from, from + static_cast<std::ptrdiff_t>(it->second.second));
+    }
+    start = end;
+  }
 }
 
 std::string find_tokenizer_file(const std::string& path) {

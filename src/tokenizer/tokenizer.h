@@ -5,6 +5,7 @@
 // model file: store kind(), file_bytes() and settings(), and loading them back gives the same
 // tokenizer).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,15 @@ class Tokenizer {
   void finish_setup(int32_t default_bos, int32_t default_eos, bool default_add_bos, bool default_add_eos);
   void check_id(int32_t id) const;  // throws Error for an id outside the vocabulary
   int32_t find_special(std::string_view content) const;  // -1 when none
+
+  // Word-by-word encoding, for vocabularies where a space marker ("▁") only ever starts a token
+  // or follows another marker: then no merge joins a word to the marker run that starts the next
+  // word, and each distinct word can be encoded once. A word is a run of `marker`, then the text
+  // up to the next one. encode_word gets first = true for the text's first word only.
+  static bool marker_only_starts_tokens(const std::vector<std::string>& pieces, std::string_view marker);
+  using WordEncoder = std::function<void(std::string_view word, bool first, std::vector<int32_t>& out)>;
+  static void encode_by_words(std::string_view text, std::string_view marker, const WordEncoder& encode_word,
+                              std::vector<int32_t>& out);
 
   std::vector<std::string> token_bytes_;  // indexed by id; its size is the vocabulary size
   std::vector<SpecialToken> specials_;

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 
-#include "kernels/ternary_ref.h"
 #include "model/ops.h"
 #include "train/blas.h"
+#include "train/parallel.h"
 #include "train/train_ops.h"
+#include "train/train_quant.h"
 
 namespace mmfree {
 
@@ -15,8 +16,7 @@ constexpr float kBitLinearEps = 1e-6f;  // SPEC.md: the fused kernel's default, 
 
 void BitLinearTrainScratch::reserve(int64_t rows, int64_t max_in) {
   const auto size = static_cast<size_t>(rows * max_in);
-  if (q.size() < size) {
-    q.resize(size);
+  if (xq.size() < size) {
     xq.resize(size);
     du.resize(size);
   }
@@ -37,28 +37,25 @@ void TrainBitLinear::prepare(std::vector<Parameter>& params, BitLinearIds ids, Q
     s_w_ = 1;
     return;
   }
-  ternary_.resize(count);
-  s_w_ = ternarize_ref(weight.value.data(), out_ * in_, ternary_.data());
-  std::copy_n(ternary_.data(), count, w_.data());
+  s_w_ = ternarize_to_float(weight.value.data(), out_ * in_, w_.data());
 }
 
 void TrainBitLinear::quantize_input(const float* x, int64_t n, bool dequantize, BitLinearTrainScratch& s) const {
-  float* xq = s.xq.data();
-  if (mode_ == Quantizers::Identity) {
-    rmsnorm_rows(x, norm_->value.data(), n, in_, kBitLinearEps, xq);
-    return;
-  }
-  rmsnorm_quantize_ref(x, norm_->value.data(), n, in_, s.q.data(), s.s_x.data());
-  for (int64_t t = 0; t < n; ++t) {
-    const int8_t* q = s.q.data() + t * in_;
-    float* row = xq + t * in_;
-    if (dequantize) {
-      const float sx = s.s_x[t];
-      for (int64_t i = 0; i < in_; ++i) row[i] = static_cast<float>(q[i]) / sx;
-    } else {
-      for (int64_t i = 0; i < in_; ++i) row[i] = static_cast<float>(q[i]);
+  const int64_t k = in_;
+  parallel_for(n, min_rows_per_part(k), [&](int64_t b, int64_t e, int) {
+    float* xq = s.xq.data() + b * k;
+    if (mode_ == Quantizers::Identity) {
+      rmsnorm_rows(x + b * k, norm_->value.data(), e - b, k, kBitLinearEps, xq);
+      return;
     }
-  }
+    rmsnorm_quantize_to_float(x + b * k, norm_->value.data(), e - b, k, xq, s.s_x.data() + b);
+    if (!dequantize) return;
+    for (int64_t t = b; t < e; ++t) {
+      float* row = s.xq.data() + t * k;
+      const float sx = s.s_x[t];
+      for (int64_t i = 0; i < k; ++i) row[i] /= sx;
+    }
+  });
 }
 
 void TrainBitLinear::forward(const float* x, int64_t n, float* y, BitLinearTrainScratch& s) const {
@@ -67,11 +64,13 @@ void TrainBitLinear::forward(const float* x, int64_t n, float* y, BitLinearTrain
   // the float product is the exact integer product in any summation order.
   blas::gemm(false, true, n, out_, in_, 1.0f, s.xq.data(), in_, w_.data(), in_, 0.0f, y, out_);
   if (mode_ == Quantizers::Identity) return;
-  for (int64_t t = 0; t < n; ++t) {
-    const float denom = s.s_x[t] * s_w_;
-    float* row = y + t * out_;
-    for (int64_t o = 0; o < out_; ++o) row[o] /= denom;
-  }
+  parallel_for(n, min_rows_per_part(out_), [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      const float denom = s.s_x[t] * s_w_;
+      float* row = y + t * out_;
+      for (int64_t o = 0; o < out_; ++o) row[o] /= denom;
+    }
+  });
 }
 
 void TrainBitLinear::backward(const float* x, const float* dy, int64_t n, float* dx, bool accumulate_dx,

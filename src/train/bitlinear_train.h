@@ -16,7 +16,6 @@ enum class Quantizers { On, Identity };
 
 // Buffers of BitLinear calls, sized once for the widest layer and the most rows of a step.
 struct BitLinearTrainScratch {
-  std::vector<int8_t> q;   // [rows][in]
   std::vector<float> s_x;  // [rows]
   std::vector<float> xq;   // [rows][in]: the product's input
   std::vector<float> du;   // [rows][in]: gradient at the RMSNorm output
@@ -40,14 +39,13 @@ class TrainBitLinear {
                 BitLinearTrainScratch& s) const;
 
  private:
-  // s.xq = the quantized RMSNorm output of x as int8 codes, divided by s_x when dequantize.
+  // s.xq = the int8 codes of x's quantized RMSNorm output, as floats, divided by s_x when dequantize.
   void quantize_input(const float* x, int64_t n, bool dequantize, BitLinearTrainScratch& s) const;
 
   int64_t out_ = 0, in_ = 0;
   Quantizers mode_ = Quantizers::On;
   Parameter* weight_ = nullptr;
   Parameter* norm_ = nullptr;
-  std::vector<int8_t> ternary_;  // [out][in]
   std::vector<float> w_;         // [out][in]: the ternary codes as floats, or the latent W
   float s_w_ = 1;
 };

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "train/parallel.h"
 
 namespace mmfree {
 
@@ -34,15 +37,19 @@ double lm_head_loss(const TrainBitLinear& head, const float* x, const int32_t* t
   for (int64_t r0 = 0; r0 < n; r0 += s.chunk_rows) {
     const int64_t rows = std::min(s.chunk_rows, n - r0);
     head.forward(x + r0 * d, rows, s.logits.data(), bs);
-    for (int64_t k = 0; k < rows; ++k) {
-      const int64_t r = r0 + k, t = r % T;
-      float* z = s.logits.data() + k * V;
-      if (t == T - 1) {  // unlabelled: no loss, no gradient
-        std::fill(z, z + V, 0.0f);
-        continue;
+    std::vector<double> part_nll(static_cast<size_t>(parallel_threads()), 0.0);
+    const int parts = parallel_for(rows, min_rows_per_part(V), [&](int64_t b, int64_t e, int part) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t r = r0 + k, t = r % T;
+        float* z = s.logits.data() + k * V;
+        if (t == T - 1) {  // unlabelled: no loss, no gradient
+          std::fill(z, z + V, 0.0f);
+          continue;
+        }
+        part_nll[part] += softmax_nll_row(z, V, tokens[r + 1], grad_coef);
       }
-      total += softmax_nll_row(z, V, tokens[r + 1], grad_coef);
-    }
+    });
+    for (int part = 0; part < parts; ++part) total += part_nll[part];
     if (dx) head.backward(x + r0 * d, s.logits.data(), rows, dx + r0 * d, false, bs);
   }
   return total;

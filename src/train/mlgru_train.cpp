@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/ops.h"
+#include "train/parallel.h"
 #include "train/train_ops.h"
 
 namespace mmfree {
@@ -36,22 +37,26 @@ void MlgruTrain::forward(const float* a, int64_t B, int64_t T, MlgruActivations&
   i_.forward(a, n, act.i.data(), bs);
   f_.forward(a, n, act.sig_f.data(), bs);
   g_.forward(a, n, act.g.data(), bs);
-  // The same float operations, in the same order, as the inference Mlgru.
+  // The same float operations, in the same order, as the inference Mlgru; channels are independent.
   const float* lb = lower_bound_;
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t r = (b * T + t) * d;
-      for (int64_t c = 0; c < d; ++c) {
-        const float s = sigmoidf(act.sig_f[r + c]);
-        act.sig_f[r + c] = s;
-        const float f = lb ? lb[c] + (1.0f - lb[c]) * s : s;
-        const float h_prev = t > 0 ? act.h[r - d + c] : 0.0f;
-        act.h[r + c] = f * h_prev + siluf(act.i[r + c]) * (1.0f - f);
+  parallel_for(d, min_rows_per_part(n), [&](int64_t c0, int64_t c1, int) {
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t r = (b * T + t) * d;
+        for (int64_t c = c0; c < c1; ++c) {
+          const float s = sigmoidf(act.sig_f[r + c]);
+          act.sig_f[r + c] = s;
+          const float f = lb ? lb[c] + (1.0f - lb[c]) * s : s;
+          const float h_prev = t > 0 ? act.h[r - d + c] : 0.0f;
+          act.h[r + c] = f * h_prev + siluf(act.i[r + c]) * (1.0f - f);
+        }
       }
     }
-  }
-  rmsnorm_rows(act.g.data(), g_norm_->value.data(), n, d, eps_, act.o_in.data());
-  for (int64_t r = 0; r < n * d; ++r) act.o_in[r] *= siluf(act.h[r]);
+  });
+  rmsnorm_rows_parallel(act.g.data(), g_norm_->value.data(), n, d, eps_, act.o_in.data());
+  parallel_for(n * d, 16384, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) act.o_in[r] *= siluf(act.h[r]);
+  });
   o_.forward(act.o_in.data(), n, out, bs);
 }
 
@@ -60,33 +65,38 @@ void MlgruTrain::backward(const float* a, int64_t B, int64_t T, const MlgruActiv
   const int64_t n = B * T, d = d_;
   o_.backward(act.o_in.data(), dout, n, s.d_o_in.data(), false, bs);
   // o_in = g_normed * silu(h): split the gradient between the two factors.
-  rmsnorm_rows(act.g.data(), g_norm_->value.data(), n, d, eps_, s.g_normed.data());
-  for (int64_t r = 0; r < n * d; ++r) {
-    s.d_g_normed[r] = s.d_o_in[r] * siluf(act.h[r]);
-    s.dh[r] = s.d_o_in[r] * s.g_normed[r] * silu_grad(act.h[r]);
-  }
+  rmsnorm_rows_parallel(act.g.data(), g_norm_->value.data(), n, d, eps_, s.g_normed.data());
+  parallel_for(n * d, 16384, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) {
+      s.d_g_normed[r] = s.d_o_in[r] * siluf(act.h[r]);
+      s.dh[r] = s.d_o_in[r] * s.g_normed[r] * silu_grad(act.h[r]);
+    }
+  });
   rmsnorm_backward_rows(act.g.data(), g_norm_->value.data(), s.d_g_normed.data(), n, d, eps_, s.dg.data(), false,
                         g_norm_->grad.data());
-  // h_t = f_t h_{t-1} + silu(i_t) (1 - f_t), f_t = lb + (1 - lb) sigmoid(f_lin_t), scanned backwards in time.
+  // h_t = f_t h_{t-1} + silu(i_t) (1 - f_t), f_t = lb + (1 - lb) sigmoid(f_lin_t), scanned backwards in
+  // time; channels are independent, so each thread owns a range of them (carry and dlb included).
   const float* lb = lower_bound_;
-  for (int64_t b = 0; b < B; ++b) {
-    std::fill(s.carry.begin(), s.carry.end(), 0.0f);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t r = (b * T + t) * d;
-      for (int64_t c = 0; c < d; ++c) {
-        const float dh = s.dh[r + c] + s.carry[c];
-        const float sg = act.sig_f[r + c];
-        const float f = lb ? lb[c] + (1.0f - lb[c]) * sg : sg;
-        const float h_prev = t > 0 ? act.h[r - d + c] : 0.0f;
-        const float i = act.i[r + c];
-        const float df = dh * (h_prev - siluf(i));
-        s.di[r + c] = dh * (1.0f - f) * silu_grad(i);
-        s.df_lin[r + c] = df * (lb ? 1.0f - lb[c] : 1.0f) * sg * (1.0f - sg);
-        if (lb) dlb[c] += df * (1.0f - sg);
-        s.carry[c] = dh * f;
+  parallel_for(d, min_rows_per_part(n), [&](int64_t c0, int64_t c1, int) {
+    for (int64_t b = 0; b < B; ++b) {
+      std::fill(s.carry.begin() + c0, s.carry.begin() + c1, 0.0f);
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t r = (b * T + t) * d;
+        for (int64_t c = c0; c < c1; ++c) {
+          const float dh = s.dh[r + c] + s.carry[c];
+          const float sg = act.sig_f[r + c];
+          const float f = lb ? lb[c] + (1.0f - lb[c]) * sg : sg;
+          const float h_prev = t > 0 ? act.h[r - d + c] : 0.0f;
+          const float i = act.i[r + c];
+          const float df = dh * (h_prev - siluf(i));
+          s.di[r + c] = dh * (1.0f - f) * silu_grad(i);
+          s.df_lin[r + c] = df * (lb ? 1.0f - lb[c] : 1.0f) * sg * (1.0f - sg);
+          if (lb) dlb[c] += df * (1.0f - sg);
+          s.carry[c] = dh * f;
+        }
       }
     }
-  }
+  });
   i_.backward(a, s.di.data(), n, da, false, bs);
   f_.backward(a, s.df_lin.data(), n, da, true, bs);
   g_.backward(a, s.dg.data(), n, da, true, bs);

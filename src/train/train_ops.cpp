@@ -4,11 +4,14 @@
 #include <cmath>
 
 #include "model/ops.h"
+#include "train/parallel.h"
 
 namespace mmfree {
 
-void rmsnorm_backward_rows(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
-                           bool accumulate, float* dw) {
+namespace {
+
+void rmsnorm_backward_range(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
+                            bool accumulate, float* dw) {
   for (int64_t t = 0; t < n; ++t) {
     const float* xr = x + t * k;
     const float* dyr = dy + t * k;
@@ -26,6 +29,24 @@ void rmsnorm_backward_rows(const float* x, const float* w, const float* dy, int6
       dxr[i] = accumulate ? dxr[i] + g : g;
     }
   }
+}
+
+}  // namespace
+
+void rmsnorm_rows_parallel(const float* x, const float* w, int64_t n, int64_t k, float eps, float* out) {
+  parallel_for(n, min_rows_per_part(k), [&](int64_t b, int64_t e, int) { rmsnorm_rows(x + b * k, w, e - b, k, eps, out + b * k); });
+}
+
+void rmsnorm_backward_rows(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
+                           bool accumulate, float* dw) {
+  // Part 0 adds into dw, the others into partial sums added after it in part order.
+  std::vector<float> partial(static_cast<size_t>((parallel_threads() - 1) * k), 0.0f);
+  const int parts = parallel_for(n, min_rows_per_part(k), [&](int64_t b, int64_t e, int part) {
+    float* into = part == 0 ? dw : partial.data() + (part - 1) * k;
+    rmsnorm_backward_range(x + b * k, w, dy + b * k, e - b, k, eps, dx + b * k, accumulate, into);
+  });
+  for (int part = 1; part < parts; ++part)
+    for (int64_t i = 0; i < k; ++i) dw[i] += partial[(part - 1) * k + i];
 }
 
 float silu_grad(float x) {

@@ -5,7 +5,10 @@
 
 namespace mmfree {
 
-// For y = x * rstd(x) * w over n rows of k: dx = rstd * (w*dy - xhat * mean(xhat * w*dy)), xhat = x * rstd;
+// rmsnorm_rows (model/ops.h) with the rows spread over the threads of parallel.h.
+void rmsnorm_rows_parallel(const float* x, const float* w, int64_t n, int64_t k, float eps, float* out);
+
+// For y = x * rstd(x) * w over n rows of k (rows spread over the threads of parallel.h): dx = rstd * (w*dy - xhat * mean(xhat * w*dy)), xhat = x * rstd;
 // dx is added to when accumulate, else written; dw += sum over rows of dy * xhat.
 void rmsnorm_backward_rows(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                            bool accumulate, float* dw);

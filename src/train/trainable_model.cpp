@@ -80,14 +80,14 @@ void TrainableModel::forward(const int32_t* tokens, int64_t B, int64_t T) {
     LayerActivations& act = ws_.layers[l];
     const LayerIds& ids = layout_.layers[l];
     float* x_out = l + 1 < L ? ws_.layers[l + 1].x_in.data() : ws_.x_final.data();
-    rmsnorm_rows(act.x_in.data(), params_[ids.attn_norm].value.data(), n, d, eps, act.a.data());
+    rmsnorm_rows_parallel(act.x_in.data(), params_[ids.attn_norm].value.data(), n, d, eps, act.a.data());
     layers_[l].mixer.forward(act.a.data(), B, T, act.mixer, ws_.branch.data(), ws_.bitlinear);
     for (int64_t i = 0; i < n * d; ++i) act.x_mid[i] = act.x_in[i] + ws_.branch[i];
-    rmsnorm_rows(act.x_mid.data(), params_[ids.mlp_norm].value.data(), n, d, eps, act.m.data());
+    rmsnorm_rows_parallel(act.x_mid.data(), params_[ids.mlp_norm].value.data(), n, d, eps, act.m.data());
     layers_[l].mlp.forward(act.m.data(), n, act.mlp, ws_.branch.data(), ws_.bitlinear);
     for (int64_t i = 0; i < n * d; ++i) x_out[i] = act.x_mid[i] + ws_.branch[i];
   }
-  rmsnorm_rows(ws_.x_final.data(), params_[layout_.final_norm].value.data(), n, d, eps, ws_.final_normed.data());
+  rmsnorm_rows_parallel(ws_.x_final.data(), params_[layout_.final_norm].value.data(), n, d, eps, ws_.final_normed.data());
 }
 
 void TrainableModel::backward(const int32_t* tokens, int64_t B, int64_t T) {

@@ -1,0 +1,113 @@
+// mmfree bench-train: training throughput (forward + backward) of a random model, as tokens/s and
+// as a share of the machine's measured fp32 peak, with FLOPs = 6 x parameters x tokens.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/command.h"
+#include "train/blas.h"
+#include "train/fp32_peak.h"
+#include "train/trainable_model.h"
+#include "util/error.h"
+
+namespace mmfree::cli {
+namespace {
+
+struct BenchTrainOptions {
+  int64_t hidden = 512, layers = 8, intermediate = 0, vocab = 32000, seq = 256, batch = 4;
+  int steps = 5, warmup = 1, threads = 2;
+  bool json = false, skip_peak = false;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void run(const BenchTrainOptions& o) {
+  using clock = std::chrono::steady_clock;
+  blas::set_threads(o.threads);
+  PeakMeasurement fma, sgemm;  // first, while no training threads are about
+  if (!o.skip_peak) {
+    fma = fma_peak(o.threads, 5);
+    sgemm = sgemm_peak(2048, 5);
+  }
+  ModelConfig c;
+  c.hidden_size = o.hidden;
+  c.num_layers = o.layers;
+  c.vocab_size = o.vocab;
+  c.intermediate_size = o.intermediate > 0 ? o.intermediate : ModelConfig::default_intermediate(o.hidden);
+  TrainableModel m = TrainableModel::random_init(c, 1);
+  std::mt19937_64 rng(2);
+  std::vector<int32_t> tokens(static_cast<size_t>(o.batch * o.seq));
+  for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(o.vocab));
+
+  std::vector<double> step_s;
+  for (int s = 0; s < o.warmup + o.steps; ++s) {
+    const auto t0 = clock::now();
+    m.zero_grad();
+    m.forward_backward(tokens.data(), o.batch, o.seq);
+    if (s >= o.warmup) step_s.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  const double step = median(step_s);
+  const double tokens_per_s = static_cast<double>(o.batch * o.seq) / step;
+  const double params = static_cast<double>(c.parameter_count());
+  const double gflops = 6.0 * params * tokens_per_s / 1e9;
+  // The embedding lookup does no arithmetic: the products do 6 x (parameters - V d) per token.
+  const double product_gflops = 6.0 * (params - static_cast<double>(c.vocab_size * c.hidden_size)) * tokens_per_s / 1e9;
+  if (o.json) {
+    nlohmann::json j = {{"hidden", o.hidden}, {"layers", o.layers}, {"intermediate", c.intermediate_size},
+                        {"vocab", o.vocab}, {"seq", o.seq}, {"batch", o.batch}, {"threads", o.threads},
+                        {"parameters", c.parameter_count()}, {"step_s", step}, {"tokens_per_s", tokens_per_s},
+                        {"gflops", gflops}, {"product_gflops", product_gflops},
+                        {"fastest_step_s", *std::min_element(step_s.begin(), step_s.end())}, {"blas_core", blas::core_name()}};
+    if (!o.skip_peak) {
+      j["fma_peak_gflops"] = fma.gflops;
+      j["sgemm_gflops"] = sgemm.gflops;
+      j["share_of_fma_peak"] = gflops / fma.gflops;
+      j["share_of_sgemm"] = gflops / sgemm.gflops;
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model: d=%lld L=%lld I=%lld V=%lld, %.1fM parameters; batch %lld x %lld tokens; %d thread(s), OpenBLAS %s kernels\n",
+              static_cast<long long>(o.hidden), static_cast<long long>(o.layers), static_cast<long long>(c.intermediate_size),
+              static_cast<long long>(o.vocab), params / 1e6, static_cast<long long>(o.batch), static_cast<long long>(o.seq),
+              o.threads, blas::core_name().c_str());
+  std::printf("step (forward + backward): median %.3f s of %d (fastest %.3f s) -> %.1f tokens/s\n", step, o.steps,
+              *std::min_element(step_s.begin(), step_s.end()), tokens_per_s);
+  std::printf("%.1f GFLOP/s as 6 x parameters x tokens; %.1f GFLOP/s done by the products (embeddings excluded)\n", gflops,
+              product_gflops);
+  if (!o.skip_peak) {
+    std::printf("fp32 peak: %.1f GFLOP/s (%s) -> %.1f%% of peak (%.1f%% by the products)\n", fma.gflops, fma.how.c_str(),
+                100 * gflops / fma.gflops, 100 * product_gflops / fma.gflops);
+    std::printf("sgemm:     %.1f GFLOP/s (%s) -> %.1f%% of sgemm\n", sgemm.gflops, sgemm.how.c_str(),
+                100 * gflops / sgemm.gflops);
+  }
+}
+
+void setup(CLI::App& app) {
+  auto o = std::make_shared<BenchTrainOptions>();
+  auto* cmd = app.add_subcommand("bench-train",
+                                 "Measure training throughput (forward + backward, tokens/s) of a random model and its "
+                                 "share of the machine's measured fp32 peak");
+  cmd->add_option("--hidden", o->hidden, "Hidden size d")->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  cmd->add_option("--layers", o->layers, "Layers L")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--intermediate", o->intermediate, "GLU size I (0: the default for d)")->check(CLI::Range(0, 1 << 18));
+  cmd->add_option("--vocab", o->vocab, "Vocabulary size")->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--seq", o->seq, "Tokens per sequence T")->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Sequences per step B")->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Timed steps (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "BLAS threads")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
+  cmd->add_flag("--json", o->json, "One JSON object instead of text");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace
+MMFREE_COMMAND(setup);
+}  // namespace mmfree::cli

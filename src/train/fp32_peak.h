@@ -1,0 +1,22 @@
+#pragma once
+// The machine's fp32 peak, measured, for quoting training throughput as a share of it.
+#include <cstdint>
+#include <string>
+
+namespace mmfree {
+
+struct PeakMeasurement {
+  double gflops = 0;
+  std::string how;  // e.g. "AVX-512 FMA loop, 2 threads"
+};
+
+// Peaks are the best of `reps` runs: other work on the machine can only slow a run down.
+
+// Independent fused multiply-adds at the widest vector width this CPU runs (AVX-512, else AVX2,
+// else scalar), on `threads` threads: the arithmetic ceiling no kernel can pass.
+PeakMeasurement fma_peak(int threads, int reps);
+
+// OpenBLAS sgemm of two n x n matrices on its current thread count.
+PeakMeasurement sgemm_peak(int64_t n, int reps);
+
+}  // namespace mmfree
