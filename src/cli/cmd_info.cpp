@@ -4,9 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "format/hf_checkpoint.h"
-#include "model/model.h"
 #include "model/tensor_names.h"
+#include "model/weight_source.h"
 
 namespace mmfree::cli {
 namespace {
@@ -26,23 +25,25 @@ ParamCounts count_params(const ModelConfig& c) {
   for (const auto& t : expected_tensors(c)) {
     int64_t n = 1;
     for (auto d : t.shape) n *= d;
-    if (t.name == "model.embeddings.weight") p.embeddings += n;
-    else if (t.name == "model.lower_bounds") p.lower_bounds += n;
-    else if (t.shape.size() == 2) p.ternary += n;  // every matrix but the embeddings is a BitLinear weight
-    else p.norms += n;
+    switch (t.kind) {
+      case TensorKind::Embeddings: p.embeddings += n; break;
+      case TensorKind::LowerBounds: p.lower_bounds += n; break;
+      case TensorKind::Ternary: p.ternary += n; break;
+      case TensorKind::Norm: p.norms += n; break;
+    }
   }
   return p;
 }
 
 void run(const InfoOptions& o) {
-  const HfCheckpoint ck(o.model);
-  const ModelConfig& c = ck.config();
+  const auto src = open_weight_source(o.model);
+  const ModelConfig& c = src->config();
   const ParamCounts p = count_params(c);
-  int64_t file_bytes = 0;
-  for (const auto& [_, t] : ck.tensors()) file_bytes += static_cast<int64_t>(t->nbytes);
+  const StorageInfo s = src->storage();
+  const EmbeddingTable emb = src->embeddings();
+  const double bits_per_weight = 8.0 * static_cast<double>(s.ternary_bytes) / static_cast<double>(p.ternary);
   // The running model keeps the embeddings mapped, one byte per ternary weight and floats for the rest.
-  const int64_t planned_bytes = static_cast<int64_t>(ck.tensor("model.embeddings.weight").nbytes) + p.ternary +
-                                4 * (p.norms + p.lower_bounds);
+  const int64_t planned_bytes = emb.rows() * emb.row_bytes() + p.ternary + 4 * (p.norms + p.lower_bounds);
   nlohmann::json j = {{"config", c.to_json()},
                       {"parameters",
                        {{"total", p.total()},
@@ -50,7 +51,11 @@ void run(const InfoOptions& o) {
                         {"ternary_weights", p.ternary},
                         {"norm_weights", p.norms},
                         {"lower_bounds", p.lower_bounds}}},
-                      {"checkpoint_bytes", file_bytes},
+                      {"format", s.format},
+                      {"checkpoint_bytes", s.bytes},
+                      {"ternary_storage",
+                       {{"types", s.ternary_types}, {"bytes", s.ternary_bytes}, {"bits_per_weight", bits_per_weight}}},
+                      {"embedding_type", s.embedding_type},
                       {"bytes_in_memory", planned_bytes},
                       {"state_bytes_per_sequence", 4 * c.num_layers * c.hidden_size}};
   if (o.json) {
@@ -58,7 +63,7 @@ void run(const InfoOptions& o) {
     return;
   }
   auto mb = [](int64_t b) { return static_cast<double>(b) / 1e6; };
-  std::printf("model        %s (hgrn_bit)\n", o.model.c_str());
+  std::printf("model        %s (hgrn_bit, %s)\n", o.model.c_str(), s.format == "gguf" ? "converted .gguf file" : "Hugging Face directory");
   std::printf("config       d=%lld  layers=%lld  intermediate=%lld  vocab=%lld  heads=%lld  eps=%g  lower_bound=%s\n",
               (long long)c.hidden_size, (long long)c.num_layers, (long long)c.intermediate_size,
               (long long)c.vocab_size, (long long)c.num_heads, c.rms_norm_eps, c.use_lower_bound ? "yes" : "no");
@@ -67,7 +72,9 @@ void run(const InfoOptions& o) {
   std::printf("  embeddings %.3f M\n", p.embeddings / 1e6);
   std::printf("  norms      %.3f M\n", p.norms / 1e6);
   std::printf("  lower bnd  %.3f M\n", p.lower_bounds / 1e6);
-  std::printf("checkpoint   %.2f MB of tensors on disk\n", mb(file_bytes));
+  std::printf("on disk      %.2f MB (%s)\n", mb(s.bytes), s.format == "gguf" ? "whole file" : "tensors");
+  std::printf("  ternary    %s, %.4f bits per weight\n", s.ternary_types.c_str(), bits_per_weight);
+  std::printf("  embeddings %s\n", s.embedding_type.c_str());
   std::printf("in memory    %.2f MB planned (int8 ternary weights, mapped embeddings)\n", mb(planned_bytes));
   std::printf("state        %lld bytes per sequence (no KV cache)\n", (long long)(4 * c.num_layers * c.hidden_size));
 }
@@ -75,7 +82,7 @@ void run(const InfoOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   auto* cmd = app.add_subcommand("info", "Show a model's config, parameter counts and memory");
-  cmd->add_option("--model", o->model, "Model directory (Hugging Face layout)")->required();
+  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { run(*o); });
 }

@@ -40,7 +40,7 @@ void run(const LogitsOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<LogitsOptions>();
   auto* cmd = app.add_subcommand("logits", "Write the logits [B,T,V] (F32) of the token ids in a safetensors file");
-  cmd->add_option("--model", o->model, "Model directory (Hugging Face layout)")->required();
+  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
   cmd->add_option("--input", o->input, "safetensors file holding input_ids [B,T] (I64 or I32)")->required();
   cmd->add_option("--output", o->output, "safetensors file to write, tensor 'logits'")->required();
   cmd->callback([o] { run(*o); });

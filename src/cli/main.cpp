@@ -19,6 +19,15 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   app.set_help_all_flag("--help-all", "Show help for every command");
   for (auto setup : mmfree::cli::command_setups()) setup(app);
+  // CLI11 would call an unknown word "an unexpected positional"; name it as the unknown command it is.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
+    if (!known) {
+      std::fprintf(stderr, "mmfree: error: unknown command '%s' (mmfree --help lists them)\n", argv[1]);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

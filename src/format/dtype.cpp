@@ -40,33 +40,19 @@ bool dtype_from_name(const std::string& s, DType* out) {
 
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
   const auto* b = static_cast<const uint8_t*>(src);
+  // Elements may be unaligned in a mapped file: read each through memcpy.
+  auto each = [&](auto stored, auto to_float) {
+    for (size_t i = 0; i < n; ++i) {
+      std::memcpy(&stored, b + sizeof(stored) * i, sizeof(stored));
+      dst[i] = to_float(stored);
+    }
+  };
   switch (t) {
-    case DType::F32:
-      std::memcpy(dst, b, n * 4);
-      return;
-    case DType::BF16:
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, b + 2 * i, 2);
-        dst[i] = bf16_to_f32(h);
-      }
-      return;
-    case DType::F16:
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, b + 2 * i, 2);
-        dst[i] = f16_to_f32(h);
-      }
-      return;
-    case DType::F64:
-      for (size_t i = 0; i < n; ++i) {
-        double d;
-        std::memcpy(&d, b + 8 * i, 8);
-        dst[i] = static_cast<float>(d);
-      }
-      return;
-    default:
-      throw Error(std::string("cannot convert ") + dtype_name(t) + " to float");
+    case DType::F32: std::memcpy(dst, b, n * 4); return;
+    case DType::BF16: each(uint16_t{}, bf16_to_f32); return;
+    case DType::F16: each(uint16_t{}, f16_to_f32); return;
+    case DType::F64: each(double{}, [](double d) { return static_cast<float>(d); }); return;
+    default: throw Error(std::string("cannot convert ") + dtype_name(t) + " to float");
   }
 }
 

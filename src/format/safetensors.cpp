@@ -130,6 +130,10 @@ void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> sh
 }
 
 void SafetensorsWriter::write(const std::string& path) const {
+  write_file_atomically(path, [&](std::ostream& out) { write_to(out); });
+}
+
+void SafetensorsWriter::write_to(std::ostream& out) const {
   json header = json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t off = 0;
@@ -139,12 +143,10 @@ void SafetensorsWriter::write(const std::string& path) const {
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the reference writer does
-  write_file_atomically(path, [&](std::ostream& out) {
-    uint64_t len = h.size();
-    out.write(reinterpret_cast<const char*>(&len), 8);
-    out.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (const auto& e : entries_) out.write(reinterpret_cast<const char*>(e.bytes.data()), static_cast<std::streamsize>(e.bytes.size()));
-  });
+  uint64_t len = h.size();
+  out.write(reinterpret_cast<const char*>(&len), 8);
+  out.write(h.data(), static_cast<std::streamsize>(h.size()));
+  for (const auto& e : entries_) out.write(reinterpret_cast<const char*>(e.bytes.data()), static_cast<std::streamsize>(e.bytes.size()));
 }
 
 }  // namespace mmfree

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ class SafetensorsWriter {
   void add_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::string& path) const;
+  // The same bytes to a stream (write() is this through write_file_atomically).
+  void write_to(std::ostream& out) const;
 
  private:
   struct Entry {

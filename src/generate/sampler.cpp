@@ -7,24 +7,103 @@
 
 namespace mmfree {
 
-Sampler::Sampler(const SamplerOptions& o, int64_t vocab) : opt_(o), rng_(o.seed), probs_(static_cast<size_t>(vocab)) {
+namespace {
+// Most likely first; the lower id first among equals, so that the order is fully determined.
+bool more_likely(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+}  // namespace
+
+Sampler::Sampler(const SamplerOptions& o, int64_t vocab)
+    : opt_(o),
+      rng_(o.seed),
+      cand_(static_cast<size_t>(vocab)),
+      recent_(static_cast<size_t>(std::max<int64_t>(o.repeat_last_n, 0))),
+      penalised_(static_cast<size_t>(vocab), 0) {
   check(std::isfinite(o.temperature) && o.temperature >= 0, "--temperature must be a number >= 0");
+  check(o.top_k >= 0, "--top-k must be >= 0 (0 keeps every token)");
+  check(o.top_p > 0 && o.top_p <= 1, "--top-p must be in (0, 1] (1 keeps every token)");
+  check(o.min_p >= 0 && o.min_p <= 1, "--min-p must be in [0, 1] (0 keeps every token)");
+  check(std::isfinite(o.repeat_penalty) && o.repeat_penalty > 0, "--repeat-penalty must be a number > 0 (1 is off)");
+  check(o.repeat_last_n >= 0, "--repeat-last-n must be >= 0");
+}
+
+void Sampler::accept(int64_t token) {
+  check(token >= 0 && static_cast<size_t>(token) < cand_.size(),
+        "token id " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(cand_.size()) + ")");
+  if (recent_.empty()) return;
+  recent_[recent_next_] = token;
+  recent_next_ = (recent_next_ + 1) % recent_.size();
+  recent_count_ = std::min(recent_count_ + 1, recent_.size());
+}
+
+std::span<const Candidate> Sampler::distribution(const float* logits) {
+  const size_t V = cand_.size();
+  for (size_t v = 0; v < V; ++v) cand_[v] = {static_cast<int32_t>(v), logits[v], 0.0f};
+  // Each distinct recent token is penalised once, however often it occurs.
+  if (opt_.repeat_penalty != 1.0f && recent_count_ > 0) {
+    if (++round_ == 0) {  // wrapped: forget old rounds
+      std::fill(penalised_.begin(), penalised_.end(), 0);
+      round_ = 1;
+    }
+    for (size_t i = 0; i < recent_count_; ++i) {
+      const auto t = static_cast<size_t>(recent_[i]);
+      if (penalised_[t] == round_) continue;
+      penalised_[t] = round_;
+      float& l = cand_[t].logit;
+      l = l > 0 ? l / opt_.repeat_penalty : l * opt_.repeat_penalty;
+    }
+  }
+  if (opt_.temperature == 0) {
+    cand_[0] = *std::min_element(cand_.begin(), cand_.end(), more_likely);
+    cand_[0].p = 1;
+    return {cand_.data(), 1};
+  }
+  for (auto& c : cand_) c.logit /= opt_.temperature;
+  size_t n = V;
+  if (opt_.top_k > 0 && static_cast<size_t>(opt_.top_k) < n) {
+    n = static_cast<size_t>(opt_.top_k);
+    std::nth_element(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(n - 1), cand_.end(), more_likely);
+  }
+  std::sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(n), more_likely);
+  const auto normalise = [&] {
+    double z = 0;
+    for (size_t i = 0; i < n; ++i) z += cand_[i].p;
+    for (size_t i = 0; i < n; ++i) cand_[i].p = static_cast<float>(cand_[i].p / z);
+  };
+  const float top = cand_[0].logit;
+  for (size_t i = 0; i < n; ++i) cand_[i].p = std::exp(cand_[i].logit - top);
+  normalise();
+  if (opt_.top_p < 1) {
+    double cum = 0;
+    size_t keep = 0;
+    while (keep < n && cum < opt_.top_p) cum += cand_[keep++].p;
+    n = std::max<size_t>(keep, 1);
+    normalise();
+  }
+  if (opt_.min_p > 0) {
+    const float floor = opt_.min_p * cand_[0].p;
+    size_t keep = 1;
+    while (keep < n && cand_[keep].p >= floor) ++keep;
+    n = keep;
+    normalise();
+  }
+  return {cand_.data(), n};
 }
 
 int64_t Sampler::sample(const float* logits) {
-  const int64_t V = static_cast<int64_t>(probs_.size());
-  const int64_t best = std::max_element(logits, logits + V) - logits;
-  if (opt_.temperature == 0) return best;
-  const double mx = logits[best];
-  double z = 0;
-  for (int64_t v = 0; v < V; ++v) z += probs_[v] = std::exp((logits[v] - mx) / opt_.temperature);
-  // One uniform draw against the cumulative sum: the same seed and logits give the same token.
-  double u = std::uniform_real_distribution<double>(0.0, z)(rng_);
-  for (int64_t v = 0; v < V; ++v) {
-    u -= probs_[v];
-    if (u < 0) return v;
+  const auto dist = distribution(logits);
+  // A uniform double in [0, 1) from the top 53 bits: the same on every standard library.
+  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+  double cum = 0;
+  int64_t pick = dist.back().id;
+  for (const auto& c : dist) {
+    cum += c.p;
+    if (u < cum) {
+      pick = c.id;
+      break;
+    }
   }
-  return best;
+  accept(pick);
+  return pick;
 }
 
 }  // namespace mmfree

@@ -1,5 +1,7 @@
 #include "model/bitlinear.h"
 
+#include <utility>
+
 #include "kernels/ternary_ref.h"
 #include "util/error.h"
 
@@ -15,6 +17,16 @@ BitLinear::BitLinear(const TensorView& weight, const TensorView& norm)
     : out_(weight.shape.at(0)), in_(weight.shape.at(1)), ternary_(static_cast<size_t>(out_ * in_)), norm_(norm.to_f32()) {
   const std::vector<float> w = weight.to_f32();
   s_w_ = ternarize_ref(w.data(), out_ * in_, ternary_.data());
+}
+
+BitLinear::BitLinear(TernaryWeights w, std::vector<float> norm)
+    : out_(w.out), in_(w.in), ternary_(std::move(w.values)), s_w_(w.scale), norm_(std::move(norm)) {
+  check(static_cast<int64_t>(ternary_.size()) == out_ * in_ && static_cast<int64_t>(norm_.size()) == in_,
+        "internal: BitLinear weight and norm sizes do not match");
+}
+
+int64_t BitLinear::weight_bytes() const {
+  return static_cast<int64_t>(ternary_.size() * sizeof(int8_t) + norm_.size() * sizeof(float));
 }
 
 void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s) const {

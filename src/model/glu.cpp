@@ -10,10 +10,10 @@ void GluScratch::reserve(int64_t rows, int64_t I) {
   z.resize(static_cast<size_t>(rows * I));
 }
 
-Glu::Glu(const HfCheckpoint& ck, int64_t layer) : I_(ck.config().intermediate_size) {
+Glu::Glu(const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size) {
   const std::string p = layer_prefix(layer) + "mlp.";
-  gate_ = BitLinear(ck.tensor(p + "gate_proj.weight"), ck.tensor(p + "gate_proj.norm.weight"));
-  down_ = BitLinear(ck.tensor(p + "down_proj.weight"), ck.tensor(p + "down_proj.norm.weight"));
+  gate_ = w.bitlinear(p + "gate_proj");
+  down_ = w.bitlinear(p + "down_proj");
 }
 
 void Glu::forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs) const {

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "format/hf_checkpoint.h"
 #include "model/bitlinear.h"
+#include "model/weight_source.h"
 
 namespace mmfree {
 
@@ -17,10 +17,11 @@ struct GluScratch {
 class Glu {
  public:
   Glu() = default;
-  Glu(const HfCheckpoint& ck, int64_t layer);
+  Glu(const WeightSource& w, int64_t layer);
 
   // m: [n][d] normalised input; writes out [n][d].
   void forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs) const;
+  int64_t weight_bytes() const { return gate_.weight_bytes() + down_.weight_bytes(); }
 
  private:
   int64_t I_ = 0;

@@ -11,17 +11,21 @@ void MlgruScratch::reserve(int64_t rows, int64_t d) {
   g.resize(static_cast<size_t>(rows * d));
 }
 
-Mlgru::Mlgru(const HfCheckpoint& ck, int64_t layer, std::vector<float> lower_bound)
-    : d_(ck.config().hidden_size),
-      eps_(static_cast<float>(ck.config().rms_norm_eps)),
-      g_norm_(ck.tensor(layer_prefix(layer) + "attn.g_norm.weight").to_f32()),
+Mlgru::Mlgru(const WeightSource& w, int64_t layer, std::vector<float> lower_bound)
+    : d_(w.config().hidden_size),
+      eps_(static_cast<float>(w.config().rms_norm_eps)),
+      g_norm_(w.floats(layer_prefix(layer) + "attn.g_norm.weight")),
       lower_bound_(std::move(lower_bound)) {
   const std::string p = layer_prefix(layer) + "attn.";
-  auto proj = [&](const char* name) { return BitLinear(ck.tensor(p + name + ".weight"), ck.tensor(p + name + ".norm.weight")); };
-  i_ = proj("i_proj");
-  f_ = proj("f_proj");
-  g_ = proj("g_proj");
-  o_ = proj("o_proj");
+  i_ = w.bitlinear(p + "i_proj");
+  f_ = w.bitlinear(p + "f_proj");
+  g_ = w.bitlinear(p + "g_proj");
+  o_ = w.bitlinear(p + "o_proj");
+}
+
+int64_t Mlgru::weight_bytes() const {
+  return i_.weight_bytes() + f_.weight_bytes() + g_.weight_bytes() + o_.weight_bytes() +
+         static_cast<int64_t>(g_norm_.size() * sizeof(float)) + static_cast<int64_t>(lower_bound_.size() * sizeof(float));
 }
 
 void Mlgru::forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,

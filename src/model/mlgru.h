@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "format/hf_checkpoint.h"
 #include "model/bitlinear.h"
+#include "model/weight_source.h"
 
 namespace mmfree {
 
@@ -17,12 +17,13 @@ struct MlgruScratch {
 class Mlgru {
  public:
   Mlgru() = default;
-  Mlgru(const HfCheckpoint& ck, int64_t layer, std::vector<float> lower_bound);
+  Mlgru(const WeightSource& w, int64_t layer, std::vector<float> lower_bound);
 
   // a: [B*T][d] normalised input, rows ordered batch-major; h: [B] states of d floats, each at
   // stride h_stride; writes out [B*T][d] (the o_proj output, before the residual add).
   void forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
                BitLinearScratch& bs) const;
+  int64_t weight_bytes() const;
 
  private:
   int64_t d_ = 0;

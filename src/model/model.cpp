@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "format/dtype.h"
 #include "model/ops.h"
 #include "model/tensor_names.h"
 #include "util/error.h"
@@ -42,24 +41,29 @@ std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float
   return lb;
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
-  check(is_hf_directory(path), path + ": not a model (expected a directory with config.json)");
-  return std::make_unique<Model>(std::make_shared<const HfCheckpoint>(path));
-}
+std::unique_ptr<Model> Model::load(const std::string& path) { return std::make_unique<Model>(open_weight_source(path)); }
 
-Model::Model(std::shared_ptr<const HfCheckpoint> ck) : cfg_(ck->config()), ck_(std::move(ck)) {
+Model::Model(std::shared_ptr<const WeightSource> weights)
+    : cfg_(weights->config()), weights_(std::move(weights)), embeddings_(weights_->embeddings()) {
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
-  embeddings_ = &ck_->tensor("model.embeddings.weight");
-  const auto lb = lower_bounds_from_params(ck_->tensor("model.lower_bounds").to_f32(), L, d);
+  const auto lb = lower_bounds_from_params(weights_->floats("model.lower_bounds"), L, d);
   layers_.reserve(static_cast<size_t>(L));
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = layer_prefix(l);
     const bool use_lb = cfg_.use_lower_bound && l > 0;
-    layers_.push_back(Layer{ck_->tensor(p + "attn_norm.weight").to_f32(), ck_->tensor(p + "mlp_norm.weight").to_f32(),
-                            Mlgru(*ck_, l, use_lb ? lb[l] : std::vector<float>{}), Glu(*ck_, l)});
+    layers_.push_back(Layer{weights_->floats(p + "attn_norm.weight"), weights_->floats(p + "mlp_norm.weight"),
+                            Mlgru(*weights_, l, use_lb ? lb[l] : std::vector<float>{}), Glu(*weights_, l)});
   }
-  final_norm_ = ck_->tensor("model.norm.weight").to_f32();
-  lm_head_ = BitLinear(ck_->tensor("lm_head.weight"), ck_->tensor("lm_head.norm.weight"));
+  final_norm_ = weights_->floats("model.norm.weight");
+  lm_head_ = weights_->bitlinear("lm_head");
+}
+
+int64_t Model::weight_bytes_per_token() const {
+  int64_t b = embeddings_.row_bytes() + lm_head_.weight_bytes() + static_cast<int64_t>(final_norm_.size() * sizeof(float));
+  for (const auto& l : layers_)
+    b += l.mixer.weight_bytes() + l.mlp.weight_bytes() +
+         static_cast<int64_t>((l.attn_norm.size() + l.mlp_norm.size()) * sizeof(float));
+  return b;
 }
 
 void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
@@ -67,11 +71,10 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState&
   const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
   check(n <= ws.max_rows, "internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
   check(st.batch == B, "internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
-  const size_t row_bytes = static_cast<size_t>(d) * dtype_size(embeddings_->dtype);
   for (int64_t r = 0; r < n; ++r) {
-    check(tokens[r] >= 0 && tokens[r] < V,
-          "token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
-    convert_to_f32(embeddings_->dtype, embeddings_->data + tokens[r] * row_bytes, ws.x.data() + r * d, static_cast<size_t>(d));
+    if (tokens[r] < 0 || tokens[r] >= V)  // no message built unless it fails: this runs per decoded token
+      throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    embeddings_.row(tokens[r], ws.x.data() + r * d);
   }
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   for (int64_t l = 0; l < L; ++l) {

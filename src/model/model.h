@@ -7,11 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "format/hf_checkpoint.h"
 #include "model/bitlinear.h"
 #include "model/config.h"
+#include "model/embedding_table.h"
 #include "model/glu.h"
 #include "model/mlgru.h"
+#include "model/weight_source.h"
 
 namespace mmfree {
 
@@ -35,9 +36,9 @@ struct Workspace {
 
 class Model {
  public:
-  // Loads a Hugging Face directory (config.json + safetensors).
+  // Loads a Hugging Face directory (config.json + safetensors) or a converted .gguf file.
   static std::unique_ptr<Model> load(const std::string& path);
-  explicit Model(std::shared_ptr<const HfCheckpoint> ck);
+  explicit Model(std::shared_ptr<const WeightSource> weights);
 
   const ModelConfig& config() const { return cfg_; }
 
@@ -46,10 +47,14 @@ class Model {
   void forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
                bool all_positions) const;
 
+  // Bytes of weights one decoded token reads: every BitLinear weight and norm as held in memory,
+  // the lower bounds, and one embedding row.
+  int64_t weight_bytes_per_token() const;
+
  private:
   ModelConfig cfg_;
-  std::shared_ptr<const HfCheckpoint> ck_;  // keeps the mapped embeddings alive
-  const TensorView* embeddings_ = nullptr;
+  std::shared_ptr<const WeightSource> weights_;  // keeps the mapped embeddings alive
+  EmbeddingTable embeddings_;
   struct Layer {
     std::vector<float> attn_norm, mlp_norm;
     Mlgru mixer;

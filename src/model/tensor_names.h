@@ -8,9 +8,13 @@
 
 namespace mmfree {
 
+// What a tensor is to the model, and so how a converted file stores it.
+enum class TensorKind { Embeddings, LowerBounds, Norm, Ternary /* a BitLinear weight */ };
+
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
+  TensorKind kind = TensorKind::Norm;
 };
 
 std::vector<TensorSpec> expected_tensors(const ModelConfig& c);

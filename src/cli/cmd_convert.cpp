@@ -1,0 +1,54 @@
+// mmfree convert: a Hugging Face checkpoint to one .gguf model file (docs/FORMATS.md).
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "cli/command.h"
+#include "cli/model_file_flags.h"
+#include "format/float_codec.h"
+#include "model/convert_hf.h"
+#include "tokenizer/tokenizer_gguf.h"
+#include "util/error.h"
+
+namespace mmfree::cli {
+namespace {
+
+struct ConvertOptions {
+  std::string model, out;
+  ModelFileFlags file;
+};
+
+std::string directory_name(const std::string& dir) {
+  const auto p = std::filesystem::absolute(dir).lexically_normal();
+  return (p.has_filename() ? p.filename() : p.parent_path().filename()).string();
+}
+
+void run(const ConvertOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const HfCheckpoint ck(o.model);
+  const GgmlType own = float_storage_of(ck.tensor("model.embeddings.weight").dtype);
+  ModelFileOptions options = model_file_options(o.file, own, directory_name(o.model));
+  // The checkpoint's tokenizer travels inside the file, so the file alone is the whole model.
+  if (!find_tokenizer_file(o.model).empty()) {
+    const auto tok = load_tokenizer(o.model);
+    check(tok->vocab_size() <= ck.config().vocab_size,
+          tok->name() + " has " + std::to_string(tok->vocab_size()) + " tokens, more than the model's vocabulary of " +
+              std::to_string(ck.config().vocab_size));
+    options.extra_metadata = tokenizer_gguf_metadata(*tok);
+  }
+  convert_hf_to_gguf(ck, o.out, options);
+  print_written_model(o.out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void setup(CLI::App& app) {
+  auto o = std::make_shared<ConvertOptions>();
+  auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face checkpoint to one .gguf model file (ternary weights)");
+  cmd->add_option("--model", o->model, "Model directory (Hugging Face layout: config.json + safetensors)")->required();
+  cmd->add_option("--out", o->out, "The .gguf file to write (atomically)")->required();
+  add_model_file_flags(cmd, o->file, "the checkpoint's own type");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace
+MMFREE_COMMAND(setup);
+}  // namespace mmfree::cli

@@ -1,0 +1,57 @@
+#include "cli/inputs.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace mmfree::cli {
+
+std::vector<int64_t> parse_ids(const std::string& s, int64_t vocab, const std::string& flag) {
+  std::string spaced = s;
+  for (char& c : spaced)
+    if (c == ',' || c == '[' || c == ']') c = ' ';
+  std::vector<int64_t> ids;
+  std::istringstream in(spaced);
+  std::string tok;
+  while (in >> tok) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    check(used == tok.size(), flag + ": '" + tok + "' is not a token id");
+    check(v >= 0 && v < vocab, flag + ": id " + tok + " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    ids.push_back(v);
+  }
+  return ids;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::stringstream s;
+  if (path == "-") {
+    s << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    check(static_cast<bool>(in), path + ": cannot open");
+    s << in.rdbuf();
+    check(!in.bad(), path + ": read error");
+  }
+  return s.str();
+}
+
+void TokenizerSource::add_options(CLI::App* cmd) {
+  auto* group = cmd->add_option_group("tokenizer", "Where the tokenizer is (one of)");
+  group->add_option("--model", model, "Model directory holding tokenizer.json or tokenizer.model");
+  group->add_option("--tokenizer", tokenizer, "A tokenizer.json, a tokenizer.model, or a directory holding one");
+  group->require_option(1);
+}
+
+std::unique_ptr<Tokenizer> TokenizerSource::open() const {
+  return load_tokenizer(tokenizer.empty() ? model : tokenizer);
+}
+
+}  // namespace mmfree::cli

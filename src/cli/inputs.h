@@ -1,0 +1,27 @@
+#pragma once
+// What several commands read from their flags: token id lists, text from a file or stdin, and a
+// tokenizer named by --model or --tokenizer.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+
+namespace mmfree::cli {
+
+// "1 2 3", "1,2,3" or "[1, 2, 3]"; each id must lie in [0, vocab). `flag` names the source in errors.
+std::vector<int64_t> parse_ids(const std::string& s, int64_t vocab, const std::string& flag);
+
+// The whole file, or all of stdin for "-"; throws Error naming the file.
+std::string read_text_file(const std::string& path);
+
+// --model DIR | --tokenizer PATH, exactly one of them.
+struct TokenizerSource {
+  std::string model, tokenizer;
+  void add_options(CLI::App* cmd);
+  std::unique_ptr<Tokenizer> open() const;
+};
+
+}  // namespace mmfree::cli

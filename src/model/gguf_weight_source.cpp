@@ -1,0 +1,63 @@
+// Weights from a converted .gguf model file: ternary already, with their exact F32 scales.
+#include <set>
+
+#include "format/model_gguf.h"
+#include "model/tensor_names.h"
+#include "model/weight_source.h"
+#include "util/error.h"
+
+namespace mmfree {
+
+namespace {
+
+class GgufWeightSource final : public WeightSource {
+ public:
+  explicit GgufWeightSource(const std::string& path) : m_(path) {}
+
+  const ModelConfig& config() const override { return m_.config(); }
+  std::vector<float> floats(const std::string& name) const override { return m_.floats(name); }
+
+  // MERGE NOTE: unpacks to one int8 per weight for the reference kernels; with the packed kernels
+  // the BitLinear takes a view of PackedTernary (bytes in the mapping) instead of a copy.
+  BitLinear bitlinear(const std::string& prefix) const override {
+    const std::string name = prefix + ".weight";
+    const PackedTernary p = m_.ternary(name);
+    TernaryWeights w{p.rows, p.cols, std::vector<int8_t>(static_cast<size_t>(p.rows * p.cols)), p.scale};
+    check(unpack_ternary(p.format, p.bytes, p.rows, p.cols, w.values.data()),
+          m_.path() + ": tensor '" + name + "' holds a code that is not a ternary value (-1, 0 or 1)");
+    return BitLinear(std::move(w), m_.floats(prefix + ".norm.weight"));
+  }
+
+  EmbeddingTable embeddings() const override {
+    const GgufTensorInfo& e = m_.embeddings();
+    const auto shape = e.shape();
+    return EmbeddingTable(e.type(), e.data, shape.at(0), shape.at(1));
+  }
+
+  StorageInfo storage() const override {
+    StorageInfo s;
+    s.format = "gguf";
+    s.bytes = static_cast<int64_t>(m_.file().file_size());
+    std::set<std::string> types;
+    for (const auto& spec : expected_tensors(config()))
+      if (spec.kind == TensorKind::Ternary) {
+        const GgufTensorInfo& t = m_.file().tensor(spec.name);
+        s.ternary_bytes += static_cast<int64_t>(t.nbytes);
+        types.insert(ggml_type_name(t.type_id));
+      }
+    for (const auto& t : types) s.ternary_types += (s.ternary_types.empty() ? "" : "+") + t;
+    s.embedding_type = ggml_type_name(m_.embeddings().type_id);
+    return s;
+  }
+
+ private:
+  ModelGguf m_;
+};
+
+}  // namespace
+
+std::shared_ptr<const WeightSource> open_gguf_weights(const std::string& path) {
+  return std::make_shared<const GgufWeightSource>(path);
+}
+
+}  // namespace mmfree

@@ -1,0 +1,53 @@
+#pragma once
+// AdamW with decoupled weight decay, in PyTorch's exact order of operations (torch.optim.AdamW,
+// single-tensor path), so that a run can be compared step by step with the original's optimizer.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/parameter.h"
+
+namespace mmfree {
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1;
+  // Exclude norm weights, the lower bounds and the embeddings from weight decay (the usual LM recipe);
+  // off by default, as PyTorch's AdamW(model.parameters()) decays everything.
+  bool exclude_norms_from_decay = false;
+};
+
+// True for the parameters that exclude_norms_from_decay leaves undecayed.
+bool is_no_decay_parameter(const std::string& name);
+
+class AdamW {
+ public:
+  AdamW(const std::vector<Parameter>& params, const AdamWOptions& o);
+
+  // One update of every parameter from its grad at learning rate lr:
+  //   p -= lr*wd*p;  m = lerp(m, g, 1-b1);  v = b2*v + (1-b2)*g*g;
+  //   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+  void step(std::vector<Parameter>& params, double lr);
+
+  const AdamWOptions& options() const { return opt_; }
+  int64_t steps_taken() const { return t_; }
+  // The moments, one vector per parameter in the order of params(); exposed for checkpoints.
+  std::vector<std::vector<float>>& first_moments() { return m_; }
+  std::vector<std::vector<float>>& second_moments() { return v_; }
+  const std::vector<std::vector<float>>& first_moments() const { return m_; }
+  const std::vector<std::vector<float>>& second_moments() const { return v_; }
+  void set_steps_taken(int64_t t) { t_ = t; }
+
+ private:
+  AdamWOptions opt_;
+  int64_t t_ = 0;
+  std::vector<std::vector<float>> m_, v_;
+  std::vector<bool> decay_;
+};
+
+// The L2 norm of all gradients together (accumulated in double).
+double global_grad_norm(const std::vector<Parameter>& params);
+// Scales every gradient by max_norm / (norm + 1e-6) when that is below 1 (torch.nn.utils.clip_grad_norm_).
+// Returns the norm before clipping.
+double clip_grad_norm(std::vector<Parameter>& params, double max_norm);
+
+}  // namespace mmfree

@@ -1,0 +1,162 @@
+// AdamW, gradient clipping and learning-rate schedules against hand-computed numbers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "train/adamw.h"
+#include "train/lr_schedule.h"
+#include "train/progress_text.h"
+#include "util/error.h"
+
+namespace mmfree {
+namespace {
+
+Parameter make_param(const std::string& name, std::vector<float> value) {
+  Parameter p;
+  p.name = name;
+  p.shape = {static_cast<int64_t>(value.size())};
+  p.grad.assign(value.size(), 0.0f);
+  p.value = std::move(value);
+  return p;
+}
+
+// Two steps of AdamW (lr 0.1, betas 0.9/0.99, eps 1e-8, wd 0.1) worked out by hand:
+// step 1, element 0: p = 1 * (1 - 0.01) = 0.99; m = 0.05; v = 0.0025; m^ = 0.05/0.1 = 0.5,
+//   v^ = 0.0025/0.01 = 0.25; p = 0.99 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.890000002.
+// step 2, element 0 (g = 0.1): p = 0.89 * 0.99 = 0.8811; m = 0.055; v = 0.002575; m^ = 0.055/0.19;
+//   v^ = 0.002575/0.0199; p = 0.8811 - 0.1 * 0.2894737 / 0.3597182 = 0.800627594.
+TEST(TrainAdamW, TwoStepsMatchHandComputation) {
+  std::vector<Parameter> params = {make_param("w", {1.0f, -2.0f})};
+  AdamWOptions o;
+  o.beta1 = 0.9;
+  o.beta2 = 0.99;
+  o.eps = 1e-8;
+  o.weight_decay = 0.1;
+  AdamW opt(params, o);
+  params[0].grad = {0.5f, -1.0f};
+  opt.step(params, 0.1);
+  EXPECT_NEAR(params[0].value[0], 0.890000002, 1e-6);
+  EXPECT_NEAR(params[0].value[1], -1.880000001, 1e-6);
+  EXPECT_NEAR(opt.first_moments()[0][0], 0.05, 1e-8);
+  EXPECT_NEAR(opt.second_moments()[0][1], 0.01, 1e-8);
+  params[0].grad = {0.1f, 0.3f};
+  opt.step(params, 0.1);
+  EXPECT_NEAR(params[0].value[0], 0.800627594, 1e-6);
+  EXPECT_NEAR(params[0].value[1], -1.818334066, 1e-6);
+  EXPECT_EQ(opt.steps_taken(), 2);
+}
+
+TEST(TrainAdamW, ExcludedParametersAreNotDecayed) {
+  std::vector<Parameter> params = {make_param("model.norm.weight", {1.0f}), make_param("model.lower_bounds", {1.0f}),
+                                   make_param("model.embeddings.weight", {1.0f}),
+                                   make_param("model.layers.0.attn.i_proj.weight", {1.0f})};
+  AdamWOptions o;
+  o.weight_decay = 0.5;
+  o.exclude_norms_from_decay = true;
+  AdamW opt(params, o);
+  opt.step(params, 0.1);  // zero gradients: only the decay moves a weight
+  EXPECT_EQ(params[0].value[0], 1.0f);
+  EXPECT_EQ(params[1].value[0], 1.0f);
+  EXPECT_EQ(params[2].value[0], 1.0f);
+  EXPECT_FLOAT_EQ(params[3].value[0], 0.95f);
+  EXPECT_TRUE(is_no_decay_parameter("model.layers.3.mlp.down_proj.norm.weight"));
+  EXPECT_FALSE(is_no_decay_parameter("lm_head.weight"));
+}
+
+TEST(TrainAdamW, DecaysEverythingByDefault) {
+  std::vector<Parameter> params = {make_param("model.norm.weight", {2.0f})};
+  AdamWOptions o;
+  o.weight_decay = 0.5;
+  AdamW opt(params, o);
+  opt.step(params, 0.1);
+  EXPECT_FLOAT_EQ(params[0].value[0], 1.9f);
+}
+
+TEST(TrainClip, ScalesToMaxNorm) {
+  std::vector<Parameter> params = {make_param("a", {0, 0}), make_param("b", {0})};
+  params[0].grad = {3.0f, 4.0f};
+  params[1].grad = {12.0f};  // global norm sqrt(9 + 16 + 144) = 13
+  EXPECT_DOUBLE_EQ(global_grad_norm(params), 13.0);
+  const double norm = clip_grad_norm(params, 6.5);
+  EXPECT_DOUBLE_EQ(norm, 13.0);
+  const double c = 6.5 / (13.0 + 1e-6);
+  EXPECT_FLOAT_EQ(params[0].grad[0], static_cast<float>(3.0 * c));
+  EXPECT_FLOAT_EQ(params[0].grad[1], static_cast<float>(4.0 * c));
+  EXPECT_FLOAT_EQ(params[1].grad[0], static_cast<float>(12.0 * c));
+  EXPECT_NEAR(global_grad_norm(params), 6.5, 1e-5);
+}
+
+TEST(TrainClip, LeavesSmallGradientsAlone) {
+  std::vector<Parameter> params = {make_param("a", {0, 0})};
+  params[0].grad = {0.3f, 0.4f};
+  EXPECT_NEAR(clip_grad_norm(params, 1.0), 0.5, 1e-7);
+  EXPECT_EQ(params[0].grad[0], 0.3f);
+  EXPECT_EQ(params[0].grad[1], 0.4f);
+}
+
+TEST(TrainSchedule, Constant) {
+  LrSchedule s{LrScheduleKind::Constant, 3e-3, 0, 10, 100};
+  EXPECT_EQ(s.at(0), 3e-3);
+  EXPECT_EQ(s.at(99), 3e-3);
+}
+
+TEST(TrainSchedule, CosineWithWarmup) {
+  LrSchedule s{LrScheduleKind::Cosine, 1.0, 0.1, 10, 110};
+  EXPECT_DOUBLE_EQ(s.at(0), 0.1);   // 1/10 of the peak
+  EXPECT_DOUBLE_EQ(s.at(4), 0.5);
+  EXPECT_DOUBLE_EQ(s.at(9), 1.0);   // warmup ends at the peak
+  EXPECT_DOUBLE_EQ(s.at(10), 1.0);  // cosine starts at the peak
+  EXPECT_NEAR(s.at(60), 0.55, 1e-12);  // half way: min + (peak - min) / 2
+  EXPECT_NEAR(s.at(35), 0.1 + 0.9 * 0.5 * (1 + std::sqrt(0.5)), 1e-12);  // a quarter: cos(pi/4)
+  EXPECT_NEAR(s.at(109), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.99)), 1e-12);
+  EXPECT_NEAR(s.at(110), 0.1, 1e-12);
+}
+
+TEST(TrainSchedule, PaperHalvesThePeakAtMidTraining) {
+  LrSchedule s{LrScheduleKind::Paper, 1.0, 0.0, 0, 100};
+  EXPECT_DOUBLE_EQ(s.at(0), 1.0);
+  EXPECT_NEAR(s.at(49), 0.5 * (1 + std::cos(M_PI * 0.49)), 1e-12);  // ~0.5157, first stage
+  EXPECT_NEAR(s.at(50), 0.25, 1e-12);  // second stage: half of the cosine's 0.5
+  EXPECT_NEAR(s.at(75), 0.25 * (1 - std::sqrt(0.5)), 1e-12);
+}
+
+TEST(TrainSchedule, PaperWithWarmupAndFloor) {
+  LrSchedule s{LrScheduleKind::Paper, 4e-3, 4e-4, 10, 110};
+  EXPECT_DOUBLE_EQ(s.at(0), 4e-4);
+  EXPECT_DOUBLE_EQ(s.at(10), 4e-3);
+  // s = 55 is the middle of 110 steps: progress (55 - 10) / 100 = 0.45, height 1/2.
+  EXPECT_NEAR(s.at(55), 4e-4 + 0.5 * 3.6e-3 * 0.5 * (1 + std::cos(M_PI * 0.45)), 1e-15);
+  EXPECT_NEAR(s.at(54), 4e-4 + 3.6e-3 * 0.5 * (1 + std::cos(M_PI * 0.44)), 1e-15);
+}
+
+TEST(TrainSchedule, ParseRejectsUnknownNames) {
+  EXPECT_EQ(parse_lr_schedule("paper"), LrScheduleKind::Paper);
+  try {
+    parse_lr_schedule("linear");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--lr-schedule: 'linear' is not one of constant, cosine, paper"), std::string::npos);
+  }
+}
+
+TEST(TrainProgress, Text) {
+  EXPECT_EQ(format_duration(42.4), "42s");
+  EXPECT_EQ(format_duration(185), "3m05s");
+  EXPECT_EQ(format_duration(7620), "2h07m");
+  EXPECT_EQ(format_duration(-1), "?");
+  EXPECT_EQ(format_rate(12345), "12.3k");
+  EXPECT_EQ(format_rate(2.5e6), "2.50M");
+  EXPECT_EQ(format_rate(512), "512");
+  StepReport r;
+  r.step = 4;
+  r.steps = 10;
+  r.loss = 5.12345;
+  r.lr = 1.5e-3;
+  r.tokens_per_s = 2048;
+  r.eta_s = 83;
+  EXPECT_EQ(progress_line(r, 10), "[#####.....] step 5/10  loss 5.1235  lr 1.50e-03  2.0k tok/s  ETA 1m23s");
+  EXPECT_EQ(progress_line(r, 0), "step 5/10  loss 5.1235  lr 1.50e-03  2.0k tok/s  ETA 1m23s");
+}
+
+}  // namespace
+}  // namespace mmfree
