@@ -10,7 +10,6 @@
 #include "cli/command.h"
 #include "train/blas.h"
 #include "train/fp32_peak.h"
-#include "train/parallel.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
 
@@ -30,7 +29,7 @@ double median(std::vector<double> v) {
 
 void run(const BenchTrainOptions& o) {
   using clock = std::chrono::steady_clock;
-  set_parallel_threads(o.threads);
+  blas::set_threads(o.threads);
   PeakMeasurement fma, sgemm;  // first, while no training threads are about
   if (!o.skip_peak) {
     fma = fma_peak(o.threads, 5);
