@@ -1,6 +1,6 @@
 #pragma once
-// Row-parallel loops for the element-wise work of training, on as many threads as the BLAS uses:
-// the products run on OpenBLAS's threads, everything between them on these.
+// The threads of training: row-parallel loops for the element-wise work, and the blocks of the
+// matrix products (blas.h).
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -13,7 +13,8 @@ namespace mmfree {
 // results are deterministic for a given thread count.
 int parallel_for(int64_t n, int64_t min_per_part, const std::function<void(int64_t, int64_t, int)>& fn);
 
-// The most parts parallel_for makes.
+// The most parts parallel_for makes: n, or one per hardware thread when n is 0 (the default).
+void set_parallel_threads(int n);
 int parallel_threads();
 
 // A min_per_part for rows of row_size floats: about 16K floats, below which a thread costs more

@@ -68,8 +68,8 @@ void TrainableModel::forward(const int32_t* tokens, int64_t B, int64_t T) {
   check(B > 0 && T > 0, "batch of " + std::to_string(B) + " x " + std::to_string(T) + " tokens: both must be > 0");
   const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
   for (int64_t r = 0; r < n; ++r)
-    check(tokens[r] >= 0 && tokens[r] < V,
-          "token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    if (tokens[r] < 0 || tokens[r] >= V)  // not check(): no message built per token
+      throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
   prepare();
   ws_.reserve(cfg_, n);
   const float eps = static_cast<float>(cfg_.rms_norm_eps);

@@ -4,7 +4,7 @@
 // backward pass uses the straight-through estimators of SPEC.md, Training.
 //
 // Memory: the parameters and their grads (8 bytes per parameter), plus what the forward keeps for
-// the backward: about (12 d + 3 I) floats per token per layer and 32 MiB of LM-head logits, sized
+// the backward: about (9 d + 3 I) floats per token per layer and 32 MiB of LM-head logits, sized
 // by the largest B*T seen (gradient accumulation keeps B*T per call small). The products run on
 // OpenBLAS's threads, the element-wise work on as many threads (train/parallel.h); results are
 // deterministic for a given thread count.
