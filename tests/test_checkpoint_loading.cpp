@@ -207,8 +207,14 @@ TEST_F(BadCheckpoint, NoWeightsAtAll) {
   EXPECT_EQ(load_error(dir()), dir() + ": neither model.safetensors nor model.safetensors.index.json found");
 }
 
-TEST_F(BadCheckpoint, NotADirectory) {
-  EXPECT_EQ(load_error(tmp.file("nothing")), tmp.file("nothing") + ": not a model (expected a directory with config.json)");
+TEST_F(BadCheckpoint, NoSuchPath) {
+  EXPECT_EQ(load_error(tmp.file("nothing")), tmp.file("nothing") + ": no such file or directory");
+}
+
+TEST_F(BadCheckpoint, DirectoryWithoutConfig) {
+  std::filesystem::create_directories(dir());
+  EXPECT_EQ(load_error(dir()), dir() + ": not a model: a model directory holds config.json (Hugging Face layout); "
+                                       "a converted model is a .gguf file");
 }
 
 }  // namespace

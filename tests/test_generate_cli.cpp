@@ -2,6 +2,7 @@
 // its 512-token vocabulary, sampling flags, stop strings, and bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -162,6 +163,23 @@ TEST(GenerateCli, TokenizerLargerThanModelVocabulary) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "mmfree: error: " + tok + " has 32000 tokens but the model " + test::tiny_a() +
                        " has a vocabulary of only 512: they do not belong together\n");
+}
+
+TEST(GenerateCli, StopsAtEos) {
+  // Seed 7 draws EOS (id 2 in tiny_a's config) after a few dozen tokens at this temperature; the
+  // same seed gives the same draws, so without --ignore-eos generation ends right there.
+  const std::string args = "generate --model " + test::tiny_a() +
+                           " --prompt-ids 1 -n 100 --temperature 3 --top-k 0 --top-p 1 --min-p 0 --seed 7 --json";
+  auto r = run_mmfree(args + " --ignore-eos");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto all = json::parse(r.out)["ids"].get<std::vector<int64_t>>();
+  const auto eos = std::find(all.begin(), all.end(), 2);
+  ASSERT_NE(eos, all.end()) << "seed 7 no longer draws EOS within 100 tokens: pick another seed";
+  r = run_mmfree(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["ids"].get<std::vector<int64_t>>(), std::vector<int64_t>(all.begin(), eos + 1));
+  EXPECT_EQ(j["stop_reason"], "eos");
 }
 
 TEST(GenerateCli, BadSamplerFlag) {

@@ -13,6 +13,7 @@
 
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/train_tokenizer.h"
 
 namespace mmfree {
 namespace {
@@ -120,25 +121,38 @@ TEST(TokenizerTwins, HfBpeMatchesPlainBpe) {
   }
 }
 
-TEST(TokenizerTwins, SentencePieceByWordsMatchesLibraryOnWholeText) {
-  const std::string path = test::shared_dir() + "/tokenizers/llama/tokenizer.model";
+void expect_matches_library(const std::string& path) {
   sentencepiece::SentencePieceProcessor sp;
   ASSERT_TRUE(sp.Load(path).ok());
   auto tok = load_tokenizer(path);
-  // Long enough for many parts, with the bible's long lines and Emma's short ones.
+  // Long enough for many words, with the bible's long lines and Emma's short ones.
   for (const char* f : {"austen_emma", "world_english_bible"}) {
     const std::string text = slurp(test::shared_dir() + "/data/corpus/" + f + ".txt").substr(0, 60000);
     std::vector<int> want;
     ASSERT_TRUE(sp.Encode(text, &want).ok());
-    EXPECT_EQ(tok->encode(text, no_bos()), want) << f;
+    EXPECT_EQ(tok->encode(text, no_bos()), want) << path << ": " << f;
   }
   std::mt19937 rng(11);
   for (int i = 0; i < 50; ++i) {
     const std::string text = random_text(rng, 1 + i * 20, i % 2 == 0);  // with "▁" the text is encoded whole
     std::vector<int> want;
     ASSERT_TRUE(sp.Encode(text, &want).ok());
-    ASSERT_EQ(tok->encode(text, no_bos()), want) << "text: '" << text << "'";
+    ASSERT_EQ(tok->encode(text, no_bos()), want) << path << ": '" << text << "'";
   }
+}
+
+TEST(TokenizerTwins, SentencePieceByWordsMatchesLibraryOnWholeText) {
+  expect_matches_library(test::shared_dir() + "/tokenizers/llama/tokenizer.model");
+  // And a tokenizer as `mmfree tokenizer train` makes them.
+  test::TempDir dir;
+  std::ofstream(dir.file("slice.txt"), std::ios::binary)
+      << slurp(test::shared_dir() + "/data/corpus/dickens_great_expectations.txt").substr(0, 100000);
+  TokenizerTrainOptions o;
+  o.inputs = {dir.file("slice.txt")};
+  o.vocab_size = 600;
+  o.out_dir = dir.file("tok");
+  train_tokenizer(o);
+  expect_matches_library(dir.file("tok") + "/tokenizer.model");
 }
 
 }  // namespace

@@ -7,8 +7,6 @@
 #include "cli/model_file_flags.h"
 #include "format/float_codec.h"
 #include "model/convert_hf.h"
-#include "tokenizer/tokenizer_gguf.h"
-#include "util/error.h"
 
 namespace mmfree::cli {
 namespace {
@@ -27,16 +25,7 @@ void run(const ConvertOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const HfCheckpoint ck(o.model);
   const GgmlType own = float_storage_of(ck.tensor("model.embeddings.weight").dtype);
-  ModelFileOptions options = model_file_options(o.file, own, directory_name(o.model));
-  // The checkpoint's tokenizer travels inside the file, so the file alone is the whole model.
-  if (!find_tokenizer_file(o.model).empty()) {
-    const auto tok = load_tokenizer(o.model);
-    check(tok->vocab_size() <= ck.config().vocab_size,
-          tok->name() + " has " + std::to_string(tok->vocab_size()) + " tokens, more than the model's vocabulary of " +
-              std::to_string(ck.config().vocab_size));
-    options.extra_metadata = tokenizer_gguf_metadata(*tok);
-  }
-  convert_hf_to_gguf(ck, o.out, options);
+  convert_hf_to_gguf(ck, o.out, model_file_options(o.file, own, directory_name(o.model)));
   print_written_model(o.out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 

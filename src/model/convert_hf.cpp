@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "kernels/ternary_ref.h"
+#include "tokenizer/tokenizer_gguf.h"
+#include "util/error.h"
 
 namespace mmfree {
 
@@ -38,7 +40,15 @@ class HfTensorProvider final : public ModelTensorProvider {
 
 }  // namespace
 
-void convert_hf_to_gguf(const HfCheckpoint& ck, const std::string& out, const ModelFileOptions& o) {
+void convert_hf_to_gguf(const HfCheckpoint& ck, const std::string& out, ModelFileOptions o) {
+  // The checkpoint's tokenizer travels inside the file, so the file alone is the whole model.
+  if (!find_tokenizer_file(ck.dir()).empty()) {
+    const auto tok = load_tokenizer(ck.dir());
+    check(tok->vocab_size() <= ck.config().vocab_size,
+          tok->name() + " has " + std::to_string(tok->vocab_size()) + " tokens, more than the model's vocabulary of " +
+              std::to_string(ck.config().vocab_size));
+    for (auto& kv : tokenizer_gguf_metadata(*tok)) o.extra_metadata.push_back(std::move(kv));
+  }
   HfTensorProvider src(ck);
   write_model_gguf(out, ck.config(), src, o);
 }

@@ -9,6 +9,7 @@
 
 namespace mmfree {
 
-void convert_hf_to_gguf(const HfCheckpoint& ck, const std::string& out, const ModelFileOptions& o);
+// The checkpoint directory's tokenizer, when it has one, is embedded too.
+void convert_hf_to_gguf(const HfCheckpoint& ck, const std::string& out, ModelFileOptions o);
 
 }  // namespace mmfree

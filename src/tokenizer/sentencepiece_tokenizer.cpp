@@ -42,14 +42,14 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string bytes, const Tokenize
   finish_setup(sp_.bos_id(), sp_.eos_id(), true, false);
 
   // Word-by-word encoding (see encode_plain) needs pieces where "▁" only starts a token, and a
-  // newline that no piece holds and the normalizer keeps.
+  // newline that no piece holds and the normalizer keeps (it comes out as the byte token).
   std::vector<std::string> pieces;
   for (int id = 0; id < n; ++id) pieces.push_back(sp_.IdToPiece(id));
   const bool newline_in_piece =
       std::any_of(pieces.begin(), pieces.end(), [](const std::string& p) { return p.find('\n') != std::string::npos; });
   std::vector<int> newline;
   encode_whole("\n", newline);
-  if (!newline_in_piece && !newline.empty() && newline.back() == sp_.PieceToId("<0x0A>") &&
+  if (!newline_in_piece && !newline.empty() && sp_.IsByte(newline.back()) && pieces[newline.back()] == "<0x0A>" &&
       marker_only_starts_tokens(pieces, kSpaceSymbol))
     newline_ids_ = newline;
 }

@@ -9,6 +9,7 @@
 
 #include "format/hf_checkpoint.h"
 #include "format/safetensors.h"
+#include "model/convert_hf.h"
 #include "train/adamw.h"
 #include "train/batch_loader.h"
 #include "train/blas.h"
@@ -218,7 +219,10 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     save_checkpoint(ckpt_path, model.params(), opt, meta);
     model.save_hf(o.out + "/hf");
     if (!o.data.empty()) copy_tokenizer_files(o.data, o.out + "/hf");
-    hooks.message("checkpoint at step " + std::to_string(step) + ": " + ckpt_path + ", model in " + o.out + "/hf");
+    // The packed file for inference: ternary weights, the exact scales, the tokenizer inside.
+    convert_hf_to_gguf(HfCheckpoint(o.out + "/hf"), o.out + "/model.gguf", ModelFileOptions{TernaryFormat::TQ2_0, GgmlType::F32, "mmfree-trained", {}});
+    hooks.message("checkpoint at step " + std::to_string(step) + ": " + ckpt_path + ", model in " + o.out + "/hf and " +
+                  o.out + "/model.gguf");
   };
   auto evaluate = [&] {
     double sum = 0;

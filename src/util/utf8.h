@@ -24,7 +24,4 @@ void check_utf8(std::string_view s, const std::string& what);
 // The code point of the complete sequence at s[pos] (s must be valid there); advances pos past it.
 uint32_t utf8_next(std::string_view s, size_t* pos);
 
-// Appends the UTF-8 encoding of code point cp.
-void utf8_append(std::string& out, uint32_t cp);
-
 }  // namespace mmfree
