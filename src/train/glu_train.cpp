@@ -46,8 +46,9 @@ void GluTrain::backward(const float* m, int64_t n, const GluActivations& act, co
       float* dgate = s.dgv.data() + t * 2 * I_;
       float* dv = dgate + I_;
       for (int64_t c = 0; c < I_; ++c) {
-        dgate[c] = dz[c] * v[c] * silu_grad(gate[c]);
-        dv[c] = dz[c] * siluf(gate[c]);
+        const SiluAndGrad sg = silu_and_grad(gate[c]);
+        dgate[c] = dz[c] * v[c] * sg.grad;
+        dv[c] = dz[c] * sg.value;
       }
     }
   });

@@ -68,8 +68,9 @@ void MlgruTrain::backward(const float* a, int64_t B, int64_t T, const MlgruActiv
   rmsnorm_rows_parallel(act.g.data(), g_norm_->value.data(), n, d, eps_, s.g_normed.data());
   parallel_for(n * d, 16384, [&](int64_t b, int64_t e, int) {
     for (int64_t r = b; r < e; ++r) {
-      s.d_g_normed[r] = s.d_o_in[r] * siluf(act.h[r]);
-      s.dh[r] = s.d_o_in[r] * s.g_normed[r] * silu_grad(act.h[r]);
+      const SiluAndGrad sh = silu_and_grad(act.h[r]);
+      s.d_g_normed[r] = s.d_o_in[r] * sh.value;
+      s.dh[r] = s.d_o_in[r] * s.g_normed[r] * sh.grad;
     }
   });
   rmsnorm_backward_rows(act.g.data(), g_norm_->value.data(), s.d_g_normed.data(), n, d, eps_, s.dg.data(), false,
@@ -87,9 +88,9 @@ void MlgruTrain::backward(const float* a, int64_t B, int64_t T, const MlgruActiv
           const float sg = act.sig_f[r + c];
           const float f = lb ? lb[c] + (1.0f - lb[c]) * sg : sg;
           const float h_prev = t > 0 ? act.h[r - d + c] : 0.0f;
-          const float i = act.i[r + c];
-          const float df = dh * (h_prev - siluf(i));
-          s.di[r + c] = dh * (1.0f - f) * silu_grad(i);
+          const SiluAndGrad si = silu_and_grad(act.i[r + c]);
+          const float df = dh * (h_prev - si.value);
+          s.di[r + c] = dh * (1.0f - f) * si.grad;
           s.df_lin[r + c] = df * (lb ? 1.0f - lb[c] : 1.0f) * sg * (1.0f - sg);
           if (lb) dlb[c] += df * (1.0f - sg);
           s.carry[c] = dh * f;

@@ -49,9 +49,9 @@ void rmsnorm_backward_rows(const float* x, const float* w, const float* dy, int6
     for (int64_t i = 0; i < k; ++i) dw[i] += partial[(part - 1) * k + i];
 }
 
-float silu_grad(float x) {
+SiluAndGrad silu_and_grad(float x) {
   const float s = sigmoidf(x);
-  return s * (1.0f + x * (1.0f - s));
+  return {x * s, s * (1.0f + x * (1.0f - s))};
 }
 
 void lower_bounds_backward(const std::vector<float>& params, const float* dlb, int64_t L, int64_t d, float* dparams) {

@@ -13,8 +13,11 @@ void rmsnorm_rows_parallel(const float* x, const float* w, int64_t n, int64_t k,
 void rmsnorm_backward_rows(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                            bool accumulate, float* dw);
 
-// d silu(x) / dx = s * (1 + x * (1 - s)), s = sigmoid(x).
-float silu_grad(float x);
+// silu(x) = x s and its derivative s (1 + x (1 - s)), s = sigmoid(x): one exp for both.
+struct SiluAndGrad {
+  float value, grad;
+};
+SiluAndGrad silu_and_grad(float x);
 
 // The lower bounds lb[l] = cumsum(P)[l] - P[0], P = softmax(params over layers) (model.h), backward:
 // given dlb [L][d], adds d(loss)/d(params) to dparams [L][d].
