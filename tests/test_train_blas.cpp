@@ -7,6 +7,7 @@
 #include <random>
 
 #include "train/blas.h"
+#include "train/parallel.h"
 
 namespace mmfree {
 namespace {
@@ -16,7 +17,7 @@ struct Shape {
 };
 
 TEST(TrainBlas, GemmMatchesPlainLoops) {
-  blas::set_threads(2);
+  set_parallel_threads(2);
   std::mt19937 rng(4);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (Shape s : {Shape{1, 1, 1}, Shape{7, 13, 5}, Shape{2000, 40, 64}, Shape{40, 2000, 64}, Shape{257, 1031, 130}}) {
@@ -48,7 +49,7 @@ TEST(TrainBlas, GemmMatchesPlainLoops) {
             for (int64_t j = s.n; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], want[i * ldc + j]);
         }
   }
-  blas::set_threads(0);
+  set_parallel_threads(0);
 }
 
 }  // namespace

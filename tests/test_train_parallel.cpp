@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "train/blas.h"
+#include "train/parallel.h"
 #include "train/trainable_model.h"
 
 namespace mmfree {
@@ -29,14 +29,14 @@ struct Outcome {
 };
 
 Outcome run(int threads) {
-  blas::set_threads(threads);
+  set_parallel_threads(threads);
   TrainableModel m = model();
   const int64_t B = 2, T = 128;
   std::vector<int32_t> tokens;
   for (int64_t k = 0; k < B * T; ++k) tokens.push_back(static_cast<int32_t>((k * 7919) % 1000));
   Outcome r{m.forward_backward(tokens.data(), B, T), {}};
   for (const auto& p : m.params()) r.grads.push_back(p.grad);
-  blas::set_threads(0);
+  set_parallel_threads(0);
   return r;
 }
 

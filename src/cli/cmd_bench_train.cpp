@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "train/blas.h"
+#include "train/parallel.h"
 #include "train/fp32_peak.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
@@ -29,7 +30,7 @@ double median(std::vector<double> v) {
 
 void run(const BenchTrainOptions& o) {
   using clock = std::chrono::steady_clock;
-  blas::set_threads(o.threads);
+  set_parallel_threads(o.threads);
   PeakMeasurement fma, sgemm;  // first, while no training threads are about
   if (!o.skip_peak) {
     fma = fma_peak(o.threads, 5);

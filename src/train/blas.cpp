@@ -3,8 +3,6 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
 
 #include "train/parallel.h"
 
@@ -30,16 +28,7 @@ void single_threaded_openblas() {
 
 constexpr int64_t kMinFlopsPerPart = int64_t{1} << 21;
 
-std::atomic<int> configured_threads{0};
-
 }  // namespace
-
-void set_threads(int n) { configured_threads = std::max(n, 0); }
-
-int threads() {
-  const int n = configured_threads;
-  return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

@@ -13,11 +13,6 @@ namespace mmfree::blas {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// The threads of training: the blocks of the products and the element-wise loops (parallel.h).
-// 0 (the default) means one per hardware thread.
-void set_threads(int n);
-int threads();
-
 // The kernel family OpenBLAS picked for this CPU, e.g. "Haswell" or "SkylakeX" (for benchmark notes).
 std::string core_name();
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "train/blas.h"
+#include "train/parallel.h"
 
 namespace mmfree {
 
@@ -126,10 +127,10 @@ PeakMeasurement sgemm_peak(int64_t n, int reps) {
     const double cpu = process_cpu_seconds() - c0;
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
     best.gflops = std::max(best.gflops, flops / s / 1e9);
-    best.gflops_cpu_time = std::max(best.gflops_cpu_time, flops / (cpu / blas::threads()) / 1e9);
+    best.gflops_cpu_time = std::max(best.gflops_cpu_time, flops / (cpu / parallel_threads()) / 1e9);
   }
   best.how = "OpenBLAS sgemm " + std::to_string(n) + "^3 (" + blas::core_name() + " kernels) as training calls it, " +
-             std::to_string(blas::threads()) + " thread(s), best of " + std::to_string(reps);
+             std::to_string(parallel_threads()) + " thread(s), best of " + std::to_string(reps);
   return best;
 }
 

@@ -1,14 +1,22 @@
 #include "train/parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 #include <vector>
 
-#include "train/blas.h"
-
 namespace mmfree {
 
-int parallel_threads() { return blas::threads(); }
+namespace {
+std::atomic<int> configured_threads{0};  // 0: one per hardware thread
+}
+
+void set_parallel_threads(int n) { configured_threads = std::max(n, 0); }
+
+int parallel_threads() {
+  const int n = configured_threads;
+  return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 int parallel_for(int64_t n, int64_t min_per_part, const std::function<void(int64_t, int64_t, int)>& fn) {
   const int64_t by_size = n / std::max<int64_t>(min_per_part, 1);

@@ -13,7 +13,9 @@ namespace mmfree {
 // results are deterministic for a given thread count.
 int parallel_for(int64_t n, int64_t min_per_part, const std::function<void(int64_t, int64_t, int)>& fn);
 
-// The most parts parallel_for makes: blas::threads().
+// The threads of training, the most parts parallel_for makes: n, or one per hardware thread when
+// n is 0 (the default).
+void set_parallel_threads(int n);
 int parallel_threads();
 
 // A min_per_part for rows of row_size floats: about 16K floats, below which a thread costs more

@@ -6,8 +6,8 @@
 // Memory: the parameters and their grads (8 bytes per parameter), plus what the forward keeps for
 // the backward: about (9 d + 3 I) floats per token per layer and 32 MiB of LM-head logits, sized
 // by the largest B*T seen (gradient accumulation keeps B*T per call small). Products and
-// element-wise work run on blas::threads() threads (train/blas.h, train/parallel.h); results are
-// deterministic for a given thread count.
+// element-wise work run on the training threads (train/parallel.h: set_parallel_threads); results
+// are deterministic for a given thread count.
 #include <cstdint>
 #include <string>
 #include <vector>
