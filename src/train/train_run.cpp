@@ -16,6 +16,7 @@
 #include "train/checkpoint.h"
 #include "train/data_prepare.h"
 #include "train/lr_schedule.h"
+#include "train/parallel.h"
 #include "train/token_file.h"
 #include "train/train_log.h"
 #include "train/trainable_model.h"
@@ -145,7 +146,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   if (!hooks.step) hooks.step = [](const StepReport&) {};
   if (!hooks.eval) hooks.eval = [](int64_t, double) {};
   if (!hooks.should_stop) hooks.should_stop = [] { return false; };
-  if (o.threads > 0) blas::set_threads(o.threads);
+  if (o.threads > 0) set_parallel_threads(o.threads);
   std::error_code ec;
   fs::create_directories(o.out, ec);
   check(fs::is_directory(o.out), "--out: cannot create the directory " + o.out);
