@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build build
+cmake --build build --target mmfree
 build/mmfree info --model ../shared/fixtures/tiny_a
 build/mmfree generate --model ../shared/fixtures/tiny_a --prompt-ids "1 17 42" -n 16 --temperature 0

@@ -134,6 +134,7 @@ void run(const GenerateOptions& o) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("\n");
+    std::fflush(stdout);  // the text ends before the summary, also when both go to one file
     std::fprintf(stderr, "prompt %lld tokens, generated %zu tokens | prefill %.1f tok/s | decode %.1f tok/s\n",
                  static_cast<long long>(P), out.size(), prefill_tps, decode_tps);
   }
