@@ -14,7 +14,7 @@ struct Simd {
   };
   using Acc = __m256i;
   static constexpr int kTileRows = 2, kTileTokens = 3;
-  static constexpr int kDecodeRows = 2;
+  static constexpr int kDecodeRows = 4, kDecodeAccs = 1, kDecodePrefetch = 4096;
 
   static Acc zero() { return _mm256_setzero_si256(); }
   static Plane load_plane(const int8_t* p) {
@@ -45,6 +45,7 @@ struct Simd {
     const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(codes.lo, x.lo), _mm256_maddubs_epi16(codes.hi, x.hi));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
   }
+  static Acc add(Acc a, Acc b) { return _mm256_add_epi32(a, b); }
   static int32_t reduce(Acc a) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));

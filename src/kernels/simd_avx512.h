@@ -2,6 +2,7 @@
 // AVX-512 (F+BW+VL) primitives for ternary_simd.inc: one plane = one zmm register. With VNNI
 // (__AVX512VNNI__, set by the file's flags) the product of unsigned codes and signed activations is
 // one vpdpbusd; without it, vpmaddubsw + vpmaddwd. Included only by files built with these flags.
+
 // GCC 12's AVX-512 headers build some intrinsics on a self-initialised "undefined" register and
 // then warn about it when they are inlined (GCC bug 105593); the warning is in the header, not here.
 #pragma GCC diagnostic push
@@ -17,14 +18,11 @@ namespace mmfree::kernels::MMFREE_ISA_NS {
 struct Simd {
   using Plane = __m512i;
   using Acc = __m512i;
-  // Register tiles: prefill rows x tokens accumulators (+ one decoded plane per row and one
-  // activation plane fit the 32 registers); decode rows per step.
-#if defined(__AVX512VNNI__)
-  static constexpr int kTileRows = 4, kTileTokens = 6;
-#else
+  // Register tiles, measured on a Zen 5: prefill rows x tokens accumulators (plus one decoded
+  // plane per row, one activation plane and the raw bytes fit the 32 registers); decode rows,
+  // accumulators per row and prefetch distance.
   static constexpr int kTileRows = 4, kTileTokens = 5;
-#endif
-  static constexpr int kDecodeRows = 4;
+  static constexpr int kDecodeRows = 8, kDecodeAccs = 2, kDecodePrefetch = 4096;
 
   static Acc zero() { return _mm512_setzero_si512(); }
   static Plane load_plane(const int8_t* p) { return _mm512_load_si512(p); }
@@ -47,6 +45,7 @@ struct Simd {
     return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)));
 #endif
   }
+  static Acc add(Acc a, Acc b) { return _mm512_add_epi32(a, b); }
   static int32_t reduce(Acc a) {
     const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_castsi512_si256(_mm512_shuffle_i64x2(a, a, 0xee)));
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
@@ -58,7 +57,8 @@ struct Simd {
   // TQ2_0: the 2-bit field at Shift of every byte.
   template <int Shift>
   static Plane bits2(Plane raw) {
-    return _mm512_and_si512(_mm512_srli_epi16(raw, Shift), _mm512_set1_epi8(3));
+    if constexpr (Shift == 0) return _mm512_and_si512(raw, _mm512_set1_epi8(3));
+    else return _mm512_and_si512(_mm512_srli_epi16(raw, Shift), _mm512_set1_epi8(3));
   }
   // I8: code = weight + 1.
   static Plane plus1(Plane raw) { return _mm512_add_epi8(raw, _mm512_set1_epi8(1)); }
