@@ -18,9 +18,10 @@ class Glu {
  public:
   Glu() = default;
   Glu(const HfCheckpoint& ck, int64_t layer);
+  Glu(BitLinear gate, BitLinear down);  // gate: [2I, d], down: [d, I]
 
   // m: [n][d] normalised input; writes out [n][d].
-  void forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs) const;
+  void forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs, const ComputeContext& c = {}) const;
 
  private:
   int64_t I_ = 0;

@@ -1,6 +1,6 @@
 #include "model/mlgru.h"
 
-#include "model/ops.h"
+#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 
 namespace mmfree {
@@ -11,42 +11,50 @@ void MlgruScratch::reserve(int64_t rows, int64_t d) {
   g.resize(static_cast<size_t>(rows * d));
 }
 
-Mlgru::Mlgru(const HfCheckpoint& ck, int64_t layer, std::vector<float> lower_bound)
-    : d_(ck.config().hidden_size),
-      eps_(static_cast<float>(ck.config().rms_norm_eps)),
-      g_norm_(ck.tensor(layer_prefix(layer) + "attn.g_norm.weight").to_f32()),
-      lower_bound_(std::move(lower_bound)) {
-  const std::string p = layer_prefix(layer) + "attn.";
-  auto proj = [&](const char* name) { return BitLinear(ck.tensor(p + name + ".weight"), ck.tensor(p + name + ".norm.weight")); };
-  i_ = proj("i_proj");
-  f_ = proj("f_proj");
-  g_ = proj("g_proj");
-  o_ = proj("o_proj");
+namespace {
+BitLinear projection(const HfCheckpoint& ck, int64_t layer, const char* name) {
+  const std::string p = layer_prefix(layer) + "attn." + name;
+  return BitLinear(ck.tensor(p + ".weight"), ck.tensor(p + ".norm.weight"));
 }
+}  // namespace
+
+Mlgru::Mlgru(const HfCheckpoint& ck, int64_t layer, std::vector<float> lower_bound)
+    : Mlgru(projection(ck, layer, "i_proj"), projection(ck, layer, "f_proj"), projection(ck, layer, "g_proj"),
+            projection(ck, layer, "o_proj"), ck.tensor(layer_prefix(layer) + "attn.g_norm.weight").to_f32(),
+            std::move(lower_bound), static_cast<float>(ck.config().rms_norm_eps)) {}
+
+Mlgru::Mlgru(BitLinear i, BitLinear f, BitLinear g, BitLinear o, std::vector<float> g_norm, std::vector<float> lower_bound,
+             float eps)
+    : d_(i.in_features()),
+      eps_(eps),
+      i_(std::move(i)),
+      f_(std::move(f)),
+      g_(std::move(g)),
+      o_(std::move(o)),
+      g_norm_(std::move(g_norm)),
+      lower_bound_(std::move(lower_bound)) {}
 
 void Mlgru::forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
-                    BitLinearScratch& bs) const {
+                    BitLinearScratch& bs, const ComputeContext& c) const {
   const int64_t n = B * T, d = d_;
-  i_.forward(a, n, s.i.data(), bs);
-  f_.forward(a, n, s.f.data(), bs);
-  g_.forward(a, n, s.g.data(), bs);
-  // Gates, then the recurrence h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t), in time order per sequence.
-  for (int64_t b = 0; b < B; ++b) {
-    float* hb = h + b * h_stride;
+  // The reference path runs the reference formulas; Isa::Scalar selects them in elementwise.h.
+  const Isa isa = c.reference ? Isa::Scalar : c.isa;
+  ThreadPool* pool = c.reference ? nullptr : c.pool;
+  i_.forward(a, n, s.i.data(), bs, c);
+  f_.forward(a, n, s.f.data(), bs, c);
+  g_.forward(a, n, s.g.data(), bs, c);
+  // Gates, then the recurrence h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t), in time order per
+  // sequence; i's buffer then holds h_t for the output gate below.
+  const float* lb = lower_bound_.empty() ? nullptr : lower_bound_.data();
+  for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) {
       const int64_t r = (b * T + t) * d;
-      for (int64_t c = 0; c < d; ++c) {
-        float f = sigmoidf(s.f[r + c]);
-        if (!lower_bound_.empty()) f = lower_bound_[c] + (1.0f - lower_bound_[c]) * f;
-        hb[c] = f * hb[c] + siluf(s.i[r + c]) * (1.0f - f);
-        s.i[r + c] = hb[c];  // i's buffer now holds h_t for the output gate below
-      }
+      mlgru_step(isa, s.i.data() + r, s.f.data() + r, lb, d, h + b * h_stride, s.i.data() + r);
     }
-  }
   // o = o_proj(RMSNorm(g) * g_norm * silu(h))
-  rmsnorm_rows(s.g.data(), g_norm_.data(), n, d, eps_, s.g.data());
-  for (int64_t r = 0; r < n * d; ++r) s.g[r] *= siluf(s.i[r]);
-  o_.forward(s.g.data(), n, out, bs);
+  rmsnorm(isa, s.g.data(), g_norm_.data(), n, d, eps_, s.g.data(), pool);
+  silu_mul(isa, s.i.data(), s.g.data(), n, d, d, s.g.data(), d, pool);
+  o_.forward(s.g.data(), n, out, bs, c);
 }
 
 }  // namespace mmfree

@@ -18,11 +18,14 @@ class Mlgru {
  public:
   Mlgru() = default;
   Mlgru(const HfCheckpoint& ck, int64_t layer, std::vector<float> lower_bound);
+  // From its parts (any weight source): lower_bound empty for layer 0 or when the config disables it.
+  Mlgru(BitLinear i, BitLinear f, BitLinear g, BitLinear o, std::vector<float> g_norm, std::vector<float> lower_bound,
+        float eps);
 
   // a: [B*T][d] normalised input, rows ordered batch-major; h: [B] states of d floats, each at
   // stride h_stride; writes out [B*T][d] (the o_proj output, before the residual add).
   void forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
-               BitLinearScratch& bs) const;
+               BitLinearScratch& bs, const ComputeContext& c = {}) const;
 
  private:
   int64_t d_ = 0;

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "format/dtype.h"
-#include "model/ops.h"
+#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 #include "util/error.h"
 
@@ -20,7 +20,7 @@ Workspace::Workspace(const ModelConfig& c, int64_t rows) : max_rows(rows) {
   x.resize(static_cast<size_t>(rows * d));
   a.resize(static_cast<size_t>(rows * d));
   o.resize(static_cast<size_t>(rows * d));
-  bitlinear.reserve(rows, std::max(d, I), std::max({2 * I, d, c.vocab_size}));
+  bitlinear.reserve(rows, std::max(d, I));
   mlgru.reserve(rows, d);
   glu.reserve(rows, I);
 }
@@ -42,12 +42,13 @@ std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float
   return lb;
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
+std::unique_ptr<Model> Model::load(const std::string& path, const ComputeOptions& compute) {
   check(is_hf_directory(path), path + ": not a model (expected a directory with config.json)");
-  return std::make_unique<Model>(std::make_shared<const HfCheckpoint>(path));
+  return std::make_unique<Model>(std::make_shared<const HfCheckpoint>(path), compute);
 }
 
-Model::Model(std::shared_ptr<const HfCheckpoint> ck) : cfg_(ck->config()), ck_(std::move(ck)) {
+Model::Model(std::shared_ptr<const HfCheckpoint> ck, const ComputeOptions& compute)
+    : cfg_(ck->config()), compute_(compute), ck_(std::move(ck)) {
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
   embeddings_ = &ck_->tensor("model.embeddings.weight");
   const auto lb = lower_bounds_from_params(ck_->tensor("model.lower_bounds").to_f32(), L, d);
@@ -74,22 +75,25 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState&
     convert_to_f32(embeddings_->dtype, embeddings_->data + tokens[r] * row_bytes, ws.x.data() + r * d, static_cast<size_t>(d));
   }
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  const ComputeContext& c = compute_.context();
+  const Isa isa = c.reference ? Isa::Scalar : c.isa;  // Scalar: the reference formulas
+  ThreadPool* pool = c.reference ? nullptr : c.pool;
   for (int64_t l = 0; l < L; ++l) {
     const Layer& layer = layers_[l];
-    rmsnorm_rows(ws.x.data(), layer.attn_norm.data(), n, d, eps, ws.a.data());
-    layer.mixer.forward(ws.a.data(), B, T, st.h.data() + l * d, L * d, ws.o.data(), ws.mlgru, ws.bitlinear);
+    rmsnorm(isa, ws.x.data(), layer.attn_norm.data(), n, d, eps, ws.a.data(), pool);
+    layer.mixer.forward(ws.a.data(), B, T, st.h.data() + l * d, L * d, ws.o.data(), ws.mlgru, ws.bitlinear, c);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
-    rmsnorm_rows(ws.x.data(), layer.mlp_norm.data(), n, d, eps, ws.a.data());
-    layer.mlp.forward(ws.a.data(), n, ws.o.data(), ws.glu, ws.bitlinear);
+    rmsnorm(isa, ws.x.data(), layer.mlp_norm.data(), n, d, eps, ws.a.data(), pool);
+    layer.mlp.forward(ws.a.data(), n, ws.o.data(), ws.glu, ws.bitlinear, c);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
   }
   if (all_positions) {
-    rmsnorm_rows(ws.x.data(), final_norm_.data(), n, d, eps, ws.a.data());
-    lm_head_.forward(ws.a.data(), n, logits, ws.bitlinear);
+    rmsnorm(isa, ws.x.data(), final_norm_.data(), n, d, eps, ws.a.data(), pool);
+    lm_head_.forward(ws.a.data(), n, logits, ws.bitlinear, c);
   } else {
     for (int64_t b = 0; b < B; ++b)
-      rmsnorm_rows(ws.x.data() + ((b + 1) * T - 1) * d, final_norm_.data(), 1, d, eps, ws.a.data() + b * d);
-    lm_head_.forward(ws.a.data(), B, logits, ws.bitlinear);
+      rmsnorm(isa, ws.x.data() + ((b + 1) * T - 1) * d, final_norm_.data(), 1, d, eps, ws.a.data() + b * d);
+    lm_head_.forward(ws.a.data(), B, logits, ws.bitlinear, c);
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "format/hf_checkpoint.h"
 #include "model/bitlinear.h"
+#include "model/compute.h"
 #include "model/config.h"
 #include "model/glu.h"
 #include "model/mlgru.h"
@@ -35,11 +36,13 @@ struct Workspace {
 
 class Model {
  public:
-  // Loads a Hugging Face directory (config.json + safetensors).
-  static std::unique_ptr<Model> load(const std::string& path);
-  explicit Model(std::shared_ptr<const HfCheckpoint> ck);
+  // Loads a Hugging Face directory (config.json + safetensors); the ternary weights are packed at
+  // load. `compute` picks the kernels (fast or reference), instruction set and threads.
+  static std::unique_ptr<Model> load(const std::string& path, const ComputeOptions& compute = {});
+  explicit Model(std::shared_ptr<const HfCheckpoint> ck, const ComputeOptions& compute = {});
 
   const ModelConfig& config() const { return cfg_; }
+  const ComputeContext& compute() const { return compute_.context(); }
 
   // Runs B sequences of T tokens (tokens [B][T]) from state st, which it advances. Writes logits
   // [B][T][V] when all_positions, else only each sequence's last position, [B][V].
@@ -48,6 +51,7 @@ class Model {
 
  private:
   ModelConfig cfg_;
+  Compute compute_;
   std::shared_ptr<const HfCheckpoint> ck_;  // keeps the mapped embeddings alive
   const TensorView* embeddings_ = nullptr;
   struct Layer {
