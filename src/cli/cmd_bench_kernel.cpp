@@ -29,6 +29,7 @@ struct BenchKernelOptions {
 // Weight bytes cycled through so that every run reads its weights from memory, not from a cache
 // that kept the previous run's copy (far above any L3 of this class of machine).
 constexpr int64_t kColdBytes = int64_t{256} << 20;
+constexpr int64_t kMaxDim = int64_t{1} << 20;
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -110,13 +111,13 @@ void run(const BenchKernelOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<BenchKernelOptions>();
   auto* cmd = app.add_subcommand("bench-kernel", "Time one ternary x int8 product (m outputs, k inputs, n tokens)");
-  cmd->add_option("--m", o->m, "Output rows")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--k", o->k, "Inputs per row (a multiple of 256 for tq2_0/tq1_0)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--n", o->n, "Tokens (1: decode, matrix-vector)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", o->threads, "Threads (default: physical cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--m", o->m, "Output rows")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--k", o->k, "Inputs per row (a multiple of 256 for tq2_0/tq1_0)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--n", o->n, "Tokens (1: decode, matrix-vector)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--threads", o->threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--format", o->format, "Weight format: tq2_0, tq1_0 or i8")->capture_default_str();
   cmd->add_option("--isa", o->isa, "Instruction set: scalar, avx2, avx512, avx512vnni (default: the best this CPU has)");
-  cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10)")->check(CLI::PositiveNumber);
+  cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10)")->check(CLI::Range(1, 1000000));
   cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through 256 MiB of copies");
   cmd->add_flag("--json", o->json, "Print one JSON object (us_per_run, gops, ...)");
   cmd->callback([o] { run(*o); });

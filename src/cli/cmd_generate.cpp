@@ -15,6 +15,7 @@ namespace {
 
 struct GenerateOptions {
   std::string model, prompt_ids;
+  ComputeOptions compute;
   int64_t n = 128;
   SamplerOptions sampler;
   bool json = false, ignore_eos = false;
@@ -41,7 +42,7 @@ std::vector<int64_t> parse_ids(const std::string& s, int64_t vocab) {
 
 void run(const GenerateOptions& o) {
   using clock = std::chrono::steady_clock;
-  auto model = Model::load(o.model);
+  auto model = Model::load(o.model, o.compute);
   const ModelConfig& c = model->config();
   std::vector<int64_t> prompt = parse_ids(o.prompt_ids, c.vocab_size);
   if (prompt.empty()) prompt.push_back(c.bos_token_id);  // an empty prompt generates from BOS alone
@@ -96,6 +97,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--seed", o->sampler.seed, "Random seed: the same seed gives the same output")->capture_default_str();
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past the end-of-sequence token");
   cmd->add_flag("--json", o->json, "Print one JSON object {\"ids\": [...], ...} instead of streaming");
+  cmd->add_option("--threads", o->compute.threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->callback([o] { run(*o); });
 }
 

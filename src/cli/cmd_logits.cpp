@@ -12,10 +12,11 @@ namespace {
 
 struct LogitsOptions {
   std::string model, input, output;
+  ComputeOptions compute;
 };
 
 void run(const LogitsOptions& o) {
-  auto model = Model::load(o.model);
+  auto model = Model::load(o.model, o.compute);
   const ModelConfig& c = model->config();
   SafetensorsFile in(o.input);
   const TensorView& t = in.get("input_ids");
@@ -43,6 +44,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--model", o->model, "Model directory (Hugging Face layout)")->required();
   cmd->add_option("--input", o->input, "safetensors file holding input_ids [B,T] (I64 or I32)")->required();
   cmd->add_option("--output", o->output, "safetensors file to write, tensor 'logits'")->required();
+  cmd->add_option("--threads", o->compute.threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->callback([o] { run(*o); });
 }
 

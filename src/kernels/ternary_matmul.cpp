@@ -39,6 +39,9 @@ int64_t row_grain(int64_t rows, int threads) {
   return std::max<int64_t>(16, (rows + chunks - 1) / chunks + 15) / 16 * 16;
 }
 
+// Below this many multiply-adds a product takes microseconds and waking threads costs as much.
+constexpr int64_t kParallelMacs = int64_t{1} << 18;
+
 }  // namespace
 
 void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const MatmulOutput& out, ThreadPool* pool,
@@ -50,7 +53,7 @@ void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const 
   const kernels::RowsFn fn = rows_fn(kernel_set(isa), w.format);
   const kernels::MatmulJob job{w.data, w.row_bytes(), w.cols, x.data,  x.stride, x.sums,
                                x.rows, w.rows,        out.acc, out.y, out.x_scale, out.w_scale};
-  if (!pool) {
+  if (!pool || w.rows * w.cols * x.rows < kParallelMacs) {
     fn(job, 0, w.rows);
     return;
   }

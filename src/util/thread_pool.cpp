@@ -20,7 +20,7 @@ namespace {
 // decode step (tens of microseconds), short enough not to burn a shared core when the engine is
 // idle. Between spinning and sleeping it yields a few times, which lets a descheduled thread of
 // ours run when the cores are oversubscribed.
-constexpr int kSpinIterations = 2048;
+constexpr int kSpinIterations = 4096;
 constexpr int kYieldIterations = 16;
 
 inline void cpu_relax() {
