@@ -34,7 +34,8 @@ struct Simd {
   static Plane load_raw_tail(const uint8_t* p, int bytes) {
     return _mm512_maskz_loadu_epi8(bytes >= 64 ? ~uint64_t{0} : (uint64_t{1} << bytes) - 1, p);
   }
-  static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+  // Non-temporal: each weight byte is read once per product, no use keeping it in L2.
+  static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_NTA); }
 
   static Acc dot(Acc acc, Plane codes, Plane x) {
 #if defined(__AVX512VNNI__)

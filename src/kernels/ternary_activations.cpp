@@ -71,11 +71,12 @@ void ActivationBuffer::reserve(int64_t rows, int64_t max_cols) {
 
 PreparedActivations ActivationBuffer::prepare(TernaryFormat f, const int8_t* q, int64_t rows, int64_t cols,
                                               ThreadPool* pool) {
-  check(format_fits(f, cols), std::string("activations: format ") + format_name(f) + " cannot take rows of " +
-                                  std::to_string(cols));
+  // No message is built unless a check fails: this runs for every layer of every token.
+  if (!format_fits(f, cols))
+    throw Error(std::string("activations: format ") + format_name(f) + " cannot take rows of " + std::to_string(cols));
   const int64_t stride = prepared_row_bytes(f, cols);
-  check(static_cast<size_t>(rows * stride) <= data_.size() && static_cast<size_t>(rows) <= sums_.size(),
-        "internal: activation buffer too small for " + std::to_string(rows) + " rows of " + std::to_string(cols));
+  if (static_cast<size_t>(rows * stride) > data_.size() || static_cast<size_t>(rows) > sums_.size())
+    throw Error("internal: activation buffer too small for " + std::to_string(rows) + " rows of " + std::to_string(cols));
   int8_t* data = data_.data();
   int32_t* sums = sums_.data();
   auto rows_job = [&](int64_t r0, int64_t r1) {

@@ -71,8 +71,9 @@ TernaryFormat default_format(int64_t k) {
 }
 
 int64_t format_row_bytes(TernaryFormat f, int64_t k) {
-  check(format_fits(f, k), std::string("ternary format ") + format_name(f) + " cannot hold rows of " +
-                               std::to_string(k) + " weights (it needs a positive multiple of 256)");
+  if (!format_fits(f, k))  // message built only on failure: called per product
+    throw Error(std::string("ternary format ") + format_name(f) + " cannot hold rows of " + std::to_string(k) +
+                " weights (it needs a positive multiple of 256)");
   switch (f) {
     case TernaryFormat::I8: return k;
     case TernaryFormat::TQ2_0: return k / kBlockWeights * kTq2BlockBytes;

@@ -11,7 +11,8 @@ namespace mmfree {
 namespace {
 
 const kernels::KernelSet& kernel_set(Isa isa) {
-  check(isa_available(isa), std::string("instruction set ") + isa_name(isa) + " is not available on this CPU/build");
+  if (!isa_available(isa))
+    throw Error(std::string("instruction set ") + isa_name(isa) + " is not available on this CPU/build");
   switch (isa) {
 #if defined(MMFREE_X86_KERNELS)
     case Isa::Avx2: return kernels::kAvx2Kernels;
@@ -46,10 +47,11 @@ constexpr int64_t kParallelMacs = int64_t{1} << 18;
 
 void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const MatmulOutput& out, ThreadPool* pool,
                     Isa isa) {
-  check(x.format == w.format && x.cols == w.cols,
-        std::string("internal: activations prepared for ") + format_name(x.format) + " x " + std::to_string(x.cols) +
-            ", matrix is " + format_name(w.format) + " x " + std::to_string(w.cols));
-  check((out.acc != nullptr) != (out.y != nullptr) && (!out.y || out.x_scale), "internal: ternary_matmul output unset");
+  // Checked without building messages unless they fail: this runs for every layer of every token.
+  if (x.format != w.format || x.cols != w.cols)
+    throw Error(std::string("internal: activations prepared for ") + format_name(x.format) + " x " + std::to_string(x.cols) +
+                ", matrix is " + format_name(w.format) + " x " + std::to_string(w.cols));
+  if ((out.acc != nullptr) == (out.y != nullptr) || (out.y && !out.x_scale)) throw Error("internal: ternary_matmul output unset");
   const kernels::RowsFn fn = rows_fn(kernel_set(isa), w.format);
   const kernels::MatmulJob job{w.data, w.row_bytes(), w.cols, x.data,  x.stride, x.sums,
                                x.rows, w.rows,        out.acc, out.y, out.x_scale, out.w_scale};

@@ -39,8 +39,8 @@ std::vector<int8_t> BitLinear::ternary() const {
 
 void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
   const int64_t in = w_.cols, out = w_.rows;
-  check(static_cast<int64_t>(s.s_x.size()) >= n && static_cast<int64_t>(s.q.size()) >= n * in,
-        "internal: BitLinear scratch too small");
+  if (static_cast<int64_t>(s.s_x.size()) < n || static_cast<int64_t>(s.q.size()) < n * in)
+    throw Error("internal: BitLinear scratch too small");  // built only on failure: no allocation per call
   if (c.reference) {
     // The plain path, for tests: unpack, integer product, scale (allocates: not for the decode loop).
     rmsnorm_quantize_ref(x, norm_.data(), n, in, s.q.data(), s.s_x.data());

@@ -66,12 +66,15 @@ Model::Model(std::shared_ptr<const HfCheckpoint> ck, const ComputeOptions& compu
 void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
                     bool all_positions) const {
   const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
-  check(n <= ws.max_rows, "internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
-  check(st.batch == B, "internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
+  // Checks on this path build their message only on failure: forward runs once per decoded token
+  // and allocates nothing.
+  if (n > ws.max_rows)
+    throw Error("internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
+  if (st.batch != B) throw Error("internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
   const size_t row_bytes = static_cast<size_t>(d) * dtype_size(embeddings_->dtype);
   for (int64_t r = 0; r < n; ++r) {
-    check(tokens[r] >= 0 && tokens[r] < V,
-          "token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    if (tokens[r] < 0 || tokens[r] >= V)
+      throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     convert_to_f32(embeddings_->dtype, embeddings_->data + tokens[r] * row_bytes, ws.x.data() + r * d, static_cast<size_t>(d));
   }
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
