@@ -85,8 +85,8 @@ int64_t format_row_bytes(TernaryFormat f, int64_t k) {
 void pack_ternary(TernaryFormat f, const int8_t* t, int64_t rows, int64_t cols, float d, uint8_t* out) {
   const int64_t row_bytes = format_row_bytes(f, cols);
   for (int64_t i = 0; i < rows * cols; ++i)
-    check(t[i] >= -1 && t[i] <= 1, "pack_ternary: value " + std::to_string(t[i]) + " at index " + std::to_string(i) +
-                                       " is not in {-1, 0, 1}");
+    if (t[i] < -1 || t[i] > 1)  // message built only on failure: this runs once per weight
+      throw Error("pack_ternary: value " + std::to_string(t[i]) + " at index " + std::to_string(i) + " is not in {-1, 0, 1}");
   if (f == TernaryFormat::I8) {
     std::memcpy(out, t, static_cast<size_t>(rows * cols));
     return;
