@@ -172,17 +172,18 @@ TEST_F(TinyAFile, StoresTernaryBlocksWithTheExactScales) {
     if (spec.kind != TensorKind::Ternary) continue;
     const PackedTernary p = m.ternary(spec.name);
     // d = 128 rows are not whole 256-weight blocks: I8; down_proj's rows of I = 512 are: TQ2_0.
-    EXPECT_EQ(p.format, spec.shape[1] % 256 == 0 ? TernaryFormat::TQ2_0 : TernaryFormat::I8) << spec.name;
+    EXPECT_EQ(p.weight.format, spec.shape[1] % 256 == 0 ? TernaryFormat::TQ2_0 : TernaryFormat::I8) << spec.name;
     const auto latent = ck.tensor(spec.name).to_f32();
     std::vector<int8_t> want(latent.size()), got(latent.size());
     const float s_w = ternarize_ref(latent.data(), static_cast<int64_t>(latent.size()), want.data());
     EXPECT_EQ(p.scale, s_w) << spec.name;  // bit-exact, not rounded
-    ASSERT_TRUE(unpack_ternary(p.format, p.bytes, p.rows, p.cols, got.data()));
+    ASSERT_NO_THROW(validate_ternary(p.weight, spec.name));
+    unpack_ternary(p.weight, got.data());
     EXPECT_EQ(got, want) << spec.name;
-    if (p.format == TernaryFormat::TQ2_0)
-      for (int64_t b = 0; b < p.rows * p.cols / 256; ++b) {
+    if (p.weight.format == TernaryFormat::TQ2_0)
+      for (int64_t b = 0; b < p.weight.rows * p.weight.cols / 256; ++b) {
         uint16_t d;
-        std::memcpy(&d, p.bytes + b * 66 + 64, 2);
+        std::memcpy(&d, p.weight.data + b * 66 + 64, 2);
         ASSERT_EQ(d, f32_to_f16(1.0f / s_w)) << spec.name << " block " << b;
       }
   }
@@ -219,12 +220,17 @@ TEST_F(TinyAFile, BenchReportsTheKeysItPromises) {
     ASSERT_TRUE(j.contains(key)) << key;
     EXPECT_GT(j[key].get<double>(), 0) << key;
   }
-  // A token reads each int8 ternary weight, every norm and lower bound, and one embedding row.
+  // A token reads every packed ternary weight (TQ2_0: 66 bytes per 256 weights; rows that are not
+  // whole blocks: I8, one byte each), every norm and lower bound, and one embedding row.
   const ModelConfig& c = hf_->config();
+  int64_t packed = 0;
+  for (const auto& spec : expected_tensors(c))
+    if (spec.kind == TensorKind::Ternary)
+      packed += spec.shape[0] * (spec.shape[1] % 256 == 0 ? spec.shape[1] / 256 * 66 : spec.shape[1]);
   // Per layer: 4 projection norms, g_norm, gate norm, attn and mlp norms (d each), down norm (I);
   // lower bounds from layer 1 on; the LM head's norm and the final norm.
   const int64_t d = c.hidden_size, floats = c.num_layers * (8 * d + c.intermediate_size) + (c.num_layers - 1) * d + 2 * d;
-  EXPECT_EQ(j["weight_bytes_per_token"], ternary_params(c) + 4 * floats + 4 * c.hidden_size);
+  EXPECT_EQ(j["weight_bytes_per_token"], packed + 4 * floats + 4 * c.hidden_size);
 }
 
 // The largest error a type's rounding allows for x, in a Q8_0 block whose largest |value| is amax.
@@ -310,8 +316,9 @@ TEST(GgufModelFile, RandomModelsAreReproducibleAndRun) {
 
   const ModelGguf m(dir.file("a.gguf"));
   const PackedTernary p = m.ternary("model.layers.1.mlp.gate_proj.weight");
-  std::vector<int8_t> t(static_cast<size_t>(p.rows * p.cols));
-  ASSERT_TRUE(unpack_ternary(p.format, p.bytes, p.rows, p.cols, t.data()));
+  std::vector<int8_t> t(static_cast<size_t>(p.weight.rows * p.weight.cols));
+  ASSERT_NO_THROW(validate_ternary(p.weight, "gate_proj"));
+  unpack_ternary(p.weight, t.data());
   const double zeros = static_cast<double>(std::count(t.begin(), t.end(), 0)) / static_cast<double>(t.size());
   EXPECT_NEAR(zeros, 0.31, 0.02);  // as ternarised normal(0, 0.02) latents
   EXPECT_NEAR(p.scale, 1.0 / (0.02 * std::sqrt(2.0 / M_PI)), 1e-3);
@@ -422,9 +429,9 @@ TEST_F(TinyAFile, BadModelFilesNameWhatIsWrong) {
     expect([s](auto&, std::vector<TensorCopy>& ts) { std::memcpy(find(ts, "lm_head.weight_scale").bytes.data(), &s, 4); },
            {"tensor 'lm_head.weight_scale' holds", "must be a positive finite number"});
   expect([](auto&, std::vector<TensorCopy>& ts) { find(ts, "lm_head.weight").bytes[10] = 2; },
-         {"tensor 'lm_head.weight' holds a code that is not a ternary value"});
+         {"tensor 'lm_head.weight': row 0 is not a ternary i8 row (value 2 at column 10)"});
   expect([](auto&, std::vector<TensorCopy>& ts) { find(ts, "model.layers.1.mlp.down_proj.weight").bytes[3] = 0xff; },
-         {"tensor 'model.layers.1.mlp.down_proj.weight' holds a code that is not a ternary value"});
+         {"tensor 'model.layers.1.mlp.down_proj.weight': row 0 is not a ternary tq2_0 row (2-bit code 3 in block 0)"});
 }
 
 TEST_F(TinyAFile, CommandsRejectForeignTruncatedAndMissingModels) {

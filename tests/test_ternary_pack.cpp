@@ -9,7 +9,8 @@
 
 #include "format/float_codec.h"
 #include "format/q8_0.h"
-#include "format/ternary_pack.h"
+#include "format/ternary_ggml.h"
+#include "util/error.h"
 #include "util/half.h"
 
 namespace mmfree {
@@ -32,7 +33,7 @@ uint16_t f16_at(const uint8_t* p) {
 TEST(TernaryPack, Tq2BlockLayoutMatchesGgml) {
   const int64_t rows = 3, cols = 512;  // 2 blocks per row
   const auto v = random_ternary(rows * cols, 1);
-  std::vector<uint8_t> packed(static_cast<size_t>(rows * ternary_row_bytes(TernaryFormat::TQ2_0, cols)));
+  std::vector<uint8_t> packed(static_cast<size_t>(rows * format_row_bytes(TernaryFormat::TQ2_0, cols)));
   ASSERT_EQ(packed.size(), static_cast<size_t>(rows * 2 * 66));
   pack_ternary(TernaryFormat::TQ2_0, v.data(), rows, cols, 0.0123f, packed.data());
   for (int64_t b = 0; b < rows * cols / 256; ++b) {
@@ -44,11 +45,13 @@ TEST(TernaryPack, Tq2BlockLayoutMatchesGgml) {
           ASSERT_EQ(((blk[j * 32 + m] >> (2 * l)) & 3) - 1, v[b * 256 + j * 128 + l * 32 + m]) << b << " " << j << l << m;
     EXPECT_EQ(f16_at(blk + 64), f32_to_f16(0.0123f));  // d after the 64 bytes of codes
   }
+  const TernaryMatrix m{TernaryFormat::TQ2_0, packed.data(), rows, cols};
   std::vector<int8_t> back(v.size());
-  ASSERT_TRUE(unpack_ternary(TernaryFormat::TQ2_0, packed.data(), rows, cols, back.data()));
+  EXPECT_NO_THROW(validate_ternary(m, "w"));
+  unpack_ternary(m, back.data());
   EXPECT_EQ(back, v);
   packed[5] |= 3;  // code 3 is not a ternary value
-  EXPECT_FALSE(unpack_ternary(TernaryFormat::TQ2_0, packed.data(), rows, cols, back.data()));
+  EXPECT_THROW(validate_ternary(m, "w"), Error);
 }
 
 // TQ1_0 keeps n trits (t = q + 1, the first the most significant, padded to 5) in the byte
@@ -63,7 +66,7 @@ std::vector<int> trits_of(uint8_t byte) {
 TEST(TernaryPack, Tq1BlockLayoutMatchesGgml) {
   const int64_t rows = 2, cols = 768;
   const auto v = random_ternary(rows * cols, 2);
-  std::vector<uint8_t> packed(static_cast<size_t>(rows * ternary_row_bytes(TernaryFormat::TQ1_0, cols)));
+  std::vector<uint8_t> packed(static_cast<size_t>(rows * format_row_bytes(TernaryFormat::TQ1_0, cols)));
   ASSERT_EQ(packed.size(), static_cast<size_t>(rows * 3 * 54));
   pack_ternary(TernaryFormat::TQ1_0, v.data(), rows, cols, 0.5f, packed.data());
   for (int64_t b = 0; b < rows * cols / 256; ++b) {
@@ -80,7 +83,7 @@ TEST(TernaryPack, Tq1BlockLayoutMatchesGgml) {
     EXPECT_EQ(f16_at(blk + 52), f32_to_f16(0.5f));
   }
   std::vector<int8_t> back(v.size());
-  ASSERT_TRUE(unpack_ternary(TernaryFormat::TQ1_0, packed.data(), rows, cols, back.data()));
+  unpack_ternary(TernaryMatrix{TernaryFormat::TQ1_0, packed.data(), rows, cols}, back.data());
   EXPECT_EQ(back, v);
 }
 
@@ -92,31 +95,36 @@ TEST(TernaryPack, Tq1RoundTripsEveryFiveTritPattern) {
   std::vector<uint8_t> packed(243 * 54);
   pack_ternary(TernaryFormat::TQ1_0, v.data(), 243, 256, 1.0f, packed.data());
   std::vector<int8_t> back(v.size());
-  ASSERT_TRUE(unpack_ternary(TernaryFormat::TQ1_0, packed.data(), 243, 256, back.data()));
+  unpack_ternary(TernaryMatrix{TernaryFormat::TQ1_0, packed.data(), 243, 256}, back.data());
   EXPECT_EQ(back, v);
 }
 
 TEST(TernaryPack, I8IsOneByteEachAndRejectsOtherValues) {
   const auto v = random_ternary(3 * 100, 3);
   std::vector<uint8_t> packed(300);
-  EXPECT_EQ(ternary_row_bytes(TernaryFormat::I8, 100), 100);
+  EXPECT_EQ(format_row_bytes(TernaryFormat::I8, 100), 100);
   pack_ternary(TernaryFormat::I8, v.data(), 3, 100, 1.0f, packed.data());
   EXPECT_EQ(std::memcmp(packed.data(), v.data(), 300), 0);
+  const TernaryMatrix m{TernaryFormat::I8, packed.data(), 3, 100};
   std::vector<int8_t> back(300);
-  ASSERT_TRUE(unpack_ternary(TernaryFormat::I8, packed.data(), 3, 100, back.data()));
+  EXPECT_NO_THROW(validate_ternary(m, "w"));
+  unpack_ternary(m, back.data());
   EXPECT_EQ(back, v);
   packed[7] = 2;
-  EXPECT_FALSE(unpack_ternary(TernaryFormat::I8, packed.data(), 3, 100, back.data()));
+  EXPECT_THROW(validate_ternary(m, "w"), Error);
 }
 
 TEST(TernaryPack, RowsThatAreNotWholeBlocksFallBackToI8) {
-  EXPECT_EQ(ternary_storage_format(TernaryFormat::TQ2_0, 128), TernaryFormat::I8);
-  EXPECT_EQ(ternary_storage_format(TernaryFormat::TQ1_0, 300), TernaryFormat::I8);
-  EXPECT_EQ(ternary_storage_format(TernaryFormat::TQ2_0, 2560), TernaryFormat::TQ2_0);
-  EXPECT_EQ(ternary_storage_format(TernaryFormat::TQ1_0, 512), TernaryFormat::TQ1_0);
+  EXPECT_EQ(default_format(128, TernaryFormat::TQ2_0), TernaryFormat::I8);
+  EXPECT_EQ(default_format(300, TernaryFormat::TQ1_0), TernaryFormat::I8);
+  EXPECT_EQ(default_format(2560, TernaryFormat::TQ2_0), TernaryFormat::TQ2_0);
+  EXPECT_EQ(default_format(512, TernaryFormat::TQ1_0), TernaryFormat::TQ1_0);
+  // The row sizes are ggml's for the matching GGUF types.
+  for (auto f : {TernaryFormat::TQ2_0, TernaryFormat::TQ1_0, TernaryFormat::I8})
+    EXPECT_EQ(format_row_bytes(f, 2560), ggml_row_bytes(ternary_ggml_type(f), 2560)) << format_name(f);
   // Bits per weight: 66 and 54 bytes per 256 weights.
-  EXPECT_DOUBLE_EQ(8.0 * ternary_row_bytes(TernaryFormat::TQ2_0, 2560) / 2560, 2.0625);
-  EXPECT_DOUBLE_EQ(8.0 * ternary_row_bytes(TernaryFormat::TQ1_0, 2560) / 2560, 1.6875);
+  EXPECT_DOUBLE_EQ(8.0 * format_row_bytes(TernaryFormat::TQ2_0, 2560) / 2560, 2.0625);
+  EXPECT_DOUBLE_EQ(8.0 * format_row_bytes(TernaryFormat::TQ1_0, 2560) / 2560, 1.6875);
 }
 
 TEST(Q8_0, BlockLayoutAndRounding) {

@@ -50,7 +50,7 @@ TEST_P(TrainBitLinearTest, ForwardEqualsInferenceBitLinear) {
   train.forward(x_.data(), c.n, got.data(), scratch_);
   BitLinear ref(view(params_[0]), view(params_[1]));
   BitLinearScratch s;
-  s.reserve(c.n, c.in, c.out);
+  s.reserve(c.n, c.in);
   ref.forward(x_.data(), c.n, want.data(), s);
   EXPECT_EQ(got, want);  // the float product of integer values is exact
 }

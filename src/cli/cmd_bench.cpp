@@ -7,18 +7,19 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "cli/command.h"
+#include "cli/inputs.h"
 #include "model/model.h"
 #include "util/machine_stats.h"
+#include "util/thread_pool.h"
 
 namespace mmfree::cli {
 namespace {
 
 struct BenchOptions {
   std::string model;
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ComputeOptions compute;  // threads 0: physical cores
   int64_t n_prompt = 512, n_gen = 128;
   int reps = 5;
   int64_t bandwidth_mib = 1024;
@@ -49,7 +50,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 void run(const BenchOptions& o) {
   const auto weights = open_weight_source(o.model);
   const StorageInfo storage = weights->storage();
-  const Model model(weights);
+  const Model model(weights, o.compute);
+  const int threads = o.compute.threads > 0 ? o.compute.threads : physical_core_count();
   const ModelConfig& c = model.config();
   const int64_t V = c.vocab_size;
 
@@ -77,7 +79,7 @@ void run(const BenchOptions& o) {
   }
   // Taken before the bandwidth probe allocates its buffer, so it is the model's alone.
   const int64_t rss = peak_rss_bytes();
-  const double bandwidth = measure_read_bandwidth_gbs(o.threads, static_cast<size_t>(o.bandwidth_mib) << 20, 5);
+  const double bandwidth = measure_read_bandwidth_gbs(threads, static_cast<size_t>(o.bandwidth_mib) << 20, 5);
 
   const Stat pp = stat_of(prefill), tg = stat_of(decode);
   const int64_t bytes_per_token = model.weight_bytes_per_token();
@@ -88,7 +90,7 @@ void run(const BenchOptions& o) {
                         {"format", storage.format},
                         {"file_bytes", storage.bytes},
                         {"ternary_types", storage.ternary_types},
-                        {"threads", o.threads},
+                        {"threads", threads},
                         {"n_prompt", o.n_prompt},
                         {"n_gen", o.n_gen},
                         {"reps", o.reps},
@@ -112,7 +114,7 @@ void run(const BenchOptions& o) {
   if (o.n_gen > 0) std::printf("tg%-6lld %9.2f ± %-6.2f\n", (long long)o.n_gen, tg.mean, tg.stddev);
   std::printf("weights    %.1f MB read per decoded token -> %.2f GB/s\n", static_cast<double>(bytes_per_token) / 1e6, achieved);
   std::printf("machine    %.2f GB/s streaming read (%d threads) -> decode at %.1f%% of the roofline\n", bandwidth,
-              o.threads, 100 * roofline);
+              threads, 100 * roofline);
   std::printf("peak RSS   %.1f MB\n", static_cast<double>(rss) / 1e6);
 }
 
@@ -120,7 +122,7 @@ void setup(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   auto* cmd = app.add_subcommand("bench", "Prefill and decode speed, bytes per token, memory-bandwidth roofline, peak RSS");
   cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
-  cmd->add_option("--threads", o->threads, "Threads (default: the CPUs available)")->check(CLI::PositiveNumber)->capture_default_str();
+  add_threads_option(cmd, o->compute);
   cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens for the prefill test (0: skip it)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("-n,--n-gen", o->n_gen, "Tokens decoded one at a time for the decode test (0: skip it)")

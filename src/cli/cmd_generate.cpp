@@ -23,6 +23,7 @@ namespace {
 struct GenerateOptions {
   std::string model, tokenizer, prompt, file, prompt_ids;
   bool has_prompt = false, has_prompt_ids = false;
+  ComputeOptions compute;
   int64_t n = 128;
   SamplerOptions sampler;
   std::vector<std::string> stops;
@@ -58,7 +59,7 @@ std::vector<int64_t> prompt_ids(const GenerateOptions& o, const Tokenizer* tok, 
 
 void run(const GenerateOptions& o) {
   using clock = std::chrono::steady_clock;
-  auto model = Model::load(o.model);
+  auto model = Model::load(o.model, o.compute);
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
   // No prompt flag: read stdin when it is piped; at a terminal, start from BOS.
@@ -172,6 +173,7 @@ void setup(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past the end-of-sequence token");
   cmd->add_flag("--json", o->json, "Print one JSON object {\"text\": ..., \"ids\": [...], ...} instead of streaming");
+  add_threads_option(cmd, o->compute);
   cmd->callback([o, prompt, ids] {
     o->has_prompt = prompt->count() > 0;
     o->has_prompt_ids = ids->count() > 0;

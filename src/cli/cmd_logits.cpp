@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/inputs.h"
 #include "format/safetensors.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -12,10 +13,11 @@ namespace {
 
 struct LogitsOptions {
   std::string model, input, output;
+  ComputeOptions compute;
 };
 
 void run(const LogitsOptions& o) {
-  auto model = Model::load(o.model);
+  auto model = Model::load(o.model, o.compute);
   const ModelConfig& c = model->config();
   SafetensorsFile in(o.input);
   const TensorView& t = in.get("input_ids");
@@ -43,6 +45,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
   cmd->add_option("--input", o->input, "safetensors file holding input_ids [B,T] (I64 or I32)")->required();
   cmd->add_option("--output", o->output, "safetensors file to write, tensor 'logits'")->required();
+  add_threads_option(cmd, o->compute);
   cmd->callback([o] { run(*o); });
 }
 

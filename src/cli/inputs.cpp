@@ -54,4 +54,8 @@ std::unique_ptr<Tokenizer> TokenizerSource::open() const {
   return load_tokenizer(tokenizer.empty() ? model : tokenizer);
 }
 
+void add_threads_option(CLI::App* cmd, ComputeOptions& compute) {
+  cmd->add_option("--threads", compute.threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
+}
+
 }  // namespace mmfree::cli

@@ -20,7 +20,7 @@ void add_model_file_flags(CLI::App* cmd, ModelFileFlags& f, const std::string& e
 
 ModelFileOptions model_file_options(const ModelFileFlags& f, GgmlType default_embeddings, std::string name) {
   ModelFileOptions o;
-  check(ternary_format_from_name(f.weights, &o.weights), "--weights: unknown format '" + f.weights + "'");
+  o.weights = parse_format(f.weights);
   o.embeddings = default_embeddings;
   for (auto t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0})
     if (f.embeddings == ggml_type_traits(t).name) o.embeddings = t;

@@ -120,11 +120,11 @@ ModelGguf::ModelGguf(const std::string& path) : file_(path), config_(config_from
 PackedTernary ModelGguf::ternary(const std::string& weight_name) const {
   const GgufTensorInfo& t = file_.tensor(weight_name);
   PackedTernary w;
-  check(ternary_format_of(t.type_id, &w.format), path() + ": tensor '" + weight_name + "' is not ternary");
+  check(ternary_format_of(t.type_id, &w.weight.format), path() + ": tensor '" + weight_name + "' is not ternary");
   const std::vector<int64_t> shape = t.shape();
-  w.rows = shape.at(0);
-  w.cols = shape.at(1);
-  w.bytes = t.data;
+  w.weight.rows = shape.at(0);
+  w.weight.cols = shape.at(1);
+  w.weight.data = t.data;
   w.scale = read_scale(file_.tensor(weight_scale_name(weight_name)));
   return w;
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "format/gguf.h"
-#include "format/ternary_pack.h"
+#include "format/ternary_ggml.h"
 #include "model/config.h"
 
 namespace mmfree {
@@ -40,9 +40,7 @@ std::string weight_scale_name(const std::string& weight_name);
 // A BitLinear weight as stored: the bytes a kernel reads, and the exact per-tensor scale s_w
 // (y = (T q) / (s_x * s_w)). Every TQ block also carries d = f16(1 / s_w) for other tools.
 struct PackedTernary {
-  TernaryFormat format = TernaryFormat::I8;
-  const uint8_t* bytes = nullptr;  // rows * ternary_row_bytes(format, cols), in the mapping
-  int64_t rows = 0, cols = 0;
+  TernaryMatrix weight;  // its bytes lie in the mapping
   float scale = 1;
 };
 

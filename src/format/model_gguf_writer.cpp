@@ -45,12 +45,12 @@ void add_float_tensor(GgufWriter& w, ModelTensorProvider& src, const TensorSpec&
 // The weight, then its scale. The scale is known once the weight's source has been asked for it,
 // which happens when the weight is written, just before.
 void add_ternary_tensor(GgufWriter& w, ModelTensorProvider& src, const TensorSpec& spec, TernaryFormat wanted) {
-  const TernaryFormat f = ternary_storage_format(wanted, cols_of(spec));
+  const TernaryFormat f = default_format(cols_of(spec), wanted);
   auto scale = std::make_shared<float>(0.0f);
   w.add_tensor(spec.name, ternary_ggml_type(f), ggml_dims(spec), [&src, spec, f, scale](std::ostream& out) {
     const int64_t rows = rows_of(spec), cols = cols_of(spec);
     const int64_t chunk = std::max<int64_t>(1, kChunkElements / cols);
-    const int64_t row_bytes = ternary_row_bytes(f, cols);
+    const int64_t row_bytes = format_row_bytes(f, cols);
     ModelTensorProvider::Ternary t = src.ternary(spec);
     check(t.scale > 0 && std::isfinite(t.scale), "tensor '" + spec.name + "': weight scale " + std::to_string(t.scale) + " is not positive");
     *scale = t.scale;

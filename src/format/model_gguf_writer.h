@@ -8,7 +8,7 @@
 
 #include "format/ggml_types.h"
 #include "format/gguf.h"
-#include "format/ternary_pack.h"
+#include "format/ternary_ggml.h"
 #include "model/config.h"
 #include "model/tensor_names.h"
 

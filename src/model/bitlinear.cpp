@@ -1,44 +1,63 @@
 #include "model/bitlinear.h"
 
-#include <utility>
-
+#include "kernels/elementwise.h"
+#include "kernels/ternary_matmul.h"
 #include "kernels/ternary_ref.h"
 #include "util/error.h"
 
 namespace mmfree {
 
-void BitLinearScratch::reserve(int64_t rows, int64_t max_in, int64_t max_out) {
+void BitLinearScratch::reserve(int64_t rows, int64_t max_in) {
   q.resize(static_cast<size_t>(rows * max_in));
   s_x.resize(static_cast<size_t>(rows));
-  acc.resize(static_cast<size_t>(rows * max_out));
+  acts.reserve(rows, max_in);
 }
 
-BitLinear::BitLinear(const TensorView& weight, const TensorView& norm)
-    : out_(weight.shape.at(0)), in_(weight.shape.at(1)), ternary_(static_cast<size_t>(out_ * in_)), norm_(norm.to_f32()) {
-  const std::vector<float> w = weight.to_f32();
-  s_w_ = ternarize_ref(w.data(), out_ * in_, ternary_.data());
+BitLinear::BitLinear(const TensorView& weight, const TensorView& norm) : norm_(norm.to_f32()) {
+  const int64_t out = weight.shape.at(0), in = weight.shape.at(1);
+  std::vector<int8_t> t(static_cast<size_t>(out * in));
+  s_w_ = ternarize_ref(weight.to_f32().data(), out * in, t.data());
+  const TernaryFormat f = default_format(in);
+  auto bytes = std::make_shared<std::vector<uint8_t>>(pack_ternary(f, t.data(), out, in, 1.0f / s_w_));
+  w_ = TernaryMatrix{f, bytes->data(), out, in};
+  owned_ = std::move(bytes);
 }
 
-BitLinear::BitLinear(TernaryWeights w, std::vector<float> norm)
-    : out_(w.out), in_(w.in), ternary_(std::move(w.values)), s_w_(w.scale), norm_(std::move(norm)) {
-  check(static_cast<int64_t>(ternary_.size()) == out_ * in_ && static_cast<int64_t>(norm_.size()) == in_,
-        "internal: BitLinear weight and norm sizes do not match");
+BitLinear::BitLinear(const TernaryMatrix& weight, float s_w, std::vector<float> norm)
+    : w_(weight), s_w_(s_w), norm_(std::move(norm)) {
+  check(weight.data && weight.rows > 0 && format_fits(weight.format, weight.cols),
+        "BitLinear: packed weight has no data or an impossible shape");
+  check(static_cast<int64_t>(norm_.size()) == weight.cols, "BitLinear: norm has " + std::to_string(norm_.size()) +
+                                                               " values for " + std::to_string(weight.cols) + " inputs");
 }
 
-int64_t BitLinear::weight_bytes() const {
-  return static_cast<int64_t>(ternary_.size() * sizeof(int8_t) + norm_.size() * sizeof(float));
+int64_t BitLinear::weight_bytes() const { return w_.bytes() + static_cast<int64_t>(norm_.size() * sizeof(float)); }
+
+std::vector<int8_t> BitLinear::ternary() const {
+  std::vector<int8_t> t(static_cast<size_t>(w_.rows * w_.cols));
+  unpack_ternary(w_, t.data());
+  return t;
 }
 
-void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s) const {
-  check(static_cast<int64_t>(s.s_x.size()) >= n && static_cast<int64_t>(s.q.size()) >= n * in_ &&
-            static_cast<int64_t>(s.acc.size()) >= n * out_,
-        "internal: BitLinear scratch too small");
-  rmsnorm_quantize_ref(x, norm_.data(), n, in_, s.q.data(), s.s_x.data());
-  ternary_matmul_ref(ternary_.data(), out_, in_, s.q.data(), n, s.acc.data());
-  for (int64_t t = 0; t < n; ++t) {
-    const float denom = s.s_x[t] * s_w_;
-    for (int64_t o = 0; o < out_; ++o) y[t * out_ + o] = static_cast<float>(s.acc[t * out_ + o]) / denom;
+void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
+  const int64_t in = w_.cols, out = w_.rows;
+  if (static_cast<int64_t>(s.s_x.size()) < n || static_cast<int64_t>(s.q.size()) < n * in)
+    throw Error("internal: BitLinear scratch too small");  // built only on failure: no allocation per call
+  if (c.reference) {
+    // The plain path, for tests: unpack, integer product, scale (allocates: not for the decode loop).
+    rmsnorm_quantize_ref(x, norm_.data(), n, in, s.q.data(), s.s_x.data());
+    const std::vector<int8_t> t = ternary();
+    std::vector<int32_t> acc(static_cast<size_t>(n * out));
+    ternary_matmul_ref(t.data(), out, in, s.q.data(), n, acc.data());
+    for (int64_t r = 0; r < n; ++r) {
+      const float denom = s.s_x[r] * s_w_;
+      for (int64_t o = 0; o < out; ++o) y[r * out + o] = static_cast<float>(acc[r * out + o]) / denom;
+    }
+    return;
   }
+  rmsnorm_quantize(c.isa, x, norm_.data(), n, in, s.q.data(), s.s_x.data(), c.pool);
+  const PreparedActivations acts = s.acts.prepare(w_.format, s.q.data(), n, in, n > 16 ? c.pool : nullptr);
+  ternary_matmul(w_, acts, MatmulOutput{nullptr, y, s.s_x.data(), s_w_}, c.pool, c.isa);
 }
 
 }  // namespace mmfree

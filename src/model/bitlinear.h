@@ -1,49 +1,53 @@
 #pragma once
 // BitLinear (SPEC.md): RMSNorm, int8 activations, ternary weights, one integer product, one scale.
+// The weight is a packed ternary matrix (kernels/ternary_format.h): either bytes this object owns
+// (packed at load from latent full-precision weights) or bytes owned elsewhere, such as a mapped
+// model file, which must outlive it.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "format/safetensors.h"
+#include "kernels/ternary_activations.h"
+#include "kernels/ternary_format.h"
+#include "model/compute.h"
 
 namespace mmfree {
 
 // Buffers one BitLinear call needs, sized once for the largest layer and row count of a model.
 struct BitLinearScratch {
-  std::vector<int8_t> q;     // [rows][in]
-  std::vector<float> s_x;    // [rows]
-  std::vector<int32_t> acc;  // [rows][out]
-  void reserve(int64_t rows, int64_t max_in, int64_t max_out);
-};
-
-// Weights that are ternary already (read from a converted model file): values [out][in] in
-// {-1, 0, 1} and the per-tensor scale s_w.
-struct TernaryWeights {
-  int64_t out = 0, in = 0;
-  std::vector<int8_t> values;
-  float scale = 1;
+  std::vector<int8_t> q;  // [rows][in]
+  std::vector<float> s_x;  // [rows]
+  ActivationBuffer acts;   // q laid out for the kernels
+  void reserve(int64_t rows, int64_t max_in);
 };
 
 class BitLinear {
  public:
   BitLinear() = default;
-  // Ternarises the latent full-precision weight W [out, in]; norm is the layer's RMSNorm weight [in].
+  // Ternarises the latent full-precision weight W [out, in] (norm: the layer's RMSNorm weight
+  // [in]) and packs it: TQ2_0 when in % 256 == 0, else I8.
   BitLinear(const TensorView& weight, const TensorView& norm);
-  BitLinear(TernaryWeights w, std::vector<float> norm);
+  // Uses packed bytes as they are (no copy): weight.data must outlive this object. s_w is the
+  // exact per-tensor scale 1 / max(mean|W|, 1e-5); y = (T q) / (s_x * s_w).
+  BitLinear(const TernaryMatrix& weight, float s_w, std::vector<float> norm);
 
-  int64_t out_features() const { return out_; }
-  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return w_.rows; }
+  int64_t in_features() const { return w_.cols; }
   float weight_scale() const { return s_w_; }
-  const std::vector<int8_t>& ternary() const { return ternary_; }
-  int64_t weight_bytes() const;  // what one forward call reads of this layer's weights and norm
+  const TernaryMatrix& weight() const { return w_; }
+  const std::vector<float>& norm() const { return norm_; }
+  std::vector<int8_t> ternary() const;  // the weights unpacked, [out][in] in {-1, 0, 1}
+  int64_t weight_bytes() const;  // what one forward call reads of this layer: packed weights and norm
 
   // y[n][out] = BitLinear(x[n][in]).
-  void forward(const float* x, int64_t n, float* y, BitLinearScratch& s) const;
+  void forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c = {}) const;
 
  private:
-  int64_t out_ = 0, in_ = 0;
-  std::vector<int8_t> ternary_;  // [out][in], values in {-1, 0, 1}
+  TernaryMatrix w_;
   float s_w_ = 1;
   std::vector<float> norm_;
+  std::shared_ptr<const std::vector<uint8_t>> owned_;  // the packed bytes when this object made them
 };
 
 }  // namespace mmfree

@@ -17,15 +17,14 @@ class GgufWeightSource final : public WeightSource {
   const ModelConfig& config() const override { return m_.config(); }
   std::vector<float> floats(const std::string& name) const override { return m_.floats(name); }
 
-  // MERGE NOTE: unpacks to one int8 per weight for the reference kernels; with the packed kernels
-  // the BitLinear takes a view of PackedTernary (bytes in the mapping) instead of a copy.
+  // Zero-copy: the BitLinear reads the packed rows where they lie in the mapping (which this source
+  // keeps alive). The kernels load weight bytes unaligned, so the file's 64-byte tensor alignment
+  // and TQ2_0's 66-byte blocks need nothing more. One pass checks every code is ternary.
   BitLinear bitlinear(const std::string& prefix) const override {
     const std::string name = prefix + ".weight";
     const PackedTernary p = m_.ternary(name);
-    TernaryWeights w{p.rows, p.cols, std::vector<int8_t>(static_cast<size_t>(p.rows * p.cols)), p.scale};
-    check(unpack_ternary(p.format, p.bytes, p.rows, p.cols, w.values.data()),
-          m_.path() + ": tensor '" + name + "' holds a code that is not a ternary value (-1, 0 or 1)");
-    return BitLinear(std::move(w), m_.floats(prefix + ".norm.weight"));
+    validate_ternary(p.weight, m_.path() + ": tensor '" + name + "'");
+    return BitLinear(p.weight, p.scale, m_.floats(prefix + ".norm.weight"));
   }
 
   EmbeddingTable embeddings() const override {

@@ -1,6 +1,6 @@
 #include "model/glu.h"
 
-#include "model/ops.h"
+#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 
 namespace mmfree {
@@ -16,14 +16,12 @@ Glu::Glu(const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size
   down_ = w.bitlinear(p + "down_proj");
 }
 
-void Glu::forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs) const {
-  gate_.forward(m, n, s.gv.data(), bs);
-  for (int64_t t = 0; t < n; ++t) {
-    const float* gate = s.gv.data() + t * 2 * I_;  // the first I outputs are the gate
-    const float* v = gate + I_;
-    for (int64_t c = 0; c < I_; ++c) s.z[t * I_ + c] = siluf(gate[c]) * v[c];
-  }
-  down_.forward(s.z.data(), n, out, bs);
+void Glu::forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs, const ComputeContext& c) const {
+  const Isa isa = c.reference ? Isa::Scalar : c.isa;
+  gate_.forward(m, n, s.gv.data(), bs, c);
+  // z = silu(gate) * v per row: the first I outputs are the gate, the next I are v.
+  silu_mul(isa, s.gv.data(), s.gv.data() + I_, n, I_, 2 * I_, s.z.data(), I_, c.reference ? nullptr : c.pool);
+  down_.forward(s.z.data(), n, out, bs, c);
 }
 
 }  // namespace mmfree

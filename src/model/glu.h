@@ -20,7 +20,7 @@ class Glu {
   Glu(const WeightSource& w, int64_t layer);
 
   // m: [n][d] normalised input; writes out [n][d].
-  void forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs) const;
+  void forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs, const ComputeContext& c = {}) const;
   int64_t weight_bytes() const { return gate_.weight_bytes() + down_.weight_bytes(); }
 
  private:

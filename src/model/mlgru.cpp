@@ -1,6 +1,6 @@
 #include "model/mlgru.h"
 
-#include "model/ops.h"
+#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 
 namespace mmfree {
@@ -29,28 +29,26 @@ int64_t Mlgru::weight_bytes() const {
 }
 
 void Mlgru::forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
-                    BitLinearScratch& bs) const {
+                    BitLinearScratch& bs, const ComputeContext& c) const {
   const int64_t n = B * T, d = d_;
-  i_.forward(a, n, s.i.data(), bs);
-  f_.forward(a, n, s.f.data(), bs);
-  g_.forward(a, n, s.g.data(), bs);
-  // Gates, then the recurrence h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t), in time order per sequence.
-  for (int64_t b = 0; b < B; ++b) {
-    float* hb = h + b * h_stride;
+  // The reference path runs the reference formulas; Isa::Scalar selects them in elementwise.h.
+  const Isa isa = c.reference ? Isa::Scalar : c.isa;
+  ThreadPool* pool = c.reference ? nullptr : c.pool;
+  i_.forward(a, n, s.i.data(), bs, c);
+  f_.forward(a, n, s.f.data(), bs, c);
+  g_.forward(a, n, s.g.data(), bs, c);
+  // Gates, then the recurrence h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t), in time order per
+  // sequence; i's buffer then holds h_t for the output gate below.
+  const float* lb = lower_bound_.empty() ? nullptr : lower_bound_.data();
+  for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) {
       const int64_t r = (b * T + t) * d;
-      for (int64_t c = 0; c < d; ++c) {
-        float f = sigmoidf(s.f[r + c]);
-        if (!lower_bound_.empty()) f = lower_bound_[c] + (1.0f - lower_bound_[c]) * f;
-        hb[c] = f * hb[c] + siluf(s.i[r + c]) * (1.0f - f);
-        s.i[r + c] = hb[c];  // i's buffer now holds h_t for the output gate below
-      }
+      mlgru_step(isa, s.i.data() + r, s.f.data() + r, lb, d, h + b * h_stride, s.i.data() + r);
     }
-  }
   // o = o_proj(RMSNorm(g) * g_norm * silu(h))
-  rmsnorm_rows(s.g.data(), g_norm_.data(), n, d, eps_, s.g.data());
-  for (int64_t r = 0; r < n * d; ++r) s.g[r] *= siluf(s.i[r]);
-  o_.forward(s.g.data(), n, out, bs);
+  rmsnorm(isa, s.g.data(), g_norm_.data(), n, d, eps_, s.g.data(), pool);
+  silu_mul(isa, s.i.data(), s.g.data(), n, d, d, s.g.data(), d, pool);
+  o_.forward(s.g.data(), n, out, bs, c);
 }
 
 }  // namespace mmfree

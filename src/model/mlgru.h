@@ -22,7 +22,7 @@ class Mlgru {
   // a: [B*T][d] normalised input, rows ordered batch-major; h: [B] states of d floats, each at
   // stride h_stride; writes out [B*T][d] (the o_proj output, before the residual add).
   void forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
-               BitLinearScratch& bs) const;
+               BitLinearScratch& bs, const ComputeContext& c = {}) const;
   int64_t weight_bytes() const;
 
  private:

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/ops.h"
+#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 #include "util/error.h"
 
@@ -19,7 +19,7 @@ Workspace::Workspace(const ModelConfig& c, int64_t rows) : max_rows(rows) {
   x.resize(static_cast<size_t>(rows * d));
   a.resize(static_cast<size_t>(rows * d));
   o.resize(static_cast<size_t>(rows * d));
-  bitlinear.reserve(rows, std::max(d, I), std::max({2 * I, d, c.vocab_size}));
+  bitlinear.reserve(rows, std::max(d, I));
   mlgru.reserve(rows, d);
   glu.reserve(rows, I);
 }
@@ -41,10 +41,12 @@ std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float
   return lb;
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path) { return std::make_unique<Model>(open_weight_source(path)); }
+std::unique_ptr<Model> Model::load(const std::string& path, const ComputeOptions& compute) {
+  return std::make_unique<Model>(open_weight_source(path), compute);
+}
 
-Model::Model(std::shared_ptr<const WeightSource> weights)
-    : cfg_(weights->config()), weights_(std::move(weights)), embeddings_(weights_->embeddings()) {
+Model::Model(std::shared_ptr<const WeightSource> weights, const ComputeOptions& compute)
+    : cfg_(weights->config()), compute_(compute), weights_(std::move(weights)), embeddings_(weights_->embeddings()) {
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
   const auto lb = lower_bounds_from_params(weights_->floats("model.lower_bounds"), L, d);
   layers_.reserve(static_cast<size_t>(L));
@@ -69,30 +71,36 @@ int64_t Model::weight_bytes_per_token() const {
 void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
                     bool all_positions) const {
   const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
-  check(n <= ws.max_rows, "internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
-  check(st.batch == B, "internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
+  // Checks on this path build their message only on failure: forward runs once per decoded token
+  // and allocates nothing.
+  if (n > ws.max_rows)
+    throw Error("internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
+  if (st.batch != B) throw Error("internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
   for (int64_t r = 0; r < n; ++r) {
-    if (tokens[r] < 0 || tokens[r] >= V)  // no message built unless it fails: this runs per decoded token
+    if (tokens[r] < 0 || tokens[r] >= V)
       throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     embeddings_.row(tokens[r], ws.x.data() + r * d);
   }
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  const ComputeContext& c = compute_.context();
+  const Isa isa = c.reference ? Isa::Scalar : c.isa;  // Scalar: the reference formulas
+  ThreadPool* pool = c.reference ? nullptr : c.pool;
   for (int64_t l = 0; l < L; ++l) {
     const Layer& layer = layers_[l];
-    rmsnorm_rows(ws.x.data(), layer.attn_norm.data(), n, d, eps, ws.a.data());
-    layer.mixer.forward(ws.a.data(), B, T, st.h.data() + l * d, L * d, ws.o.data(), ws.mlgru, ws.bitlinear);
+    rmsnorm(isa, ws.x.data(), layer.attn_norm.data(), n, d, eps, ws.a.data(), pool);
+    layer.mixer.forward(ws.a.data(), B, T, st.h.data() + l * d, L * d, ws.o.data(), ws.mlgru, ws.bitlinear, c);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
-    rmsnorm_rows(ws.x.data(), layer.mlp_norm.data(), n, d, eps, ws.a.data());
-    layer.mlp.forward(ws.a.data(), n, ws.o.data(), ws.glu, ws.bitlinear);
+    rmsnorm(isa, ws.x.data(), layer.mlp_norm.data(), n, d, eps, ws.a.data(), pool);
+    layer.mlp.forward(ws.a.data(), n, ws.o.data(), ws.glu, ws.bitlinear, c);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
   }
   if (all_positions) {
-    rmsnorm_rows(ws.x.data(), final_norm_.data(), n, d, eps, ws.a.data());
-    lm_head_.forward(ws.a.data(), n, logits, ws.bitlinear);
+    rmsnorm(isa, ws.x.data(), final_norm_.data(), n, d, eps, ws.a.data(), pool);
+    lm_head_.forward(ws.a.data(), n, logits, ws.bitlinear, c);
   } else {
     for (int64_t b = 0; b < B; ++b)
-      rmsnorm_rows(ws.x.data() + ((b + 1) * T - 1) * d, final_norm_.data(), 1, d, eps, ws.a.data() + b * d);
-    lm_head_.forward(ws.a.data(), B, logits, ws.bitlinear);
+      rmsnorm(isa, ws.x.data() + ((b + 1) * T - 1) * d, final_norm_.data(), 1, d, eps, ws.a.data() + b * d);
+    lm_head_.forward(ws.a.data(), B, logits, ws.bitlinear, c);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/bitlinear.h"
+#include "model/compute.h"
 #include "model/config.h"
 #include "model/embedding_table.h"
 #include "model/glu.h"
@@ -36,11 +37,14 @@ struct Workspace {
 
 class Model {
  public:
-  // Loads a Hugging Face directory (config.json + safetensors) or a converted .gguf file.
-  static std::unique_ptr<Model> load(const std::string& path);
-  explicit Model(std::shared_ptr<const WeightSource> weights);
+  // Loads a Hugging Face directory (config.json + safetensors; ternary weights packed at load) or
+  // a converted .gguf file (packed weights used in place). `compute` picks the kernels (fast or
+  // reference), instruction set and threads.
+  static std::unique_ptr<Model> load(const std::string& path, const ComputeOptions& compute = {});
+  explicit Model(std::shared_ptr<const WeightSource> weights, const ComputeOptions& compute = {});
 
   const ModelConfig& config() const { return cfg_; }
+  const ComputeContext& compute() const { return compute_.context(); }
 
   // Runs B sequences of T tokens (tokens [B][T]) from state st, which it advances. Writes logits
   // [B][T][V] when all_positions, else only each sequence's last position, [B][V].
@@ -53,7 +57,8 @@ class Model {
 
  private:
   ModelConfig cfg_;
-  std::shared_ptr<const WeightSource> weights_;  // keeps the mapped embeddings alive
+  Compute compute_;
+  std::shared_ptr<const WeightSource> weights_;  // keeps the mapped weights and embeddings alive
   EmbeddingTable embeddings_;
   struct Layer {
     std::vector<float> attn_norm, mlp_norm;

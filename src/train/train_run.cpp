@@ -12,7 +12,6 @@
 #include "model/convert_hf.h"
 #include "train/adamw.h"
 #include "train/batch_loader.h"
-#include "train/blas.h"
 #include "train/checkpoint.h"
 #include "train/data_prepare.h"
 #include "train/lr_schedule.h"
@@ -146,7 +145,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   if (!hooks.step) hooks.step = [](const StepReport&) {};
   if (!hooks.eval) hooks.eval = [](int64_t, double) {};
   if (!hooks.should_stop) hooks.should_stop = [] { return false; };
-  if (o.threads > 0) set_parallel_threads(o.threads);
+  set_parallel_threads(o.threads);  // 0: one per hardware thread
   std::error_code ec;
   fs::create_directories(o.out, ec);
   check(fs::is_directory(o.out), "--out: cannot create the directory " + o.out);

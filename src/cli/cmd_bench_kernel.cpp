@@ -1,0 +1,128 @@
+// mmfree bench-kernel: one ternary x int8 product (m outputs, k inputs, n tokens) on random data,
+// timed over repetitions, to compare with other engines' kernel benchmarks (2*m*n*k int-ops/run).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <vector>
+
+#include "cli/command.h"
+#include "kernels/cpu_isa.h"
+#include "kernels/ternary_matmul.h"
+#include "util/aligned_buffer.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace mmfree::cli {
+namespace {
+
+struct BenchKernelOptions {
+  int64_t m = 4096, k = 14336, n = 1;
+  int threads = 0;
+  std::string format = "tq2_0", isa;
+  int reps = 0;
+  bool json = false, hot = false;
+};
+
+// Weight bytes cycled through so that every run reads its weights from memory, not from a cache
+// that kept the previous run's copy (far above any L3 of this class of machine).
+constexpr int64_t kColdBytes = int64_t{256} << 20;
+constexpr int64_t kMaxDim = int64_t{1} << 20;
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double pos = p * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+void run(const BenchKernelOptions& o) {
+  const TernaryFormat f = parse_format(o.format);
+  check(format_fits(f, o.k), "--k " + std::to_string(o.k) + ": format " + o.format + " needs a multiple of 256");
+  const Isa isa = o.isa.empty() ? best_isa() : parse_isa(o.isa);
+  check(isa_available(isa), std::string("--isa ") + isa_name(isa) + ": not available on this CPU");
+  ThreadPool pool(o.threads);
+  const int reps = o.reps > 0 ? o.reps : (o.n == 1 ? 200 : 10);
+
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int> tern(-1, 1), act(-128, 127);
+  std::vector<int8_t> t(static_cast<size_t>(o.m * o.k)), q(static_cast<size_t>(o.n * o.k));
+  for (auto& v : t) v = static_cast<int8_t>(tern(rng));
+  for (auto& v : q) v = static_cast<int8_t>(act(rng));
+  const int64_t matrix_bytes = o.m * format_row_bytes(f, o.k);
+  const int64_t copies = o.hot ? 1 : std::max<int64_t>(1, (kColdBytes + matrix_bytes - 1) / matrix_bytes);
+  AlignedBuffer<uint8_t> weights(static_cast<size_t>(copies * matrix_bytes));
+  pack_ternary(f, t.data(), o.m, o.k, 1.0f, weights.data());
+  for (int64_t c = 1; c < copies; ++c)
+    std::copy_n(weights.data(), matrix_bytes, weights.data() + c * matrix_bytes);
+  t = {};
+
+  ActivationBuffer acts;
+  acts.reserve(o.n, o.k);
+  const PreparedActivations x = acts.prepare(f, q.data(), o.n, o.k, &pool);
+  std::vector<int32_t> y(static_cast<size_t>(o.n * o.m));
+  auto once = [&](int64_t copy) {
+    const TernaryMatrix w{f, weights.data() + copy * matrix_bytes, o.m, o.k};
+    ternary_matmul(w, x, MatmulOutput{y.data()}, &pool, isa);
+  };
+  for (int i = 0; i < 3; ++i) once(i % copies);  // warm-up: threads awake, pages touched
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(reps));
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    once(r % copies);
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double median = percentile(us, 0.5);
+  const double ops = 2.0 * static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const double gops = ops / median / 1e3;
+  const double weight_gbs = static_cast<double>(matrix_bytes) / median / 1e3;
+  if (o.json) {
+    nlohmann::json j = {{"m", o.m},
+                        {"k", o.k},
+                        {"n", o.n},
+                        {"format", o.format},
+                        {"isa", isa_name(isa)},
+                        {"threads", pool.size()},
+                        {"reps", reps},
+                        {"weights_from_memory", !o.hot},
+                        {"us_per_run", median},
+                        {"us_min", percentile(us, 0.0)},
+                        {"us_p10", percentile(us, 0.1)},
+                        {"us_p90", percentile(us, 0.9)},
+                        {"us_max", percentile(us, 1.0)},
+                        {"gops", gops},
+                        {"weight_bytes", matrix_bytes},
+                        {"weight_gbs", weight_gbs}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("%s m=%lld k=%lld n=%lld | %s, %d threads, weights %s\n", o.format.c_str(), static_cast<long long>(o.m),
+                static_cast<long long>(o.k), static_cast<long long>(o.n), isa_name(isa), pool.size(),
+                o.hot ? "reused (cache-hot)" : "from memory");
+    std::printf("%.1f us/run (median of %d; min %.1f, p10 %.1f, p90 %.1f, max %.1f)\n", median, reps, percentile(us, 0.0),
+                percentile(us, 0.1), percentile(us, 0.9), percentile(us, 1.0));
+    std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(matrix_bytes));
+  }
+}
+
+void setup(CLI::App& app) {
+  auto o = std::make_shared<BenchKernelOptions>();
+  auto* cmd = app.add_subcommand("bench-kernel", "Time one ternary x int8 product (m outputs, k inputs, n tokens)");
+  cmd->add_option("--m", o->m, "Output rows")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--k", o->k, "Inputs per row (a multiple of 256 for tq2_0/tq1_0)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--n", o->n, "Tokens (1: decode, matrix-vector)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--threads", o->threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--format", o->format, "Weight format: tq2_0, tq1_0 or i8")->capture_default_str();
+  cmd->add_option("--isa", o->isa, "Instruction set: scalar, avx2, avx512, avx512vnni (default: the best this CPU has)");
+  cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10)")->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through 256 MiB of copies");
+  cmd->add_flag("--json", o->json, "Print one JSON object (us_per_run, gops, ...)");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace
+MMFREE_COMMAND(setup);
+}  // namespace mmfree::cli

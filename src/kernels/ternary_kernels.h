@@ -1,0 +1,47 @@
+#pragma once
+// Internal: the per-instruction-set kernel tables behind ternary_matmul. The SIMD tables live in
+// files compiled with their own -m flags (isa_flags.cmake); this header holds only plain data so
+// that no inline function is compiled with wide instructions in one file and shared with another.
+#include <cstdint>
+
+namespace mmfree::kernels {
+
+// One product, as plain numbers: out[t][o] = sum_i W[o][i] q[t][i] for every token t < n, over the
+// rows o the kernel is given. Each kernel sums code * x with code = weight + 1 and subtracts x_sums[t].
+struct MatmulJob {
+  const uint8_t* w = nullptr;  // packed rows
+  int64_t w_row_bytes = 0;
+  int64_t k = 0;               // weights per row
+  const int8_t* x = nullptr;   // prepared activations (ternary_activations.h), 64-byte aligned
+  int64_t x_stride = 0;
+  const int32_t* x_sums = nullptr;
+  int64_t n = 0;               // tokens
+  int64_t ld = 0;              // row stride of the output (the matrix's row count)
+  int32_t* acc = nullptr;      // either the integer sums ...
+  float* y = nullptr;          // ... or y = float(sum) / (x_scale[t] * w_scale)
+  const float* x_scale = nullptr;
+  float w_scale = 1;
+};
+
+using RowsFn = void (*)(const MatmulJob& job, int64_t row_begin, int64_t row_end);
+
+struct KernelSet {
+  RowsFn i8, tq2_0, tq1_0;
+};
+
+extern const KernelSet kScalarKernels;
+#if defined(MMFREE_X86_KERNELS)
+extern const KernelSet kAvx2Kernels;
+extern const KernelSet kAvx512Kernels;
+extern const KernelSet kAvx512VnniKernels;
+#endif
+
+// Writes one finished sum (code sums minus the activation sum) where the job wants it. `static`:
+// each file gets its own copy, compiled for its own instruction set.
+static inline void store_result(const MatmulJob& job, int64_t row, int64_t t, int32_t code_sum) {
+  const int32_t v = code_sum - job.x_sums[t];
+  if (job.y) job.y[t * job.ld + row] = static_cast<float>(v) / (job.x_scale[t] * job.w_scale);
+  else job.acc[t * job.ld + row] = v;
+}
+
+}  // namespace mmfree::kernels

@@ -1,0 +1,29 @@
+#pragma once
+// The fast ternary x int8 product, for every weight format and instruction set, split over the
+// rows of the matrix on a thread pool. The integer sums equal ternary_matmul_ref's exactly.
+#include <cstdint>
+
+#include "kernels/cpu_isa.h"
+#include "kernels/ternary_activations.h"
+#include "kernels/ternary_format.h"
+
+namespace mmfree {
+
+class ThreadPool;
+
+// Where the product goes: the int32 sums acc[t][o], or, when y is set, BitLinear's output
+// y[t][o] = float(sum) / (x_scale[t] * w_scale). Row stride: the matrix's row count.
+struct MatmulOutput {
+  int32_t* acc = nullptr;
+  float* y = nullptr;
+  const float* x_scale = nullptr;
+  float w_scale = 1;
+};
+
+// out[t][o] = sum_i W[o][i] q[t][i] for t < x.rows, o < w.rows. x must be prepared for w.format
+// with w.cols columns. pool may be null (calling thread only). Throws Error on mismatched shapes
+// or an instruction set this CPU lacks.
+void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const MatmulOutput& out, ThreadPool* pool,
+                    Isa isa = best_isa());
+
+}  // namespace mmfree

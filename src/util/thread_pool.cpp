@@ -1,0 +1,131 @@
+#include "util/thread_pool.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace mmfree {
+namespace {
+
+// How long a thread polls before it sleeps: long enough to bridge the gap between two kernels of a
+// decode step (tens of microseconds), short enough not to burn a shared core when the engine is
+// idle. Between spinning and sleeping it yields a few times, which lets a descheduled thread of
+// ours run when the cores are oversubscribed.
+constexpr int kSpinIterations = 4096;
+constexpr int kYieldIterations = 16;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+}  // namespace
+
+template <class T>
+void ThreadPool::wait_for_change(const std::atomic<T>& a, T old) {
+  for (int i = 0; i < kSpinIterations; ++i) {
+    if (a.load(std::memory_order_acquire) != old) return;
+    cpu_relax();
+  }
+  for (int i = 0; i < kYieldIterations; ++i) {
+    if (a.load(std::memory_order_acquire) != old) return;
+    std::this_thread::yield();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  cv_.wait(lock, [&] { return a.load(std::memory_order_seq_cst) != old; });
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ThreadPool::wake_sleepers() {
+  if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+}
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = physical_core_count();
+  workers_.reserve(static_cast<size_t>(threads - 1));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
+  wake_sleepers();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::work_on_current_job() {
+  for (;;) {
+    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (begin >= count_) return;
+    call_(ctx_, begin, std::min(begin + grain_, count_));
+  }
+}
+
+void ThreadPool::run(int64_t count, int64_t grain, Call call, void* ctx) {
+  call_ = call;
+  ctx_ = ctx;
+  count_ = count;
+  grain_ = grain;
+  next_.store(0, std::memory_order_relaxed);
+  unfinished_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
+  wake_sleepers();
+  work_on_current_job();
+  for (int left = unfinished_.load(std::memory_order_acquire); left != 0;
+       left = unfinished_.load(std::memory_order_acquire))
+    wait_for_change(unfinished_, left);
+}
+
+void ThreadPool::worker_loop() {
+  // The generation at construction, not the current one: a worker that starts late must still take
+  // the jobs published before it ran.
+  uint32_t seen = 0;
+  for (;;) {
+    wait_for_change(generation_, seen);
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load(std::memory_order_relaxed)) return;
+    work_on_current_job();
+    if (unfinished_.fetch_sub(1, std::memory_order_seq_cst) == 1) wake_sleepers();
+  }
+}
+
+int physical_core_count() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    std::set<std::pair<std::string, std::string>> cores;  // (package, core) pairs
+    bool topology_known = true;
+    for (int cpu = 0; cpu < CPU_SETSIZE && topology_known; ++cpu) {
+      if (!CPU_ISSET(cpu, &set)) continue;
+      const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+      std::ifstream pkg(dir + "physical_package_id"), core(dir + "core_id");
+      std::string p, c;
+      topology_known = static_cast<bool>(pkg >> p) && static_cast<bool>(core >> c);
+      cores.emplace(p, c);
+    }
+    if (topology_known && !cores.empty()) return static_cast<int>(cores.size());
+    const int allowed = CPU_COUNT(&set);
+    if (allowed > 0) return allowed;
+  }
+#endif
+  const unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+}  // namespace mmfree

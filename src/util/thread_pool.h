@@ -1,0 +1,71 @@
+#pragma once
+// A persistent pool of worker threads for the kernels: the threads are created once, and each
+// parallel_for hands them a range of work without creating threads or allocating. The calling
+// thread works too, so a pool of size N runs N-1 workers. Idle threads spin briefly (the gaps
+// between the kernels of one decoded token are microseconds) and then sleep on a condition variable.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace mmfree {
+
+class ThreadPool {
+ public:
+  // threads >= 1 (0 means physical_core_count()).
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) on consecutive chunks of [0, count), each at most `grain` long, from all
+  // threads at once; returns when every chunk is done. fn must not throw. Not re-entrant: fn must
+  // not call parallel_for on the same pool.
+  template <class F>
+  void parallel_for(int64_t count, int64_t grain, F&& fn) {
+    if (count <= 0) return;
+    if (grain < 1) grain = 1;
+    if (size() == 1 || count <= grain) {
+      for (int64_t b = 0; b < count; b += grain) fn(b, b + grain < count ? b + grain : count);
+      return;
+    }
+    using Fn = std::remove_reference_t<F>;
+    run(count, grain, [](void* ctx, int64_t b, int64_t e) { (*static_cast<Fn*>(ctx))(b, e); }, const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+ private:
+  using Call = void (*)(void* ctx, int64_t begin, int64_t end);
+  void run(int64_t count, int64_t grain, Call call, void* ctx);
+  void work_on_current_job();
+  void worker_loop();
+  // Returns once a no longer holds old: spins, then sleeps until wake_sleepers().
+  template <class T>
+  void wait_for_change(const std::atomic<T>& a, T old);
+  void wake_sleepers();
+
+  std::vector<std::thread> workers_;
+  // The current job; written by the caller before it bumps generation_ (release), read by the
+  // workers after they see the new generation (acquire).
+  Call call_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t count_ = 0, grain_ = 0;
+  std::atomic<int64_t> next_{0};        // first index not yet claimed
+  std::atomic<int> unfinished_{0};      // workers still inside the current job
+  std::atomic<uint32_t> generation_{0};  // bumped once per job; workers wait on it
+  std::atomic<bool> stop_{false};
+  // Sleeping: sleepers_ is raised (seq_cst) before a sleeper re-checks its condition under mu_, and
+  // read (seq_cst) after every change, so a waker either sees the sleeper or the sleeper sees the change.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<int> sleepers_{0};
+};
+
+// Number of physical cores this process may run on (hyper-threads counted once); at least 1.
+int physical_core_count();
+
+}  // namespace mmfree

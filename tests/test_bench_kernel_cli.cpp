@@ -1,0 +1,50 @@
+// mmfree bench-kernel: a small run prints the promised JSON keys; bad flags fail with one clear message.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace mmfree {
+namespace {
+
+TEST(BenchKernelCli, SmallRunPrintsJson) {
+  for (const char* format : {"tq2_0", "tq1_0", "i8"}) {
+    const auto r = test::run_mmfree(std::string("bench-kernel --m 37 --k 512 --n 3 --reps 3 --hot --json --threads 2 --format ") + format);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_GT(j.at("us_per_run").get<double>(), 0.0);
+    EXPECT_GT(j.at("gops").get<double>(), 0.0);
+    EXPECT_EQ(j.at("m").get<int64_t>(), 37);
+    EXPECT_EQ(j.at("format").get<std::string>(), format);
+    EXPECT_NEAR(j.at("gops").get<double>(), 2.0 * 37 * 3 * 512 / j.at("us_per_run").get<double>() / 1e3, 1e-9);
+  }
+}
+
+TEST(BenchKernelCli, TextOutputByDefault) {
+  const auto r = test::run_mmfree("bench-kernel --m 16 --k 256 --n 1 --reps 2 --hot --isa scalar");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("G int-ops/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scalar"), std::string::npos) << r.out;
+}
+
+TEST(BenchKernelCli, BadFlagsFailClearly) {
+  struct Case {
+    const char* args;
+    int code;
+    const char* message;
+  };
+  for (const Case& c : {Case{"--k 100", 1, "mmfree: error: --k 100: format tq2_0 needs a multiple of 256"},
+                        Case{"--format q4_0", 1, "unknown ternary weight format 'q4_0'"},
+                        Case{"--isa neon", 1, "unknown instruction set 'neon'"},
+                        Case{"--threads 0", 2, "--threads: Value 0 not in range 1 to 1024"},
+                        Case{"--m 0", 2, "--m: Value 0 not in range"},
+                        Case{"--n x", 2, "--n"}}) {
+    const auto r = test::run_mmfree(std::string("bench-kernel --hot --reps 1 ") + c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace mmfree

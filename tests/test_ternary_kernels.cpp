@@ -1,0 +1,129 @@
+// Every ternary kernel (format x instruction set, with and without threads) against the plain
+// reference ternary_matmul_ref on random inputs: integer sums bit-identical, odd sizes included.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/ternary_matmul.h"
+#include "kernels/ternary_ref.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace mmfree {
+namespace {
+
+struct Problem {
+  int64_t m, k, n;
+};
+
+struct Data {
+  std::vector<int8_t> w, q;
+  std::vector<uint8_t> packed;
+  std::vector<int32_t> want;
+};
+
+// Extreme values on purpose: activations at -128 / 127 and rows of all +1 or all -1 reach the
+// largest sums, where a saturating or overflowing lane would show.
+Data make_data(TernaryFormat f, const Problem& p, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> tern(-1, 1), act(-128, 127), pick(0, 9);
+  Data d;
+  d.w.resize(static_cast<size_t>(p.m * p.k));
+  for (int64_t r = 0; r < p.m; ++r) {
+    const int kind = pick(rng);
+    for (int64_t i = 0; i < p.k; ++i)
+      d.w[r * p.k + i] = static_cast<int8_t>(kind == 0 ? 1 : kind == 1 ? -1 : tern(rng));
+  }
+  d.q.resize(static_cast<size_t>(p.n * p.k));
+  for (int64_t t = 0; t < p.n; ++t) {
+    const int kind = pick(rng);
+    for (int64_t i = 0; i < p.k; ++i) d.q[t * p.k + i] = static_cast<int8_t>(kind == 0 ? -128 : kind == 1 ? 127 : act(rng));
+  }
+  d.packed = pack_ternary(f, d.w.data(), p.m, p.k, 1.0f);
+  d.want.resize(static_cast<size_t>(p.n * p.m));
+  ternary_matmul_ref(d.w.data(), p.m, p.k, d.q.data(), p.n, d.want.data());
+  return d;
+}
+
+std::string label(TernaryFormat f, Isa isa, const Problem& p, int threads) {
+  return std::string(format_name(f)) + " " + isa_name(isa) + " m=" + std::to_string(p.m) + " k=" + std::to_string(p.k) +
+         " n=" + std::to_string(p.n) + " threads=" + std::to_string(threads);
+}
+
+void check_all_isas(TernaryFormat f, const std::vector<Problem>& problems) {
+  ThreadPool pool(3);
+  uint32_t seed = 1;
+  for (const Problem& p : problems) {
+    const Data d = make_data(f, p, seed++);
+    const TernaryMatrix w{f, d.packed.data(), p.m, p.k};
+    ActivationBuffer buf;
+    buf.reserve(p.n, p.k);
+    const PreparedActivations x = buf.prepare(f, d.q.data(), p.n, p.k);
+    for (Isa isa : available_isas())
+      for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<int32_t> got(d.want.size(), 0x5a5a5a5a);
+        ternary_matmul(w, x, MatmulOutput{got.data()}, tp, isa);
+        ASSERT_EQ(got, d.want) << label(f, isa, p, tp ? tp->size() : 1);
+      }
+  }
+}
+
+// m odd and not a multiple of any row tile; n odd, 1 (decode), and past one L2 token block
+// (256 KiB / 2816 bytes = 90 tokens for TQ2_0).
+const std::vector<Problem> kTqProblems = {{1, 256, 1},   {3, 256, 1},   {37, 512, 1},  {67, 768, 1},  {5, 2816, 1},
+                                          {7, 256, 2},   {9, 512, 5},   {33, 768, 7},  {13, 2816, 13}, {37, 256, 31},
+                                          {11, 1024, 6}, {6, 2816, 97}, {4, 256, 12}};
+
+TEST(TernaryKernels, Tq2MatchesReference) { check_all_isas(TernaryFormat::TQ2_0, kTqProblems); }
+TEST(TernaryKernels, Tq1MatchesReference) { check_all_isas(TernaryFormat::TQ1_0, kTqProblems); }
+TEST(TernaryKernels, I8MatchesReference) {
+  check_all_isas(TernaryFormat::I8, {{1, 1, 1},
+                                     {3, 63, 1},
+                                     {5, 64, 1},
+                                     {7, 65, 3},
+                                     {9, 128, 5},
+                                     {33, 200, 7},
+                                     {17, 2823, 1},
+                                     {3, 1000, 13},
+                                     {129, 128, 37}});
+}
+
+TEST(TernaryKernels, FloatOutputMatchesBitLinearScaling) {
+  const Problem p{19, 512, 3};
+  const Data d = make_data(TernaryFormat::TQ2_0, p, 77);
+  const std::vector<float> s_x = {0.37f, 12.5f, 1e-3f};
+  const float s_w = 1.7f;
+  ActivationBuffer buf;
+  buf.reserve(p.n, p.k);
+  const PreparedActivations x = buf.prepare(TernaryFormat::TQ2_0, d.q.data(), p.n, p.k);
+  for (Isa isa : available_isas()) {
+    std::vector<float> y(static_cast<size_t>(p.n * p.m));
+    ternary_matmul(TernaryMatrix{TernaryFormat::TQ2_0, d.packed.data(), p.m, p.k}, x, MatmulOutput{nullptr, y.data(), s_x.data(), s_w},
+                   nullptr, isa);
+    for (int64_t t = 0; t < p.n; ++t)
+      for (int64_t o = 0; o < p.m; ++o)
+        ASSERT_EQ(y[t * p.m + o], static_cast<float>(d.want[t * p.m + o]) / (s_x[t] * s_w)) << isa_name(isa);
+  }
+}
+
+TEST(TernaryKernels, EachInstructionSetOrSkip) {
+  // Names the instruction sets this CPU lacks, so a run on an older machine shows what it skipped.
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni})
+    if (!isa_available(isa)) GTEST_SKIP() << isa_name(isa) << " not available on this CPU: its kernels were not tested";
+  SUCCEED();
+}
+
+TEST(TernaryKernels, MismatchedActivationsAreRejected) {
+  const Data d = make_data(TernaryFormat::TQ2_0, {2, 256, 1}, 5);
+  ActivationBuffer buf;
+  buf.reserve(1, 256);
+  const PreparedActivations x = buf.prepare(TernaryFormat::TQ1_0, d.q.data(), 1, 256);
+  std::vector<int32_t> y(2);
+  EXPECT_THROW(ternary_matmul(TernaryMatrix{TernaryFormat::TQ2_0, d.packed.data(), 2, 256}, x, MatmulOutput{y.data()}, nullptr),
+               Error);
+}
+
+}  // namespace
+}  // namespace mmfree
