@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -30,6 +31,15 @@ struct BenchKernelOptions {
 // that kept the previous run's copy (far above any L3 of this class of machine).
 constexpr int64_t kColdBytes = int64_t{256} << 20;
 constexpr int64_t kMaxDim = int64_t{1} << 20;
+
+// The 1-minute load average (-1 where unknown): the machine may be shared, and other work on its
+// cores slows every run; the figure says how much there was.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double l = -1;
+  if (!(in >> l)) return -1;
+  return l;
+}
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -69,6 +79,7 @@ void run(const BenchKernelOptions& o) {
     ternary_matmul(w, x, MatmulOutput{y.data()}, &pool, isa);
   };
   for (int i = 0; i < 3; ++i) once(i % copies);  // warm-up: threads awake, pages touched
+  const double load = load_average();
   std::vector<double> us;
   us.reserve(static_cast<size_t>(reps));
   for (int r = 0; r < reps; ++r) {
@@ -96,12 +107,13 @@ void run(const BenchKernelOptions& o) {
                         {"us_max", percentile(us, 1.0)},
                         {"gops", gops},
                         {"weight_bytes", matrix_bytes},
-                        {"weight_gbs", weight_gbs}};
+                        {"weight_gbs", weight_gbs},
+                        {"load_average_1m", load}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%s m=%lld k=%lld n=%lld | %s, %d threads, weights %s\n", o.format.c_str(), static_cast<long long>(o.m),
-                static_cast<long long>(o.k), static_cast<long long>(o.n), isa_name(isa), pool.size(),
-                o.hot ? "reused (cache-hot)" : "from memory");
+    std::printf("%s m=%lld k=%lld n=%lld | %s, %d threads, weights %s, load average %.2f\n", o.format.c_str(),
+                static_cast<long long>(o.m), static_cast<long long>(o.k), static_cast<long long>(o.n), isa_name(isa),
+                pool.size(), o.hot ? "reused (cache-hot)" : "from memory", load);
     std::printf("%.1f us/run (median of %d; min %.1f, p10 %.1f, p90 %.1f, max %.1f)\n", median, reps, percentile(us, 0.0),
                 percentile(us, 0.1), percentile(us, 0.9), percentile(us, 1.0));
     std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(matrix_bytes));

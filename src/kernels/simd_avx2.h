@@ -14,7 +14,7 @@ struct Simd {
   };
   using Acc = __m256i;
   static constexpr int kTileRows = 2, kTileTokens = 3;
-  static constexpr int kDecodeRows = 4, kDecodeAccs = 1, kDecodePrefetch = 4096;
+  static constexpr int kDecodeRows = 4, kDecodeAccs = 1;
 
   static Acc zero() { return _mm256_setzero_si256(); }
   static Plane load_plane(const int8_t* p) {

@@ -19,10 +19,10 @@ struct Simd {
   using Plane = __m512i;
   using Acc = __m512i;
   // Register tiles, measured on a Zen 5: prefill rows x tokens accumulators (plus one decoded
-  // plane per row, one activation plane and the raw bytes fit the 32 registers); decode rows,
-  // accumulators per row and prefetch distance.
+  // plane per row, one activation plane and the raw bytes fit the 32 registers); decode rows
+  // (weight streams at once) and accumulators per row.
   static constexpr int kTileRows = 4, kTileTokens = 5;
-  static constexpr int kDecodeRows = 8, kDecodeAccs = 2, kDecodePrefetch = 4096;
+  static constexpr int kDecodeRows = 8, kDecodeAccs = 2;
 
   static Acc zero() { return _mm512_setzero_si512(); }
   static Plane load_plane(const int8_t* p) { return _mm512_load_si512(p); }
