@@ -17,12 +17,7 @@ namespace {
 
 using test::has_all;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_file;
 
 void dump(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -172,7 +167,7 @@ TEST(GgufContainer, HeaderFieldsSitAtTheOffsetsTheSpecMandates) {
   const float data[6] = {1, 2, 3, 4, 5, 6};
   w.add_tensor("w", GgmlType::F32, {3, 2}, [&](std::ostream& out) { out.write(reinterpret_cast<const char*>(data), 24); });
   w.write(dir.file("h.gguf"));
-  const std::string b = slurp(dir.file("h.gguf"));
+  const std::string b = read_file(dir.file("h.gguf"));
 
   EXPECT_EQ(b.substr(0, 4), "GGUF");                   // magic, bytes 0..3
   EXPECT_EQ(at<uint32_t>(b, 4), 3u);                   // version
@@ -247,7 +242,7 @@ TEST(GgufContainer, EveryTruncationIsReportedNeverACrash) {
   test::TempDir dir;
   std::vector<std::vector<uint8_t>> bytes;
   writer_with_everything(bytes).write(dir.file("full.gguf"));
-  const std::string full = slurp(dir.file("full.gguf"));
+  const std::string full = read_file(dir.file("full.gguf"));
   GgufFile f(dir.file("full.gguf"));
   const uint64_t data_end = f.data_offset() + f.tensor("c").offset + f.tensor("c").nbytes;
   // Every cut, shrinking one copy in place; cuts inside the trailing padding keep every byte.

@@ -29,12 +29,7 @@ namespace {
 
 using test::has_all;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_file;
 
 std::vector<float> run_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
   RecurrentState st(m.config(), B);
@@ -195,7 +190,7 @@ TEST_F(TinyAFile, CommandsTakeTheFileAsModel) {
   auto b = test::run_mmfree("logits --model " + test::tiny_a() + " --input " + in + " --output " + dir_->file("b.st"));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(b.exit_code, 0) << b.err;
-  EXPECT_EQ(slurp(dir_->file("a.st")), slurp(dir_->file("b.st")));
+  EXPECT_EQ(read_file(dir_->file("a.st")), read_file(dir_->file("b.st")));
 
   auto g = test::run_mmfree("generate --model " + gguf_ + " --prompt-ids '1 2 3' -n 5 --json");
   ASSERT_EQ(g.exit_code, 0) << g.err;
@@ -311,8 +306,8 @@ TEST(GgufModelFile, RandomModelsAreReproducibleAndRun) {
   write_random_model(dir.file("a.gguf"), c, 1, o);
   write_random_model(dir.file("b.gguf"), c, 1, o);
   write_random_model(dir.file("c.gguf"), c, 2, o);
-  EXPECT_EQ(slurp(dir.file("a.gguf")), slurp(dir.file("b.gguf")));
-  EXPECT_NE(slurp(dir.file("a.gguf")), slurp(dir.file("c.gguf")));
+  EXPECT_EQ(read_file(dir.file("a.gguf")), read_file(dir.file("b.gguf")));
+  EXPECT_NE(read_file(dir.file("a.gguf")), read_file(dir.file("c.gguf")));
 
   const ModelGguf m(dir.file("a.gguf"));
   const PackedTernary p = m.ternary("model.layers.1.mlp.gate_proj.weight");
@@ -443,7 +438,7 @@ TEST_F(TinyAFile, CommandsRejectForeignTruncatedAndMissingModels) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(has_all(r.err, {"mmfree: error:", "model.safetensors: not a GGUF file", "safetensors"}));
 
-  const std::string full = slurp(gguf_), cut = dir_->file("cut.gguf");
+  const std::string full = read_file(gguf_), cut = dir_->file("cut.gguf");
   std::ofstream(cut, std::ios::binary).write(full.data(), static_cast<std::streamsize>(full.size() / 2));
   r = logits(cut);
   EXPECT_EQ(r.exit_code, 1);

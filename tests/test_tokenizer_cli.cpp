@@ -17,12 +17,7 @@ using test::run_mmfree;
 std::string llama() { return test::shared_dir() + "/tokenizers/llama/tokenizer.model"; }
 std::string mistral() { return test::shared_dir() + "/tokenizers/mistral/tokenizer.json"; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_file;
 
 // "Hello world" is conformance text 11: llama 15043 3186, mistral 22557 1526 (BOS is 1 in both).
 TEST(TokenizeCli, JsonIdsAndPieces) {
@@ -92,7 +87,7 @@ TEST(TokenizeCli, BenchReportsThroughput) {
 TEST(TokenizerTrainCli, TrainsALosslessTokenizer) {
   test::TempDir dir;
   const std::string slice = dir.file("slice.txt");
-  std::ofstream(slice, std::ios::binary) << slurp(test::shared_dir() + "/data/corpus/austen_emma.txt").substr(0, 100000);
+  std::ofstream(slice, std::ios::binary) << read_file(test::shared_dir() + "/data/corpus/austen_emma.txt").substr(0, 100000);
   auto r = run_mmfree("tokenizer train --input " + slice + " --vocab-size 400 --out " + dir.file("tok"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto tok = load_tokenizer(dir.file("tok"));
@@ -101,7 +96,7 @@ TEST(TokenizerTrainCli, TrainsALosslessTokenizer) {
   EXPECT_EQ(tok->bos_id(), 1);
   EXPECT_EQ(tok->eos_id(), 2);
   // Lossless on text it never saw, unknown characters included (byte fallback).
-  const std::string text = slurp(test::shared_dir() + "/data/corpus/world_english_bible.txt").substr(0, 20000) +
+  const std::string text = read_file(test::shared_dir() + "/data/corpus/world_english_bible.txt").substr(0, 20000) +
                            "\n  caf\xC3\xA9 \xF0\x9F\xA6\x99\t1234\n";
   EXPECT_EQ(tok->decode(tok->encode(text)), text);
   // Usable by the commands.

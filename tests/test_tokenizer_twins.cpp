@@ -18,12 +18,7 @@
 namespace mmfree {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_file;
 
 // BPE as the Hugging Face documentation states it: prepend "▁" and replace spaces by it; one
 // symbol per character (or its <0xNN> bytes when the character is not a token); then again and
@@ -31,7 +26,7 @@ std::string slurp(const std::string& path) {
 class PlainBpe {
  public:
   explicit PlainBpe(const std::string& path) {
-    const auto j = nlohmann::json::parse(slurp(path));
+    const auto j = nlohmann::json::parse(read_file(path));
     for (const auto& [piece, id] : j["model"]["vocab"].items()) vocab_[piece] = id.get<int32_t>();
     int32_t rank = 0;
     for (const auto& m : j["model"]["merges"]) ranks_[m.get<std::string>()] = rank++;
@@ -116,7 +111,7 @@ TEST(TokenizerTwins, HfBpeMatchesPlainBpe) {
   }
   // Real prose: the first 2 KB of some corpus files, whole (paragraphs, blank lines and all).
   for (const char* f : {"austen_emma", "dickens_great_expectations", "world_english_bible", "wells_war_of_the_worlds"}) {
-    const std::string text = slurp(test::shared_dir() + "/data/corpus/" + f + ".txt").substr(0, 2048);
+    const std::string text = read_file(test::shared_dir() + "/data/corpus/" + f + ".txt").substr(0, 2048);
     ASSERT_EQ(tok->encode(text, no_bos()), plain.encode(text)) << f;
   }
 }
@@ -127,7 +122,7 @@ void expect_matches_library(const std::string& path) {
   auto tok = load_tokenizer(path);
   // Long enough for many words, with the bible's long lines and Emma's short ones.
   for (const char* f : {"austen_emma", "world_english_bible"}) {
-    const std::string text = slurp(test::shared_dir() + "/data/corpus/" + f + ".txt").substr(0, 60000);
+    const std::string text = read_file(test::shared_dir() + "/data/corpus/" + f + ".txt").substr(0, 60000);
     std::vector<int> want;
     ASSERT_TRUE(sp.Encode(text, &want).ok());
     EXPECT_EQ(tok->encode(text, no_bos()), want) << path << ": " << f;
@@ -146,7 +141,7 @@ TEST(TokenizerTwins, SentencePieceByWordsMatchesLibraryOnWholeText) {
   // And a tokenizer as `mmfree tokenizer train` makes them.
   test::TempDir dir;
   std::ofstream(dir.file("slice.txt"), std::ios::binary)
-      << slurp(test::shared_dir() + "/data/corpus/dickens_great_expectations.txt").substr(0, 100000);
+      << read_file(test::shared_dir() + "/data/corpus/dickens_great_expectations.txt").substr(0, 100000);
   TokenizerTrainOptions o;
   o.inputs = {dir.file("slice.txt")};
   o.vocab_size = 600;

@@ -25,6 +25,9 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The whole file as bytes ("" when it cannot be opened).
+std::string read_file(const std::string& path);
+
 struct CommandResult {
   int exit_code = 0;
   std::string out;  // stdout
