@@ -146,6 +146,11 @@ TEST(TrainPrepare, SplitsByDocumentDeterministically) {
   EXPECT_EQ(val[0], 1);
   EXPECT_EQ(val[val.size() - 1], 2);
   EXPECT_EQ(val.info().documents, s1.val_documents);
+  // val.txt holds exactly the text of the validation tokens (bytes here), without BOS and EOS.
+  std::string val_bytes;
+  for (int64_t i = 0; i < val.size(); ++i)
+    if (val[i] >= 3) val_bytes += static_cast<char>(val[i] - 3);
+  EXPECT_EQ(read_bytes(dir.file("out1/val.txt")), val_bytes);
   o.seed = 8;
   prepare_dataset(tok, "bytes", inputs, dir.file("out3"), o);
   EXPECT_NE(read_bytes(dir.file("out1/val.bin")), read_bytes(dir.file("out3/val.bin")));

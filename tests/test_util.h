@@ -10,6 +10,7 @@ namespace mmfree::test {
 inline std::string shared_dir() { return MMFREE_SHARED_DIR; }
 inline std::string tiny_a() { return shared_dir() + "/fixtures/tiny_a"; }
 inline std::string mmfree_binary() { return MMFREE_BINARY; }
+inline std::string default_model() { return MMFREE_SOURCE_DIR "/models/default.gguf"; }
 
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/default_model.h"
 #include "cli/inputs.h"
 #include "model/model.h"
 #include "util/machine_stats.h"
@@ -121,7 +122,7 @@ void run(const BenchOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   auto* cmd = app.add_subcommand("bench", "Prefill and decode speed, bytes per token, memory-bandwidth roofline, peak RSS");
-  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
+  add_model_option(cmd, o->model);
   add_threads_option(cmd, o->compute);
   cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens for the prefill test (0: skip it)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();

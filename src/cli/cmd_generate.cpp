@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/default_model.h"
 #include "cli/inputs.h"
 #include "generate/sampler.h"
 #include "generate/stop_strings.h"
@@ -145,7 +146,7 @@ void setup(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   auto* cmd = app.add_subcommand(
       "generate", "Generate text from a prompt, streaming it to stdout (without the prompt); a summary goes to stderr");
-  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
+  add_model_option(cmd, o->model);
   cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or directory (default: the model directory's)");
   auto* prompt = cmd->add_option("--prompt,-p", o->prompt, "Prompt text");
   auto* file = cmd->add_option("--file,-f", o->file, "File holding the prompt text");

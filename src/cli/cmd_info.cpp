@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/default_model.h"
 #include "model/tensor_names.h"
 #include "model/weight_source.h"
 
@@ -82,7 +83,7 @@ void run(const InfoOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   auto* cmd = app.add_subcommand("info", "Show a model's config, parameter counts and memory");
-  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
+  add_model_option(cmd, o->model);
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { run(*o); });
 }

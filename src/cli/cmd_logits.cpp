@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/default_model.h"
 #include "cli/inputs.h"
 #include "format/safetensors.h"
 #include "model/model.h"
@@ -42,7 +43,7 @@ void run(const LogitsOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<LogitsOptions>();
   auto* cmd = app.add_subcommand("logits", "Write the logits [B,T,V] (F32) of the token ids in a safetensors file");
-  cmd->add_option("--model", o->model, "Model: a Hugging Face directory or a converted .gguf file")->required();
+  add_model_option(cmd, o->model);
   cmd->add_option("--input", o->input, "safetensors file holding input_ids [B,T] (I64 or I32)")->required();
   cmd->add_option("--output", o->output, "safetensors file to write, tensor 'logits'")->required();
   add_threads_option(cmd, o->compute);

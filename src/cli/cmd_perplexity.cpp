@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "cli/command.h"
+#include "cli/default_model.h"
 #include "cli/inputs.h"
 #include "model/perplexity.h"
 #include "tokenizer/tokenizer.h"
@@ -54,7 +55,7 @@ void run(const PerplexityOptions& o) {
 void setup(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
   auto* cmd = app.add_subcommand("perplexity", "Mean token NLL, perplexity and bits per byte of a text file");
-  cmd->add_option("--model", o->model, "Model directory (Hugging Face layout, with its tokenizer)")->required();
+  add_model_option(cmd, o->model);
   cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or directory (default: the model directory)");
   cmd->add_option("--file", o->file, "UTF-8 text file ('-' for stdin)")->required();
   cmd->add_option("--ctx", o->ctx, "Tokens per forward window")->capture_default_str()->check(CLI::PositiveNumber);

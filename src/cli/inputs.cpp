@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/default_model.h"
 #include "util/error.h"
 
 namespace mmfree::cli {
@@ -44,14 +45,15 @@ std::string read_text_file(const std::string& path) {
 }
 
 void TokenizerSource::add_options(CLI::App* cmd) {
-  auto* group = cmd->add_option_group("tokenizer", "Where the tokenizer is (one of)");
-  group->add_option("--model", model, "Model directory holding tokenizer.json or tokenizer.model");
+  auto* group = cmd->add_option_group("tokenizer", "Where the tokenizer is (at most one of; default: the default model's)");
+  group->add_option("--model", model, "Model: a directory holding tokenizer.json or tokenizer.model, or a .gguf file");
   group->add_option("--tokenizer", tokenizer, "A tokenizer.json, a tokenizer.model, or a directory holding one");
-  group->require_option(1);
+  group->require_option(0, 1);
 }
 
 std::unique_ptr<Tokenizer> TokenizerSource::open() const {
-  return load_tokenizer(tokenizer.empty() ? model : tokenizer);
+  if (!tokenizer.empty()) return load_tokenizer(tokenizer);
+  return load_tokenizer(model.empty() ? default_model_path() : model);
 }
 
 void add_threads_option(CLI::App* cmd, ComputeOptions& compute) {

@@ -127,6 +127,7 @@ PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenize
   encode_all(tok, inputs, docs, o.threads);
   const int64_t V = tok.vocab_size();
   std::vector<int32_t> train, val;
+  std::string val_text;  // the validation documents' own bytes, for perplexity and compressors
   nlohmann::json val_docs = nlohmann::json::array();
   std::vector<int64_t> per_file_index(inputs.size(), 0);
   for (int64_t i = 0; i < n; ++i) {
@@ -142,6 +143,7 @@ PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenize
     if (tok.eos_id() >= 0) dst.push_back(tok.eos_id());
     if (v) {
       val_docs.push_back({{"file", inputs[d.file]}, {"document", index_in_file}, {"bytes", d.text.size()}});
+      val_text += d.text;
       ++sum.val_documents;
     } else {
       ++sum.train_documents;
@@ -162,6 +164,7 @@ PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenize
   write_token_file(out_dir + "/train.bin", train, info);
   info.documents = sum.val_documents;
   write_token_file(out_dir + "/val.bin", val, info);
+  write_file_atomically(out_dir + "/val.txt", [&](std::ostream& out) { out << val_text; });
   const nlohmann::json meta = {
       {"tokenizer", tokenizer_path},       {"vocab_size", V},
       {"bos_id", tok.bos_id()},            {"eos_id", tok.eos_id()},

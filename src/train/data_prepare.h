@@ -32,7 +32,8 @@ struct PrepareSummary {
 // Splits text into documents as described above. Pieces holding only whitespace are dropped.
 std::vector<std::string> split_documents(const std::string& text, int64_t document_bytes);
 
-// Writes out_dir/train.bin, out_dir/val.bin, out_dir/meta.json (what was done, for people) and the
+// Writes out_dir/train.bin, out_dir/val.bin, out_dir/val.txt (the validation documents' text, in
+// order: for `mmfree perplexity` and for compressors), out_dir/meta.json (what was done) and the
 // tokenizer (tokenizer.model or tokenizer.json, with tokenizer_config.json when there is one), so
 // that a model trained on the data can be shipped with it.
 PrepareSummary prepare_dataset(const Tokenizer& tok, const std::string& tokenizer_path,
