@@ -9,7 +9,7 @@ namespace mmfree {
 namespace {
 
 TEST(BenchKernelCli, SmallRunPrintsJson) {
-  for (const char* format : {"tq2_0", "tq1_0", "i8"}) {
+  for (const char* format : {"tq2_0_r8", "tq2_0", "tq1_0", "i8"}) {
     const auto r = test::run_mmfree(std::string("bench-kernel --m 37 --k 512 --n 3 --reps 3 --hot --json --threads 2 --format ") + format);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
@@ -34,7 +34,7 @@ TEST(BenchKernelCli, BadFlagsFailClearly) {
     int code;
     const char* message;
   };
-  for (const Case& c : {Case{"--k 100", 1, "mmfree: error: --k 100: format tq2_0 needs a multiple of 256"},
+  for (const Case& c : {Case{"--k 100", 1, "mmfree: error: --k 100: format tq2_0_r8 needs a multiple of 256"},
                         Case{"--format q4_0", 1, "unknown ternary weight format 'q4_0'"},
                         Case{"--isa neon", 1, "unknown instruction set 'neon'"},
                         Case{"--threads 0", 2, "--threads: Value 0 not in range 1 to 1024"},

@@ -162,12 +162,13 @@ TEST_F(TinyAFile, StoresTernaryBlocksWithTheExactScales) {
   EXPECT_EQ(m.file().get_string("general.architecture"), "hgrn_bit");
   EXPECT_EQ(m.file().get_string("general.name"), "tiny_a");
   EXPECT_EQ(m.file().alignment(), 64u);
+  EXPECT_EQ(m.file().get_string("mmfree.ternary_layout"), "tq2_0_r8");
   EXPECT_EQ(m.config().to_json(), ck.config().to_json());
   for (const auto& spec : expected_tensors(ck.config())) {
     if (spec.kind != TensorKind::Ternary) continue;
     const PackedTernary p = m.ternary(spec.name);
-    // d = 128 rows are not whole 256-weight blocks: I8; down_proj's rows of I = 512 are: TQ2_0.
-    EXPECT_EQ(p.weight.format, spec.shape[1] % 256 == 0 ? TernaryFormat::TQ2_0 : TernaryFormat::I8) << spec.name;
+    // d = 128 rows are not whole 256-weight blocks: I8; down_proj's rows of I = 512 are: TQ2_0_R8.
+    EXPECT_EQ(p.weight.format, spec.shape[1] % 256 == 0 ? TernaryFormat::TQ2_0_R8 : TernaryFormat::I8) << spec.name;
     const auto latent = ck.tensor(spec.name).to_f32();
     std::vector<int8_t> want(latent.size()), got(latent.size());
     const float s_w = ternarize_ref(latent.data(), static_cast<int64_t>(latent.size()), want.data());
@@ -175,10 +176,10 @@ TEST_F(TinyAFile, StoresTernaryBlocksWithTheExactScales) {
     ASSERT_NO_THROW(validate_ternary(p.weight, spec.name));
     unpack_ternary(p.weight, got.data());
     EXPECT_EQ(got, want) << spec.name;
-    if (p.weight.format == TernaryFormat::TQ2_0)
+    if (p.weight.format == TernaryFormat::TQ2_0_R8)  // every block's d after all the code bytes
       for (int64_t b = 0; b < p.weight.rows * p.weight.cols / 256; ++b) {
         uint16_t d;
-        std::memcpy(&d, p.weight.data + b * 66 + 64, 2);
+        std::memcpy(&d, p.weight.data + p.weight.rows * p.weight.cols / 4 + 2 * b, 2);
         ASSERT_EQ(d, f32_to_f16(1.0f / s_w)) << spec.name << " block " << b;
       }
   }
@@ -215,13 +216,14 @@ TEST_F(TinyAFile, BenchReportsTheKeysItPromises) {
     ASSERT_TRUE(j.contains(key)) << key;
     EXPECT_GT(j[key].get<double>(), 0) << key;
   }
-  // A token reads every packed ternary weight (TQ2_0: 66 bytes per 256 weights; rows that are not
-  // whole blocks: I8, one byte each), every norm and lower bound, and one embedding row.
+  // A token reads every packed ternary weight (TQ2_0_R8: 64 code bytes per 256 weights, its d values
+  // are not read; rows that are not whole blocks: I8, one byte each), every norm and lower bound,
+  // and one embedding row.
   const ModelConfig& c = hf_->config();
   int64_t packed = 0;
   for (const auto& spec : expected_tensors(c))
     if (spec.kind == TensorKind::Ternary)
-      packed += spec.shape[0] * (spec.shape[1] % 256 == 0 ? spec.shape[1] / 256 * 66 : spec.shape[1]);
+      packed += spec.shape[0] * (spec.shape[1] % 256 == 0 ? spec.shape[1] / 256 * 64 : spec.shape[1]);
   // Per layer: 4 projection norms, g_norm, gate norm, attn and mlp norms (d each), down norm (I);
   // lower bounds from layer 1 on; the LM head's norm and the final norm.
   const int64_t d = c.hidden_size, floats = c.num_layers * (8 * d + c.intermediate_size) + (c.num_layers - 1) * d + 2 * d;
@@ -278,7 +280,7 @@ TEST(GgufModelFile, Tq2AndTq1FilesGiveTheDirectorysLogits) {
   std::vector<int64_t> ids(2 * 24);
   for (auto& id : ids) id = static_cast<int64_t>(g() % static_cast<uint32_t>(c.vocab_size));
   const auto reference = run_logits(*hf, ids, 2, 24);
-  for (const char* weights : {"tq2_0", "tq1_0"}) {
+  for (const char* weights : {"tq2_0_r8", "tq2_0", "tq1_0"}) {
     const std::string out = dir.file(std::string(weights) + ".gguf");
     auto r = test::run_mmfree("convert --model " + dir.file("hf") + " --out " + out + " --weights " + weights);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -286,11 +288,13 @@ TEST(GgufModelFile, Tq2AndTq1FilesGiveTheDirectorysLogits) {
     int64_t bytes = 0;
     for (const auto& spec : expected_tensors(c))
       if (spec.kind == TensorKind::Ternary) {
-        EXPECT_EQ(ggml_type_name(m.file().tensor(spec.name).type_id), weights) << spec.name;
+        // TQ2_0_R8 is stored as ggml's TQ2_0 type (same size), marked by the file's metadata.
+        EXPECT_EQ(ggml_type_name(m.file().tensor(spec.name).type_id), std::string(weights).substr(0, 5)) << spec.name;
+        EXPECT_EQ(m.ternary(spec.name).weight.format, parse_format(weights)) << spec.name;
         bytes += static_cast<int64_t>(m.file().tensor(spec.name).nbytes);
       }
     const double bits = 8.0 * static_cast<double>(bytes) / static_cast<double>(ternary_params(c));
-    EXPECT_DOUBLE_EQ(bits, std::string(weights) == "tq2_0" ? 2.0625 : 1.6875);
+    EXPECT_DOUBLE_EQ(bits, std::string(weights) == "tq1_0" ? 1.6875 : 2.0625);
     EXPECT_EQ(m.embeddings().type(), GgmlType::BF16);  // the checkpoint's own type by default
     auto cmp = test::compare_logits(run_logits(*Model::load(out), ids, 2, 24).data(), reference.data(), 48, c.vocab_size);
     std::printf("[ metric ] %s file (%.4f bits/weight) vs HF directory: %s\n", weights, bits, test::describe(cmp).c_str());
@@ -426,7 +430,9 @@ TEST_F(TinyAFile, BadModelFilesNameWhatIsWrong) {
   expect([](auto&, std::vector<TensorCopy>& ts) { find(ts, "lm_head.weight").bytes[10] = 2; },
          {"tensor 'lm_head.weight': row 0 is not a ternary i8 row (value 2 at column 10)"});
   expect([](auto&, std::vector<TensorCopy>& ts) { find(ts, "model.layers.1.mlp.down_proj.weight").bytes[3] = 0xff; },
-         {"tensor 'model.layers.1.mlp.down_proj.weight': row 0 is not a ternary tq2_0 row (2-bit code 3 in block 0)"});
+         {"tensor 'model.layers.1.mlp.down_proj.weight': row 0 is not a ternary tq2_0_r8 row (2-bit code 3 in block 0)"});
+  expect([](Metadata& kv, auto&) { set_meta(kv, "mmfree.ternary_layout", GgufValue::of_string("tq2_0_r16")); },
+         {"metadata key 'mmfree.ternary_layout' is 'tq2_0_r16', mmfree knows only 'tq2_0_r8'"});
 }
 
 TEST_F(TinyAFile, CommandsRejectForeignTruncatedAndMissingModels) {

@@ -105,6 +105,27 @@ TEST(TernaryFormat, Tq2BytesMatchGgmlLayout) {
   }
 }
 
+// TQ2_0_R8 holds TQ2_0's 64 code bytes of every block, rows in groups of 8 (the last one smaller)
+// with the blocks of a group's rows side by side, then every block's d in row order.
+TEST(TernaryFormat, Tq2R8IsTq2Rearranged) {
+  const float d = 0.25f;
+  for (int64_t rows : {1, 8, 13, 21}) {
+    const int64_t cols = 768, blocks = cols / 256;
+    const auto t = random_ternary(rows * cols, static_cast<uint32_t>(rows));
+    const auto tq2 = pack_ternary(TernaryFormat::TQ2_0, t.data(), rows, cols, d);
+    const auto r8 = pack_ternary(TernaryFormat::TQ2_0_R8, t.data(), rows, cols, d);
+    ASSERT_EQ(r8.size(), tq2.size()) << rows;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t group_start = r / 8 * 8, group_rows = std::min<int64_t>(8, rows - group_start);
+        const int64_t at = group_start * blocks * 64 + (b * group_rows + r % 8) * 64;
+        const auto* want = tq2.data() + (r * blocks + b) * 66;
+        ASSERT_TRUE(std::equal(want, want + 64, r8.data() + at)) << "rows " << rows << " row " << r << " block " << b;
+        ASSERT_TRUE(std::equal(want + 64, want + 66, r8.data() + rows * blocks * 64 + (r * blocks + b) * 2));
+      }
+  }
+}
+
 TEST(TernaryFormat, Tq2OneHotPositions) {
   // Element j*128 + l*32 + m lives in qs[j*32 + m] at bits 2l (the brief's statement of the layout).
   for (int e = 0; e < 256; ++e) {
@@ -137,7 +158,11 @@ TEST(TernaryFormat, RowBytes) {
   EXPECT_EQ(format_row_bytes(TernaryFormat::TQ2_0, 14336), 14336 / 256 * 66);
   EXPECT_EQ(format_row_bytes(TernaryFormat::TQ1_0, 512), 108);
   EXPECT_EQ(format_row_bytes(TernaryFormat::I8, 100), 100);
-  EXPECT_EQ(default_format(2560), TernaryFormat::TQ2_0);
+  EXPECT_EQ(format_row_bytes(TernaryFormat::TQ2_0_R8, 14336), 14336 / 4);
+  EXPECT_EQ(format_matrix_bytes(TernaryFormat::TQ2_0_R8, 3, 512), 3 * 2 * 66);  // the size of TQ2_0
+  EXPECT_EQ(format_matrix_bytes(TernaryFormat::TQ2_0, 3, 512), 3 * 2 * 66);
+  EXPECT_EQ(default_format(2560), TernaryFormat::TQ2_0_R8);
+  EXPECT_EQ(default_format(2560, TernaryFormat::TQ2_0), TernaryFormat::TQ2_0);
   EXPECT_EQ(default_format(128), TernaryFormat::I8);
 }
 
@@ -146,11 +171,12 @@ TEST(TernaryFormat, PackUnpackRoundTrip) {
     TernaryFormat f;
     int64_t rows, cols;
   };
-  for (const Case c : {Case{TernaryFormat::TQ2_0, 5, 256}, Case{TernaryFormat::TQ2_0, 3, 2816}, Case{TernaryFormat::TQ1_0, 7, 256},
+  for (const Case c : {Case{TernaryFormat::TQ2_0, 5, 256}, Case{TernaryFormat::TQ2_0, 3, 2816}, Case{TernaryFormat::TQ2_0_R8, 19, 512},
+                       Case{TernaryFormat::TQ2_0_R8, 8, 256}, Case{TernaryFormat::TQ1_0, 7, 256},
                        Case{TernaryFormat::TQ1_0, 2, 2816}, Case{TernaryFormat::I8, 3, 1}, Case{TernaryFormat::I8, 9, 131}}) {
     const auto t = random_ternary(c.rows * c.cols, static_cast<uint32_t>(c.rows * 1000 + c.cols));
     const auto packed = pack_ternary(c.f, t.data(), c.rows, c.cols, 0.5f);
-    ASSERT_EQ(static_cast<int64_t>(packed.size()), c.rows * format_row_bytes(c.f, c.cols));
+    ASSERT_EQ(static_cast<int64_t>(packed.size()), format_matrix_bytes(c.f, c.rows, c.cols));
     const TernaryMatrix m{c.f, packed.data(), c.rows, c.cols};
     std::vector<int8_t> back(t.size());
     unpack_ternary(m, back.data());
@@ -185,7 +211,7 @@ TEST(TernaryFormat, ClearErrors) {
     parse_format("q4_0");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "unknown ternary weight format 'q4_0' (expected tq2_0, tq1_0 or i8)");
+    EXPECT_STREQ(e.what(), "unknown ternary weight format 'q4_0' (expected tq2_0_r8, tq2_0, tq1_0 or i8)");
   }
   const std::vector<int8_t> bad = {0, 2};
   EXPECT_THROW(pack_ternary(TernaryFormat::I8, bad.data(), 1, 2, 1.0f), Error);

@@ -23,7 +23,7 @@ namespace {
 struct BenchKernelOptions {
   int64_t m = 4096, k = 14336, n = 1;
   int threads = 0;
-  std::string format = "tq2_0", isa;
+  std::string format = "tq2_0_r8", isa;
   int reps = 0;
   bool json = false, hot = false;
 };
@@ -71,7 +71,9 @@ void run(const BenchKernelOptions& o) {
   std::vector<int8_t> t(static_cast<size_t>(o.m * o.k)), q(static_cast<size_t>(o.n * o.k));
   for (auto& v : t) v = static_cast<int8_t>(tern(rng));
   for (auto& v : q) v = static_cast<int8_t>(act(rng));
-  const int64_t matrix_bytes = o.m * format_row_bytes(f, o.k);
+  // Each copy starts on a cache line, as a tensor in a model file does.
+  const int64_t matrix_bytes = (format_matrix_bytes(f, o.m, o.k) + 63) / 64 * 64;
+  const int64_t read_bytes = o.m * format_row_bytes(f, o.k);  // what one product reads (no TQ2_0_R8 d)
   const int64_t copies = o.hot ? 1 : std::max<int64_t>(1, (kColdBytes + matrix_bytes - 1) / matrix_bytes);
   AlignedBuffer<uint8_t> weights(static_cast<size_t>(copies * matrix_bytes));
   pack_ternary(f, t.data(), o.m, o.k, 1.0f, weights.data());
@@ -103,7 +105,7 @@ void run(const BenchKernelOptions& o) {
   const double median = percentile(us, 0.5);
   const double ops = 2.0 * static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
   const double gops = ops / median / 1e3;
-  const double weight_gbs = static_cast<double>(matrix_bytes) / median / 1e3;
+  const double weight_gbs = static_cast<double>(read_bytes) / median / 1e3;
   if (o.json) {
     nlohmann::json j = {{"m", o.m},
                         {"k", o.k},
@@ -119,7 +121,7 @@ void run(const BenchKernelOptions& o) {
                         {"us_p90", percentile(us, 0.9)},
                         {"us_max", percentile(us, 1.0)},
                         {"gops", gops},
-                        {"weight_bytes", matrix_bytes},
+                        {"weight_bytes", read_bytes},
                         {"weight_gbs", weight_gbs},
                         {"load_average_1m", load},
                         {"cpu_us_per_run", cpu_median}};
@@ -130,7 +132,7 @@ void run(const BenchKernelOptions& o) {
                 pool.size(), o.hot ? "reused (cache-hot)" : "from memory", load);
     std::printf("%.1f us/run (median of %d; min %.1f, p10 %.1f, p90 %.1f, max %.1f)\n", median, reps, percentile(us, 0.0),
                 percentile(us, 0.1), percentile(us, 0.9), percentile(us, 1.0));
-    std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(matrix_bytes));
+    std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(read_bytes));
     std::printf("process CPU time per run: %.1f us (median; all threads, spinning included)\n", cpu_median);
   }
 }
@@ -139,10 +141,10 @@ void setup(CLI::App& app) {
   auto o = std::make_shared<BenchKernelOptions>();
   auto* cmd = app.add_subcommand("bench-kernel", "Time one ternary x int8 product (m outputs, k inputs, n tokens)");
   cmd->add_option("--m", o->m, "Output rows")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
-  cmd->add_option("--k", o->k, "Inputs per row (a multiple of 256 for tq2_0/tq1_0)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--k", o->k, "Inputs per row (a multiple of 256 for tq2_0_r8/tq2_0/tq1_0)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
   cmd->add_option("--n", o->n, "Tokens (1: decode, matrix-vector)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
   cmd->add_option("--threads", o->threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
-  cmd->add_option("--format", o->format, "Weight format: tq2_0, tq1_0 or i8")->capture_default_str();
+  cmd->add_option("--format", o->format, "Weight format: tq2_0_r8 (mmfree's layout), tq2_0, tq1_0 or i8")->capture_default_str();
   cmd->add_option("--isa", o->isa, "Instruction set: scalar, avx2, avx512, avx512vnni (default: the best this CPU has)");
   cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10)")->check(CLI::Range(1, 1000000));
   cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through 256 MiB of copies");

@@ -10,9 +10,10 @@ namespace mmfree::cli {
 
 void add_model_file_flags(CLI::App* cmd, ModelFileFlags& f, const std::string& embeddings_default) {
   cmd->add_option("--weights", f.weights,
-                  "Ternary weight blocks: tq2_0 (2.06 bits/weight) or tq1_0 (1.69 bits/weight); rows that are not "
-                  "a multiple of 256 weights are stored as i8")
-      ->check(CLI::IsMember({"tq2_0", "tq1_0"}))
+                  "Ternary weights: tq2_0_r8 (2.06 bits/weight, ggml's TQ2_0 type rearranged for mmfree's kernels: "
+                  "the fastest), tq2_0 (ggml's own layout, for other GGUF tools) or tq1_0 (1.69 bits/weight, the "
+                  "smallest); rows that are not a multiple of 256 weights are stored as i8")
+      ->check(CLI::IsMember({"tq2_0_r8", "tq2_0", "tq1_0"}))
       ->capture_default_str();
   cmd->add_option("--embeddings", f.embeddings, "Embedding storage: f32, f16, bf16 or q8_0 (default: " + embeddings_default + ")")
       ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));

@@ -8,7 +8,7 @@
 namespace mmfree::cli {
 
 struct ModelFileFlags {
-  std::string weights = "tq2_0";
+  std::string weights = "tq2_0_r8";
   std::string embeddings;  // empty: the command's default
 };
 

@@ -83,6 +83,12 @@ float read_scale(const GgufTensorInfo& s) {
 
 ModelGguf::ModelGguf(const std::string& path) : file_(path), config_(config_from_metadata(file_)) {
   const std::string& p = file_.path();
+  if (file_.find(gguf_key::kTernaryLayout)) {
+    const std::string& layout = file_.get_string(gguf_key::kTernaryLayout);
+    check(layout == format_name(TernaryFormat::TQ2_0_R8), p + ": metadata key '" + gguf_key::kTernaryLayout + "' is '" +
+                                                              layout + "', mmfree knows only 'tq2_0_r8'");
+    tq2_r8_ = true;
+  }
   std::set<std::string> expected;
   for (const auto& spec : expected_tensors(config_)) {
     expected.insert(spec.name);
@@ -121,6 +127,7 @@ PackedTernary ModelGguf::ternary(const std::string& weight_name) const {
   const GgufTensorInfo& t = file_.tensor(weight_name);
   PackedTernary w;
   check(ternary_format_of(t.type_id, &w.weight.format), path() + ": tensor '" + weight_name + "' is not ternary");
+  if (tq2_r8_ && w.weight.format == TernaryFormat::TQ2_0) w.weight.format = TernaryFormat::TQ2_0_R8;
   const std::vector<int64_t> shape = t.shape();
   w.weight.rows = shape.at(0);
   w.weight.cols = shape.at(1);

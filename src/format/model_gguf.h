@@ -32,6 +32,9 @@ inline constexpr const char* kRmsEps = "hgrn_bit.attention.layer_norm_rms_epsilo
 inline constexpr const char* kUseLowerBound = "hgrn_bit.use_lower_bound";
 inline constexpr const char* kBosId = "tokenizer.ggml.bos_token_id";
 inline constexpr const char* kEosId = "tokenizer.ggml.eos_token_id";
+// "tq2_0_r8" when the file's TQ2_0 tensors hold mmfree's rearranged TQ2_0_R8 layout (same type,
+// shape and size; kernels/ternary_layout.h); absent: ggml's own TQ2_0 layout.
+inline constexpr const char* kTernaryLayout = "mmfree.ternary_layout";
 }  // namespace gguf_key
 
 // "model.layers.0.attn.i_proj.weight" -> "model.layers.0.attn.i_proj.weight_scale"
@@ -59,6 +62,7 @@ class ModelGguf {
  private:
   GgufFile file_;
   ModelConfig config_;
+  bool tq2_r8_ = false;  // TQ2_0 tensors are TQ2_0_R8 (gguf_key::kTernaryLayout)
 };
 
 // The config as GGUF metadata, and back (validated, naming the file and key on failure).

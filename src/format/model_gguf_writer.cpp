@@ -49,18 +49,18 @@ void add_ternary_tensor(GgufWriter& w, ModelTensorProvider& src, const TensorSpe
   auto scale = std::make_shared<float>(0.0f);
   w.add_tensor(spec.name, ternary_ggml_type(f), ggml_dims(spec), [&src, spec, f, scale](std::ostream& out) {
     const int64_t rows = rows_of(spec), cols = cols_of(spec);
-    const int64_t chunk = std::max<int64_t>(1, kChunkElements / cols);
-    const int64_t row_bytes = format_row_bytes(f, cols);
+    // TQ2_0_R8 puts every d after all the codes, so it is packed whole.
+    const int64_t chunk = f == TernaryFormat::TQ2_0_R8 ? rows : std::max<int64_t>(1, kChunkElements / cols);
     ModelTensorProvider::Ternary t = src.ternary(spec);
     check(t.scale > 0 && std::isfinite(t.scale), "tensor '" + spec.name + "': weight scale " + std::to_string(t.scale) + " is not positive");
     *scale = t.scale;
     std::vector<int8_t> values(static_cast<size_t>(std::min(chunk, rows) * cols));
-    std::vector<uint8_t> bytes(static_cast<size_t>(std::min(chunk, rows) * row_bytes));
+    std::vector<uint8_t> bytes(static_cast<size_t>(format_matrix_bytes(f, std::min(chunk, rows), cols)));
     for (int64_t r = 0; r < rows; r += chunk) {
       const int64_t n = std::min(chunk, rows - r);
       t.rows(r, n, values.data());
       pack_ternary(f, values.data(), n, cols, 1.0f / t.scale, bytes.data());
-      write_bytes(out, bytes, static_cast<size_t>(n * row_bytes));
+      write_bytes(out, bytes, static_cast<size_t>(format_matrix_bytes(f, n, cols)));
     }
   });
   w.add_tensor(weight_scale_name(spec.name), GgmlType::F32, {1}, [scale](std::ostream& out) {
@@ -82,6 +82,8 @@ void write_model_gguf(const std::string& path, const ModelConfig& c, ModelTensor
   w.add_metadata(gguf_key::kAlignment, GgufValue::u32(kModelAlignment));
   w.add_metadata(gguf_key::kQuantizationVersion, GgufValue::u32(kQuantizationVersion));
   for (auto& [k, v] : config_metadata(c)) w.add_metadata(k, std::move(v));
+  if (o.weights == TernaryFormat::TQ2_0_R8)
+    w.add_metadata(gguf_key::kTernaryLayout, GgufValue::of_string(format_name(TernaryFormat::TQ2_0_R8)));
   for (const auto& [k, v] : o.extra_metadata) w.add_metadata(k, v);
 
   for (const auto& spec : expected_tensors(c)) {

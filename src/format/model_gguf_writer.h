@@ -15,7 +15,7 @@
 namespace mmfree {
 
 struct ModelFileOptions {
-  TernaryFormat weights = TernaryFormat::TQ2_0;  // rows that are not whole blocks fall back to I8
+  TernaryFormat weights = TernaryFormat::TQ2_0_R8;  // rows that are not whole blocks fall back to I8
   GgmlType embeddings = GgmlType::F32;           // F32, F16, BF16 or Q8_0
   std::string name;                              // general.name
   std::vector<std::pair<std::string, GgufValue>> extra_metadata;  // e.g. the embedded tokenizer

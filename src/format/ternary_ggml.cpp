@@ -6,7 +6,8 @@ namespace mmfree {
 
 GgmlType ternary_ggml_type(TernaryFormat f) {
   switch (f) {
-    case TernaryFormat::TQ2_0: return GgmlType::TQ2_0;
+    case TernaryFormat::TQ2_0:
+    case TernaryFormat::TQ2_0_R8: return GgmlType::TQ2_0;  // rearranged, same size (model_gguf.h)
     case TernaryFormat::TQ1_0: return GgmlType::TQ1_0;
     case TernaryFormat::I8: return GgmlType::I8;
   }

@@ -35,7 +35,7 @@ void prepare_row(TernaryFormat f, const int8_t* q, int64_t k, int8_t* out, int32
     std::memset(out + k, 0, static_cast<size_t>(bytes - k));
     return;
   }
-  if (f == TernaryFormat::TQ2_0) {  // a permutation of 32-byte runs: plane l, half j <- elements j*128 + l*32 ...
+  if (f == TernaryFormat::TQ2_0 || f == TernaryFormat::TQ2_0_R8) {  // a permutation of 32-byte runs: plane l, half j <- elements j*128 + l*32 ...
     for (int64_t b = 0; b < k / kBlockWeights; ++b)
       for (int l = 0; l < kTq2Planes; ++l)
         for (int j = 0; j < 2; ++j)
@@ -55,7 +55,8 @@ void prepare_row(TernaryFormat f, const int8_t* q, int64_t k, int8_t* out, int32
 int64_t prepared_row_bytes(TernaryFormat f, int64_t k) {
   switch (f) {
     case TernaryFormat::I8: return (k + kPlaneBytes - 1) / kPlaneBytes * kPlaneBytes;
-    case TernaryFormat::TQ2_0: return (k + kBlockWeights - 1) / kBlockWeights * kTq2Planes * kPlaneBytes;
+    case TernaryFormat::TQ2_0:
+    case TernaryFormat::TQ2_0_R8: return (k + kBlockWeights - 1) / kBlockWeights * kTq2Planes * kPlaneBytes;
     case TernaryFormat::TQ1_0: return (k + kBlockWeights - 1) / kBlockWeights * kTq1Planes * kPlaneBytes;
   }
   return 0;

@@ -11,12 +11,16 @@ namespace {
 
 using namespace layout;
 
-constexpr TernaryFormat kFormats[] = {TernaryFormat::I8, TernaryFormat::TQ2_0, TernaryFormat::TQ1_0};
+constexpr TernaryFormat kFormats[] = {TernaryFormat::TQ2_0_R8, TernaryFormat::TQ2_0, TernaryFormat::TQ1_0, TernaryFormat::I8};
 
-void pack_tq2_block(const int8_t* t, uint16_t d, uint8_t* out) {
+void pack_tq2_codes(const int8_t* t, uint8_t* out) {
   std::memset(out, 0, 64);
   for (int s = 0; s < 64; ++s)
     for (int l = 0; l < kTq2Planes; ++l) out[s] |= static_cast<uint8_t>((t[tq2_element(s, l)] + 1) << (2 * l));
+}
+
+void pack_tq2_block(const int8_t* t, uint16_t d, uint8_t* out) {
+  pack_tq2_codes(t, out);
   std::memcpy(out + 64, &d, 2);  // little-endian f16, as ggml stores it on every platform it supports
 }
 
@@ -52,6 +56,7 @@ const char* format_name(TernaryFormat f) {
     case TernaryFormat::I8: return "i8";
     case TernaryFormat::TQ2_0: return "tq2_0";
     case TernaryFormat::TQ1_0: return "tq1_0";
+    case TernaryFormat::TQ2_0_R8: return "tq2_0_r8";
   }
   return "?";
 }
@@ -59,7 +64,7 @@ const char* format_name(TernaryFormat f) {
 TernaryFormat parse_format(const std::string& name) {
   for (TernaryFormat f : kFormats)
     if (name == format_name(f)) return f;
-  throw Error("unknown ternary weight format '" + name + "' (expected tq2_0, tq1_0 or i8)");
+  throw Error("unknown ternary weight format '" + name + "' (expected tq2_0_r8, tq2_0, tq1_0 or i8)");
 }
 
 bool format_fits(TernaryFormat f, int64_t k) {
@@ -78,8 +83,14 @@ int64_t format_row_bytes(TernaryFormat f, int64_t k) {
     case TernaryFormat::I8: return k;
     case TernaryFormat::TQ2_0: return k / kBlockWeights * kTq2BlockBytes;
     case TernaryFormat::TQ1_0: return k / kBlockWeights * kTq1BlockBytes;
+    case TernaryFormat::TQ2_0_R8: return k / kBlockWeights * kPlaneBytes;
   }
   return 0;
+}
+
+int64_t format_matrix_bytes(TernaryFormat f, int64_t rows, int64_t k) {
+  const int64_t codes = rows * format_row_bytes(f, k);
+  return f == TernaryFormat::TQ2_0_R8 ? codes + rows * (k / kBlockWeights) * 2 : codes;
 }
 
 void pack_ternary(TernaryFormat f, const int8_t* t, int64_t rows, int64_t cols, float d, uint8_t* out) {
@@ -92,16 +103,20 @@ void pack_ternary(TernaryFormat f, const int8_t* t, int64_t rows, int64_t cols, 
     return;
   }
   const uint16_t dh = f32_to_f16(d);
+  const int64_t blocks = cols / kBlockWeights;
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < cols / kBlockWeights; ++b) {
+    for (int64_t b = 0; b < blocks; ++b) {
       const int8_t* src = t + r * cols + b * kBlockWeights;
       if (f == TernaryFormat::TQ2_0) pack_tq2_block(src, dh, out + r * row_bytes + b * kTq2BlockBytes);
-      else pack_tq1_block(src, dh, out + r * row_bytes + b * kTq1BlockBytes);
+      else if (f == TernaryFormat::TQ1_0) pack_tq1_block(src, dh, out + r * row_bytes + b * kTq1BlockBytes);
+      else pack_tq2_codes(src, out + r8_block_offset(r, b, rows, blocks));
     }
+  if (f == TernaryFormat::TQ2_0_R8)
+    for (int64_t i = 0; i < rows * blocks; ++i) std::memcpy(out + rows * row_bytes + 2 * i, &dh, 2);
 }
 
 std::vector<uint8_t> pack_ternary(TernaryFormat f, const int8_t* t, int64_t rows, int64_t cols, float d) {
-  std::vector<uint8_t> out(static_cast<size_t>(rows * format_row_bytes(f, cols)));
+  std::vector<uint8_t> out(static_cast<size_t>(format_matrix_bytes(f, rows, cols)));
   pack_ternary(f, t, rows, cols, d, out.data());
   return out;
 }
@@ -112,11 +127,13 @@ void unpack_ternary(const TernaryMatrix& w, int8_t* out) {
     std::memcpy(out, w.data, static_cast<size_t>(w.rows * w.cols));
     return;
   }
+  const int64_t blocks = w.cols / kBlockWeights;
   for (int64_t r = 0; r < w.rows; ++r)
-    for (int64_t b = 0; b < w.cols / kBlockWeights; ++b) {
+    for (int64_t b = 0; b < blocks; ++b) {
       int8_t* dst = out + r * w.cols + b * kBlockWeights;
       if (w.format == TernaryFormat::TQ2_0) unpack_tq2_block(w.data + r * row_bytes + b * kTq2BlockBytes, dst);
-      else unpack_tq1_block(w.data + r * row_bytes + b * kTq1BlockBytes, dst);
+      else if (w.format == TernaryFormat::TQ1_0) unpack_tq1_block(w.data + r * row_bytes + b * kTq1BlockBytes, dst);
+      else unpack_tq2_block(w.data + r8_block_offset(r, b, w.rows, blocks), dst);
     }
 }
 
@@ -125,16 +142,18 @@ void validate_ternary(const TernaryMatrix& w, const std::string& what) {
   const auto fail = [&](int64_t r, const std::string& why) {
     throw Error(what + ": row " + std::to_string(r) + " is not a ternary " + format_name(w.format) + " row (" + why + ")");
   };
+  const int64_t blocks = w.cols / kBlockWeights;
   for (int64_t r = 0; r < w.rows; ++r) {
     const uint8_t* row = w.data + r * row_bytes;
     if (w.format == TernaryFormat::I8) {
       for (int64_t i = 0; i < w.cols; ++i)
         if (static_cast<int8_t>(row[i]) < -1 || static_cast<int8_t>(row[i]) > 1)
           fail(r, "value " + std::to_string(static_cast<int8_t>(row[i])) + " at column " + std::to_string(i));
-    } else if (w.format == TernaryFormat::TQ2_0) {
-      for (int64_t b = 0; b < w.cols / kBlockWeights; ++b)
+    } else if (w.format == TernaryFormat::TQ2_0 || w.format == TernaryFormat::TQ2_0_R8) {
+      for (int64_t b = 0; b < blocks; ++b)
         for (int s = 0; s < 64; ++s) {
-          const uint8_t y = row[b * kTq2BlockBytes + s];
+          const uint8_t y = w.format == TernaryFormat::TQ2_0 ? row[b * kTq2BlockBytes + s]
+                                                             : w.data[r8_block_offset(r, b, w.rows, blocks) + s];
           // Code 3 (binary 11) in any of the four 2-bit fields: (y & (y >> 1)) has a field's low bit set.
           if (y & (y >> 1) & 0x55) fail(r, "2-bit code 3 in block " + std::to_string(b));
         }

@@ -10,7 +10,8 @@ namespace mmfree::kernels {
 // rows o the kernel is given. Each kernel sums code * x with code = weight + 1 and subtracts x_sums[t].
 struct MatmulJob {
   const uint8_t* w = nullptr;  // packed rows
-  int64_t w_row_bytes = 0;
+  int64_t w_row_bytes = 0;     // code bytes per row
+  bool w_r8 = false;           // TQ2_0_R8: rows interleaved in groups of 8 (ternary_layout.h)
   int64_t k = 0;               // weights per row
   const int8_t* x = nullptr;   // prepared activations (ternary_activations.h), 64-byte aligned
   int64_t x_stride = 0;
@@ -26,7 +27,7 @@ struct MatmulJob {
 using RowsFn = void (*)(const MatmulJob& job, int64_t row_begin, int64_t row_end);
 
 struct KernelSet {
-  RowsFn i8, tq2_0, tq1_0;
+  RowsFn i8, tq2_0, tq1_0, tq2_0_r8;
 };
 
 extern const KernelSet kScalarKernels;
@@ -35,6 +36,19 @@ extern const KernelSet kAvx2Kernels;
 extern const KernelSet kAvx512Kernels;
 extern const KernelSet kAvx512VnniKernels;
 #endif
+
+// Where the blocks of rows [row, row + R) lie: block b of row row + i at base + i * row_step +
+// b * block_step. For TQ2_0_R8 the R rows must share a group of 8: tiles start at multiples of R
+// and R divides 8.
+struct RowWalk {
+  const uint8_t* base;
+  int64_t row_step, block_step;
+};
+static inline RowWalk row_walk(const MatmulJob& j, int64_t row, int64_t block_bytes) {
+  if (!j.w_r8) return {j.w + row * j.w_row_bytes, j.w_row_bytes, block_bytes};
+  const int64_t row0 = row / 8 * 8, group = j.ld - row0 < 8 ? j.ld - row0 : 8;
+  return {j.w + row0 * j.w_row_bytes + (row - row0) * block_bytes, block_bytes, group * block_bytes};
+}
 
 // Writes one finished sum (code sums minus the activation sum) where the job wants it. `static`:
 // each file gets its own copy, compiled for its own instruction set.

@@ -6,6 +6,9 @@
 //
 // TQ2_0 block (66 bytes): qs[64], then f16 d. Element j*128 + l*32 + m (j < 2, l < 4, m < 32) is
 //   stored as code (weight + 1) in qs[j*32 + m], bits 2l..2l+1. Plane l = (qs >> 2l) & 3.
+// TQ2_0_R8: the 64 code bytes of TQ2_0's blocks, without d. Rows go in groups of kR8Rows (the last
+//   group may be smaller, G rows); in a group, block b of its row i sits at b * G * 64 + i * 64 from
+//   the group's start (row0 * k / 4). All rows * k / 256 f16 d values follow the codes.
 // TQ1_0 block (54 bytes): qs[48], qh[4], then f16 d. Byte s holds five base-3 digits (four in qh,
 //   with a zero fifth digit), the first the most significant, scaled to a byte as
 //   ceil(value * 256 / 243); digit n of byte y is ((y * 3^n) mod 256 * 3) >> 8. Plane n holds
@@ -20,6 +23,7 @@ constexpr int kPlaneBytes = 64;
 
 constexpr int kTq2BlockBytes = 66;
 constexpr int kTq2Planes = 4;
+constexpr int kR8Rows = 8;
 
 constexpr int kTq1BlockBytes = 54;
 constexpr int kTq1QsBytes = 48;
@@ -27,6 +31,13 @@ constexpr int kTq1CodeBytes = 52;  // qs + qh
 constexpr int kTq1Planes = 5;
 
 constexpr int kI8BlockWeights = 64;  // one plane: the int8 fallback has no blocks of its own
+
+// TQ2_0_R8: offset of block b of row r in a matrix of `rows` rows of `blocks` blocks.
+constexpr int64_t r8_block_offset(int64_t r, int64_t b, int64_t rows, int64_t blocks) {
+  const int64_t row0 = r / kR8Rows * kR8Rows;
+  const int64_t group = rows - row0 < kR8Rows ? rows - row0 : kR8Rows;
+  return row0 * blocks * kPlaneBytes + (b * group + (r - row0)) * kPlaneBytes;
+}
 
 // TQ2_0: the element stored in qs[s], bits 2l..2l+1.
 constexpr int tq2_element(int s, int l) { return (s / 32) * 128 + l * 32 + s % 32; }

@@ -28,12 +28,14 @@ kernels::RowsFn rows_fn(const kernels::KernelSet& set, TernaryFormat f) {
     case TernaryFormat::I8: return set.i8;
     case TernaryFormat::TQ2_0: return set.tq2_0;
     case TernaryFormat::TQ1_0: return set.tq1_0;
+    case TernaryFormat::TQ2_0_R8: return set.tq2_0_r8;
   }
   return set.i8;
 }
 
 // Rows per chunk handed to a thread: a few chunks per thread so that a thread slowed by another
-// process does not hold the others up, in multiples of 16 rows (every kernel's row tile divides it).
+// process does not hold the others up, in multiples of 16 rows (every kernel's row tile divides it,
+// and so chunks never split a TQ2_0_R8 group).
 int64_t row_grain(int64_t rows, int threads) {
   if (threads <= 1) return rows;
   const int64_t chunks = int64_t{threads} * 8;
@@ -53,8 +55,10 @@ void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const 
                 ", matrix is " + format_name(w.format) + " x " + std::to_string(w.cols));
   if ((out.acc != nullptr) == (out.y != nullptr) || (out.y && !out.x_scale)) throw Error("internal: ternary_matmul output unset");
   const kernels::RowsFn fn = rows_fn(kernel_set(isa), w.format);
-  const kernels::MatmulJob job{w.data, w.row_bytes(), w.cols, x.data,  x.stride, x.sums,
-                               x.rows, w.rows,        out.acc, out.y, out.x_scale, out.w_scale};
+  const kernels::MatmulJob job{w.data,   w.row_bytes(), w.format == TernaryFormat::TQ2_0_R8, w.cols,
+                               x.data,   x.stride,      x.sums,                             x.rows,
+                               w.rows,   out.acc,       out.y,                              out.x_scale,
+                               out.w_scale};
   if (!pool || w.rows * w.cols * x.rows < kParallelMacs) {
     fn(job, 0, w.rows);
     return;

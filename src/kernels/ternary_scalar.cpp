@@ -22,6 +22,10 @@ struct Tq2 {
   }
 };
 
+struct Tq2R8 : Tq2 {
+  static constexpr int kBytes = kPlaneBytes;
+};
+
 struct Tq1 {
   static constexpr int kWeights = kBlockWeights, kBytes = kTq1BlockBytes, kCodes = kTq1Planes * kPlaneBytes;
   static void decode(const uint8_t* w, int, uint8_t* codes) {
@@ -49,13 +53,13 @@ void rows(const MatmulJob& j, int64_t r0, int64_t r1) {
   const int64_t blocks = (j.k + F::kWeights - 1) / F::kWeights;  // I8: the last block may be partial
   uint8_t codes[kMaxBlockBytes];
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* w = j.w + r * j.w_row_bytes;
+    const RowWalk w = row_walk(j, r, F::kBytes);
     for (int64_t t0 = 0; t0 < j.n; t0 += kTokens) {
       const int tokens = static_cast<int>(j.n - t0 < kTokens ? j.n - t0 : kTokens);
       int32_t acc[kTokens] = {};
       for (int64_t b = 0; b < blocks; ++b) {
         const int64_t left = j.k - b * F::kWeights;
-        F::decode(w + b * F::kBytes, static_cast<int>(left < F::kWeights ? left : F::kWeights), codes);
+        F::decode(w.base + b * w.block_step, static_cast<int>(left < F::kWeights ? left : F::kWeights), codes);
         for (int t = 0; t < tokens; ++t) acc[t] += dot(codes, j.x + (t0 + t) * j.x_stride + b * F::kCodes, F::kCodes);
       }
       for (int t = 0; t < tokens; ++t) store_result(j, r, t0 + t, acc[t]);
@@ -65,6 +69,6 @@ void rows(const MatmulJob& j, int64_t r0, int64_t r1) {
 
 }  // namespace
 
-const KernelSet kScalarKernels = {rows<I8>, rows<Tq2>, rows<Tq1>};
+const KernelSet kScalarKernels = {rows<I8>, rows<Tq2>, rows<Tq1>, rows<Tq2R8>};
 
 }  // namespace mmfree::kernels

@@ -18,7 +18,9 @@ BitLinear::BitLinear(const TensorView& weight, const TensorView& norm) : norm_(n
   std::vector<int8_t> t(static_cast<size_t>(out * in));
   s_w_ = ternarize_ref(weight.to_f32().data(), out * in, t.data());
   const TernaryFormat f = default_format(in);
-  auto bytes = std::make_shared<std::vector<uint8_t>>(pack_ternary(f, t.data(), out, in, 1.0f / s_w_));
+  // Cache-line aligned, as in a model file: the kernels' loads then never straddle two lines.
+  auto bytes = std::make_shared<AlignedBuffer<uint8_t>>(static_cast<size_t>(format_matrix_bytes(f, out, in)));
+  pack_ternary(f, t.data(), out, in, 1.0f / s_w_, bytes->data());
   w_ = TernaryMatrix{f, bytes->data(), out, in};
   owned_ = std::move(bytes);
 }
@@ -31,7 +33,10 @@ BitLinear::BitLinear(const TernaryMatrix& weight, float s_w, std::vector<float> 
                                                                " values for " + std::to_string(weight.cols) + " inputs");
 }
 
-int64_t BitLinear::weight_bytes() const { return w_.bytes() + static_cast<int64_t>(norm_.size() * sizeof(float)); }
+int64_t BitLinear::weight_bytes() const {
+  // The kernels read every row's codes (TQ2_0_R8's d values, after them, are never read).
+  return w_.rows * w_.row_bytes() + static_cast<int64_t>(norm_.size() * sizeof(float));
+}
 
 std::vector<int8_t> BitLinear::ternary() const {
   std::vector<int8_t> t(static_cast<size_t>(w_.rows * w_.cols));

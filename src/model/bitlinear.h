@@ -11,6 +11,7 @@
 #include "kernels/ternary_activations.h"
 #include "kernels/ternary_format.h"
 #include "model/compute.h"
+#include "util/aligned_buffer.h"
 
 namespace mmfree {
 
@@ -26,7 +27,7 @@ class BitLinear {
  public:
   BitLinear() = default;
   // Ternarises the latent full-precision weight W [out, in] (norm: the layer's RMSNorm weight
-  // [in]) and packs it: TQ2_0 when in % 256 == 0, else I8.
+  // [in]) and packs it: TQ2_0_R8 when in % 256 == 0, else I8.
   BitLinear(const TensorView& weight, const TensorView& norm);
   // Uses packed bytes as they are (no copy): weight.data must outlive this object. s_w is the
   // exact per-tensor scale 1 / max(mean|W|, 1e-5); y = (T q) / (s_x * s_w).
@@ -47,7 +48,7 @@ class BitLinear {
   TernaryMatrix w_;
   float s_w_ = 1;
   std::vector<float> norm_;
-  std::shared_ptr<const std::vector<uint8_t>> owned_;  // the packed bytes when this object made them
+  std::shared_ptr<const AlignedBuffer<uint8_t>> owned_;  // the packed bytes when this object made them
 };
 
 }  // namespace mmfree

@@ -18,8 +18,8 @@ class GgufWeightSource final : public WeightSource {
   std::vector<float> floats(const std::string& name) const override { return m_.floats(name); }
 
   // Zero-copy: the BitLinear reads the packed rows where they lie in the mapping (which this source
-  // keeps alive). The kernels load weight bytes unaligned, so the file's 64-byte tensor alignment
-  // and TQ2_0's 66-byte blocks need nothing more. One pass checks every code is ternary.
+  // keeps alive): every tensor starts on a 64-byte line, so TQ2_0_R8's blocks are line-aligned
+  // (TQ2_0's 66-byte blocks are loaded unaligned). One pass checks every code is ternary.
   BitLinear bitlinear(const std::string& prefix) const override {
     const std::string name = prefix + ".weight";
     const PackedTernary p = m_.ternary(name);

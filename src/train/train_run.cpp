@@ -220,7 +220,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     model.save_hf(o.out + "/hf");
     if (!o.data.empty()) copy_tokenizer_files(o.data, o.out + "/hf");
     // The packed file for inference: ternary weights, the exact scales, the tokenizer inside.
-    convert_hf_to_gguf(HfCheckpoint(o.out + "/hf"), o.out + "/model.gguf", ModelFileOptions{TernaryFormat::TQ2_0, GgmlType::F32, "mmfree-trained", {}});
+    convert_hf_to_gguf(HfCheckpoint(o.out + "/hf"), o.out + "/model.gguf", ModelFileOptions{TernaryFormat::TQ2_0_R8, GgmlType::F32, "mmfree-trained", {}});
     hooks.message("checkpoint at step " + std::to_string(step) + ": " + ckpt_path + ", model in " + o.out + "/hf and " +
                   o.out + "/model.gguf");
   };
