@@ -96,7 +96,7 @@ class TinyAFile : public ::testing::Test {
     gguf_ = dir_->file("tiny_a.gguf");
     const auto r = test::run_mmfree("convert --model " + test::tiny_a() + " --out " + gguf_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_TRUE(has_all(r.out, {"wrote", "i8+tq2_0", "embeddings f32"}));
+    EXPECT_TRUE(has_all(r.out, {"wrote", "i8+tq2_0_r8", "embeddings f32"}));
     golden_ = std::make_unique<SafetensorsFile>(test::tiny_a() + "/golden.safetensors");
     hf_ = Model::load(test::tiny_a());
     file_ = Model::load(gguf_);
@@ -202,7 +202,7 @@ TEST_F(TinyAFile, CommandsTakeTheFileAsModel) {
   const auto j = nlohmann::json::parse(info.out);
   EXPECT_EQ(j["format"], "gguf");
   EXPECT_EQ(j["checkpoint_bytes"], std::filesystem::file_size(gguf_));
-  EXPECT_EQ(j["ternary_storage"]["types"], "i8+tq2_0");
+  EXPECT_EQ(j["ternary_storage"]["types"], "i8+tq2_0_r8");
   EXPECT_EQ(j["embedding_type"], "f32");
   EXPECT_EQ(j["parameters"]["ternary_weights"], ternary_params(hf_->config()));
 }
@@ -331,7 +331,7 @@ TEST(GgufModelFile, InitWritesThePapers370M) {
   test::TempDir dir;
   auto r = test::run_mmfree("init --preset 370M --seed 3 --out " + dir.file("m.gguf"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(has_all(r.out, {"tq2_0, 2.0625 bits/weight", "embeddings bf16"}));
+  EXPECT_TRUE(has_all(r.out, {"tq2_0_r8, 2.0625 bits/weight", "embeddings bf16"}));
   const ModelGguf m(dir.file("m.gguf"));
   const ModelConfig& c = m.config();
   EXPECT_EQ(c.hidden_size, 1024);

@@ -122,6 +122,34 @@ TEST(TernaryKernels, FloatOutputMatchesBitLinearScaling) {
   }
 }
 
+// A batch of products in one parallel pass equals the reference for each: row counts that are not
+// multiples of 16 (nor of TQ2_0_R8's groups of 8) put the later products at padded offsets, and
+// the chunks of the pass cross from one product into the next.
+TEST(TernaryKernels, BatchEqualsEachProductAlone) {
+  ThreadPool pool(3);
+  for (TernaryFormat f : {TernaryFormat::TQ2_0_R8, TernaryFormat::TQ2_0, TernaryFormat::I8})
+    for (Isa isa : available_isas()) {
+      const std::vector<Problem> problems = {{37, 512, 1}, {203, 768, 1}, {517, 512, 1}, {21, 768, 1}};
+      std::vector<Data> data;
+      std::vector<ActivationBuffer> bufs(problems.size());
+      std::vector<PreparedActivations> xs;
+      std::vector<TernaryMatrix> ws;
+      std::vector<std::vector<int32_t>> got;
+      for (size_t i = 0; i < problems.size(); ++i) {
+        const Problem& p = problems[i];
+        data.push_back(make_data(f, p, static_cast<uint32_t>(100 + i)));
+        bufs[i].reserve(p.n, p.k);
+        xs.push_back(bufs[i].prepare(f, data[i].q.data(), p.n, p.k));
+        got.emplace_back(static_cast<size_t>(p.m * p.n), 0x5a5a5a5a);
+      }
+      for (size_t i = 0; i < problems.size(); ++i) ws.push_back(TernaryMatrix{f, data[i].packed.data(), problems[i].m, problems[i].k});
+      std::vector<MatmulTask> tasks;
+      for (size_t i = 0; i < problems.size(); ++i) tasks.push_back(MatmulTask{&ws[i], &xs[i], MatmulOutput{got[i].data()}});
+      ternary_matmul_batch(tasks, &pool, isa);
+      for (size_t i = 0; i < problems.size(); ++i) ASSERT_EQ(got[i], data[i].want) << format_name(f) << " " << isa_name(isa) << " product " << i;
+    }
+}
+
 TEST(TernaryKernels, MismatchedActivationsAreRejected) {
   const Data d = make_data(TernaryFormat::TQ2_0, {2, 256, 1}, 5);
   ActivationBuffer buf;

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/default_model.h"
+#include "kernels/ternary_format.h"
 #include "model/tensor_names.h"
 #include "model/weight_source.h"
 
@@ -43,8 +44,17 @@ void run(const InfoOptions& o) {
   const StorageInfo s = src->storage();
   const EmbeddingTable emb = src->embeddings();
   const double bits_per_weight = 8.0 * static_cast<double>(s.ternary_bytes) / static_cast<double>(p.ternary);
-  // The running model keeps the embeddings mapped, one byte per ternary weight and floats for the rest.
-  const int64_t planned_bytes = emb.rows() * emb.row_bytes() + p.ternary + 4 * (p.norms + p.lower_bounds);
+  // The running model keeps the embeddings mapped, the ternary weights packed (a .gguf file's mapped
+  // as stored; a Hugging Face directory's packed at load as TQ2_0_R8, or I8 where rows are not whole
+  // blocks) and floats for the rest.
+  int64_t ternary_bytes = s.ternary_bytes;
+  if (s.format != "gguf") {
+    ternary_bytes = 0;
+    for (const auto& spec : expected_tensors(c))
+      if (spec.kind == TensorKind::Ternary)
+        ternary_bytes += format_matrix_bytes(default_format(spec.shape[1]), spec.shape[0], spec.shape[1]);
+  }
+  const int64_t planned_bytes = emb.rows() * emb.row_bytes() + ternary_bytes + 4 * (p.norms + p.lower_bounds);
   nlohmann::json j = {{"config", c.to_json()},
                       {"parameters",
                        {{"total", p.total()},
@@ -76,7 +86,7 @@ void run(const InfoOptions& o) {
   std::printf("on disk      %.2f MB (%s)\n", mb(s.bytes), s.format == "gguf" ? "whole file" : "tensors");
   std::printf("  ternary    %s, %.4f bits per weight\n", s.ternary_types.c_str(), bits_per_weight);
   std::printf("  embeddings %s\n", s.embedding_type.c_str());
-  std::printf("in memory    %.2f MB planned (int8 ternary weights, mapped embeddings)\n", mb(planned_bytes));
+  std::printf("in memory    %.2f MB planned (packed ternary weights, mapped embeddings)\n", mb(planned_bytes));
   std::printf("state        %lld bytes per sequence (no KV cache)\n", (long long)(4 * c.num_layers * c.hidden_size));
 }
 

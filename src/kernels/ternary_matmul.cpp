@@ -49,21 +49,47 @@ constexpr int64_t kParallelMacs = int64_t{1} << 18;
 
 void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const MatmulOutput& out, ThreadPool* pool,
                     Isa isa) {
+  const MatmulTask task{&w, &x, out};
+  ternary_matmul_batch({&task, 1}, pool, isa);
+}
+
+void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, Isa isa) {
   // Checked without building messages unless they fail: this runs for every layer of every token.
-  if (x.format != w.format || x.cols != w.cols)
-    throw Error(std::string("internal: activations prepared for ") + format_name(x.format) + " x " + std::to_string(x.cols) +
-                ", matrix is " + format_name(w.format) + " x " + std::to_string(w.cols));
-  if ((out.acc != nullptr) == (out.y != nullptr) || (out.y && !out.x_scale)) throw Error("internal: ternary_matmul output unset");
-  const kernels::RowsFn fn = rows_fn(kernel_set(isa), w.format);
-  const kernels::MatmulJob job{w.data,   w.row_bytes(), w.format == TernaryFormat::TQ2_0_R8, w.cols,
-                               x.data,   x.stride,      x.sums,                             x.rows,
-                               w.rows,   out.acc,       out.y,                              out.x_scale,
-                               out.w_scale};
-  if (!pool || w.rows * w.cols * x.rows < kParallelMacs) {
-    fn(job, 0, w.rows);
+  if (tasks.size() > static_cast<size_t>(kMaxMatmulTasks)) throw Error("internal: too many products in one batch");
+  const kernels::KernelSet& set = kernel_set(isa);
+  kernels::MatmulJob jobs[kMaxMatmulTasks];
+  kernels::RowsFn fns[kMaxMatmulTasks];
+  // Task i owns rows [start[i], start[i] + rows) of the pass; starts are multiples of 16 so that
+  // every chunk (row_grain) starts a task's rows on a multiple of 16 too.
+  int64_t start[kMaxMatmulTasks];
+  int64_t total = 0, macs = 0;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const TernaryMatrix& w = *tasks[i].w;
+    const PreparedActivations& x = *tasks[i].x;
+    const MatmulOutput& out = tasks[i].out;
+    if (x.format != w.format || x.cols != w.cols)
+      throw Error(std::string("internal: activations prepared for ") + format_name(x.format) + " x " +
+                  std::to_string(x.cols) + ", matrix is " + format_name(w.format) + " x " + std::to_string(w.cols));
+    if ((out.acc != nullptr) == (out.y != nullptr) || (out.y && !out.x_scale))
+      throw Error("internal: ternary_matmul output unset");
+    fns[i] = rows_fn(set, w.format);
+    jobs[i] = kernels::MatmulJob{w.data,  w.row_bytes(), w.format == TernaryFormat::TQ2_0_R8, w.cols, x.data,
+                                 x.stride, x.sums,       x.rows,                             w.rows, out.acc,
+                                 out.y,    out.x_scale,  out.w_scale};
+    start[i] = total;
+    total += (w.rows + 15) / 16 * 16;
+    macs += w.rows * w.cols * x.rows;
+  }
+  if (!pool || macs < kParallelMacs) {
+    for (size_t i = 0; i < tasks.size(); ++i) fns[i](jobs[i], 0, jobs[i].ld);
     return;
   }
-  pool->parallel_for(w.rows, row_grain(w.rows, pool->size()), [&](int64_t r0, int64_t r1) { fn(job, r0, r1); });
+  pool->parallel_for(total, row_grain(total, pool->size()), [&](int64_t r0, int64_t r1) {
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      const int64_t lo = std::max(r0, start[i]), hi = std::min(r1, start[i] + jobs[i].ld);
+      if (lo < hi) fns[i](jobs[i], lo - start[i], hi - start[i]);
+    }
+  });
 }
 
 }  // namespace mmfree

@@ -2,6 +2,7 @@
 // The fast ternary x int8 product, for every weight format and instruction set, split over the
 // rows of the matrix on a thread pool. The integer sums equal ternary_matmul_ref's exactly.
 #include <cstdint>
+#include <span>
 
 #include "kernels/cpu_isa.h"
 #include "kernels/ternary_activations.h"
@@ -25,5 +26,18 @@ struct MatmulOutput {
 // or an instruction set this CPU lacks.
 void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, const MatmulOutput& out, ThreadPool* pool,
                     Isa isa = best_isa());
+
+// One product of ternary_matmul_batch.
+struct MatmulTask {
+  const TernaryMatrix* w;
+  const PreparedActivations* x;
+  MatmulOutput out;
+};
+constexpr int kMaxMatmulTasks = 8;
+
+// Several independent products in one parallel pass over all their rows: one wake-up of the pool
+// instead of one per product, and small matrices share the threads' streams (decoding reads three
+// d x d matrices of the MLGRU from the same normalised input). Same results as one call each.
+void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, Isa isa = best_isa());
 
 }  // namespace mmfree

@@ -60,9 +60,32 @@ void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s
     }
     return;
   }
+  const MatmulTask task = prepare(x, n, y, s, c);
+  ternary_matmul_batch({&task, 1}, c.pool, c.isa);
+}
+
+MatmulTask BitLinear::prepare(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
+  const int64_t in = w_.cols;
   rmsnorm_quantize(c.isa, x, norm_.data(), n, in, s.q.data(), s.s_x.data(), c.pool);
-  const PreparedActivations acts = s.acts.prepare(w_.format, s.q.data(), n, in, n > 16 ? c.pool : nullptr);
-  ternary_matmul(w_, acts, MatmulOutput{nullptr, y, s.s_x.data(), s_w_}, c.pool, c.isa);
+  s.prepared = s.acts.prepare(w_.format, s.q.data(), n, in, n > 16 ? c.pool : nullptr);
+  return MatmulTask{&w_, &s.prepared, MatmulOutput{nullptr, y, s.s_x.data(), s_w_}};
+}
+
+void forward_shared_input(std::span<const BitLinear* const> layers, const float* x, int64_t n, std::span<float* const> ys,
+                          std::span<BitLinearScratch* const> scratch, const ComputeContext& c) {
+  if (layers.size() != ys.size() || layers.size() != scratch.size() || layers.size() > kMaxMatmulTasks)
+    throw Error("internal: forward_shared_input needs one output and one scratch per layer");
+  if (c.reference) {
+    for (size_t j = 0; j < layers.size(); ++j) layers[j]->forward(x, n, ys[j], *scratch[j], c);
+    return;
+  }
+  MatmulTask tasks[kMaxMatmulTasks];
+  for (size_t j = 0; j < layers.size(); ++j) {
+    if (static_cast<int64_t>(scratch[j]->s_x.size()) < n || static_cast<int64_t>(scratch[j]->q.size()) < n * layers[j]->in_features())
+      throw Error("internal: BitLinear scratch too small");
+    tasks[j] = layers[j]->prepare(x, n, ys[j], *scratch[j], c);
+  }
+  ternary_matmul_batch({tasks, layers.size()}, c.pool, c.isa);
 }
 
 }  // namespace mmfree

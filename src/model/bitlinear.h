@@ -5,11 +5,13 @@
 // model file, which must outlive it.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "format/safetensors.h"
 #include "kernels/ternary_activations.h"
 #include "kernels/ternary_format.h"
+#include "kernels/ternary_matmul.h"
 #include "model/compute.h"
 #include "util/aligned_buffer.h"
 
@@ -20,6 +22,7 @@ struct BitLinearScratch {
   std::vector<int8_t> q;  // [rows][in]
   std::vector<float> s_x;  // [rows]
   ActivationBuffer acts;   // q laid out for the kernels
+  PreparedActivations prepared;  // the last call's view of acts
   void reserve(int64_t rows, int64_t max_in);
 };
 
@@ -44,11 +47,19 @@ class BitLinear {
   // y[n][out] = BitLinear(x[n][in]).
   void forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c = {}) const;
 
+  // Normalises and quantises x into s and returns the product still to run (fast path only).
+  MatmulTask prepare(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const;
+
  private:
   TernaryMatrix w_;
   float s_w_ = 1;
   std::vector<float> norm_;
   std::shared_ptr<const AlignedBuffer<uint8_t>> owned_;  // the packed bytes when this object made them
 };
+
+// ys[j][n][out_j] = layers[j](x) for layers that read the same input: their products run as one
+// parallel pass (ternary_matmul_batch). scratch[j] serves layers[j].
+void forward_shared_input(std::span<const BitLinear* const> layers, const float* x, int64_t n, std::span<float* const> ys,
+                          std::span<BitLinearScratch* const> scratch, const ComputeContext& c = {});
 
 }  // namespace mmfree

@@ -40,9 +40,8 @@ class GgufWeightSource final : public WeightSource {
     std::set<std::string> types;
     for (const auto& spec : expected_tensors(config()))
       if (spec.kind == TensorKind::Ternary) {
-        const GgufTensorInfo& t = m_.file().tensor(spec.name);
-        s.ternary_bytes += static_cast<int64_t>(t.nbytes);
-        types.insert(ggml_type_name(t.type_id));
+        s.ternary_bytes += static_cast<int64_t>(m_.file().tensor(spec.name).nbytes);
+        types.insert(format_name(m_.ternary(spec.name).weight.format));  // tq2_0_r8 where the file says so
       }
     for (const auto& t : types) s.ternary_types += (s.ternary_types.empty() ? "" : "+") + t;
     s.embedding_type = ggml_type_name(m_.embeddings().type_id);

@@ -9,6 +9,8 @@ void MlgruScratch::reserve(int64_t rows, int64_t d) {
   i.resize(static_cast<size_t>(rows * d));
   f.resize(static_cast<size_t>(rows * d));
   g.resize(static_cast<size_t>(rows * d));
+  f_proj.reserve(rows, d);
+  g_proj.reserve(rows, d);
 }
 
 Mlgru::Mlgru(const WeightSource& w, int64_t layer, std::vector<float> lower_bound)
@@ -34,9 +36,11 @@ void Mlgru::forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_st
   // The reference path runs the reference formulas; Isa::Scalar selects them in elementwise.h.
   const Isa isa = c.reference ? Isa::Scalar : c.isa;
   ThreadPool* pool = c.reference ? nullptr : c.pool;
-  i_.forward(a, n, s.i.data(), bs, c);
-  f_.forward(a, n, s.f.data(), bs, c);
-  g_.forward(a, n, s.g.data(), bs, c);
+  // i, f and g read the same input: one parallel pass over their rows.
+  const BitLinear* const layers[] = {&i_, &f_, &g_};
+  float* const ys[] = {s.i.data(), s.f.data(), s.g.data()};
+  BitLinearScratch* const scratch[] = {&bs, &s.f_proj, &s.g_proj};
+  forward_shared_input(layers, a, n, ys, scratch, c);
   // Gates, then the recurrence h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t), in time order per
   // sequence; i's buffer then holds h_t for the output gate below.
   const float* lb = lower_bound_.empty() ? nullptr : lower_bound_.data();

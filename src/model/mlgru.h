@@ -11,6 +11,7 @@ namespace mmfree {
 
 struct MlgruScratch {
   std::vector<float> i, f, g;  // [rows][d] each
+  BitLinearScratch f_proj, g_proj;  // i_proj uses the model's shared BitLinear scratch
   void reserve(int64_t rows, int64_t d);
 };
 
