@@ -1,6 +1,9 @@
 // The reference forward pass against the original implementation's outputs on tiny_a.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "format/safetensors.h"
 #include "model/model.h"
 #include "test_util.h"
@@ -62,6 +65,25 @@ TEST_F(GoldenForward, TokenByTokenMatchesFullSequence) {
   EXPECT_LE(c.median, 1e-4);
   EXPECT_GE(c.argmax_agreement, 0.99);
   EXPECT_EQ(st.h, full_state.h);
+}
+
+// A sequence longer than the workspace runs in chunks: the same logits and state, bit for bit.
+TEST_F(GoldenForward, ChunkedSequenceEqualsWholeSequence) {
+  const auto ids = golden_->get("input_ids").to_i64();
+  const int64_t T = golden_->get("input_ids").shape[1], V = model_->config().vocab_size;  // first sequence
+  RecurrentState whole_state(model_->config(), 1), chunked_state(model_->config(), 1);
+  Workspace big(model_->config(), T), small(model_->config(), 8);  // 37 tokens: chunks 8, 8, 8, 8, 5
+  std::vector<float> whole(static_cast<size_t>(T * V)), chunked(whole.size(), NAN);
+  model_->forward(ids.data(), 1, T, whole_state, big, whole.data(), true);
+  model_->forward(ids.data(), 1, T, chunked_state, small, chunked.data(), true);
+  EXPECT_EQ(chunked, whole);
+  EXPECT_EQ(chunked_state.h, whole_state.h);
+  // Last position only: the logits of the last chunk's last token.
+  std::vector<float> last(static_cast<size_t>(V));
+  chunked_state.reset();
+  model_->forward(ids.data(), 1, T, chunked_state, small, last.data(), false);
+  EXPECT_TRUE(std::equal(last.begin(), last.end(), whole.end() - V));
+  EXPECT_EQ(chunked_state.h, whole_state.h);
 }
 
 TEST_F(GoldenForward, GreedyDecodingMatchesGolden) {

@@ -61,7 +61,7 @@ void run(const BenchOptions& o) {
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int64_t>((i * 7919 + 13) % static_cast<size_t>(V));
 
   RecurrentState st(c, 1);
-  Workspace ws(c, std::max<int64_t>(o.n_prompt, 1));
+  Workspace ws(c, std::clamp<int64_t>(o.n_prompt, 1, kPrefillRows));  // as generate: prompts run in chunks
   std::vector<float> logits(static_cast<size_t>(V));
   model.forward(tokens.data(), 1, 1, st, ws, logits.data(), false);  // warm-up: touches every weight once
 

@@ -71,7 +71,7 @@ void run(const GenerateOptions& o) {
   const int64_t P = static_cast<int64_t>(prompt.size());
 
   RecurrentState st(c, 1);
-  Workspace ws(c, P);
+  Workspace ws(c, std::min(P, kPrefillRows));  // longer prompts run in chunks
   std::vector<float> logits(static_cast<size_t>(V));
   Sampler sampler(o.sampler, V);
   for (int64_t id : prompt) sampler.accept(id);

@@ -70,6 +70,17 @@ int64_t Model::weight_bytes_per_token() const {
 
 void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
                     bool all_positions) const {
+  if (B != 1 || T <= ws.max_rows) return forward_rows(tokens, B, T, st, ws, logits, all_positions);
+  const int64_t V = cfg_.vocab_size;
+  for (int64_t t0 = 0; t0 < T; t0 += ws.max_rows) {
+    const int64_t tc = std::min(ws.max_rows, T - t0);
+    float* out = all_positions ? logits + t0 * V : t0 + tc == T ? logits : nullptr;
+    forward_rows(tokens + t0, 1, tc, st, ws, out, all_positions);
+  }
+}
+
+void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
+                         bool all_positions) const {
   const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
   // Checks on this path build their message only on failure: forward runs once per decoded token
   // and allocates nothing.
@@ -94,6 +105,7 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState&
     layer.mlp.forward(ws.a.data(), n, ws.o.data(), ws.glu, ws.bitlinear, c);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
   }
+  if (!logits) return;
   if (all_positions) {
     rmsnorm(isa, ws.x.data(), final_norm_.data(), n, d, eps, ws.a.data(), pool);
     lm_head_.forward(ws.a.data(), n, logits, ws.bitlinear, c);

@@ -25,6 +25,10 @@ struct RecurrentState {
   void reset();
 };
 
+// Rows of a workspace that prefill needs for full speed: the kernels take tokens in blocks of about
+// 100 (ternary_simd.inc), so longer prompts run in chunks of this many at no cost in speed.
+constexpr int64_t kPrefillRows = 256;
+
 // Every buffer a forward call needs, for up to max_rows = B*T rows at once.
 struct Workspace {
   int64_t max_rows = 0;
@@ -47,7 +51,9 @@ class Model {
   const ComputeContext& compute() const { return compute_.context(); }
 
   // Runs B sequences of T tokens (tokens [B][T]) from state st, which it advances. Writes logits
-  // [B][T][V] when all_positions, else only each sequence's last position, [B][V].
+  // [B][T][V] when all_positions, else only each sequence's last position, [B][V]. B * T may exceed
+  // the workspace's rows when B == 1: the sequence then runs in chunks of ws.max_rows tokens (same
+  // result: the recurrence carries its state), so memory does not grow with the prompt.
   void forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
                bool all_positions) const;
 
@@ -56,6 +62,10 @@ class Model {
   int64_t weight_bytes_per_token() const;
 
  private:
+  // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).
+  void forward_rows(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
+                    bool all_positions) const;
+
   ModelConfig cfg_;
   Compute compute_;
   std::shared_ptr<const WeightSource> weights_;  // keeps the mapped weights and embeddings alive

@@ -25,4 +25,9 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Tells the kernel that [p, p + bytes) of a mapping is read at random (no readahead): a token's
+// embedding row should page in alone, not with the 100+ KB around it. Whole pages inside the range
+// only; a hint, so failures are ignored.
+void advise_random_access(const void* p, size_t bytes);
+
 }  // namespace mmfree
