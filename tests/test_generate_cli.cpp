@@ -87,7 +87,7 @@ TEST_F(GenerateText, StreamedTextEqualsJsonText) {
   const json j = generate_json(args);
   const auto r = generate(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, j["text"].get<std::string>() + "\n");
+  EXPECT_EQ(r.out, "It was" + j["text"].get<std::string>() + "\n");  // the prompt, then its continuation
   const size_t prompt_tokens = load_tokenizer(dir_->file("tok"))->encode("It was").size();
   EXPECT_NE(r.err.find("prompt " + std::to_string(prompt_tokens) + " tokens, generated 30 tokens | prefill "),
             std::string::npos)
@@ -120,7 +120,7 @@ TEST_F(GenerateText, StopStringEndsTheText) {
   const json j = generate_json(args);
   EXPECT_EQ(j["text"], text.substr(0, at));
   EXPECT_EQ(j["stop_reason"], "stop");
-  EXPECT_EQ(generate(args).out, text.substr(0, at) + "\n");
+  EXPECT_EQ(generate(args).out, "Mr. Knightley" + text.substr(0, at) + "\n");  // the prompt is not searched
 }
 
 TEST_F(GenerateText, EmptyPromptStartsFromBos) {

@@ -93,6 +93,9 @@ void run(const GenerateOptions& o) {
     }
   };
 
+  // A --prompt is shown before its continuation, so that the output reads as one text (a prompt from
+  // a file or stdin is not repeated; --json keeps the two apart).
+  if (o.has_prompt && !o.json) emit(o.prompt);
   const auto t0 = clock::now();
   model->forward(prompt.data(), 1, P, st, ws, logits.data(), false);
   const auto t1 = clock::now();
@@ -148,7 +151,7 @@ void setup(CLI::App& app) {
       "generate", "Generate text from a prompt, streaming it to stdout (without the prompt); a summary goes to stderr");
   add_model_option(cmd, o->model);
   cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or directory (default: the model directory's)");
-  auto* prompt = cmd->add_option("--prompt,-p", o->prompt, "Prompt text");
+  auto* prompt = cmd->add_option("--prompt,-p", o->prompt, "Prompt text (printed, then its continuation)");
   auto* file = cmd->add_option("--file,-f", o->file, "File holding the prompt text");
   auto* ids = cmd->add_option("--prompt-ids", o->prompt_ids,
                               "Prompt as token ids, \"1 2 3\" (empty: start from BOS). With no prompt flag, a "
