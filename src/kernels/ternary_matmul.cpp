@@ -34,11 +34,13 @@ kernels::RowsFn rows_fn(const kernels::KernelSet& set, TernaryFormat f) {
 }
 
 // Rows per chunk handed to a thread: a few chunks per thread so that a thread slowed by another
-// process does not hold the others up, in multiples of 16 rows (every kernel's row tile divides it,
-// and so chunks never split a TQ2_0_R8 group).
-int64_t row_grain(int64_t rows, int threads) {
+// process does not hold the others up, but none under kMinChunkBytes of weights (a chunk starts a
+// new memory stream, which takes a while to reach full speed); in multiples of 16 rows (every
+// kernel's row tile divides it, and so chunks never split a TQ2_0_R8 group).
+constexpr int64_t kMinChunkBytes = 256 * 1024;
+int64_t row_grain(int64_t rows, int64_t bytes, int threads) {
   if (threads <= 1) return rows;
-  const int64_t chunks = int64_t{threads} * 8;
+  const int64_t chunks = std::max<int64_t>(threads, std::min<int64_t>(int64_t{threads} * 8, bytes / kMinChunkBytes));
   return std::max<int64_t>(16, (rows + chunks - 1) / chunks + 15) / 16 * 16;
 }
 
@@ -62,7 +64,7 @@ void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, I
   // Task i owns rows [start[i], start[i] + rows) of the pass; starts are multiples of 16 so that
   // every chunk (row_grain) starts a task's rows on a multiple of 16 too.
   int64_t start[kMaxMatmulTasks];
-  int64_t total = 0, macs = 0;
+  int64_t total = 0, macs = 0, bytes = 0;
   for (size_t i = 0; i < tasks.size(); ++i) {
     const TernaryMatrix& w = *tasks[i].w;
     const PreparedActivations& x = *tasks[i].x;
@@ -79,12 +81,13 @@ void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, I
     start[i] = total;
     total += (w.rows + 15) / 16 * 16;
     macs += w.rows * w.cols * x.rows;
+    bytes += w.rows * w.row_bytes();
   }
   if (!pool || macs < kParallelMacs) {
     for (size_t i = 0; i < tasks.size(); ++i) fns[i](jobs[i], 0, jobs[i].ld);
     return;
   }
-  pool->parallel_for(total, row_grain(total, pool->size()), [&](int64_t r0, int64_t r1) {
+  pool->parallel_for(total, row_grain(total, bytes, pool->size()), [&](int64_t r0, int64_t r1) {
     for (size_t i = 0; i < tasks.size(); ++i) {
       const int64_t lo = std::max(r0, start[i]), hi = std::min(r1, start[i] + jobs[i].ld);
       if (lo < hi) fns[i](jobs[i], lo - start[i], hi - start[i]);
