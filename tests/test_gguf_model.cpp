@@ -383,6 +383,37 @@ void set_meta(Metadata& kv, const std::string& key, GgufValue v) {
     if (k == key) old = std::move(v);
 }
 
+// A converted file written again in another layout keeps every weight and scale: the same logits,
+// bit for bit; lower-precision embeddings change only what their rounding changes.
+TEST_F(TinyAFile, ReconvertedFileKeepsTheWeights) {
+  const std::string tq2 = dir_->file("again_tq2.gguf"), r8 = dir_->file("again_r8.gguf");
+  auto r = test::run_mmfree("convert --model " + gguf_ + " --out " + tq2 + " --weights tq2_0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has_all(r.out, {"i8+tq2_0,", "embeddings f32"})) << r.out;
+  r = test::run_mmfree("convert --model " + tq2 + " --out " + r8);  // back to the default layout
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has_all(r.out, {"i8+tq2_0_r8", "embeddings f32"})) << r.out;
+  const auto want = logits_of(*file_);
+  EXPECT_EQ(logits_of(*Model::load(tq2)), want);
+  EXPECT_EQ(logits_of(*Model::load(r8)), want);
+  EXPECT_TRUE(read_file(r8) == read_file(gguf_));  // the same bytes as the first conversion (name kept)
+  r = test::run_mmfree("convert --model " + r8 + " --out " + r8);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has_all(r.err, {"is the input file: write to another path"})) << r.err;
+}
+
+// The tokenizer inside a file travels with it when the file is written again.
+TEST(GgufModelFile, ReconvertedFileKeepsItsTokenizer) {
+  test::TempDir dir;
+  auto r = test::run_mmfree("convert --model " + test::default_model() + " --out " + dir.file("m.gguf") + " --embeddings q8_0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string text = " --text 'It is a truth universally acknowledged' --json";
+  const auto a = test::run_mmfree("tokenize --model " + test::default_model() + text);
+  const auto b = test::run_mmfree("tokenize --model " + dir.file("m.gguf") + text);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+}
+
 TEST_F(TinyAFile, BadModelFilesNameWhatIsWrong) {
   const std::string bad = dir_->file("bad.gguf");
   auto expect = [&](const std::function<void(Metadata&, std::vector<TensorCopy>&)>& mutate,

@@ -1,4 +1,5 @@
-// mmfree convert: a Hugging Face checkpoint to one .gguf model file (docs/FORMATS.md).
+// mmfree convert: a Hugging Face checkpoint, or a .gguf model file, to one .gguf model file
+// (docs/FORMATS.md).
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -23,6 +24,12 @@ std::string directory_name(const std::string& dir) {
 
 void run(const ConvertOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (std::filesystem::is_regular_file(o.model)) {  // a converted file, written again
+    const std::string name = std::filesystem::path(o.model).stem().string();
+    convert_gguf_to_gguf(o.model, o.out, model_file_options(o.file, gguf_embedding_type(o.model), name));
+    print_written_model(o.out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return;
+  }
   const HfCheckpoint ck(o.model);
   const GgmlType own = float_storage_of(ck.tensor("model.embeddings.weight").dtype);
   convert_hf_to_gguf(ck, o.out, model_file_options(o.file, own, directory_name(o.model)));
@@ -31,10 +38,13 @@ void run(const ConvertOptions& o) {
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<ConvertOptions>();
-  auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face checkpoint to one .gguf model file (ternary weights)");
-  cmd->add_option("--model", o->model, "Model directory (Hugging Face layout: config.json + safetensors)")->required();
+  auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face checkpoint (or re-pack a .gguf model file) to one .gguf model file");
+  cmd->add_option("--model", o->model,
+                  "Model directory (Hugging Face layout: config.json + safetensors), or a .gguf model file to write again "
+                  "in another --weights layout or --embeddings type")
+      ->required();
   cmd->add_option("--out", o->out, "The .gguf file to write (atomically)")->required();
-  add_model_file_flags(cmd, o->file, "the checkpoint's own type");
+  add_model_file_flags(cmd, o->file, "the input's own type");
   cmd->callback([o] { run(*o); });
 }
 

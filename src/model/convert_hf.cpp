@@ -3,6 +3,10 @@
 #include <cstring>
 #include <memory>
 
+#include <filesystem>
+
+#include "format/float_codec.h"
+#include "format/model_gguf.h"
 #include "kernels/ternary_ref.h"
 #include "tokenizer/tokenizer_gguf.h"
 #include "util/error.h"
@@ -38,7 +42,55 @@ class HfTensorProvider final : public ModelTensorProvider {
   const HfCheckpoint& ck_;
 };
 
+// Tensors of a converted file, decoded to what the writer packs again.
+class GgufTensorProvider final : public ModelTensorProvider {
+ public:
+  explicit GgufTensorProvider(const ModelGguf& m) : m_(m) {}
+
+  void float_rows(const TensorSpec& spec, int64_t row0, int64_t n, float* out) override {
+    if (spec.kind == TensorKind::Embeddings) {
+      const GgufTensorInfo& e = m_.embeddings();
+      const int64_t cols = spec.shape.back(), row_bytes = ggml_row_bytes(e.type(), cols);
+      for (int64_t r = 0; r < n; ++r) decode_floats(e.type(), e.data + (row0 + r) * row_bytes, cols, out + r * cols);
+      return;
+    }
+    const std::vector<float> v = m_.floats(spec.name);
+    const int64_t cols = spec.shape.back();
+    std::memcpy(out, v.data() + row0 * cols, static_cast<size_t>(n * cols) * sizeof(float));
+  }
+
+  Ternary ternary(const TensorSpec& spec) override {
+    const PackedTernary p = m_.ternary(spec.name);
+    validate_ternary(p.weight, m_.path() + ": tensor '" + spec.name + "'");
+    auto values = std::make_shared<std::vector<int8_t>>(static_cast<size_t>(p.weight.rows * p.weight.cols));
+    unpack_ternary(p.weight, values->data());
+    const int64_t cols = p.weight.cols;
+    Ternary r;
+    r.scale = p.scale;  // exact: the file's F32 scale, not recomputed
+    r.rows = [values, cols](int64_t row0, int64_t n, int8_t* out) {
+      std::memcpy(out, values->data() + row0 * cols, static_cast<size_t>(n * cols));
+    };
+    return r;
+  }
+
+ private:
+  const ModelGguf& m_;
+};
+
 }  // namespace
+
+GgmlType gguf_embedding_type(const std::string& path) { return ModelGguf(path).embeddings().type(); }
+
+void convert_gguf_to_gguf(const std::string& in, const std::string& out, ModelFileOptions o) {
+  std::error_code ec;
+  check(!std::filesystem::equivalent(in, out, ec), "--out " + out + " is the input file: write to another path");
+  const ModelGguf m(in);
+  if (m.file().find(gguf_key::kName)) o.name = m.file().get_string(gguf_key::kName);  // the model keeps its name
+  if (gguf_has_tokenizer(m.file()))
+    for (auto& kv : tokenizer_gguf_metadata(*tokenizer_from_gguf(m.file()))) o.extra_metadata.push_back(std::move(kv));
+  GgufTensorProvider src(m);
+  write_model_gguf(out, m.config(), src, o);
+}
 
 void convert_hf_to_gguf(const HfCheckpoint& ck, const std::string& out, ModelFileOptions o) {
   // The checkpoint's tokenizer travels inside the file, so the file alone is the whole model.
