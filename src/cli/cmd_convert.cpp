@@ -25,8 +25,9 @@ std::string directory_name(const std::string& dir) {
 void run(const ConvertOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   if (std::filesystem::is_regular_file(o.model)) {  // a converted file, written again
-    const std::string name = std::filesystem::path(o.model).stem().string();
-    convert_gguf_to_gguf(o.model, o.out, model_file_options(o.file, gguf_embedding_type(o.model), name));
+    const ModelGguf in(o.model);
+    const std::string name = std::filesystem::path(o.model).stem().string();  // when the file has no general.name
+    convert_gguf_to_gguf(in, o.out, model_file_options(o.file, in.embeddings().type(), name));
     print_written_model(o.out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return;
   }

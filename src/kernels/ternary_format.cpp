@@ -150,13 +150,15 @@ void validate_ternary(const TernaryMatrix& w, const std::string& what) {
         if (static_cast<int8_t>(row[i]) < -1 || static_cast<int8_t>(row[i]) > 1)
           fail(r, "value " + std::to_string(static_cast<int8_t>(row[i])) + " at column " + std::to_string(i));
     } else if (w.format == TernaryFormat::TQ2_0 || w.format == TernaryFormat::TQ2_0_R8) {
-      for (int64_t b = 0; b < blocks; ++b)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* codes =
+            w.format == TernaryFormat::TQ2_0 ? row + b * kTq2BlockBytes : w.data + r8_block_offset(r, b, w.rows, blocks);
         for (int s = 0; s < 64; ++s) {
-          const uint8_t y = w.format == TernaryFormat::TQ2_0 ? row[b * kTq2BlockBytes + s]
-                                                             : w.data[r8_block_offset(r, b, w.rows, blocks) + s];
+          const uint8_t y = codes[s];
           // Code 3 (binary 11) in any of the four 2-bit fields: (y & (y >> 1)) has a field's low bit set.
           if (y & (y >> 1) & 0x55) fail(r, "2-bit code 3 in block " + std::to_string(b));
         }
+      }
     }
   }
 }

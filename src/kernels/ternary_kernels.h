@@ -4,6 +4,8 @@
 // that no inline function is compiled with wide instructions in one file and shared with another.
 #include <cstdint>
 
+#include "kernels/ternary_layout.h"
+
 namespace mmfree::kernels {
 
 // One product, as plain numbers: out[t][o] = sum_i W[o][i] q[t][i] for every token t < n, over the
@@ -46,8 +48,9 @@ struct RowWalk {
 };
 static inline RowWalk row_walk(const MatmulJob& j, int64_t row, int64_t block_bytes) {
   if (!j.w_r8) return {j.w + row * j.w_row_bytes, j.w_row_bytes, block_bytes};
-  const int64_t row0 = row / 8 * 8, group = j.ld - row0 < 8 ? j.ld - row0 : 8;
-  return {j.w + row0 * j.w_row_bytes + (row - row0) * block_bytes, block_bytes, group * block_bytes};
+  const int64_t row0 = layout::r8_group_start(row);
+  return {j.w + row0 * j.w_row_bytes + (row - row0) * block_bytes, block_bytes,
+          layout::r8_group_rows(row, j.ld) * block_bytes};
 }
 
 // Writes one finished sum (code sums minus the activation sum) where the job wants it. `static`:

@@ -32,11 +32,18 @@ constexpr int kTq1Planes = 5;
 
 constexpr int kI8BlockWeights = 64;  // one plane: the int8 fallback has no blocks of its own
 
+// TQ2_0_R8: the first row of row r's group, and the number of rows in that group (kR8Rows, or
+// fewer in the last group of a matrix of `rows` rows). `static`: the kernels call these at run time,
+// and each file must get its own copy, compiled for its own instruction set.
+static constexpr int64_t r8_group_start(int64_t r) { return r / kR8Rows * kR8Rows; }
+static constexpr int64_t r8_group_rows(int64_t r, int64_t rows) {
+  return rows - r8_group_start(r) < kR8Rows ? rows - r8_group_start(r) : kR8Rows;
+}
+
 // TQ2_0_R8: offset of block b of row r in a matrix of `rows` rows of `blocks` blocks.
-constexpr int64_t r8_block_offset(int64_t r, int64_t b, int64_t rows, int64_t blocks) {
-  const int64_t row0 = r / kR8Rows * kR8Rows;
-  const int64_t group = rows - row0 < kR8Rows ? rows - row0 : kR8Rows;
-  return row0 * blocks * kPlaneBytes + (b * group + (r - row0)) * kPlaneBytes;
+static constexpr int64_t r8_block_offset(int64_t r, int64_t b, int64_t rows, int64_t blocks) {
+  const int64_t row0 = r8_group_start(r);
+  return row0 * blocks * kPlaneBytes + (b * r8_group_rows(r, rows) + (r - row0)) * kPlaneBytes;
 }
 
 // TQ2_0: the element stored in qs[s], bits 2l..2l+1.

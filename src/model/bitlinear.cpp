@@ -44,11 +44,17 @@ std::vector<int8_t> BitLinear::ternary() const {
   return t;
 }
 
-void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
-  const int64_t in = w_.cols, out = w_.rows;
+namespace {
+void check_scratch(const BitLinearScratch& s, int64_t n, int64_t in) {
   if (static_cast<int64_t>(s.s_x.size()) < n || static_cast<int64_t>(s.q.size()) < n * in)
     throw Error("internal: BitLinear scratch too small");  // built only on failure: no allocation per call
+}
+}  // namespace
+
+void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
+  const int64_t in = w_.cols, out = w_.rows;
   if (c.reference) {
+    check_scratch(s, n, in);
     // The plain path, for tests: unpack, integer product, scale (allocates: not for the decode loop).
     rmsnorm_quantize_ref(x, norm_.data(), n, in, s.q.data(), s.s_x.data());
     const std::vector<int8_t> t = ternary();
@@ -66,6 +72,7 @@ void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s
 
 MatmulTask BitLinear::prepare(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
   const int64_t in = w_.cols;
+  check_scratch(s, n, in);
   rmsnorm_quantize(c.isa, x, norm_.data(), n, in, s.q.data(), s.s_x.data(), c.pool);
   s.prepared = s.acts.prepare(w_.format, s.q.data(), n, in, n > 16 ? c.pool : nullptr);
   return MatmulTask{&w_, &s.prepared, MatmulOutput{nullptr, y, s.s_x.data(), s_w_}};
@@ -80,11 +87,7 @@ void forward_shared_input(std::span<const BitLinear* const> layers, const float*
     return;
   }
   MatmulTask tasks[kMaxMatmulTasks];
-  for (size_t j = 0; j < layers.size(); ++j) {
-    if (static_cast<int64_t>(scratch[j]->s_x.size()) < n || static_cast<int64_t>(scratch[j]->q.size()) < n * layers[j]->in_features())
-      throw Error("internal: BitLinear scratch too small");
-    tasks[j] = layers[j]->prepare(x, n, ys[j], *scratch[j], c);
-  }
+  for (size_t j = 0; j < layers.size(); ++j) tasks[j] = layers[j]->prepare(x, n, ys[j], *scratch[j], c);
   ternary_matmul_batch({tasks, layers.size()}, c.pool, c.isa);
 }
 

@@ -1,12 +1,10 @@
 #include "model/convert_hf.h"
 
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
-#include <filesystem>
-
 #include "format/float_codec.h"
-#include "format/model_gguf.h"
 #include "kernels/ternary_ref.h"
 #include "tokenizer/tokenizer_gguf.h"
 #include "util/error.h"
@@ -79,12 +77,9 @@ class GgufTensorProvider final : public ModelTensorProvider {
 
 }  // namespace
 
-GgmlType gguf_embedding_type(const std::string& path) { return ModelGguf(path).embeddings().type(); }
-
-void convert_gguf_to_gguf(const std::string& in, const std::string& out, ModelFileOptions o) {
+void convert_gguf_to_gguf(const ModelGguf& m, const std::string& out, ModelFileOptions o) {
   std::error_code ec;
-  check(!std::filesystem::equivalent(in, out, ec), "--out " + out + " is the input file: write to another path");
-  const ModelGguf m(in);
+  check(!std::filesystem::equivalent(m.path(), out, ec), "--out " + out + " is the input file: write to another path");
   if (m.file().find(gguf_key::kName)) o.name = m.file().get_string(gguf_key::kName);  // the model keeps its name
   if (gguf_has_tokenizer(m.file()))
     for (auto& kv : tokenizer_gguf_metadata(*tokenizer_from_gguf(m.file()))) o.extra_metadata.push_back(std::move(kv));

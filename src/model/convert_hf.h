@@ -5,6 +5,7 @@
 #include <string>
 
 #include "format/hf_checkpoint.h"
+#include "format/model_gguf.h"
 #include "format/model_gguf_writer.h"
 
 namespace mmfree {
@@ -14,8 +15,6 @@ void convert_hf_to_gguf(const HfCheckpoint& ck, const std::string& out, ModelFil
 
 // A .gguf model file written again (e.g. tq2_0 -> tq2_0_r8, or other embeddings): the same ternary
 // weights and exact scales, norms, name and tokenizer; only the storage changes. `in` and `out` must differ.
-void convert_gguf_to_gguf(const std::string& in, const std::string& out, ModelFileOptions o);
-// The embedding type of a .gguf model file (the default of a re-conversion).
-GgmlType gguf_embedding_type(const std::string& path);
+void convert_gguf_to_gguf(const ModelGguf& in, const std::string& out, ModelFileOptions o);
 
 }  // namespace mmfree
