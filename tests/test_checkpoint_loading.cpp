@@ -18,12 +18,7 @@ namespace {
 using test::CheckpointBuilder;
 
 std::vector<float> logits_of(const std::string& dir, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
-  auto model = Model::load(dir);
-  RecurrentState st(model->config(), B);
-  Workspace ws(model->config(), B * T);
-  std::vector<float> out(static_cast<size_t>(B * T * model->config().vocab_size));
-  model->forward(ids.data(), B, T, st, ws, out.data(), true);
-  return out;
+  return test::all_logits(*Model::load(dir), ids, B, T);
 }
 
 std::vector<int64_t> golden_ids() {

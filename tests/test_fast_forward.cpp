@@ -46,14 +46,6 @@ ComputeOptions options(bool reference, int threads, const std::string& isa) {
   return o;
 }
 
-std::vector<float> logits_of(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
-  RecurrentState st(m.config(), B);
-  Workspace ws(m.config(), B * T);
-  std::vector<float> logits(static_cast<size_t>(B * T * m.config().vocab_size));
-  m.forward(ids.data(), B, T, st, ws, logits.data(), true);
-  return logits;
-}
-
 void compare_fast_with_reference(const std::string& dir) {
   const auto reference = Model::load(dir, options(true, 1, ""));
   const int64_t B = 2, T = 41, V = reference->config().vocab_size;
@@ -61,11 +53,11 @@ void compare_fast_with_reference(const std::string& dir) {
   std::uniform_int_distribution<int64_t> tok(0, V - 1);
   std::vector<int64_t> ids(static_cast<size_t>(B * T));
   for (auto& id : ids) id = tok(rng);
-  const auto want = logits_of(*reference, ids, B, T);
+  const auto want = test::all_logits(*reference, ids, B, T);
   for (Isa isa : available_isas())
     for (int threads : {1, 2}) {
       const auto fast = Model::load(dir, options(false, threads, isa_name(isa)));
-      const auto got = logits_of(*fast, ids, B, T);
+      const auto got = test::all_logits(*fast, ids, B, T);
       const auto c = test::compare_logits(got.data(), want.data(), B * T, V);
       std::printf("[ metric ] fast (%s, %d threads) vs reference: %s\n", isa_name(isa), threads, test::describe(c).c_str());
       EXPECT_LE(c.median, 1e-5) << isa_name(isa);
@@ -88,7 +80,7 @@ TEST(FastForward, DecodeStepsMatchFullSequence) {
   const auto m = Model::load(dir.path().string(), options(false, 2, ""));
   const int64_t T = 9, V = m->config().vocab_size;
   std::vector<int64_t> ids = {1, 5, 300, 7, 7, 0, 42, 99, 250};
-  const auto full = logits_of(*m, ids, 1, T);
+  const auto full = test::all_logits(*m, ids, 1, T);
   RecurrentState st(m->config(), 1);
   Workspace ws(m->config(), 1);
   std::vector<float> stepped(static_cast<size_t>(T * V));

@@ -31,14 +31,6 @@ using test::has_all;
 
 using test::read_file;
 
-std::vector<float> run_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
-  RecurrentState st(m.config(), B);
-  Workspace ws(m.config(), B * T);
-  std::vector<float> logits(static_cast<size_t>(B * T * m.config().vocab_size));
-  m.forward(ids.data(), B, T, st, ws, logits.data(), true);
-  return logits;
-}
-
 std::string load_error(const std::string& path) {
   try {
     Model::load(path);
@@ -109,7 +101,7 @@ class TinyAFile : public ::testing::Test {
   }
   static std::vector<float> logits_of(const Model& m) {
     const auto& shape = golden_->get("input_ids").shape;
-    return run_logits(m, golden_->get("input_ids").to_i64(), shape[0], shape[1]);
+    return test::all_logits(m, golden_->get("input_ids").to_i64(), shape[0], shape[1]);
   }
   static int64_t positions() { return golden_->get("input_ids").numel(); }
 
@@ -279,7 +271,7 @@ TEST(GgufModelFile, Tq2AndTq1FilesGiveTheDirectorysLogits) {
   std::mt19937 g(6);
   std::vector<int64_t> ids(2 * 24);
   for (auto& id : ids) id = static_cast<int64_t>(g() % static_cast<uint32_t>(c.vocab_size));
-  const auto reference = run_logits(*hf, ids, 2, 24);
+  const auto reference = test::all_logits(*hf, ids, 2, 24);
   for (const char* weights : {"tq2_0_r8", "tq2_0", "tq1_0"}) {
     const std::string out = dir.file(std::string(weights) + ".gguf");
     auto r = test::run_mmfree("convert --model " + dir.file("hf") + " --out " + out + " --weights " + weights);
@@ -296,7 +288,7 @@ TEST(GgufModelFile, Tq2AndTq1FilesGiveTheDirectorysLogits) {
     const double bits = 8.0 * static_cast<double>(bytes) / static_cast<double>(ternary_params(c));
     EXPECT_DOUBLE_EQ(bits, std::string(weights) == "tq1_0" ? 1.6875 : 2.0625);
     EXPECT_EQ(m.embeddings().type(), GgmlType::BF16);  // the checkpoint's own type by default
-    auto cmp = test::compare_logits(run_logits(*Model::load(out), ids, 2, 24).data(), reference.data(), 48, c.vocab_size);
+    auto cmp = test::compare_logits(test::all_logits(*Model::load(out), ids, 2, 24).data(), reference.data(), 48, c.vocab_size);
     std::printf("[ metric ] %s file (%.4f bits/weight) vs HF directory: %s\n", weights, bits, test::describe(cmp).c_str());
     EXPECT_LE(cmp.median, 1e-5);
     EXPECT_GE(cmp.argmax_agreement, 0.99);
@@ -323,7 +315,7 @@ TEST(GgufModelFile, RandomModelsAreReproducibleAndRun) {
   EXPECT_NEAR(p.scale, 1.0 / (0.02 * std::sqrt(2.0 / M_PI)), 1e-3);
 
   const auto model = Model::load(dir.file("a.gguf"));
-  const auto logits = run_logits(*model, {1, 2, 3, 4}, 1, 4);
+  const auto logits = test::all_logits(*model, {1, 2, 3, 4}, 1, 4);
   for (float x : logits) ASSERT_TRUE(std::isfinite(x));
 }
 

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <sys/wait.h>
 
+#include "model/model.h"
+
 namespace mmfree::test {
 
 TempDir::TempDir() {
@@ -39,6 +41,14 @@ CommandResult run_mmfree(const std::string& args) {
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+
+std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
+  RecurrentState st(m.config(), B);
+  Workspace ws(m.config(), B * T);
+  std::vector<float> logits(static_cast<size_t>(B * T * m.config().vocab_size));
+  m.forward(ids.data(), B, T, st, ws, logits.data(), true);
+  return logits;
 }
 
 LogitComparison compare_logits(const float* got, const float* want, int64_t positions, int64_t vocab) {

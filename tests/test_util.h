@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+namespace mmfree {
+class Model;
+}
+
 namespace mmfree::test {
 
 inline std::string shared_dir() { return MMFREE_SHARED_DIR; }
@@ -36,6 +40,9 @@ struct CommandResult {
 };
 // Runs the mmfree binary with the given argument string (shell syntax).
 CommandResult run_mmfree(const std::string& args);
+
+// The logits [B][T][V] of B sequences of T tokens (ids [B][T]) run from a fresh state.
+std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T);
 
 // Per-position relative L2 error between two [P][V] logit arrays, and argmax agreement.
 struct LogitComparison {
