@@ -15,6 +15,7 @@
 #include "kernels/ternary_matmul.h"
 #include "util/aligned_buffer.h"
 #include "util/error.h"
+#include "util/machine_stats.h"
 #include "util/thread_pool.h"
 
 namespace mmfree::cli {
@@ -106,6 +107,9 @@ void run(const BenchKernelOptions& o) {
   const double ops = 2.0 * static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
   const double gops = ops / median / 1e3;
   const double weight_gbs = static_cast<double>(read_bytes) / median / 1e3;
+  // From memory, the product is a stream of weights: set it against what this machine's memory
+  // delivers right now (the machine may be shared, so the two are taken in the same run).
+  const double bandwidth = o.hot ? 0 : measure_read_bandwidth_gbs(pool.size(), size_t{1} << 30, 5);
   if (o.json) {
     nlohmann::json j = {{"m", o.m},
                         {"k", o.k},
@@ -123,6 +127,8 @@ void run(const BenchKernelOptions& o) {
                         {"gops", gops},
                         {"weight_bytes", read_bytes},
                         {"weight_gbs", weight_gbs},
+                        {"bandwidth_gbs", bandwidth},
+                        {"roofline_fraction", bandwidth > 0 ? weight_gbs / bandwidth : 0},
                         {"load_average_1m", load},
                         {"cpu_us_per_run", cpu_median}};
     std::printf("%s\n", j.dump().c_str());
@@ -133,6 +139,9 @@ void run(const BenchKernelOptions& o) {
     std::printf("%.1f us/run (median of %d; min %.1f, p10 %.1f, p90 %.1f, max %.1f)\n", median, reps, percentile(us, 0.0),
                 percentile(us, 0.1), percentile(us, 0.9), percentile(us, 1.0));
     std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(read_bytes));
+    if (!o.hot)
+      std::printf("machine: %.1f GB/s streaming read (%d threads) -> the product at %.1f%% of it\n", bandwidth,
+                  pool.size(), 100 * weight_gbs / bandwidth);
     std::printf("process CPU time per run: %.1f us (median; all threads, spinning included)\n", cpu_median);
   }
 }
