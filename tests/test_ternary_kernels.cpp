@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/chunk_plan.h"
 #include "kernels/ternary_matmul.h"
 #include "kernels/ternary_ref.h"
 #include "util/error.h"
@@ -124,12 +125,13 @@ TEST(TernaryKernels, FloatOutputMatchesBitLinearScaling) {
 
 // A batch of products in one parallel pass equals the reference for each: row counts that are not
 // multiples of 16 (nor of TQ2_0_R8's groups of 8) put the later products at padded offsets, and
-// the chunks of the pass cross from one product into the next.
+// the chunks of the pass (> 128 KiB of weights in all: several chunks) cross from one product into
+// the next.
 TEST(TernaryKernels, BatchEqualsEachProductAlone) {
   ThreadPool pool(3);
   for (TernaryFormat f : {TernaryFormat::TQ2_0_R8, TernaryFormat::TQ2_0, TernaryFormat::I8})
     for (Isa isa : available_isas()) {
-      const std::vector<Problem> problems = {{37, 512, 1}, {203, 768, 1}, {517, 512, 1}, {21, 768, 1}};
+      const std::vector<Problem> problems = {{37, 512, 1}, {203, 768, 1}, {1031, 2816, 1}, {21, 768, 1}};
       std::vector<Data> data;
       std::vector<ActivationBuffer> bufs(problems.size());
       std::vector<PreparedActivations> xs;
@@ -148,6 +150,36 @@ TEST(TernaryKernels, BatchEqualsEachProductAlone) {
       ternary_matmul_batch(tasks, &pool, isa);
       for (size_t i = 0; i < problems.size(); ++i) ASSERT_EQ(got[i], data[i].want) << format_name(f) << " " << isa_name(isa) << " product " << i;
     }
+}
+
+// The chunks of a parallel pass tile the rows in order, end on multiples of 16, shrink towards the
+// end, and none but the last is under the floor; a pass too small to split is one chunk.
+TEST(TernaryKernels, ChunkPlanTilesTheRows) {
+  for (int threads : {1, 2, 3, 16})
+    for (int64_t rows : {int64_t{16}, int64_t{2560}, int64_t{7680}, int64_t{13824}, int64_t{1} << 20}) {
+      const int64_t bytes = rows * 640, min_bytes = 128 * 1024;
+      const ChunkPlan p = plan_chunks(rows, bytes, threads, min_bytes);
+      const std::string at = "rows=" + std::to_string(rows) + " threads=" + std::to_string(threads);
+      ASSERT_GE(p.count, 1) << at;
+      ASSERT_LE(p.count, kMaxChunks) << at;
+      ASSERT_EQ(p.end[p.count - 1], rows) << at;
+      int64_t prev_end = 0, prev_size = rows;
+      for (int c = 0; c < p.count; ++c) {
+        const int64_t size = p.end[c] - prev_end;
+        ASSERT_GT(size, 0) << at << " chunk " << c;
+        ASSERT_EQ(p.end[c] % 16, 0) << at << " chunk " << c;
+        if (c + 1 < p.count) {
+          ASSERT_GE(size * 640, min_bytes) << at << " chunk " << c;
+          ASSERT_LE(size, prev_size) << at << " chunk " << c;
+        }
+        prev_end = p.end[c];
+        prev_size = size;
+      }
+      if (rows * 640 >= 4 * min_bytes * threads && threads > 1) {
+        EXPECT_GE(p.count, 2 * threads) << at;
+      }
+    }
+  EXPECT_EQ(plan_chunks(16, 16 * 640, 2, 128 * 1024).count, 1);
 }
 
 TEST(TernaryKernels, MismatchedActivationsAreRejected) {
