@@ -75,7 +75,7 @@ void check_isa(Isa isa, TernaryFormat f, const std::vector<Problem>& problems) {
 // (>= 2^18 multiply-adds) to be split over the pool's threads.
 const std::vector<Problem> kTqProblems = {{1, 256, 1},  {3, 256, 1},   {37, 512, 1},  {67, 768, 1},   {5, 2816, 1},
                                           {7, 256, 2},  {9, 512, 5},   {33, 768, 7},  {13, 2816, 13}, {11, 1024, 6},
-                                          {4, 256, 12}, {6, 2816, 97}, {517, 768, 1}, {37, 256, 31}};
+                                          {4, 256, 12}, {6, 2816, 97}, {29, 512, 1},  {517, 768, 1}, {37, 256, 31}};
 
 // One instance per instruction set; a set this CPU lacks is skipped, and says so.
 class TernaryKernelsOn : public ::testing::TestWithParam<Isa> {
@@ -86,7 +86,8 @@ class TernaryKernelsOn : public ::testing::TestWithParam<Isa> {
 };
 
 TEST_P(TernaryKernelsOn, Tq2MatchesReference) { check_isa(GetParam(), TernaryFormat::TQ2_0, kTqProblems); }
-// m not a multiple of 8 leaves a last TQ2_0_R8 group of fewer rows (37 = 4 x 8 + 5, 517 = 64 x 8 + 5).
+// m not a multiple of 8 leaves a last TQ2_0_R8 group of fewer rows (37 = 4 x 8 + 5, 517 = 64 x 8 + 5);
+// 29 = 3 x 8 + 5 leaves one whole group outside the decode's pairs of streams.
 TEST_P(TernaryKernelsOn, Tq2R8MatchesReference) { check_isa(GetParam(), TernaryFormat::TQ2_0_R8, kTqProblems); }
 TEST_P(TernaryKernelsOn, Tq1MatchesReference) { check_isa(GetParam(), TernaryFormat::TQ1_0, kTqProblems); }
 TEST_P(TernaryKernelsOn, I8MatchesReference) {

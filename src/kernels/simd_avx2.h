@@ -14,7 +14,7 @@ struct Simd {
   };
   using Acc = __m256i;
   static constexpr int kTileRows = 2, kTileTokens = 3;
-  static constexpr int kDecodeRows = 4, kDecodeAccs = 1;
+  static constexpr int kDecodeRows = 4, kDecodeAccs = 1, kDecodeStreams = 1;
 
   // Keeps a loaded value in a register: without this GCC folds the load into each of the four
   // plane decodes, reading every (cache-line-crossing) 66-byte block four times.

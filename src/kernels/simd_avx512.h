@@ -20,9 +20,10 @@ struct Simd {
   using Acc = __m512i;
   // Register tiles, measured on a Zen 5: prefill rows x tokens accumulators (plus one decoded
   // plane per row, one activation plane and the raw bytes fit the 32 registers); decode rows
-  // (weight streams at once) and accumulators per row.
+  // per tile, accumulators per row, and TQ2_0_R8 tiles read at once (2 x 8 rows, one
+  // accumulator each: 16 of the 32 registers).
   static constexpr int kTileRows = 4, kTileTokens = 5;
-  static constexpr int kDecodeRows = 8, kDecodeAccs = 2;
+  static constexpr int kDecodeRows = 8, kDecodeAccs = 2, kDecodeStreams = 2;
 
   // Keeps a loaded value in a register: without this GCC folds the load into each of the four
   // plane decodes, reading every (cache-line-crossing) 66-byte block four times.
