@@ -148,7 +148,10 @@ TEST(TernaryKernels, BatchEqualsEachProductAlone) {
       for (size_t i = 0; i < problems.size(); ++i) ws.push_back(TernaryMatrix{f, data[i].packed.data(), problems[i].m, problems[i].k});
       std::vector<MatmulTask> tasks;
       for (size_t i = 0; i < problems.size(); ++i) tasks.push_back(MatmulTask{&ws[i], &xs[i], MatmulOutput{got[i].data()}});
+      // As in decoding: the previous product announced this one to the waiting workers.
+      ternary_prefetch_next(ws, &pool, isa);
       ternary_matmul_batch(tasks, &pool, isa);
+      ternary_prefetch_next(ws, &pool, isa);
       for (size_t i = 0; i < problems.size(); ++i) ASSERT_EQ(got[i], data[i].want) << format_name(f) << " " << isa_name(isa) << " product " << i;
     }
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "util/thread_pool.h"
@@ -46,6 +47,50 @@ TEST(ThreadPool, UsesSeveralThreads) {
     --inside;
   });
   EXPECT_EQ(most.load(), 2);
+}
+
+// Thread t takes chunk t first (the caller chunk 0), so read_ahead_while_idle can say what each
+// worker will read.
+TEST(ThreadPool, EachThreadStartsOnItsOwnChunk) {
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 200; ++rep) {
+    std::vector<std::thread::id> by(9);
+    std::atomic<int> started{0};
+    pool.parallel_for(9, 1, [&](int64_t b, int64_t) {
+      by[static_cast<size_t>(b)] = std::this_thread::get_id();
+      // The first three chunks wait until all three have started: no thread can take two of them.
+      if (b < 3) {
+        ++started;
+        while (started.load() < 3) std::this_thread::yield();
+      }
+    });
+    ASSERT_EQ(by[0], std::this_thread::get_id()) << "rep " << rep;
+    ASSERT_NE(by[1], by[0]);
+    ASSERT_NE(by[2], by[0]);
+    ASSERT_NE(by[1], by[2]);
+  }
+}
+
+// Read-ahead ranges are only a hint: announced between jobs (more of them than workers, empty
+// ones, twice before a job), the jobs that follow still cover every index once.
+TEST(ThreadPool, ReadAheadDoesNotDisturbJobs) {
+  ThreadPool pool(3);
+  std::vector<uint8_t> memory(1 << 20, 1);
+  for (int rep = 0; rep < 500; ++rep) {
+    std::vector<std::atomic<int>> hits(100);
+    pool.parallel_for(100, 7, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+    });
+    for (const auto& h : hits) ASSERT_EQ(h.load(), 1) << "rep " << rep;
+    ThreadPool::ReadAhead ranges[4];
+    for (int w = 0; w < 4; ++w) {
+      ranges[w].streams = w % 3;
+      for (int s = 0; s < ranges[w].streams; ++s) ranges[w].start[s] = memory.data() + (w * 4 + s) * 65536;
+      ranges[w].bytes = 65536;
+    }
+    pool.read_ahead_while_idle(ranges);
+    pool.read_ahead_while_idle({ranges, 1});
+  }
 }
 
 TEST(ThreadPool, PhysicalCoresAtLeastOne) { EXPECT_GE(physical_core_count(), 1); }

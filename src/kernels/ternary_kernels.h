@@ -30,6 +30,7 @@ using RowsFn = void (*)(const MatmulJob& job, int64_t row_begin, int64_t row_end
 
 struct KernelSet {
   RowsFn i8, tq2_0, tq1_0, tq2_0_r8;
+  int decode_streams;  // weight streams a TQ2_0_R8 decode reads per chunk (evenly spaced groups)
 };
 
 extern const KernelSet kScalarKernels;

@@ -40,4 +40,10 @@ constexpr int kMaxMatmulTasks = 8;
 // d x d matrices of the MLGRU from the same normalised input). Same results as one call each.
 void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, Isa isa = best_isa());
 
+// Decode: tells the pool's waiting workers which weights the next one-token ternary_matmul_batch
+// (of these matrices, in this order) will have them read first, so that they pull those into their
+// caches while the caller does the element-wise work in between. Only a hint: results never
+// depend on it, and a wrong or stale hint costs only the bandwidth it used.
+void ternary_prefetch_next(std::span<const TernaryMatrix> next, ThreadPool* pool, Isa isa = best_isa());
+
 }  // namespace mmfree

@@ -69,6 +69,6 @@ void rows(const MatmulJob& j, int64_t r0, int64_t r1) {
 
 }  // namespace
 
-const KernelSet kScalarKernels = {rows<I8>, rows<Tq2>, rows<Tq1>, rows<Tq2R8>};
+const KernelSet kScalarKernels = {rows<I8>, rows<Tq2>, rows<Tq1>, rows<Tq2R8>, 1};
 
 }  // namespace mmfree::kernels

@@ -68,6 +68,11 @@ void BitLinear::forward(const float* x, int64_t n, float* y, BitLinearScratch& s
   }
   const MatmulTask task = prepare(x, n, y, s, c);
   ternary_matmul_batch({&task, 1}, c.pool, c.isa);
+  announce_next(n, c);
+}
+
+void BitLinear::announce_next(int64_t n, const ComputeContext& c) const {
+  if (n == 1 && !c.reference) ternary_prefetch_next(next_, c.pool, c.isa);
 }
 
 MatmulTask BitLinear::prepare(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c) const {
@@ -89,6 +94,7 @@ void forward_shared_input(std::span<const BitLinear* const> layers, const float*
   MatmulTask tasks[kMaxMatmulTasks];
   for (size_t j = 0; j < layers.size(); ++j) tasks[j] = layers[j]->prepare(x, n, ys[j], *scratch[j], c);
   ternary_matmul_batch({tasks, layers.size()}, c.pool, c.isa);
+  layers.back()->announce_next(n, c);
 }
 
 }  // namespace mmfree

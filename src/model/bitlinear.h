@@ -44,6 +44,12 @@ class BitLinear {
   std::vector<int8_t> ternary() const;  // the weights unpacked, [out][in] in {-1, 0, 1}
   int64_t weight_bytes() const;  // what one forward call reads of this layer: packed weights and norm
 
+  // The matrices of the product that follows this one in a decode step (set by the model): a
+  // one-token forward announces them to the pool's waiting workers (ternary_prefetch_next).
+  void set_next(std::vector<TernaryMatrix> next) { next_ = std::move(next); }
+  // After this layer's one-token product: the announcement above (no effect otherwise).
+  void announce_next(int64_t n, const ComputeContext& c) const;
+
   // y[n][out] = BitLinear(x[n][in]).
   void forward(const float* x, int64_t n, float* y, BitLinearScratch& s, const ComputeContext& c = {}) const;
 
@@ -54,6 +60,7 @@ class BitLinear {
   TernaryMatrix w_;
   float s_w_ = 1;
   std::vector<float> norm_;
+  std::vector<TernaryMatrix> next_;
   std::shared_ptr<const AlignedBuffer<uint8_t>> owned_;  // the packed bytes when this object made them
 };
 

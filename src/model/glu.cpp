@@ -14,6 +14,7 @@ Glu::Glu(const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size
   const std::string p = layer_prefix(layer) + "mlp.";
   gate_ = w.bitlinear(p + "gate_proj");
   down_ = w.bitlinear(p + "down_proj");
+  gate_.set_next({down_.weight()});
 }
 
 void Glu::forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs, const ComputeContext& c) const {

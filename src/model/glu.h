@@ -22,6 +22,9 @@ class Glu {
   // m: [n][d] normalised input; writes out [n][d].
   void forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs, const ComputeContext& c = {}) const;
   int64_t weight_bytes() const { return gate_.weight_bytes() + down_.weight_bytes(); }
+  // Decode order (BitLinear::set_next): its first product, and what follows its last one.
+  std::vector<TernaryMatrix> first_product() const { return {gate_.weight()}; }
+  void set_next(std::vector<TernaryMatrix> next) { down_.set_next(std::move(next)); }
 
  private:
   int64_t I_ = 0;

@@ -23,6 +23,7 @@ Mlgru::Mlgru(const WeightSource& w, int64_t layer, std::vector<float> lower_boun
   f_ = w.bitlinear(p + "f_proj");
   g_ = w.bitlinear(p + "g_proj");
   o_ = w.bitlinear(p + "o_proj");
+  g_.set_next({o_.weight()});  // g is the last of the i, f, g product
 }
 
 int64_t Mlgru::weight_bytes() const {

@@ -25,6 +25,10 @@ class Mlgru {
   void forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
                BitLinearScratch& bs, const ComputeContext& c = {}) const;
   int64_t weight_bytes() const;
+  // Decode order (BitLinear::set_next): the matrices of its first product (i, f, g), and what
+  // follows its last one (o).
+  std::vector<TernaryMatrix> first_product() const { return {i_.weight(), f_.weight(), g_.weight()}; }
+  void set_next(std::vector<TernaryMatrix> next) { o_.set_next(std::move(next)); }
 
  private:
   int64_t d_ = 0;

@@ -58,6 +58,13 @@ Model::Model(std::shared_ptr<const WeightSource> weights, const ComputeOptions& 
   }
   final_norm_ = weights_->floats("model.norm.weight");
   lm_head_ = weights_->bitlinear("lm_head");
+  // The order of a decode step's products, each announcing the next (BitLinear::set_next); the
+  // LM head is followed by the first layer of the next token.
+  for (int64_t l = 0; l < L; ++l) {
+    layers_[l].mixer.set_next(layers_[l].mlp.first_product());
+    layers_[l].mlp.set_next(l + 1 < L ? layers_[l + 1].mixer.first_product() : std::vector<TernaryMatrix>{lm_head_.weight()});
+  }
+  lm_head_.set_next(layers_[0].mixer.first_product());
 }
 
 int64_t Model::weight_bytes_per_token() const {

@@ -22,6 +22,9 @@ namespace {
 // ours run when the cores are oversubscribed.
 constexpr int kSpinIterations = 4096;
 constexpr int kYieldIterations = 16;
+// How long a worker that finished its part of a job polls for the caller's read-ahead
+// announcement (which follows within about a microsecond when there is one).
+constexpr int kReadAheadPolls = 256;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -58,7 +61,7 @@ void ThreadPool::wake_sleepers() {
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = physical_core_count();
   workers_.reserve(static_cast<size_t>(threads - 1));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -68,7 +71,8 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work_on_current_job() {
+void ThreadPool::work_on_current_job(int64_t first) {
+  if (first < count_) call_(ctx_, first, std::min(first + grain_, count_));
   for (;;) {
     const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
     if (begin >= count_) return;
@@ -81,26 +85,60 @@ void ThreadPool::run(int64_t count, int64_t grain, Call call, void* ctx) {
   ctx_ = ctx;
   count_ = count;
   grain_ = grain;
-  next_.store(0, std::memory_order_relaxed);
+  // Chunk t is thread t's; the rest go to whoever asks first.
+  next_.store(std::min(count, grain * size()), std::memory_order_relaxed);
   unfinished_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_seq_cst);
   wake_sleepers();
-  work_on_current_job();
+  work_on_current_job(0);
   for (int left = unfinished_.load(std::memory_order_acquire); left != 0;
        left = unfinished_.load(std::memory_order_acquire))
     wait_for_change(unfinished_, left);
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::read_ahead_while_idle(std::span<const ReadAhead> ranges) {
+  // Once per job: a worker may still be copying the previous entries until it has taken a job.
+  const uint32_t job = generation_.load(std::memory_order_relaxed);
+  if (job == read_ahead_job_) return;
+  read_ahead_job_ = job;
+  const size_t n = std::min({ranges.size(), workers_.size(), static_cast<size_t>(kMaxReadAheadWorkers)});
+  std::copy_n(ranges.begin(), n, read_ahead_);
+  for (size_t i = n; i < workers_.size() && i < static_cast<size_t>(kMaxReadAheadWorkers); ++i) read_ahead_[i] = ReadAhead{};
+  read_ahead_epoch_.fetch_add(1, std::memory_order_release);
+}
+
+// Reads r ahead a step at a time, and stops as soon as a job newer than `job` is published.
+void ThreadPool::read_ahead(const ReadAhead& r, uint32_t job) {
+  constexpr int64_t kStep = 4096, kLine = 64;
+  for (int64_t off = 0; off < r.bytes; off += kStep) {
+    if (generation_.load(std::memory_order_relaxed) != job) return;
+    for (int s = 0; s < r.streams; ++s)
+      for (int64_t b = off; b < std::min(off + kStep, r.bytes); b += kLine) __builtin_prefetch(r.start[s] + b, 0, 2);
+  }
+}
+
+void ThreadPool::worker_loop(int index) {
   // The generation at construction, not the current one: a worker that starts late must still take
   // the jobs published before it ran.
-  uint32_t seen = 0;
+  uint32_t seen = 0, read_ahead_seen = 0;
   for (;;) {
     wait_for_change(generation_, seen);
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_relaxed)) return;
-    work_on_current_job();
+    work_on_current_job(grain_ * index);
+    read_ahead_seen = read_ahead_epoch_.load(std::memory_order_relaxed);
     if (unfinished_.fetch_sub(1, std::memory_order_seq_cst) == 1) wake_sleepers();
+    // The caller announces what comes next right after this job: wait a moment for it.
+    for (int i = 0; i < kReadAheadPolls && generation_.load(std::memory_order_relaxed) == seen; ++i) {
+      if (read_ahead_epoch_.load(std::memory_order_acquire) != read_ahead_seen) {
+        if (index <= kMaxReadAheadWorkers) {
+          const ReadAhead r = read_ahead_[index - 1];
+          read_ahead(r, seen);
+        }
+        break;
+      }
+      cpu_relax();
+    }
   }
 }
 

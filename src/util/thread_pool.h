@@ -3,10 +3,13 @@
 // parallel_for hands them a range of work without creating threads or allocating. The calling
 // thread works too, so a pool of size N runs N-1 workers. Idle threads spin briefly (the gaps
 // between the kernels of one decoded token are microseconds) and then sleep on a condition variable.
+// Thread t (the caller is 0) takes chunk t of a job first and then whatever chunks are left, so
+// the caller can tell a waiting worker what it will read first (read_ahead_while_idle).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -22,6 +25,19 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Memory a waiting worker reads ahead into its cache (L2): `bytes` from each of up to kMaxStreams
+  // starts. Between two decode products the caller works alone on element-wise ops; meanwhile
+  // each worker can pull in the first weights of its first chunk of the next product.
+  static constexpr int kMaxStreams = 4, kMaxReadAheadWorkers = 64;
+  struct ReadAhead {
+    const uint8_t* start[kMaxStreams] = {};
+    int streams = 0;
+    int64_t bytes = 0;
+  };
+  // ranges[w - 1] for worker w, read until its next job arrives. Call after a job, from the thread
+  // that calls parallel_for; a second call before the next job is ignored.
+  void read_ahead_while_idle(std::span<const ReadAhead> ranges);
 
   // Calls fn(begin, end) on consecutive chunks of [0, count), each at most `grain` long, from all
   // threads at once; returns when every chunk is done. fn must not throw. Not re-entrant: fn must
@@ -41,8 +57,9 @@ class ThreadPool {
  private:
   using Call = void (*)(void* ctx, int64_t begin, int64_t end);
   void run(int64_t count, int64_t grain, Call call, void* ctx);
-  void work_on_current_job();
-  void worker_loop();
+  void work_on_current_job(int64_t first);
+  void worker_loop(int index);
+  void read_ahead(const ReadAhead& r, uint32_t job);
   // Returns once a no longer holds old: spins, then sleeps until wake_sleepers().
   template <class T>
   void wait_for_change(const std::atomic<T>& a, T old);
@@ -63,6 +80,11 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<int> sleepers_{0};
+  // Written by the caller between jobs, then read_ahead_epoch_ bumped (release); each worker reads
+  // its entry once after it sees the bump (acquire), before the caller's next job.
+  ReadAhead read_ahead_[kMaxReadAheadWorkers];
+  std::atomic<uint32_t> read_ahead_epoch_{0};
+  uint32_t read_ahead_job_ = 0;  // the job after which ranges were last announced (caller's thread)
 };
 
 // Number of physical cores this process may run on (hyper-threads counted once); at least 1.
