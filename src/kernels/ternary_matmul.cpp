@@ -40,9 +40,18 @@ constexpr int64_t kMinChunkBytes = 128 * 1024;
 // Below this many multiply-adds a product takes microseconds and waking threads costs as much.
 constexpr int64_t kParallelMacs = int64_t{1} << 18;
 
-// A batch's rows in one pass: each product's rows start on a multiple of 16, so that every chunk
-// (plan_chunks) starts a product's rows on a multiple of 16 too.
-int64_t padded_rows(int64_t rows) { return (rows + 15) / 16 * 16; }
+// The rows of one parallel pass over several products: product i owns rows [start[i], start[i] +
+// its rows), each start a multiple of 16 so that every chunk (plan_chunks) starts a product's rows on
+// a multiple of 16 too; bytes: the code bytes the pass reads.
+struct PassRows {
+  int64_t start[kMaxMatmulTasks];
+  int64_t total = 0, bytes = 0;
+  void add(size_t i, const TernaryMatrix& w) {
+    start[i] = total;
+    total += (w.rows + 15) / 16 * 16;
+    bytes += w.rows * w.row_bytes();
+  }
+};
 
 // How much of each stream of its first chunk a waiting worker reads ahead: the gap between two
 // decode products (element-wise work, about 10 us on the 2.7B model) moves some 300 KB; L2 is
@@ -63,9 +72,8 @@ void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, I
   const kernels::KernelSet& set = kernel_set(isa);
   kernels::MatmulJob jobs[kMaxMatmulTasks];
   kernels::RowsFn fns[kMaxMatmulTasks];
-  // Task i owns rows [start[i], start[i] + rows) of the pass.
-  int64_t start[kMaxMatmulTasks];
-  int64_t total = 0, macs = 0, bytes = 0;
+  PassRows pass;
+  int64_t macs = 0;
   for (size_t i = 0; i < tasks.size(); ++i) {
     const TernaryMatrix& w = *tasks[i].w;
     const PreparedActivations& x = *tasks[i].x;
@@ -79,22 +87,20 @@ void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, I
     jobs[i] = kernels::MatmulJob{w.data,  w.row_bytes(), w.format == TernaryFormat::TQ2_0_R8, w.cols, x.data,
                                  x.stride, x.sums,       x.rows,                             w.rows, out.acc,
                                  out.y,    out.x_scale,  out.w_scale};
-    start[i] = total;
-    total += padded_rows(w.rows);
+    pass.add(i, w);
     macs += w.rows * w.cols * x.rows;
-    bytes += w.rows * w.row_bytes();
   }
   if (!pool || macs < kParallelMacs) {
     for (size_t i = 0; i < tasks.size(); ++i) fns[i](jobs[i], 0, jobs[i].ld);
     return;
   }
-  const ChunkPlan plan = plan_chunks(total, bytes, pool->size(), kMinChunkBytes);
+  const ChunkPlan plan = plan_chunks(pass.total, pass.bytes, pool->size(), kMinChunkBytes);
   pool->parallel_for(plan.count, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t r0 = c ? plan.end[c - 1] : 0, r1 = plan.end[c];
       for (size_t i = 0; i < tasks.size(); ++i) {
-        const int64_t lo = std::max(r0, start[i]), hi = std::min(r1, start[i] + jobs[i].ld);
-        if (lo < hi) fns[i](jobs[i], lo - start[i], hi - start[i]);
+        const int64_t lo = std::max(r0, pass.start[i]), hi = std::min(r1, pass.start[i] + jobs[i].ld);
+        if (lo < hi) fns[i](jobs[i], lo - pass.start[i], hi - pass.start[i]);
       }
     }
   });
@@ -102,23 +108,22 @@ void ternary_matmul_batch(std::span<const MatmulTask> tasks, ThreadPool* pool, I
 
 void ternary_prefetch_next(std::span<const TernaryMatrix> next, ThreadPool* pool, Isa isa) {
   if (!pool || pool->size() < 2 || next.empty() || next.size() > static_cast<size_t>(kMaxMatmulTasks)) return;
-  int64_t start[kMaxMatmulTasks];
-  int64_t total = 0, macs = 0, bytes = 0;
+  PassRows pass;
+  int64_t macs = 0;
   for (size_t i = 0; i < next.size(); ++i) {
-    start[i] = total;
-    total += padded_rows(next[i].rows);
+    pass.add(i, next[i]);
     macs += next[i].rows * next[i].cols;
-    bytes += next[i].rows * next[i].row_bytes();
   }
   if (macs < kParallelMacs) return;  // it will run on the calling thread
   const int streams = std::min(kernel_set(isa).decode_streams, ThreadPool::kMaxStreams);
   // Where row r of the pass lies (rows of one product are contiguous in every format).
   auto row_address = [&](int64_t r) -> const uint8_t* {
     for (size_t i = 0; i < next.size(); ++i)
-      if (r < start[i] + next[i].rows) return next[i].data + std::max<int64_t>(0, r - start[i]) * next[i].row_bytes();
+      if (r < pass.start[i] + next[i].rows)
+        return next[i].data + std::max<int64_t>(0, r - pass.start[i]) * next[i].row_bytes();
     return nullptr;
   };
-  const ChunkPlan plan = plan_chunks(total, bytes, pool->size(), kMinChunkBytes);
+  const ChunkPlan plan = plan_chunks(pass.total, pass.bytes, pool->size(), kMinChunkBytes);
   ThreadPool::ReadAhead ranges[ThreadPool::kMaxReadAheadWorkers];
   const int workers = std::min({pool->size() - 1, plan.count - 1, ThreadPool::kMaxReadAheadWorkers});
   for (int w = 1; w <= workers; ++w) {
