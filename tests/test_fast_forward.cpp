@@ -8,6 +8,7 @@
 #include <random>
 
 #include "format/safetensors.h"
+#include "kernels/cpu_isa.h"
 #include "model/model.h"
 #include "model/tensor_names.h"
 #include "test_util.h"
@@ -38,9 +39,9 @@ void write_random_model(const std::string& dir) {
   std::ofstream(dir + "/config.json") << c.to_json().dump(2);
 }
 
-ComputeOptions options(bool reference, int threads, const std::string& isa) {
-  ComputeOptions o;
-  o.reference = reference;
+DeviceOptions options(bool reference, int threads, const std::string& isa) {
+  DeviceOptions o;
+  o.device = reference ? "ref" : "cpu";
   o.threads = threads;
   o.isa = isa;
   return o;
@@ -81,8 +82,8 @@ TEST(FastForward, DecodeStepsMatchFullSequence) {
   const int64_t T = 9, V = m->config().vocab_size;
   std::vector<int64_t> ids = {1, 5, 300, 7, 7, 0, 42, 99, 250};
   const auto full = test::all_logits(*m, ids, 1, T);
-  RecurrentState st(m->config(), 1);
-  Workspace ws(m->config(), 1);
+  StatePool st(*m, 1);
+  Workspace ws(*m, 1);
   std::vector<float> stepped(static_cast<size_t>(T * V));
   for (int64_t t = 0; t < T; ++t) m->forward(&ids[t], 1, 1, st, ws, stepped.data() + t * V, false);
   const auto c = test::compare_logits(stepped.data(), full.data(), T, V);

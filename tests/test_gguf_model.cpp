@@ -135,8 +135,8 @@ TEST_F(TinyAFile, GreedyDecodingFromTheFileMatchesGolden) {
   const auto prompt = golden_->get("prompt_ids").to_i64();
   const auto want = golden_->get("greedy_ids").to_i64();
   const int64_t V = file_->config().vocab_size;
-  RecurrentState st(file_->config(), 1);
-  Workspace ws(file_->config(), static_cast<int64_t>(prompt.size()));
+  StatePool st(*file_, 1);
+  Workspace ws(*file_, static_cast<int64_t>(prompt.size()));
   std::vector<float> logits(static_cast<size_t>(V));
   file_->forward(prompt.data(), 1, static_cast<int64_t>(prompt.size()), st, ws, logits.data(), false);
   std::vector<int64_t> got;

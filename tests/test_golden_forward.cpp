@@ -32,8 +32,8 @@ TEST_F(GoldenForward, FullSequenceLogits) {
   const auto want = golden_->get("logits").to_f32();
   const auto& shape = golden_->get("input_ids").shape;
   const int64_t B = shape[0], T = shape[1], V = model_->config().vocab_size;
-  RecurrentState st(model_->config(), B);
-  Workspace ws(model_->config(), B * T);
+  StatePool st(*model_, B);
+  Workspace ws(*model_, B * T);
   std::vector<float> logits(static_cast<size_t>(B * T * V));
   model_->forward(ids.data(), B, T, st, ws, logits.data(), true);
   auto c = test::compare_logits(logits.data(), want.data(), B * T, V);
@@ -46,12 +46,12 @@ TEST_F(GoldenForward, TokenByTokenMatchesFullSequence) {
   const auto ids = golden_->get("input_ids").to_i64();
   const auto& shape = golden_->get("input_ids").shape;
   const int64_t B = shape[0], T = shape[1], V = model_->config().vocab_size;
-  RecurrentState full_state(model_->config(), B);
-  Workspace ws(model_->config(), B * T);
+  StatePool full_state(*model_, B);
+  Workspace ws(*model_, B * T);
   std::vector<float> full(static_cast<size_t>(B * T * V)), stepped(full.size());
   model_->forward(ids.data(), B, T, full_state, ws, full.data(), true);
   // Both sequences decoded together, one token at a time, through the recurrent state.
-  RecurrentState st(model_->config(), B);
+  StatePool st(*model_, B);
   std::vector<int64_t> step_ids(static_cast<size_t>(B));
   std::vector<float> step_logits(static_cast<size_t>(B * V));
   for (int64_t t = 0; t < T; ++t) {
@@ -64,26 +64,26 @@ TEST_F(GoldenForward, TokenByTokenMatchesFullSequence) {
   std::printf("[ metric ] token-by-token vs full sequence: %s\n", test::describe(c).c_str());
   EXPECT_LE(c.median, 1e-4);
   EXPECT_GE(c.argmax_agreement, 0.99);
-  EXPECT_EQ(st.h, full_state.h);
+  EXPECT_EQ(st.snapshot(), full_state.snapshot());
 }
 
 // A sequence longer than the workspace runs in chunks: the same logits and state, bit for bit.
 TEST_F(GoldenForward, ChunkedSequenceEqualsWholeSequence) {
   const auto ids = golden_->get("input_ids").to_i64();
   const int64_t T = golden_->get("input_ids").shape[1], V = model_->config().vocab_size;  // first sequence
-  RecurrentState whole_state(model_->config(), 1), chunked_state(model_->config(), 1);
-  Workspace big(model_->config(), T), small(model_->config(), 8);  // 37 tokens: chunks 8, 8, 8, 8, 5
+  StatePool whole_state(*model_, 1), chunked_state(*model_, 1);
+  Workspace big(*model_, T), small(*model_, 8);  // 37 tokens: chunks 8, 8, 8, 8, 5
   std::vector<float> whole(static_cast<size_t>(T * V)), chunked(whole.size(), NAN);
   model_->forward(ids.data(), 1, T, whole_state, big, whole.data(), true);
   model_->forward(ids.data(), 1, T, chunked_state, small, chunked.data(), true);
   EXPECT_EQ(chunked, whole);
-  EXPECT_EQ(chunked_state.h, whole_state.h);
+  EXPECT_EQ(chunked_state.snapshot(), whole_state.snapshot());
   // Last position only: the logits of the last chunk's last token.
   std::vector<float> last(static_cast<size_t>(V));
-  chunked_state.reset();
+  chunked_state.reset_all();
   model_->forward(ids.data(), 1, T, chunked_state, small, last.data(), false);
   EXPECT_TRUE(std::equal(last.begin(), last.end(), whole.end() - V));
-  EXPECT_EQ(chunked_state.h, whole_state.h);
+  EXPECT_EQ(chunked_state.snapshot(), whole_state.snapshot());
 }
 
 TEST_F(GoldenForward, GreedyDecodingMatchesGolden) {
@@ -92,8 +92,8 @@ TEST_F(GoldenForward, GreedyDecodingMatchesGolden) {
   const auto want_logits = golden_->get("greedy_step_logits").to_f32();
   const int64_t V = model_->config().vocab_size, P = static_cast<int64_t>(prompt.size());
   const int64_t N = static_cast<int64_t>(want_ids.size());
-  RecurrentState st(model_->config(), 1);
-  Workspace ws(model_->config(), P);
+  StatePool st(*model_, 1);
+  Workspace ws(*model_, P);
   std::vector<float> step_logits(static_cast<size_t>(V)), all(static_cast<size_t>(N * V));
   std::vector<int64_t> got;
   model_->forward(prompt.data(), 1, P, st, ws, step_logits.data(), false);

@@ -30,11 +30,11 @@ namespace mmfree {
 namespace {
 
 TEST(NoAllocation, DecodeStepsAllocateNothing) {
-  ComputeOptions o;
+  DeviceOptions o;
   o.threads = 2;
   const auto m = Model::load(test::tiny_a(), o);
-  RecurrentState st(m->config(), 1);
-  Workspace ws(m->config(), 8);
+  StatePool st(*m, 1);
+  Workspace ws(*m, 8);
   std::vector<float> logits(static_cast<size_t>(m->config().vocab_size));
   std::vector<int64_t> prompt = {1, 17, 33, 4, 5, 6, 7, 8};
   m->forward(prompt.data(), 1, 8, st, ws, logits.data(), false);  // plan-time work done

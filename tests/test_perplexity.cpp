@@ -28,8 +28,8 @@ long double reference_nll(const Model& m, const std::vector<int64_t>& ids, int64
   long double total = 0;
   for (int64_t s = 0; s + 1 < n; s += ctx) {
     const int64_t len = std::min(ctx, n - s);
-    RecurrentState st(m.config(), 1);
-    Workspace ws(m.config(), len);
+    StatePool st(m, 1);
+    Workspace ws(m, len);
     std::vector<float> logits(static_cast<size_t>(len * V));
     m.forward(ids.data() + s, 1, len, st, ws, logits.data(), true);
     for (int64_t i = 0; i + 1 < len || (i + 1 == len && s + len < n); ++i)

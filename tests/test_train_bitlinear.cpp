@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/ternary_ref.h"
+#include "backend/ref/ref_backend.h"
 #include "model/bitlinear.h"
 #include "train/bitlinear_train.h"
 
@@ -48,10 +49,10 @@ TEST_P(TrainBitLinearTest, ForwardEqualsInferenceBitLinear) {
   train.prepare(params_, {0, 1}, Quantizers::On);
   std::vector<float> got(static_cast<size_t>(c.n * c.out)), want(got.size());
   train.forward(x_.data(), c.n, got.data(), scratch_);
-  BitLinear ref(view(params_[0]), view(params_[1]));
-  BitLinearScratch s;
-  s.reserve(c.n, c.in);
-  ref.forward(x_.data(), c.n, want.data(), s);
+  RefBackend be;
+  be.reserve(c.n, c.in);
+  const BitLinear ref(be, PackedLinear(view(params_[0]), view(params_[1])));
+  ref.forward(be, x_.data(), c.n, want.data());  // ref memory is host memory
   EXPECT_EQ(got, want);  // the float product of integer values is exact
 }
 

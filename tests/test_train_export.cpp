@@ -17,8 +17,8 @@ namespace {
 
 std::vector<float> inference_logits(const std::string& dir, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
   auto model = Model::load(dir);
-  RecurrentState st(model->config(), B);
-  Workspace ws(model->config(), B * T);
+  StatePool st(*model, B);
+  Workspace ws(*model, B * T);
   std::vector<float> logits(static_cast<size_t>(B * T * model->config().vocab_size));
   model->forward(ids.data(), B, T, st, ws, logits.data(), true);
   return logits;

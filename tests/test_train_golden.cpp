@@ -43,8 +43,8 @@ TEST(TrainGolden, ForwardMatchesInferenceModel) {
   auto model = Model::load(test::tiny_a());
   const int64_t V = model->config().vocab_size;
   std::vector<int64_t> ids64(g.ids.begin(), g.ids.end());
-  RecurrentState st(model->config(), g.B);
-  Workspace ws(model->config(), g.B * g.T);
+  StatePool st(*model, g.B);
+  Workspace ws(*model, g.B * g.T);
   std::vector<float> want(static_cast<size_t>(g.B * g.T * V)), got(want.size());
   model->forward(ids64.data(), g.B, g.T, st, ws, want.data(), true);
 

@@ -44,8 +44,8 @@ CommandResult run_mmfree(const std::string& args) {
 }
 
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
-  RecurrentState st(m.config(), B);
-  Workspace ws(m.config(), B * T);
+  StatePool st(m, B);
+  Workspace ws(m, B * T);
   std::vector<float> logits(static_cast<size_t>(B * T * m.config().vocab_size));
   m.forward(ids.data(), B, T, st, ws, logits.data(), true);
   return logits;

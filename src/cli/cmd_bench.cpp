@@ -20,8 +20,8 @@ namespace {
 
 struct BenchOptions {
   std::string model;
-  ComputeOptions compute;  // threads 0: physical cores
-  int64_t n_prompt = 512, n_gen = 128;
+  DeviceOptions device;  // threads 0: physical cores
+  int64_t n_prompt = 512, n_gen = 128, batch = 1;
   int reps = 5;
   int64_t bandwidth_mib = 1024;
   bool json = false;
@@ -51,32 +51,34 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 void run(const BenchOptions& o) {
   const auto weights = open_weight_source(o.model);
   const StorageInfo storage = weights->storage();
-  const Model model(weights, o.compute);
-  const int threads = o.compute.threads > 0 ? o.compute.threads : physical_core_count();
+  const Model model(weights, make_backend(o.device));
+  const int threads = o.device.threads > 0 ? o.device.threads : physical_core_count();
   const ModelConfig& c = model.config();
   const int64_t V = c.vocab_size;
 
   // Token ids spread over the vocabulary (the speed does not depend on which ones).
-  std::vector<int64_t> tokens(static_cast<size_t>(std::max<int64_t>({o.n_prompt, o.n_gen, 1})));
+  std::vector<int64_t> tokens(static_cast<size_t>(std::max<int64_t>({o.n_prompt, o.n_gen * o.batch, 1})));
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int64_t>((i * 7919 + 13) % static_cast<size_t>(V));
 
-  RecurrentState st(c, 1);
-  Workspace ws(c, std::clamp<int64_t>(o.n_prompt, 1, kPrefillRows));  // as generate: prompts run in chunks
-  std::vector<float> logits(static_cast<size_t>(V));
+  StatePool st(model, o.batch);
+  // As generate: prompts run in chunks; a decode step takes one row per sequence.
+  Workspace ws(model, std::max(std::clamp<int64_t>(o.n_prompt, 1, kPrefillRows), o.batch));
+  std::vector<float> logits(static_cast<size_t>(V * o.batch));
   model.forward(tokens.data(), 1, 1, st, ws, logits.data(), false);  // warm-up: touches every weight once
 
   std::vector<double> prefill, decode;
   for (int r = 0; r < o.reps && o.n_prompt > 0; ++r) {
-    st.reset();
+    st.reset_all();
     const auto t0 = std::chrono::steady_clock::now();
     model.forward(tokens.data(), 1, o.n_prompt, st, ws, logits.data(), false);
     prefill.push_back(static_cast<double>(o.n_prompt) / seconds_since(t0));
   }
   for (int r = 0; r < o.reps && o.n_gen > 0; ++r) {
-    st.reset();
+    st.reset_all();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < o.n_gen; ++i) model.forward(&tokens[static_cast<size_t>(i)], 1, 1, st, ws, logits.data(), false);
-    decode.push_back(static_cast<double>(o.n_gen) / seconds_since(t0));
+    for (int64_t i = 0; i < o.n_gen; ++i)
+      model.forward(&tokens[static_cast<size_t>(i * o.batch)], o.batch, 1, st, ws, logits.data(), false);
+    decode.push_back(static_cast<double>(o.n_gen * o.batch) / seconds_since(t0));  // all sequences' tokens
   }
   // Taken before the bandwidth probe allocates its buffer, so it is the model's alone.
   const int64_t rss = peak_rss_bytes();
@@ -84,7 +86,8 @@ void run(const BenchOptions& o) {
 
   const Stat pp = stat_of(prefill), tg = stat_of(decode);
   const int64_t bytes_per_token = model.weight_bytes_per_token();
-  const double achieved = static_cast<double>(bytes_per_token) * tg.mean / 1e9;
+  // A decode step reads the weights once for all the batch's sequences.
+  const double achieved = static_cast<double>(bytes_per_token) * tg.mean / static_cast<double>(o.batch) / 1e9;
   const double roofline = bandwidth > 0 ? achieved / bandwidth : 0;
   if (o.json) {
     nlohmann::json j = {{"model", o.model},
@@ -94,6 +97,8 @@ void run(const BenchOptions& o) {
                         {"threads", threads},
                         {"n_prompt", o.n_prompt},
                         {"n_gen", o.n_gen},
+                        {"batch", o.batch},
+                        {"device", model.backend().name()},
                         {"reps", o.reps},
                         {"prefill_tok_s", pp.mean},
                         {"prefill_tok_s_stddev", pp.stddev},
@@ -112,7 +117,9 @@ void run(const BenchOptions& o) {
               (long long)c.num_layers);
   std::printf("%-8s %16s   (%d repetitions)\n", "test", "tokens/s", o.reps);
   if (o.n_prompt > 0) std::printf("pp%-6lld %9.2f ± %-6.2f\n", (long long)o.n_prompt, pp.mean, pp.stddev);
-  if (o.n_gen > 0) std::printf("tg%-6lld %9.2f ± %-6.2f\n", (long long)o.n_gen, tg.mean, tg.stddev);
+  if (o.n_gen > 0)
+    std::printf("tg%-6lld %9.2f ± %-6.2f%s\n", (long long)o.n_gen, tg.mean, tg.stddev,
+                o.batch > 1 ? ("   (" + std::to_string(o.batch) + " sequences decoded together: all their tokens)").c_str() : "");
   std::printf("weights    %.1f MB read per decoded token -> %.2f GB/s\n", static_cast<double>(bytes_per_token) / 1e6, achieved);
   std::printf("machine    %.2f GB/s streaming read (%d threads) -> decode at %.1f%% of the roofline\n", bandwidth,
               threads, 100 * roofline);
@@ -123,7 +130,9 @@ void setup(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   auto* cmd = app.add_subcommand("bench", "Prefill and decode speed, bytes per token, memory-bandwidth roofline, peak RSS");
   add_model_option(cmd, o->model);
-  add_threads_option(cmd, o->compute);
+  add_device_options(cmd, o->device);
+  cmd->add_option("-b,--batch", o->batch, "Sequences decoded together in the decode test (aggregate tokens/s)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))->capture_default_str();
   cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens for the prefill test (0: skip it)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("-n,--n-gen", o->n_gen, "Tokens decoded one at a time for the decode test (0: skip it)")

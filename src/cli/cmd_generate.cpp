@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,10 +10,8 @@
 #include "cli/command.h"
 #include "cli/default_model.h"
 #include "cli/inputs.h"
-#include "generate/sampler.h"
-#include "generate/stop_strings.h"
+#include "generate/generator.h"
 #include "model/model.h"
-#include "tokenizer/text_stream.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -24,7 +21,7 @@ namespace {
 struct GenerateOptions {
   std::string model, tokenizer, prompt, file, prompt_ids;
   bool has_prompt = false, has_prompt_ids = false;
-  ComputeOptions compute;
+  DeviceOptions device;
   int64_t n = 128;
   SamplerOptions sampler;
   std::vector<std::string> stops;
@@ -59,32 +56,25 @@ std::vector<int64_t> prompt_ids(const GenerateOptions& o, const Tokenizer* tok, 
 }
 
 void run(const GenerateOptions& o) {
-  using clock = std::chrono::steady_clock;
-  auto model = Model::load(o.model, o.compute);
+  auto model = Model::load(o.model, o.device);
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
   // No prompt flag: read stdin when it is piped; at a terminal, start from BOS.
   const bool text_prompt = o.has_prompt || !o.file.empty() || (!o.has_prompt_ids && !isatty(STDIN_FILENO));
   const auto tok = open_tokenizer(o, c, text_prompt ? "a text prompt" : o.stops.empty() ? "" : "--stop");
-  std::vector<int64_t> prompt = text_prompt || o.has_prompt_ids ? prompt_ids(o, tok.get(), V) : std::vector<int64_t>{};
-  if (prompt.empty()) prompt.push_back(tok && tok->bos_id() >= 0 ? tok->bos_id() : c.bos_token_id);
-  const int64_t P = static_cast<int64_t>(prompt.size());
+  GenerateRequest req;
+  req.prompt = text_prompt || o.has_prompt_ids ? prompt_ids(o, tok.get(), V) : std::vector<int64_t>{};
+  if (req.prompt.empty()) req.prompt.push_back(tok && tok->bos_id() >= 0 ? tok->bos_id() : c.bos_token_id);
+  req.max_tokens = o.n;
+  req.sampler = o.sampler;
+  req.stops = o.stops;
+  req.ignore_eos = o.ignore_eos;
+  const int64_t P = static_cast<int64_t>(req.prompt.size());
 
-  RecurrentState st(c, 1);
-  Workspace ws(c, std::min(P, kPrefillRows));  // longer prompts run in chunks
-  std::vector<float> logits(static_cast<size_t>(V));
-  Sampler sampler(o.sampler, V);
-  for (int64_t id : prompt) sampler.accept(id);
-  std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(o.n));
-  // Text continues the prompt's, unless the prompt holds no text (BOS alone).
-  const bool at_text_start = !tok || std::all_of(prompt.begin(), prompt.end(), [&](int64_t id) {
-    return id >= tok->vocab_size() || tok->token_bytes(static_cast<int32_t>(id)).empty();
-  });
-  std::unique_ptr<TextStream> stream = tok ? std::make_unique<TextStream>(*tok, at_text_start) : nullptr;
-  StopStrings stops(o.stops);
   std::string text;  // what was printed, for --json
-  const auto emit = [&](std::string_view s) {
+  int64_t printed_ids = 0;
+  GenerateSink sink;
+  sink.text = [&](std::string_view s) {
     if (o.json) {
       text.append(s);
     } else {
@@ -92,47 +82,22 @@ void run(const GenerateOptions& o) {
       std::fflush(stdout);
     }
   };
-
+  sink.token = [&](int64_t id) {
+    if (o.json) return;
+    std::printf("%s%lld", printed_ids++ ? " " : "", static_cast<long long>(id));
+    std::fflush(stdout);
+  };
   // A --prompt is shown before its continuation, so that the output reads as one text (a prompt from
   // a file or stdin is not repeated; --json keeps the two apart).
-  if (o.has_prompt && !o.json) emit(o.prompt);
-  const auto t0 = clock::now();
-  model->forward(prompt.data(), 1, P, st, ws, logits.data(), false);
-  const auto t1 = clock::now();
-  std::string stop_reason = "length";
-  for (int64_t i = 0; i < o.n; ++i) {
-    int64_t next = sampler.sample(logits.data());
-    out.push_back(next);
-    if (next == c.eos_token_id && !o.ignore_eos) {
-      stop_reason = "eos";
-      break;
-    }
-    if (stream) {
-      if (next < tok->vocab_size()) emit(stops.push(stream->push(static_cast<int32_t>(next))));
-      if (stops.stopped()) {
-        stop_reason = "stop";
-        break;
-      }
-    } else if (!o.json) {
-      std::printf("%s%lld", i ? " " : "", static_cast<long long>(next));
-      std::fflush(stdout);
-    }
-    if (i + 1 < o.n) model->forward(&next, 1, 1, st, ws, logits.data(), false);
-  }
-  const auto t2 = clock::now();
-  if (stream && !stops.stopped()) {
-    emit(stops.push(stream->finish()));
-    emit(stops.finish());
-  }
-  const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
-  const double decode_s = std::chrono::duration<double>(t2 - t1).count();
-  const double prefill_tps = static_cast<double>(P) / std::max(prefill_s, 1e-9);
-  const double decode_tps = static_cast<double>(out.size()) / std::max(decode_s, 1e-9);
+  if (o.has_prompt && !o.json) sink.text(o.prompt);
+  const GenerateResult r = generate(*model, tok.get(), req, sink);
+  const double prefill_tps = static_cast<double>(P) / std::max(r.prefill_s, 1e-9);
+  const double decode_tps = static_cast<double>(r.ids.size()) / std::max(r.decode_s, 1e-9);
   if (o.json) {
-    nlohmann::json j = {{"ids", out},
+    nlohmann::json j = {{"ids", r.ids},
                         {"prompt_tokens", P},
-                        {"generated_tokens", out.size()},
-                        {"stop_reason", stop_reason},
+                        {"generated_tokens", r.ids.size()},
+                        {"stop_reason", r.stop_reason},
                         {"prefill_tok_s", prefill_tps},
                         {"decode_tok_s", decode_tps}};
     if (tok) j["text"] = text;
@@ -141,7 +106,7 @@ void run(const GenerateOptions& o) {
     std::printf("\n");
     std::fflush(stdout);  // the text ends before the summary, also when both go to one file
     std::fprintf(stderr, "prompt %lld tokens, generated %zu tokens | prefill %.1f tok/s | decode %.1f tok/s\n",
-                 static_cast<long long>(P), out.size(), prefill_tps, decode_tps);
+                 static_cast<long long>(P), r.ids.size(), prefill_tps, decode_tps);
   }
 }
 
@@ -177,7 +142,7 @@ void setup(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past the end-of-sequence token");
   cmd->add_flag("--json", o->json, "Print one JSON object {\"text\": ..., \"ids\": [...], ...} instead of streaming");
-  add_threads_option(cmd, o->compute);
+  add_device_options(cmd, o->device);
   cmd->callback([o, prompt, ids] {
     o->has_prompt = prompt->count() > 0;
     o->has_prompt_ids = ids->count() > 0;

@@ -14,11 +14,11 @@ namespace {
 
 struct LogitsOptions {
   std::string model, input, output;
-  ComputeOptions compute;
+  DeviceOptions device;
 };
 
 void run(const LogitsOptions& o) {
-  auto model = Model::load(o.model, o.compute);
+  auto model = Model::load(o.model, o.device);
   const ModelConfig& c = model->config();
   SafetensorsFile in(o.input);
   const TensorView& t = in.get("input_ids");
@@ -31,8 +31,8 @@ void run(const LogitsOptions& o) {
   for (size_t i = 0; i < ids.size(); ++i)
     check(ids[i] >= 0 && ids[i] < V, o.input + ": input_ids holds " + std::to_string(ids[i]) + " at index " +
                                          std::to_string(i) + ", outside the vocabulary [0, " + std::to_string(V) + ")");
-  RecurrentState st(c, B);
-  Workspace ws(c, B * T);
+  StatePool st(*model, B);
+  Workspace ws(*model, B * T);
   std::vector<float> logits(static_cast<size_t>(B * T * V));
   model->forward(ids.data(), B, T, st, ws, logits.data(), true);
   SafetensorsWriter w;
@@ -46,7 +46,7 @@ void setup(CLI::App& app) {
   add_model_option(cmd, o->model);
   cmd->add_option("--input", o->input, "safetensors file holding input_ids [B,T] (I64 or I32)")->required();
   cmd->add_option("--output", o->output, "safetensors file to write, tensor 'logits'")->required();
-  add_threads_option(cmd, o->compute);
+  add_device_options(cmd, o->device);
   cmd->callback([o] { run(*o); });
 }
 

@@ -20,11 +20,11 @@ struct PerplexityOptions {
   std::string model, tokenizer, file;
   int64_t ctx = 512;
   bool reset_state = false, json = false;
-  ComputeOptions compute;
+  DeviceOptions device;
 };
 
 void run(const PerplexityOptions& o) {
-  const auto model = Model::load(o.model, o.compute);
+  const auto model = Model::load(o.model, o.device);
   const auto tok = load_tokenizer(o.tokenizer.empty() ? o.model : o.tokenizer);
   check(tok->vocab_size() <= model->config().vocab_size,
         "the tokenizer " + tok->name() + " has " + std::to_string(tok->vocab_size()) +
@@ -62,7 +62,7 @@ void setup(CLI::App& app) {
   cmd->add_flag("--reset-state", o->reset_state,
                 "Start every window from a zero state (default: carry the recurrent state, i.e. the whole text in one pass)");
   cmd->add_flag("--json", o->json, "Print {\"tokens\",\"bytes\",\"nll\",\"ppl\",\"bits_per_byte\"}");
-  add_threads_option(cmd, o->compute);
+  add_device_options(cmd, o->device);
   cmd->callback([o] { run(*o); });
 }
 

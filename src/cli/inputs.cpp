@@ -56,8 +56,9 @@ std::unique_ptr<Tokenizer> TokenizerSource::open() const {
   return load_tokenizer(model.empty() ? default_model_path() : model);
 }
 
-void add_threads_option(CLI::App* cmd, ComputeOptions& compute) {
-  cmd->add_option("--threads", compute.threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
+void add_device_options(CLI::App* cmd, DeviceOptions& device) {
+  cmd->add_option("--device", device.device, "Where to compute: cpu (default), ref (the plain reference formulas), cuda, cuda:N");
+  cmd->add_option("--threads", device.threads, "Threads of the cpu device (default: physical cores)")->check(CLI::Range(1, 1024));
 }
 
 }  // namespace mmfree::cli

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "model/compute.h"
+#include "backend/backend.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mmfree::cli {
@@ -18,8 +18,9 @@ std::vector<int64_t> parse_ids(const std::string& s, int64_t vocab, const std::s
 // The whole file, or all of stdin for "-"; throws Error naming the file.
 std::string read_text_file(const std::string& path);
 
-// --threads N for every command that runs the model: the kernels' thread pool (default: physical cores).
-void add_threads_option(CLI::App* cmd, ComputeOptions& compute);
+// --device and --threads for every command that runs the model: the backend, and the CPU
+// backend's thread pool (default: physical cores).
+void add_device_options(CLI::App* cmd, DeviceOptions& device);
 
 // --model DIR | --tokenizer PATH, exactly one of them.
 struct TokenizerSource {

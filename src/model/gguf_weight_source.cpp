@@ -20,11 +20,11 @@ class GgufWeightSource final : public WeightSource {
   // Zero-copy: the BitLinear reads the packed rows where they lie in the mapping (which this source
   // keeps alive): every tensor starts on a 64-byte line, so TQ2_0_R8's blocks are line-aligned
   // (TQ2_0's 66-byte blocks are loaded unaligned). One pass checks every code is ternary.
-  BitLinear bitlinear(const std::string& prefix) const override {
+  PackedLinear bitlinear(const std::string& prefix) const override {
     const std::string name = prefix + ".weight";
     const PackedTernary p = m_.ternary(name);
     validate_ternary(p.weight, m_.path() + ": tensor '" + name + "'");
-    return BitLinear(p.weight, p.scale, m_.floats(prefix + ".norm.weight"));
+    return PackedLinear(p.weight, p.scale, m_.floats(prefix + ".norm.weight"));
   }
 
   EmbeddingTable embeddings() const override {

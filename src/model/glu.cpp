@@ -1,28 +1,23 @@
 #include "model/glu.h"
 
-#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 
 namespace mmfree {
 
-void GluScratch::reserve(int64_t rows, int64_t I) {
-  gv.resize(static_cast<size_t>(rows * 2 * I));
-  z.resize(static_cast<size_t>(rows * I));
-}
+GluScratch::GluScratch(Backend& be, int64_t rows, int64_t I) : gv(be.alloc(rows * 2 * I * 4)), z(be.alloc(rows * I * 4)) {}
 
-Glu::Glu(const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size) {
+Glu::Glu(Backend& be, const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size) {
   const std::string p = layer_prefix(layer) + "mlp.";
-  gate_ = w.bitlinear(p + "gate_proj");
-  down_ = w.bitlinear(p + "down_proj");
-  gate_.set_next({down_.weight()});
+  gate_ = BitLinear(be, w.bitlinear(p + "gate_proj"));
+  down_ = BitLinear(be, w.bitlinear(p + "down_proj"));
 }
 
-void Glu::forward(const float* m, int64_t n, float* out, GluScratch& s, BitLinearScratch& bs, const ComputeContext& c) const {
-  const Isa isa = c.reference ? Isa::Scalar : c.isa;
-  gate_.forward(m, n, s.gv.data(), bs, c);
+void Glu::forward(Backend& be, const float* m, int64_t n, float* out, GluScratch& s) const {
+  float *gv = s.gv.as<float>(), *z = s.z.as<float>();
+  gate_.forward(be, m, n, gv);
   // z = silu(gate) * v per row: the first I outputs are the gate, the next I are v.
-  silu_mul(isa, s.gv.data(), s.gv.data() + I_, n, I_, 2 * I_, s.z.data(), I_, c.reference ? nullptr : c.pool);
-  down_.forward(s.z.data(), n, out, bs, c);
+  be.silu_mul(gv, gv + I_, n, I_, 2 * I_, z, I_);
+  down_.forward(be, z, n, out);
 }
 
 }  // namespace mmfree

@@ -16,8 +16,8 @@ class HfWeightSource final : public WeightSource {
 
   const ModelConfig& config() const override { return ck_.config(); }
   std::vector<float> floats(const std::string& name) const override { return ck_.tensor(name).to_f32(); }
-  BitLinear bitlinear(const std::string& prefix) const override {
-    return BitLinear(ck_.tensor(prefix + ".weight"), ck_.tensor(prefix + ".norm.weight"));
+  PackedLinear bitlinear(const std::string& prefix) const override {
+    return PackedLinear(ck_.tensor(prefix + ".weight"), ck_.tensor(prefix + ".norm.weight"));
   }
   EmbeddingTable embeddings() const override {
     const TensorView& e = ck_.tensor("model.embeddings.weight");

@@ -1,6 +1,6 @@
 #pragma once
 // The MLGRU token mixer (SPEC.md, block l): an element-wise gated linear recurrence in place of
-// attention. Its only state is h: d floats per layer.
+// attention. Its only state is h: d floats per layer and sequence.
 #include <cstdint>
 #include <vector>
 
@@ -9,33 +9,38 @@
 
 namespace mmfree {
 
+// Backend memory for one call over up to `rows` rows: the i, f, g projections, [rows][d] each.
 struct MlgruScratch {
-  std::vector<float> i, f, g;  // [rows][d] each
-  BitLinearScratch f_proj, g_proj;  // i_proj uses the model's shared BitLinear scratch
-  void reserve(int64_t rows, int64_t d);
+  Buffer i, f, g;
+  MlgruScratch(Backend& be, int64_t rows, int64_t d);
+};
+
+// Where the states of a batch's sequences lie: sequence b's layer-l state is states + slots[b] *
+// slot_stride + l * d.
+struct StateSlots {
+  float* states = nullptr;
+  const int32_t* slots = nullptr;  // [B], backend memory
+  int64_t slot_stride = 0;
 };
 
 class Mlgru {
  public:
   Mlgru() = default;
-  Mlgru(const WeightSource& w, int64_t layer, std::vector<float> lower_bound);
+  Mlgru(Backend& be, const WeightSource& w, int64_t layer, const std::vector<float>& lower_bound);
 
-  // a: [B*T][d] normalised input, rows ordered batch-major; h: [B] states of d floats, each at
-  // stride h_stride; writes out [B*T][d] (the o_proj output, before the residual add).
-  void forward(const float* a, int64_t B, int64_t T, float* h, int64_t h_stride, float* out, MlgruScratch& s,
-               BitLinearScratch& bs, const ComputeContext& c = {}) const;
+  // a: [B*T][d] normalised input, rows batch-major; advances the B states (at layer offset
+  // layer_offset within a slot); writes out [B*T][d] (the o_proj output, before the residual add).
+  void forward(Backend& be, const float* a, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset, float* out,
+               MlgruScratch& s) const;
   int64_t weight_bytes() const;
-  // Decode order (BitLinear::set_next): the matrices of its first product (i, f, g), and what
-  // follows its last one (o).
-  std::vector<TernaryMatrix> first_product() const { return {i_.weight(), f_.weight(), g_.weight()}; }
-  void set_next(std::vector<TernaryMatrix> next) { o_.set_next(std::move(next)); }
 
  private:
   int64_t d_ = 0;
   float eps_ = 1e-6f;
   BitLinear i_, f_, g_, o_;
-  std::vector<float> g_norm_;
-  std::vector<float> lower_bound_;  // empty for layer 0 or when the config disables it
+  Buffer g_norm_;
+  Buffer lower_bound_;  // empty for layer 0 or when the config disables it
+  int64_t lb_count_ = 0;
 };
 
 }  // namespace mmfree

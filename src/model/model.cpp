@@ -3,25 +3,63 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/elementwise.h"
 #include "model/tensor_names.h"
 #include "util/error.h"
 
 namespace mmfree {
 
-RecurrentState::RecurrentState(const ModelConfig& c, int64_t b)
-    : batch(b), h(static_cast<size_t>(b * c.num_layers * c.hidden_size), 0.0f) {}
+StatePool::StatePool(const Model& m, int64_t slots)
+    : be_(&m.backend()),
+      slots_(slots),
+      slot_floats_(m.config().num_layers * m.config().hidden_size),
+      h_(be_->alloc(slots * slot_floats_ * static_cast<int64_t>(sizeof(float)))) {
+  check(slots >= 1, "a state pool needs at least one slot");
+}
 
-void RecurrentState::reset() { std::fill(h.begin(), h.end(), 0.0f); }
+void StatePool::check_slot(int64_t slot) const {
+  if (slot < 0 || slot >= slots_)
+    throw Error("internal: state slot " + std::to_string(slot) + " outside [0, " + std::to_string(slots_) + ")");
+}
 
-Workspace::Workspace(const ModelConfig& c, int64_t rows) : max_rows(rows) {
-  const int64_t d = c.hidden_size, I = c.intermediate_size;
-  x.resize(static_cast<size_t>(rows * d));
-  a.resize(static_cast<size_t>(rows * d));
-  o.resize(static_cast<size_t>(rows * d));
-  bitlinear.reserve(rows, std::max(d, I));
-  mlgru.reserve(rows, d);
-  glu.reserve(rows, I);
+void StatePool::reset(int64_t slot) {
+  check_slot(slot);
+  be_->fill_zero(data() + slot * slot_floats_, slot_floats_ * static_cast<int64_t>(sizeof(float)));
+}
+
+void StatePool::reset_all() { be_->fill_zero(data(), slots_ * slot_floats_ * static_cast<int64_t>(sizeof(float))); }
+
+void StatePool::copy(int64_t from, int64_t to) {
+  check_slot(from);
+  check_slot(to);
+  if (from != to)
+    be_->copy(data() + to * slot_floats_, data() + from * slot_floats_, slot_floats_ * static_cast<int64_t>(sizeof(float)));
+}
+
+void StatePool::read(int64_t slot, float* host) const {
+  check_slot(slot);
+  be_->read(host, data() + slot * slot_floats_, slot_floats_ * static_cast<int64_t>(sizeof(float)));
+}
+
+std::vector<float> StatePool::snapshot() const {
+  std::vector<float> h(static_cast<size_t>(slots_ * slot_floats_));
+  be_->read(h.data(), data(), static_cast<int64_t>(h.size() * sizeof(float)));
+  return h;
+}
+
+Workspace::Workspace(const Model& m, int64_t rows)
+    : max_rows(rows),
+      x(m.backend().alloc(rows * m.config().hidden_size * 4)),
+      a(m.backend().alloc(rows * m.config().hidden_size * 4)),
+      o(m.backend().alloc(rows * m.config().hidden_size * 4)),
+      tokens(m.backend().alloc(rows * 4)),
+      slots(m.backend().alloc(rows * 4)),
+      logits(m.backend().host_memory() ? Buffer() : m.backend().alloc(rows * m.config().vocab_size * 4)),
+      mlgru(m.backend(), rows, m.config().hidden_size),
+      glu(m.backend(), rows, m.config().intermediate_size),
+      host_tokens(static_cast<size_t>(rows)),
+      host_slots(static_cast<size_t>(rows)) {
+  check(rows >= 1, "a workspace needs at least one row");
+  m.backend().reserve(rows, std::max(m.config().hidden_size, m.config().intermediate_size));
 }
 
 std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float>& params, int64_t L, int64_t d) {
@@ -41,86 +79,104 @@ std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float
   return lb;
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path, const ComputeOptions& compute) {
-  return std::make_unique<Model>(open_weight_source(path), compute);
+std::unique_ptr<Model> Model::load(const std::string& path, const DeviceOptions& device) {
+  auto be = make_backend(device);  // a bad --device fails before the model is read
+  return std::make_unique<Model>(open_weight_source(path), std::move(be));
 }
 
-Model::Model(std::shared_ptr<const WeightSource> weights, const ComputeOptions& compute)
-    : cfg_(weights->config()), compute_(compute), weights_(std::move(weights)), embeddings_(weights_->embeddings()) {
+Model::Model(std::shared_ptr<const WeightSource> weights, std::unique_ptr<Backend> backend)
+    : cfg_(weights->config()), weights_(std::move(weights)), be_(std::move(backend)) {
+  Backend& be = *be_;
+  const EmbeddingTable table = weights_->embeddings();
+  embedding_row_bytes_ = table.row_bytes();
+  embeddings_ = be.upload_embeddings(table);
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
   const auto lb = lower_bounds_from_params(weights_->floats("model.lower_bounds"), L, d);
   layers_.reserve(static_cast<size_t>(L));
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = layer_prefix(l);
     const bool use_lb = cfg_.use_lower_bound && l > 0;
-    layers_.push_back(Layer{weights_->floats(p + "attn_norm.weight"), weights_->floats(p + "mlp_norm.weight"),
-                            Mlgru(*weights_, l, use_lb ? lb[l] : std::vector<float>{}), Glu(*weights_, l)});
+    layers_.push_back(Layer{upload_floats(be, weights_->floats(p + "attn_norm.weight")),
+                            upload_floats(be, weights_->floats(p + "mlp_norm.weight")),
+                            Mlgru(be, *weights_, l, use_lb ? lb[l] : std::vector<float>{}), Glu(be, *weights_, l)});
   }
-  final_norm_ = weights_->floats("model.norm.weight");
-  lm_head_ = weights_->bitlinear("lm_head");
-  // The order of a decode step's products, each announcing the next (BitLinear::set_next); the
-  // LM head is followed by the first layer of the next token.
-  for (int64_t l = 0; l < L; ++l) {
-    layers_[l].mixer.set_next(layers_[l].mlp.first_product());
-    layers_[l].mlp.set_next(l + 1 < L ? layers_[l + 1].mixer.first_product() : std::vector<TernaryMatrix>{lm_head_.weight()});
-  }
-  lm_head_.set_next(layers_[0].mixer.first_product());
+  final_norm_ = upload_floats(be, weights_->floats("model.norm.weight"));
+  lm_head_ = BitLinear(be, weights_->bitlinear("lm_head"));
 }
 
 int64_t Model::weight_bytes_per_token() const {
-  int64_t b = embeddings_.row_bytes() + lm_head_.weight_bytes() + static_cast<int64_t>(final_norm_.size() * sizeof(float));
-  for (const auto& l : layers_)
-    b += l.mixer.weight_bytes() + l.mlp.weight_bytes() +
-         static_cast<int64_t>((l.attn_norm.size() + l.mlp_norm.size()) * sizeof(float));
+  const int64_t norm_bytes = cfg_.hidden_size * static_cast<int64_t>(sizeof(float));
+  int64_t b = embedding_row_bytes_ + lm_head_.weight_bytes() + norm_bytes;
+  for (const auto& l : layers_) b += l.mixer.weight_bytes() + l.mlp.weight_bytes() + 2 * norm_bytes;
   return b;
 }
 
-void Model::forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
+void Model::forward(const int64_t* tokens, int64_t B, int64_t T, StatePool& st, Workspace& ws, float* logits,
                     bool all_positions) const {
-  if (B != 1 || T <= ws.max_rows) return forward_rows(tokens, B, T, st, ws, logits, all_positions);
+  if (B > static_cast<int64_t>(ws.host_slots.size()) || B > st.slots())
+    throw Error("internal: " + std::to_string(B) + " sequences for " + std::to_string(st.slots()) + " state slots");
+  int32_t* slots = ws.host_slots.data();
+  for (int64_t b = 0; b < B; ++b) slots[b] = static_cast<int32_t>(b);
+  forward(tokens, B, T, {slots, static_cast<size_t>(B)}, st, ws, logits, all_positions);
+}
+
+void Model::forward(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st,
+                    Workspace& ws, float* logits, bool all_positions) const {
+  // Checks on this path build their message only on failure: forward runs once per decoded token
+  // and allocates nothing.
+  if (static_cast<int64_t>(slots.size()) != B) throw Error("internal: one state slot per sequence");
+  for (int64_t b = 0; b < B; ++b) {
+    if (slots[b] < 0 || slots[b] >= st.slots())
+      throw Error("internal: state slot " + std::to_string(slots[b]) + " outside the pool");
+    for (int64_t c = 0; c < b; ++c)
+      if (slots[c] == slots[b]) throw Error("internal: two sequences of one batch share state slot " + std::to_string(slots[b]));
+  }
+  if (B != 1 || T <= ws.max_rows) return forward_rows(tokens, B, T, slots.data(), st, ws, logits, all_positions);
   const int64_t V = cfg_.vocab_size;
   for (int64_t t0 = 0; t0 < T; t0 += ws.max_rows) {
     const int64_t tc = std::min(ws.max_rows, T - t0);
     float* out = all_positions ? logits + t0 * V : t0 + tc == T ? logits : nullptr;
-    forward_rows(tokens + t0, 1, tc, st, ws, out, all_positions);
+    forward_rows(tokens + t0, 1, tc, slots.data(), st, ws, out, all_positions);
   }
 }
 
-void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
-                         bool all_positions) const {
+void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st,
+                         Workspace& ws, float* logits, bool all_positions) const {
   const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
-  // Checks on this path build their message only on failure: forward runs once per decoded token
-  // and allocates nothing.
   if (n > ws.max_rows)
     throw Error("internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
-  if (st.batch != B) throw Error("internal: state batch " + std::to_string(st.batch) + " != " + std::to_string(B));
+  Backend& be = *be_;
   for (int64_t r = 0; r < n; ++r) {
     if (tokens[r] < 0 || tokens[r] >= V)
       throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
-    embeddings_.row(tokens[r], ws.x.data() + r * d);
+    ws.host_tokens[r] = static_cast<int32_t>(tokens[r]);
   }
+  be.write(ws.tokens.as<void>(), ws.host_tokens.data(), n * 4);
+  if (slots != ws.host_slots.data()) std::copy_n(slots, B, ws.host_slots.data());
+  be.write(ws.slots.as<void>(), ws.host_slots.data(), B * 4);
+  float *x = ws.x.as<float>(), *a = ws.a.as<float>(), *o = ws.o.as<float>();
+  be.embed(*embeddings_, ws.tokens.as<int32_t>(), n, x);
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  const ComputeContext& c = compute_.context();
-  const Isa isa = c.reference ? Isa::Scalar : c.isa;  // Scalar: the reference formulas
-  ThreadPool* pool = c.reference ? nullptr : c.pool;
+  const StateSlots states{st.data(), ws.slots.as<int32_t>(), st.slot_floats()};
   for (int64_t l = 0; l < L; ++l) {
     const Layer& layer = layers_[l];
-    rmsnorm(isa, ws.x.data(), layer.attn_norm.data(), n, d, eps, ws.a.data(), pool);
-    layer.mixer.forward(ws.a.data(), B, T, st.h.data() + l * d, L * d, ws.o.data(), ws.mlgru, ws.bitlinear, c);
-    for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
-    rmsnorm(isa, ws.x.data(), layer.mlp_norm.data(), n, d, eps, ws.a.data(), pool);
-    layer.mlp.forward(ws.a.data(), n, ws.o.data(), ws.glu, ws.bitlinear, c);
-    for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.o[i];
+    be.rmsnorm(x, d, layer.attn_norm.as<float>(), n, d, eps, a);
+    layer.mixer.forward(be, a, B, T, states, l * d, o, ws.mlgru);
+    be.add(x, o, n * d);
+    be.rmsnorm(x, d, layer.mlp_norm.as<float>(), n, d, eps, a);
+    layer.mlp.forward(be, a, n, o, ws.glu);
+    be.add(x, o, n * d);
   }
   if (!logits) return;
-  if (all_positions) {
-    rmsnorm(isa, ws.x.data(), final_norm_.data(), n, d, eps, ws.a.data(), pool);
-    lm_head_.forward(ws.a.data(), n, logits, ws.bitlinear, c);
-  } else {
-    for (int64_t b = 0; b < B; ++b)
-      rmsnorm(isa, ws.x.data() + ((b + 1) * T - 1) * d, final_norm_.data(), 1, d, eps, ws.a.data() + b * d);
-    lm_head_.forward(ws.a.data(), B, logits, ws.bitlinear, c);
-  }
+  const int64_t rows = all_positions ? n : B;
+  // Every position, or each sequence's last one (rows T*d apart).
+  if (all_positions)
+    be.rmsnorm(x, d, final_norm_.as<float>(), n, d, eps, a);
+  else
+    be.rmsnorm(x + (T - 1) * d, T * d, final_norm_.as<float>(), B, d, eps, a);
+  float* out = be.host_memory() ? logits : ws.logits.as<float>();
+  lm_head_.forward(be, a, rows, out);
+  if (!be.host_memory()) be.read(logits, out, rows * V * static_cast<int64_t>(sizeof(float)));
 }
 
 }  // namespace mmfree

@@ -1,60 +1,82 @@
 #pragma once
-// The whole hgrn_bit language model: load -> plan (ternary weights, buffers sized once) -> run.
-// Prefill and decoding share one code path, so a sequence fed token by token through the recurrent
-// state gives the numbers of the same sequence fed whole.
+// The whole hgrn_bit language model: load -> plan (weights uploaded to a backend once, buffers
+// sized once) -> run. Prefill and decoding share one code path, so a sequence fed token by token
+// through its recurrent state gives the numbers of the same sequence fed whole. The math is
+// written once here and in the layers (bitlinear, mlgru, glu); the backend (src/backend/) computes it.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "model/bitlinear.h"
-#include "model/compute.h"
 #include "model/config.h"
-#include "model/embedding_table.h"
 #include "model/glu.h"
 #include "model/mlgru.h"
 #include "model/weight_source.h"
 
 namespace mmfree {
 
-// The recurrent state of B sequences: h [B][L][d], zero at the start of a sequence.
-struct RecurrentState {
-  int64_t batch = 0;
-  std::vector<float> h;
-  RecurrentState(const ModelConfig& c, int64_t batch);
-  void reset();
+class Model;
+
+// The recurrent states of up to `slots` sequences in backend memory, [slots][L][d] floats, each
+// zero at the start of a sequence. A forward names the slot of each of its sequences, so
+// sequences at different positions run in one batch.
+class StatePool {
+ public:
+  StatePool(const Model& m, int64_t slots);
+  int64_t slots() const { return slots_; }
+  int64_t slot_floats() const { return slot_floats_; }
+  float* data() const { return h_.as<float>(); }
+  void reset(int64_t slot);
+  void reset_all();
+  void copy(int64_t from, int64_t to);  // e.g. one context shared by several continuations
+  void read(int64_t slot, float* host) const;  // host: slot_floats() floats, [L][d]
+  std::vector<float> snapshot() const;         // every slot, [slots][L][d]
+
+ private:
+  void check_slot(int64_t slot) const;
+  Backend* be_;
+  int64_t slots_, slot_floats_;
+  Buffer h_;
 };
 
-// Rows of a workspace that prefill needs for full speed: the kernels take tokens in blocks of about
-// 100 (ternary_simd.inc), so longer prompts run in chunks of this many at no cost in speed.
+// Rows of a workspace that prefill needs for full speed: the CPU kernels take tokens in blocks of
+// about 100 (ternary_simd.inc), so longer prompts run in chunks of this many at no cost in speed.
 constexpr int64_t kPrefillRows = 256;
 
-// Every buffer a forward call needs, for up to max_rows = B*T rows at once.
+// Every buffer a forward call needs, for up to max_rows = B*T rows at once, in backend memory.
 struct Workspace {
-  int64_t max_rows = 0;
-  std::vector<float> x, a, o;  // [rows][d]
-  BitLinearScratch bitlinear;
+  Workspace(const Model& m, int64_t max_rows);
+  int64_t max_rows;
+  Buffer x, a, o;         // [rows][d]
+  Buffer tokens, slots;   // [rows] int32, [rows] int32
+  Buffer logits;          // [rows][V] when the backend's memory is not the host's
   MlgruScratch mlgru;
   GluScratch glu;
-  Workspace(const ModelConfig& c, int64_t max_rows);
+  std::vector<int32_t> host_tokens, host_slots;  // staging, sized once
 };
 
 class Model {
  public:
   // Loads a Hugging Face directory (config.json + safetensors; ternary weights packed at load) or
-  // a converted .gguf file (packed weights used in place). `compute` picks the kernels (fast or
-  // reference), instruction set and threads.
-  static std::unique_ptr<Model> load(const std::string& path, const ComputeOptions& compute = {});
-  explicit Model(std::shared_ptr<const WeightSource> weights, const ComputeOptions& compute = {});
+  // a converted .gguf file (packed weights used in place) onto the backend `device` names.
+  static std::unique_ptr<Model> load(const std::string& path, const DeviceOptions& device = {});
+  Model(std::shared_ptr<const WeightSource> weights, std::unique_ptr<Backend> backend);
 
   const ModelConfig& config() const { return cfg_; }
-  const ComputeContext& compute() const { return compute_.context(); }
+  Backend& backend() const { return *be_; }
 
-  // Runs B sequences of T tokens (tokens [B][T]) from state st, which it advances. Writes logits
-  // [B][T][V] when all_positions, else only each sequence's last position, [B][V]. B * T may exceed
-  // the workspace's rows when B == 1: the sequence then runs in chunks of ws.max_rows tokens (same
-  // result: the recurrence carries its state), so memory does not grow with the prompt.
-  void forward(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
+  // Runs B sequences of T tokens (tokens [B][T], host memory); sequence b advances state slot
+  // slots[b] (distinct). Writes logits (host memory) [B][T][V] when all_positions, else only each
+  // sequence's last position, [B][V]. B * T may exceed the workspace's rows when B == 1: the
+  // sequence then runs in chunks of ws.max_rows tokens (same result: the recurrence carries its
+  // state), so memory does not grow with the prompt.
+  void forward(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st, Workspace& ws,
+               float* logits, bool all_positions) const;
+  // The same with sequence b in slot b.
+  void forward(const int64_t* tokens, int64_t B, int64_t T, StatePool& st, Workspace& ws, float* logits,
                bool all_positions) const;
 
   // Bytes of weights one decoded token reads: every BitLinear weight and norm as held in memory,
@@ -63,20 +85,21 @@ class Model {
 
  private:
   // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).
-  void forward_rows(const int64_t* tokens, int64_t B, int64_t T, RecurrentState& st, Workspace& ws, float* logits,
-                    bool all_positions) const;
+  void forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st, Workspace& ws,
+                    float* logits, bool all_positions) const;
 
   ModelConfig cfg_;
-  Compute compute_;
   std::shared_ptr<const WeightSource> weights_;  // keeps the mapped weights and embeddings alive
-  EmbeddingTable embeddings_;
+  std::unique_ptr<Backend> be_;
+  int64_t embedding_row_bytes_ = 0;
+  std::unique_ptr<BackendEmbeddings> embeddings_;
   struct Layer {
-    std::vector<float> attn_norm, mlp_norm;
+    Buffer attn_norm, mlp_norm;
     Mlgru mixer;
     Glu mlp;
   };
   std::vector<Layer> layers_;
-  std::vector<float> final_norm_;
+  Buffer final_norm_;
   BitLinear lm_head_;
 };
 

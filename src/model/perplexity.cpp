@@ -11,13 +11,13 @@ SequenceNll sequence_nll(const Model& model, const std::vector<int64_t>& ids, in
   check(ctx > 0, "--ctx: must be positive");
   const ModelConfig& c = model.config();
   const int64_t n = static_cast<int64_t>(ids.size()), V = c.vocab_size;
-  RecurrentState st(c, 1);
-  Workspace ws(c, std::min(ctx, std::max<int64_t>(n, 1)));
+  StatePool st(model, 1);
+  Workspace ws(model, std::min(ctx, std::max<int64_t>(n, 1)));
   std::vector<float> logits(static_cast<size_t>(std::min(ctx, std::max<int64_t>(n, 1)) * V));
   SequenceNll r;
   for (int64_t s = 0; s + 1 < n; s += ctx) {
     const int64_t len = std::min(ctx, n - s);
-    if (!carry_state) st.reset();
+    if (!carry_state) st.reset_all();
     model.forward(ids.data() + s, 1, len, st, ws, logits.data(), true);
     for (int64_t i = 0; i < len && s + i + 1 < n; ++i) {
       const float* l = logits.data() + i * V;

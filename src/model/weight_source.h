@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "model/bitlinear.h"
+#include "model/packed_linear.h"
 #include "model/config.h"
 #include "model/embedding_table.h"
 
@@ -28,7 +28,7 @@ class WeightSource {
   virtual const ModelConfig& config() const = 0;
   virtual std::vector<float> floats(const std::string& name) const = 0;  // norm weights, lower bounds
   // The BitLinear of weight "<prefix>.weight" with its RMSNorm "<prefix>.norm.weight".
-  virtual BitLinear bitlinear(const std::string& prefix) const = 0;
+  virtual PackedLinear bitlinear(const std::string& prefix) const = 0;
   // A view into the source's mapping: valid while the source lives.
   virtual EmbeddingTable embeddings() const = 0;
   virtual StorageInfo storage() const = 0;

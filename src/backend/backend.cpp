@@ -1,0 +1,53 @@
+#include "backend/backend.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/ref/ref_backend.h"
+#include "util/error.h"
+
+#if defined(MMFREE_CUDA)
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace mmfree {
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    this->~Buffer();
+    owner_ = std::exchange(o.owner_, nullptr);
+    data_ = std::exchange(o.data_, nullptr);
+    bytes_ = std::exchange(o.bytes_, 0);
+  }
+  return *this;
+}
+
+Buffer::~Buffer() {
+  if (owner_ && data_) owner_->free(data_);
+  owner_ = nullptr;
+  data_ = nullptr;
+}
+
+std::unique_ptr<Backend> make_backend(const DeviceOptions& o) {
+  const std::string& d = o.device;
+  if (d == "ref") return std::make_unique<RefBackend>();
+  if (d == "cpu") return std::make_unique<CpuBackend>(o.threads, o.isa);
+  if (d == "cuda" || d.starts_with("cuda:")) {
+#if defined(MMFREE_CUDA)
+    return make_cuda_backend(d);
+#else
+    throw Error("--device " + d + ": this mmfree was built without CUDA (configure with -DMMFREE_CUDA=ON)");
+#endif
+  }
+  throw Error("--device " + d + ": unknown device (expected ref, cpu, cuda or cuda:N)");
+}
+
+std::vector<std::string> describe_backends() {
+  std::vector<std::string> out{RefBackend().description(), CpuBackend(0, "").description()};
+#if defined(MMFREE_CUDA)
+  for (const std::string& s : describe_cuda_devices()) out.push_back(s);
+#else
+  out.push_back("cuda: not built in (configure with -DMMFREE_CUDA=ON)");
+#endif
+  return out;
+}
+
+}  // namespace mmfree

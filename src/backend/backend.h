@@ -1,0 +1,142 @@
+#pragma once
+// The seam between the model and the hardware. The model (src/model/) says what to compute, op by
+// op, on memory a backend owns; a backend (ref, cpu, later cuda) says how. Everything a backend
+// needs to be fast (its weight layout, threads, prefetching, streams) stays behind this interface.
+//
+// Memory: activations, norms and states live in Buffers the backend allocates (device memory on a
+// GPU); op arguments are pointers into them. Host data crosses only through write() and read().
+// Ops may run asynchronously (in order); read() waits for the work before it.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/ternary_format.h"
+#include "model/embedding_table.h"
+
+namespace mmfree {
+
+class Backend;
+
+// An allocation of a backend's memory, freed by that backend when the Buffer dies.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Backend* owner, void* data, int64_t bytes) : owner_(owner), data_(data), bytes_(bytes) {}
+  Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+  Buffer& operator=(Buffer&& o) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer();
+
+  template <class T>
+  T* as() const { return static_cast<T*>(data_); }
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  Backend* owner_ = nullptr;
+  void* data_ = nullptr;
+  int64_t bytes_ = 0;
+};
+
+// A ternary matrix [rows][cols] in the backend's own layout, with its exact per-tensor scale s_w
+// (y = (T q) / (s_x s_w)).
+class BackendMatrix {
+ public:
+  virtual ~BackendMatrix() = default;
+  int64_t rows = 0, cols = 0;
+  float s_w = 1;
+};
+
+// The token embedding table as the backend reads it.
+class BackendEmbeddings {
+ public:
+  virtual ~BackendEmbeddings() = default;
+  int64_t rows = 0, cols = 0;
+};
+
+// One BitLinear of a group that reads the same input (the MLGRU's i, f, g; the GLU's gate): y
+// [n][w.rows] = (T q) / (s_x s_w) with q, s_x the int8 quantisation of RMSNorm(x) * norm (SPEC.md).
+struct BitLinearCall {
+  const BackendMatrix* w = nullptr;
+  const float* norm = nullptr;  // [w.cols], backend memory
+  float* y = nullptr;           // [n][w.rows], backend memory
+};
+constexpr int kMaxSharedInput = 4;
+
+// The MLGRU recurrence over B sequences of T steps (SPEC.md): for each sequence b, state h =
+// states + slots[b] * slot_stride, in time order: f = sigmoid(f_lin), f = lb + (1 - lb) f when lb
+// is set, h = f h + silu(i) (1 - f); h_out[b][t] = h. Rows of i, f_lin and h_out are batch-major,
+// [B*T][d]; h_out may alias i.
+struct MlgruScan {
+  const float* i = nullptr;
+  const float* f_lin = nullptr;
+  const float* lb = nullptr;  // [d] or null
+  int64_t B = 0, T = 0, d = 0;
+  float* states = nullptr;
+  const int32_t* slots = nullptr;  // [B], backend memory
+  int64_t slot_stride = 0;
+  float* h_out = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // "ref", "cpu", "cuda:0": what --device names it.
+  virtual std::string name() const = 0;
+  // One line for `info --devices`: instruction set, threads, the GPU's name and memory.
+  virtual std::string description() const = 0;
+  // True when backend memory is host memory that the caller may read and write directly.
+  virtual bool host_memory() const = 0;
+
+  // Memory. alloc() gives zeroed memory aligned for any op.
+  virtual Buffer alloc(int64_t bytes) = 0;
+  virtual void write(void* dst, const void* host, int64_t bytes) = 0;
+  virtual void read(void* host, const void* src, int64_t bytes) = 0;
+  virtual void fill_zero(void* dst, int64_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, int64_t bytes) = 0;
+  // Frees what alloc() gave (Buffer's destructor calls it).
+  virtual void free(void* data) noexcept = 0;
+
+  // Weights, taken once when a model is planned. The host bytes of a packed matrix or an
+  // embedding table (a mapped model file) must outlive what is made from them.
+  virtual std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) = 0;
+  virtual std::unique_ptr<BackendEmbeddings> upload_embeddings(const EmbeddingTable& table) = 0;
+  // Room for the ops' own scratch: up to `rows` rows of up to max_cols inputs per BitLinear call.
+  // Called once per plan (ops allocate nothing).
+  virtual void reserve(int64_t rows, int64_t max_cols) = 0;
+
+  // x [n][cols] = rows `tokens` [n] (backend memory, each in [0, table.rows)).
+  virtual void embed(const BackendEmbeddings& table, const int32_t* tokens, int64_t n, float* x) = 0;
+  // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w for n rows of k; x rows x_stride apart, out dense
+  // (out may alias x when x_stride == k).
+  virtual void rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps,
+                       float* out) = 0;
+  // The BitLinears of `calls` (at most kMaxSharedInput) on one input x [n][cols].
+  virtual void bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) = 0;
+  virtual void mlgru_scan(const MlgruScan& s) = 0;
+  // out[r][c] = silu(a[r][c]) * b[r][c] for c < cols; a, b rows in_stride apart, out rows
+  // out_stride apart (out may alias a or b).
+  virtual void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
+                        int64_t out_stride) = 0;
+  // x[i] += y[i], i < n.
+  virtual void add(float* x, const float* y, int64_t n) = 0;
+};
+
+// What --device and --threads/--isa ask for.
+struct DeviceOptions {
+  std::string device = "cpu";  // ref | cpu | cuda | cuda:N
+  int threads = 0;             // cpu: 0 = physical cores
+  std::string isa;             // cpu: empty = the best this CPU has
+};
+
+// Throws Error naming the device when it is unknown, not built in, or not present.
+std::unique_ptr<Backend> make_backend(const DeviceOptions& o);
+
+// The backends built into this binary, one line each (`info --devices`).
+std::vector<std::string> describe_backends();
+
+}  // namespace mmfree

@@ -1,0 +1,101 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include "kernels/elementwise.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace mmfree {
+
+namespace {
+struct CpuMatrix : BackendMatrix {
+  TernaryMatrix w;  // the packed bytes where the model file or loader keeps them
+  // The matrices of the decode product that followed the group this matrix leads: a hint for the
+  // pool's read-ahead, learned by the backend while decoding (never changes a result).
+  mutable TernaryMatrix next[kMaxSharedInput];
+  mutable int next_count = 0;
+};
+}  // namespace
+
+CpuBackend::CpuBackend(int threads, const std::string& isa) : isa_(isa.empty() ? best_isa() : parse_isa(isa)) {
+  check(threads >= 0, "--threads must be at least 1, got " + std::to_string(threads));
+  check(isa_available(isa_), std::string("instruction set ") + isa_name(isa_) + " is not available on this CPU");
+  pool_ = std::make_unique<ThreadPool>(threads);
+  if (pool_->size() > 1) workers_ = pool_.get();
+}
+
+CpuBackend::~CpuBackend() = default;
+
+int CpuBackend::threads() const { return pool_->size(); }
+
+std::string CpuBackend::description() const {
+  return std::string("cpu: ") + isa_name(isa_) + " kernels, " + std::to_string(threads()) + " threads";
+}
+
+std::unique_ptr<BackendMatrix> CpuBackend::upload_matrix(const TernaryMatrix& w, float s_w) {
+  auto m = std::make_unique<CpuMatrix>();
+  m->rows = w.rows;
+  m->cols = w.cols;
+  m->s_w = s_w;
+  m->w = w;
+  return m;
+}
+
+void CpuBackend::reserve(int64_t rows, int64_t max_cols) {
+  if (rows <= rows_ && max_cols <= cols_) return;
+  rows_ = std::max(rows, rows_);
+  cols_ = std::max(max_cols, cols_);
+  for (CallScratch& s : scratch_) {
+    s.q = AlignedBuffer<int8_t>(static_cast<size_t>(rows_ * cols_));
+    s.s_x = AlignedBuffer<float>(static_cast<size_t>(rows_));
+    s.acts.reserve(rows_, cols_);
+  }
+}
+
+void CpuBackend::rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps, float* out) {
+  if (x_stride == k) return mmfree::rmsnorm(isa_, x, w, n, k, eps, out, workers_);
+  for (int64_t r = 0; r < n; ++r) mmfree::rmsnorm(isa_, x + r * x_stride, w, 1, k, eps, out + r * k);
+}
+
+void CpuBackend::bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) {
+  if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
+    throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
+  MatmulTask tasks[kMaxSharedInput];
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const auto& m = static_cast<const CpuMatrix&>(*calls[j].w);
+    CallScratch& s = scratch_[j];
+    if (n > rows_ || m.cols > cols_) throw Error("internal: cpu backend scratch too small (reserve)");
+    rmsnorm_quantize(isa_, x, calls[j].norm, n, m.cols, s.q.data(), s.s_x.data(), workers_);
+    s.prepared = s.acts.prepare(m.w.format, s.q.data(), n, m.cols, n > 16 ? workers_ : nullptr);
+    tasks[j] = MatmulTask{&m.w, &s.prepared, MatmulOutput{nullptr, calls[j].y, s.s_x.data(), m.s_w}};
+  }
+  ternary_matmul_batch({tasks, calls.size()}, workers_, isa_);
+  if (n == 1) chain_decode_products(calls);
+}
+
+void CpuBackend::chain_decode_products(std::span<const BitLinearCall> calls) {
+  const auto& lead = static_cast<const CpuMatrix&>(*calls[0].w);
+  if (last_decode_group_) {
+    const auto& prev = static_cast<const CpuMatrix&>(*last_decode_group_);
+    prev.next_count = static_cast<int>(calls.size());
+    for (size_t j = 0; j < calls.size(); ++j) prev.next[j] = static_cast<const CpuMatrix&>(*calls[j].w).w;
+  }
+  last_decode_group_ = &lead;
+  if (lead.next_count > 0) ternary_prefetch_next({lead.next, static_cast<size_t>(lead.next_count)}, workers_, isa_);
+}
+
+void CpuBackend::mlgru_scan(const MlgruScan& s) {
+  for (int64_t b = 0; b < s.B; ++b) {
+    float* h = s.states + s.slots[b] * s.slot_stride;
+    for (int64_t t = 0; t < s.T; ++t) {
+      const int64_t r = (b * s.T + t) * s.d;
+      mlgru_step(isa_, s.i + r, s.f_lin + r, s.lb, s.d, h, s.h_out + r);
+    }
+  }
+}
+
+void CpuBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
+                          int64_t out_stride) {
+  mmfree::silu_mul(isa_, a, b, rows, cols, in_stride, out, out_stride, workers_);
+}
+
+}  // namespace mmfree

@@ -1,0 +1,53 @@
+#pragma once
+// The CPU backend: the packed int8 x ternary kernels (src/kernels/) on an instruction set chosen at
+// run time, a persistent thread pool, and, for decoding, the read-ahead chain that has waiting
+// threads pull in the next product's first weights (ternary_prefetch_next).
+#include <memory>
+
+#include "backend/host_backend.h"
+#include "kernels/cpu_isa.h"
+#include "kernels/ternary_activations.h"
+#include "kernels/ternary_matmul.h"
+
+namespace mmfree {
+
+class ThreadPool;
+
+class CpuBackend : public HostBackend {
+ public:
+  // threads 0: physical cores; isa empty: the best this CPU has. Throws Error on a bad choice.
+  CpuBackend(int threads, const std::string& isa);
+  ~CpuBackend() override;
+
+  std::string name() const override { return "cpu"; }
+  std::string description() const override;
+  Isa isa() const { return isa_; }
+  int threads() const;
+
+  std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) override;
+  void reserve(int64_t rows, int64_t max_cols) override;
+  void rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps, float* out) override;
+  void bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) override;
+  void mlgru_scan(const MlgruScan& s) override;
+  void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
+                int64_t out_stride) override;
+
+ private:
+  struct CallScratch {
+    AlignedBuffer<int8_t> q;  // [rows][cols]
+    AlignedBuffer<float> s_x;  // [rows]
+    ActivationBuffer acts;     // q laid out for the kernels
+    PreparedActivations prepared;
+  };
+  // Decoding (one row) learns the order of its products: the group that followed the last one.
+  void chain_decode_products(std::span<const BitLinearCall> calls);
+
+  Isa isa_;
+  std::unique_ptr<ThreadPool> pool_;
+  ThreadPool* workers_ = nullptr;  // pool_ when it has more than one thread
+  CallScratch scratch_[kMaxSharedInput];
+  int64_t rows_ = 0, cols_ = 0;
+  const BackendMatrix* last_decode_group_ = nullptr;
+};
+
+}  // namespace mmfree

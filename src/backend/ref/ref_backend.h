@@ -1,0 +1,28 @@
+#pragma once
+// The reference backend: SPEC.md's formulas written plainly, one thread, weights unpacked to
+// {-1, 0, +1}. Slow on purpose; every other backend is tested against it (tests/test_backend_ops.cpp).
+#include <vector>
+
+#include "backend/host_backend.h"
+
+namespace mmfree {
+
+class RefBackend : public HostBackend {
+ public:
+  std::string name() const override { return "ref"; }
+  std::string description() const override;
+  std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) override;
+  void reserve(int64_t rows, int64_t max_cols) override;
+  void rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps, float* out) override;
+  void bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) override;
+  void mlgru_scan(const MlgruScan& s) override;
+  void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
+                int64_t out_stride) override;
+
+ private:
+  std::vector<int8_t> q_;
+  std::vector<float> s_x_;
+  std::vector<int32_t> acc_;
+};
+
+}  // namespace mmfree
