@@ -117,6 +117,9 @@ class Backend {
                        float* out) = 0;
   // The BitLinears of `calls` (at most kMaxSharedInput) on one input x [n][cols].
   virtual void bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) = 0;
+  // The integer product alone: acc[t][o] = sum_i T[o][i] q[t][i] for q [n][w.cols] int8. Every
+  // backend's sums equal ref's bit for bit (tests, bench-kernel).
+  virtual void ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) = 0;
   virtual void mlgru_scan(const MlgruScan& s) = 0;
   // out[r][c] = silu(a[r][c]) * b[r][c] for c < cols; a, b rows in_stride apart, out rows
   // out_stride apart (out may alias a or b).

@@ -3,6 +3,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "cli/command.h"
 #include "cli/default_model.h"
 #include "kernels/ternary_format.h"
@@ -14,8 +15,18 @@ namespace {
 
 struct InfoOptions {
   std::string model;
-  bool json = false;
+  bool json = false, devices = false;
 };
+
+// --devices: the backends this binary has, whether or not a model is given.
+void list_devices(bool json) {
+  const auto lines = describe_backends();
+  if (json) {
+    std::printf("%s\n", nlohmann::json{{"devices", lines}}.dump(2).c_str());
+    return;
+  }
+  for (const auto& l : lines) std::printf("%s\n", l.c_str());
+}
 
 struct ParamCounts {
   int64_t embeddings = 0, ternary = 0, norms = 0, lower_bounds = 0;
@@ -38,6 +49,7 @@ ParamCounts count_params(const ModelConfig& c) {
 }
 
 void run(const InfoOptions& o) {
+  if (o.devices) return list_devices(o.json);
   const auto src = open_weight_source(o.model);
   const ModelConfig& c = src->config();
   const ParamCounts p = count_params(c);
@@ -95,6 +107,7 @@ void setup(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show a model's config, parameter counts and memory");
   add_model_option(cmd, o->model);
   cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->add_flag("--devices", o->devices, "List the devices (backends) this mmfree has, for --device");
   cmd->callback([o] { run(*o); });
 }
 

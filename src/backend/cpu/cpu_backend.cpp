@@ -72,6 +72,14 @@ void CpuBackend::bitlinear(std::span<const BitLinearCall> calls, const float* x,
   if (n == 1) chain_decode_products(calls);
 }
 
+void CpuBackend::ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) {
+  const auto& m = static_cast<const CpuMatrix&>(w);
+  CallScratch& s = scratch_[0];
+  if (n > rows_ || m.cols > cols_) throw Error("internal: cpu backend scratch too small (reserve)");
+  s.prepared = s.acts.prepare(m.w.format, q, n, m.cols, n > 16 ? workers_ : nullptr);
+  ternary_matmul(m.w, s.prepared, MatmulOutput{acc}, workers_, isa_);
+}
+
 void CpuBackend::chain_decode_products(std::span<const BitLinearCall> calls) {
   const auto& lead = static_cast<const CpuMatrix&>(*calls[0].w);
   if (last_decode_group_) {

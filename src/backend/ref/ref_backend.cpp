@@ -48,6 +48,11 @@ void RefBackend::bitlinear(std::span<const BitLinearCall> calls, const float* x,
   }
 }
 
+void RefBackend::ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) {
+  const auto& m = static_cast<const RefMatrix&>(w);
+  ternary_matmul_ref(m.codes.data(), m.rows, m.cols, q, n, acc);
+}
+
 void RefBackend::mlgru_scan(const MlgruScan& s) {
   for (int64_t b = 0; b < s.B; ++b) {
     float* h = s.states + s.slots[b] * s.slot_stride;

@@ -1,0 +1,318 @@
+// Every op of every backend against the ref backend (the plain formulas of SPEC.md), at odd shapes,
+// in one harness: a new backend is tested by adding it to backends_under_test(). Integer products
+// must equal ref's bit for bit; float ops stay within the bounds stated at each check, which are
+// set from the error the arithmetic allows (the AVX-512 exp inside sigmoid/SiLU is ~1 ulp off
+// std::exp; RMSNorm and the int8 quantiser are bit-exact by construction).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/ref/ref_backend.h"
+#include "kernels/cpu_isa.h"
+#include "kernels/ternary_ref.h"
+
+namespace mmfree {
+namespace {
+
+struct BackendCase {
+  std::string name;
+  std::function<std::unique_ptr<Backend>()> make;
+  std::string skip_reason;  // not empty: the backend cannot run here
+};
+
+std::vector<BackendCase> backends_under_test() {
+  std::vector<BackendCase> out;
+  for (Isa isa : available_isas())
+    for (int threads : {1, 2})
+      out.push_back({std::string("cpu_") + isa_name(isa) + "_t" + std::to_string(threads),
+                     [=] { return make_backend(DeviceOptions{.device = "cpu", .threads = threads, .isa = isa_name(isa)}); }, ""});
+  std::string cuda_skip;
+  try {
+    make_backend(DeviceOptions{.device = "cuda", .threads = 0, .isa = ""});
+  } catch (const std::exception& e) {
+    cuda_skip = e.what();
+  }
+  out.push_back({"cuda", [] { return make_backend(DeviceOptions{.device = "cuda", .threads = 0, .isa = ""}); }, cuda_skip});
+  return out;
+}
+
+std::vector<float> randn(int64_t count, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<int8_t> random_ternary(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(-1, 1);
+  std::vector<int8_t> v(static_cast<size_t>(count));
+  for (auto& x : v) x = static_cast<int8_t>(d(rng));
+  return v;
+}
+
+template <class T>
+Buffer put(Backend& be, const std::vector<T>& v) {
+  Buffer b = be.alloc(static_cast<int64_t>(v.size() * sizeof(T)));
+  be.write(b.as<void>(), v.data(), static_cast<int64_t>(v.size() * sizeof(T)));
+  return b;
+}
+
+template <class T>
+std::vector<T> get(Backend& be, const Buffer& b, int64_t count) {
+  std::vector<T> v(static_cast<size_t>(count));
+  be.read(v.data(), b.as<void>(), count * static_cast<int64_t>(sizeof(T)));
+  return v;
+}
+
+// Largest |got - want| / max(|want|, floor) over all elements.
+double max_rel_error(const std::vector<float>& got, const std::vector<float>& want, double floor = 1e-3) {
+  EXPECT_EQ(got.size(), want.size());
+  double worst = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const double e = std::abs(static_cast<double>(got[i]) - want[i]) / std::max(std::abs(static_cast<double>(want[i])), floor);
+    if (!(e <= worst)) worst = e;  // a NaN makes it NaN
+  }
+  return worst;
+}
+
+// max |got - want| / max |want|: the error against the size of the values (normwise), the measure
+// for recurrences whose outputs can cancel to near zero.
+double normwise_error(const std::vector<float>& got, const std::vector<float>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  double worst = 0, scale = 1e-30;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const double e = std::abs(static_cast<double>(got[i]) - want[i]);
+    if (!(e <= worst)) worst = e;
+    scale = std::max(scale, std::abs(static_cast<double>(want[i])));
+  }
+  return worst / scale;
+}
+
+// A packed matrix kept alive for the test (backends may read host bytes in place).
+struct PackedCase {
+  std::vector<uint8_t> bytes;
+  TernaryMatrix w;
+  float s_w;
+};
+
+PackedCase pack(TernaryFormat f, int64_t rows, int64_t cols, uint32_t seed) {
+  PackedCase p;
+  const auto t = random_ternary(rows * cols, seed);
+  p.s_w = 0.37f + static_cast<float>(seed % 7) * 0.11f;
+  p.bytes = pack_ternary(f, t.data(), rows, cols, 1.0f / p.s_w);
+  p.w = TernaryMatrix{f, p.bytes.data(), rows, cols};
+  return p;
+}
+
+class BackendOps : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().skip_reason.empty()) GTEST_SKIP() << GetParam().name << ": " << GetParam().skip_reason;
+    be_ = GetParam().make();
+  }
+  RefBackend ref_;
+  std::unique_ptr<Backend> be_;
+};
+
+struct Shape {
+  TernaryFormat f;
+  int64_t rows, cols;
+};
+const Shape kShapes[] = {{TernaryFormat::I8, 13, 7},          {TernaryFormat::I8, 130, 300},
+                         {TernaryFormat::TQ2_0, 17, 256},     {TernaryFormat::TQ1_0, 9, 512},
+                         {TernaryFormat::TQ2_0_R8, 24, 256},  {TernaryFormat::TQ2_0_R8, 77, 768},
+                         {TernaryFormat::TQ2_0_R8, 1030, 512}};
+const int64_t kRows[] = {1, 2, 5, 17, 100};
+
+TEST_P(BackendOps, TernaryProductEqualsRefBitForBit) {
+  for (const Shape& s : kShapes)
+    for (int64_t n : kRows) {
+      const PackedCase p = pack(s.f, s.rows, s.cols, static_cast<uint32_t>(s.rows * 31 + n));
+      std::mt19937 rng(static_cast<uint32_t>(n));
+      std::uniform_int_distribution<int> d(-128, 127);
+      std::vector<int8_t> q(static_cast<size_t>(n * s.cols));
+      for (auto& x : q) x = static_cast<int8_t>(d(rng));
+      ref_.reserve(n, s.cols);
+      be_->reserve(n, s.cols);
+      const auto wr = ref_.upload_matrix(p.w, p.s_w);
+      const auto wb = be_->upload_matrix(p.w, p.s_w);
+      std::vector<int32_t> want(static_cast<size_t>(n * s.rows));
+      ref_.ternary_product(*wr, q.data(), n, want.data());
+      const Buffer qb = put(*be_, q);
+      Buffer acc = be_->alloc(n * s.rows * 4);
+      be_->ternary_product(*wb, qb.as<int8_t>(), n, acc.as<int32_t>());
+      EXPECT_EQ(get<int32_t>(*be_, acc, n * s.rows), want) << format_name(s.f) << " " << s.rows << "x" << s.cols << " n=" << n;
+    }
+}
+
+TEST_P(BackendOps, BitLinearGroupsMatchRef) {
+  // Three layers sharing one input (the MLGRU's i, f, g) and a single one; outputs are integer sums
+  // over the same quantised input scaled by the same floats: equal to ref bit for bit on the CPU.
+  for (int64_t n : kRows)
+    for (const Shape& s : {kShapes[1], kShapes[4], kShapes[5]}) {
+      std::vector<PackedCase> ps;
+      for (uint32_t j = 0; j < 3; ++j) ps.push_back(pack(s.f, s.rows + static_cast<int64_t>(j) * 8, s.cols, 100 + j));
+      const auto x = randn(n * s.cols, static_cast<uint32_t>(n), 2.0f);
+      ref_.reserve(n, s.cols);
+      be_->reserve(n, s.cols);
+      const Buffer xb = put(*be_, x);
+      std::vector<std::unique_ptr<BackendMatrix>> wr, wb;
+      std::vector<std::vector<float>> norms;
+      std::vector<Buffer> norm_b, y_b;
+      std::vector<std::vector<float>> want;
+      std::vector<BitLinearCall> ref_calls, be_calls;
+      for (size_t j = 0; j < ps.size(); ++j) {
+        wr.push_back(ref_.upload_matrix(ps[j].w, ps[j].s_w));
+        wb.push_back(be_->upload_matrix(ps[j].w, ps[j].s_w));
+        norms.push_back(randn(s.cols, 7 + static_cast<uint32_t>(j), 0.5f));
+        norm_b.push_back(put(*be_, norms[j]));
+        want.emplace_back(static_cast<size_t>(n * ps[j].w.rows));
+        y_b.push_back(be_->alloc(n * ps[j].w.rows * 4));
+      }
+      for (size_t j = 0; j < ps.size(); ++j) {
+        ref_calls.push_back({wr[j].get(), norms[j].data(), want[j].data()});
+        be_calls.push_back({wb[j].get(), norm_b[j].as<float>(), y_b[j].as<float>()});
+      }
+      ref_.bitlinear(ref_calls, x.data(), n);
+      be_->bitlinear(be_calls, xb.as<float>(), n);
+      for (size_t j = 0; j < ps.size(); ++j)
+        EXPECT_EQ(get<float>(*be_, y_b[j], n * ps[j].w.rows), want[j]) << "group member " << j << " n=" << n;
+      be_->bitlinear({be_calls.data(), 1}, xb.as<float>(), n);  // alone
+      EXPECT_EQ(get<float>(*be_, y_b[0], n * ps[0].w.rows), want[0]) << "single layer n=" << n;
+    }
+}
+
+TEST_P(BackendOps, RmsnormMatchesRef) {
+  for (int64_t k : {1, 7, 16, 255, 2560})
+    for (int64_t n : {1, 3, 40}) {
+      const auto x = randn(n * k * 2, static_cast<uint32_t>(k + n), 3.0f);
+      const auto w = randn(k, 5);
+      std::vector<float> want(static_cast<size_t>(n * k));
+      const Buffer xb = put(*be_, x), wb = put(*be_, w);
+      Buffer out = be_->alloc(n * k * 4);
+      for (int64_t stride : {k, 2 * k}) {
+        ref_.rmsnorm(x.data(), stride, w.data(), n, k, 1e-6f, want.data());
+        be_->rmsnorm(xb.as<float>(), stride, wb.as<float>(), n, k, 1e-6f, out.as<float>());
+        // Bound: the sum of squares may be reassociated (double), then the same float ops: 1 ulp.
+        EXPECT_LE(max_rel_error(get<float>(*be_, out, n * k), want), 2.4e-7) << "k=" << k << " n=" << n << " stride=" << stride;
+      }
+      // In place, as the MLGRU normalises g.
+      Buffer inplace = put(*be_, std::vector<float>(x.begin(), x.begin() + n * k));
+      be_->rmsnorm(inplace.as<float>(), k, wb.as<float>(), n, k, 1e-6f, inplace.as<float>());
+      ref_.rmsnorm(x.data(), k, w.data(), n, k, 1e-6f, want.data());
+      EXPECT_LE(max_rel_error(get<float>(*be_, inplace, n * k), want), 2.4e-7) << "in place, k=" << k;
+    }
+}
+
+TEST_P(BackendOps, MlgruScanMatchesRef) {
+  double worst = 0;
+  for (int64_t d : {1, 17, 128, 1000})
+    for (int64_t B : {1, 3})
+      for (int64_t T : {1, 2, 9})
+        for (bool with_lb : {false, true}) {
+          const int64_t n = B * T, slots = B + 2, stride = 2 * d;  // states of 2 layers per slot; layer 1 used
+          const auto i = randn(n * d, 1), f = randn(n * d, 2, 2.0f), h0 = randn(slots * stride, 3);
+          std::vector<float> lb(static_cast<size_t>(d));
+          std::mt19937 rng(4);
+          std::uniform_real_distribution<float> u(0.0f, 0.9f);
+          for (auto& v : lb) v = u(rng);
+          std::vector<int32_t> slot_ids(static_cast<size_t>(B));
+          for (int64_t b = 0; b < B; ++b) slot_ids[b] = static_cast<int32_t>((b * 2 + 1) % slots);  // not in order
+          std::vector<float> want_h = h0, want_out(static_cast<size_t>(n * d));
+          ref_.mlgru_scan(MlgruScan{i.data(), f.data(), with_lb ? lb.data() : nullptr, B, T, d, want_h.data() + d,
+                                    slot_ids.data(), stride, want_out.data()});
+          const Buffer ib = put(*be_, i), fb = put(*be_, f), lbb = put(*be_, lb), sb = put(*be_, slot_ids);
+          Buffer hb = put(*be_, h0), out = be_->alloc(n * d * 4);
+          be_->mlgru_scan(MlgruScan{ib.as<float>(), fb.as<float>(), with_lb ? lbb.as<float>() : nullptr, B, T, d,
+                                    hb.as<float>() + d, sb.as<int32_t>(), stride, out.as<float>()});
+          const double e = std::max(normwise_error(get<float>(*be_, out, n * d), want_out),
+                                    normwise_error(get<float>(*be_, hb, slots * stride), want_h));
+          worst = std::max(worst, e);
+          // Bound (normwise): sigmoid and SiLU each within ~2 ulps (vectorised exp), carried through
+          // T <= 9 steps of a contraction (|f| < 1) so errors do not grow: measured 1.2e-7 (1 ulp of
+          // the largest value) on AVX-512; 1e-6 is 8 ulps.
+          EXPECT_LE(e, 1e-6) << "d=" << d << " B=" << B << " T=" << T << " lb=" << with_lb;
+          // h_out may alias i (inference writes h over i).
+          Buffer alias = put(*be_, i);
+          hb = put(*be_, h0);
+          be_->mlgru_scan(MlgruScan{alias.as<float>(), fb.as<float>(), with_lb ? lbb.as<float>() : nullptr, B, T, d,
+                                    hb.as<float>() + d, sb.as<int32_t>(), stride, alias.as<float>()});
+          EXPECT_LE(normwise_error(get<float>(*be_, alias, n * d), want_out), 1e-6) << "aliased, d=" << d;
+        }
+  std::printf("[ metric ] %s mlgru_scan worst normwise error %.3g (bound 1e-6)\n", GetParam().name.c_str(), worst);
+}
+
+TEST_P(BackendOps, SiluMulMatchesRef) {
+  double worst = 0;
+  for (int64_t cols : {1, 15, 16, 17, 300, 6913})
+    for (int64_t rows : {1, 4}) {
+      const int64_t stride = 2 * cols;  // the GLU's [gate, v] rows
+      const auto ab = randn(rows * stride, static_cast<uint32_t>(cols), 3.0f);
+      std::vector<float> want(static_cast<size_t>(rows * cols));
+      ref_.silu_mul(ab.data(), ab.data() + cols, rows, cols, stride, want.data(), cols);
+      const Buffer in = put(*be_, ab);
+      Buffer out = be_->alloc(rows * cols * 4);
+      be_->silu_mul(in.as<float>(), in.as<float>() + cols, rows, cols, stride, out.as<float>(), cols);
+      const double e = max_rel_error(get<float>(*be_, out, rows * cols), want);
+      worst = std::max(worst, e);
+      // Bound: exp within ~1 ulp, then a division and a product (1/2 ulp each): about 3 ulps;
+      // measured 2.4e-7 (2 ulps) on AVX-512; 6e-7 is 5 ulps.
+      EXPECT_LE(e, 6e-7) << "cols=" << cols << " rows=" << rows;
+      // In place over b, as the MLGRU's output gate writes over g.
+      std::vector<float> a = randn(rows * cols, 8), b = randn(rows * cols, 9);
+      std::vector<float> want2(a.size());
+      ref_.silu_mul(a.data(), b.data(), rows, cols, cols, want2.data(), cols);
+      const Buffer ab2 = put(*be_, a);
+      Buffer bb = put(*be_, b);
+      be_->silu_mul(ab2.as<float>(), bb.as<float>(), rows, cols, cols, bb.as<float>(), cols);
+      EXPECT_LE(max_rel_error(get<float>(*be_, bb, rows * cols), want2), 6e-7) << "aliased, cols=" << cols;
+    }
+  std::printf("[ metric ] %s silu_mul worst relative error %.3g (bound 6e-7)\n", GetParam().name.c_str(), worst);
+}
+
+TEST_P(BackendOps, AddEmbedAndMemoryMatchRef) {
+  const auto x = randn(1001, 1), y = randn(1001, 2);
+  std::vector<float> want = x;
+  ref_.add(want.data(), y.data(), 1001);
+  Buffer xb = put(*be_, x);
+  const Buffer yb = put(*be_, y);
+  be_->add(xb.as<float>(), yb.as<float>(), 1001);
+  EXPECT_EQ(get<float>(*be_, xb, 1001), want);  // one float addition each: exact
+  // Embedding rows of an F32 table.
+  const int64_t rows = 11, cols = 37;
+  const auto table = randn(rows * cols, 3);
+  const EmbeddingTable t(GgmlType::F32, reinterpret_cast<const uint8_t*>(table.data()), rows, cols);
+  const std::vector<int32_t> ids = {10, 0, 3, 3, 7};
+  const auto er = ref_.upload_embeddings(t);
+  const auto eb = be_->upload_embeddings(t);
+  std::vector<float> want_e(ids.size() * cols);
+  ref_.embed(*er, ids.data(), 5, want_e.data());
+  const Buffer idb = put(*be_, ids);
+  Buffer out = be_->alloc(5 * cols * 4);
+  be_->embed(*eb, idb.as<int32_t>(), 5, out.as<float>());
+  EXPECT_EQ(get<float>(*be_, out, 5 * cols), want_e);
+  // copy and fill_zero.
+  Buffer c = be_->alloc(1001 * 4);
+  be_->copy(c.as<void>(), xb.as<void>(), 1001 * 4);
+  EXPECT_EQ(get<float>(*be_, c, 1001), want);
+  be_->fill_zero(c.as<float>() + 1, 4 * 4);
+  const auto z = get<float>(*be_, c, 6);
+  EXPECT_EQ(z[0], want[0]);
+  EXPECT_EQ(z[1] + z[2] + z[3] + z[4], 0.0f);
+  EXPECT_EQ(z[5], want[5]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendOps, ::testing::ValuesIn(backends_under_test()),
+                         [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace mmfree
