@@ -52,7 +52,7 @@ TEST_P(TrainBitLinearTest, ForwardEqualsInferenceBitLinear) {
   RefBackend be;
   be.reserve(c.n, c.in);
   const BitLinear ref(be, PackedLinear(view(params_[0]), view(params_[1])));
-  ref.forward(be, x_.data(), c.n, want.data());  // ref memory is host memory
+  ref.forward(be, {.kind = BitLinearInput::Kind::Plain, .x = x_.data(), .ld = c.in}, c.n, want.data());  // ref memory is host memory
   EXPECT_EQ(got, want);  // the float product of integer values is exact
 }
 

@@ -59,13 +59,32 @@ class BackendEmbeddings {
 };
 
 // One BitLinear of a group that reads the same input (the MLGRU's i, f, g; the GLU's gate): y
-// [n][w.rows] = (T q) / (s_x s_w) with q, s_x the int8 quantisation of RMSNorm(x) * norm (SPEC.md).
+// [n][w.rows] = (T q) / (s_x s_w) with q, s_x the int8 quantisation of RMSNorm(m) * norm (SPEC.md).
 struct BitLinearCall {
   const BackendMatrix* w = nullptr;
   const float* norm = nullptr;  // [w.cols], backend memory
   float* y = nullptr;           // [n][w.rows], backend memory
 };
 constexpr int kMaxSharedInput = 4;
+
+// How a group's input m [n][cols] is formed from the model's buffers: the element-wise work
+// between two products, named so that a backend can fuse it with the quantisation (one pass on a
+// GPU). Rows of x, add, g and h lie ld floats apart.
+struct BitLinearInput {
+  enum class Kind {
+    Plain,  // m = x
+    Norm,   // x += add (when add is set; x keeps the sum: the residual stream), m = RMSNorm(x) * w
+    Gated,  // m = silu(h) * (RMSNorm(x) * w): the MLGRU's output gate (x holds g)
+    Glu,    // m = silu(x[:, c]) * x[:, cols + c]: the GLU (x holds [gate, v])
+  };
+  Kind kind = Kind::Plain;
+  float* x = nullptr;
+  int64_t ld = 0;
+  const float* add = nullptr;  // Norm
+  const float* h = nullptr;    // Gated
+  const float* w = nullptr;    // Norm, Gated: [cols]
+  float eps = 1e-6f;           // Norm, Gated
+};
 
 // The MLGRU recurrence over B sequences of T steps (SPEC.md): for each sequence b, state h =
 // states + slots[b] * slot_stride, in time order: f = sigmoid(f_lin), f = lb + (1 - lb) f when lb
@@ -111,22 +130,12 @@ class Backend {
 
   // x [n][cols] = rows `tokens` [n] (backend memory, each in [0, table.rows)).
   virtual void embed(const BackendEmbeddings& table, const int32_t* tokens, int64_t n, float* x) = 0;
-  // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w for n rows of k; x rows x_stride apart, out dense
-  // (out may alias x when x_stride == k).
-  virtual void rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps,
-                       float* out) = 0;
-  // The BitLinears of `calls` (at most kMaxSharedInput) on one input x [n][cols].
-  virtual void bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) = 0;
+  // The BitLinears of `calls` (1 to kMaxSharedInput) on one input, n rows.
+  virtual void bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) = 0;
   // The integer product alone: acc[t][o] = sum_i T[o][i] q[t][i] for q [n][w.cols] int8. Every
   // backend's sums equal ref's bit for bit (tests, bench-kernel).
   virtual void ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) = 0;
   virtual void mlgru_scan(const MlgruScan& s) = 0;
-  // out[r][c] = silu(a[r][c]) * b[r][c] for c < cols; a, b rows in_stride apart, out rows
-  // out_stride apart (out may alias a or b).
-  virtual void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
-                        int64_t out_stride) = 0;
-  // x[i] += y[i], i < n.
-  virtual void add(float* x, const float* y, int64_t n) = 0;
 };
 
 // What --device and --threads/--isa ask for.

@@ -1,5 +1,6 @@
 #include "backend/host_backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -45,8 +46,47 @@ void HostBackend::embed(const BackendEmbeddings& table, const int32_t* tokens, i
   for (int64_t r = 0; r < n; ++r) t.row(tokens[r], x + r * t.cols());
 }
 
-void HostBackend::add(float* x, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+void HostBackend::reserve(int64_t rows, int64_t max_cols) {
+  rows_ = std::max(rows_, rows);
+  cols_ = std::max(cols_, max_cols);
+  // 2 x cols: a GLU input row holds the gate and v.
+  m_.resize(static_cast<size_t>(rows_ * cols_));
+}
+
+const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_t cols) {
+  using Kind = BitLinearInput::Kind;
+  if (in.kind == Kind::Plain && in.ld == cols) return in.x;
+  if (n > rows_ || cols > cols_) throw Error("internal: host backend scratch too small (reserve)");
+  float* m = m_.data();
+  switch (in.kind) {
+    case Kind::Plain:
+      for (int64_t r = 0; r < n; ++r) std::copy_n(in.x + r * in.ld, cols, m + r * cols);
+      break;
+    case Kind::Norm:
+      if (in.add)
+        for (int64_t r = 0; r < n; ++r)
+          for (int64_t c = 0; c < cols; ++c) in.x[r * in.ld + c] += in.add[r * in.ld + c];
+      rmsnorm(in.x, in.ld, in.w, n, cols, in.eps, m);
+      break;
+    case Kind::Gated:
+      rmsnorm(in.x, in.ld, in.w, n, cols, in.eps, m);
+      if (in.ld == cols) {
+        silu_mul(in.h, m, n, cols, cols, m, cols);
+      } else {
+        for (int64_t r = 0; r < n; ++r) silu_mul(in.h + r * in.ld, m + r * cols, 1, cols, cols, m + r * cols, cols);
+      }
+      break;
+    case Kind::Glu:
+      silu_mul(in.x, in.x + cols, n, cols, in.ld, m, cols);
+      break;
+  }
+  return m;
+}
+
+void HostBackend::bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) {
+  if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
+    throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
+  products(calls, form_input(in, n, calls[0].w->cols), n);
 }
 
 }  // namespace mmfree

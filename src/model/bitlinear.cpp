@@ -14,9 +14,9 @@ BitLinear::BitLinear(Backend& be, const PackedLinear& p)
       norm_(upload_floats(be, p.norm())),
       weight_bytes_(p.weight_bytes()) {}
 
-void BitLinear::forward(Backend& be, const float* x, int64_t n, float* y) const {
+void BitLinear::forward(Backend& be, const BitLinearInput& in, int64_t n, float* y) const {
   const BitLinearCall c = call(y);
-  be.bitlinear({&c, 1}, x, n);
+  be.bitlinear({&c, 1}, in, n);
 }
 
 }  // namespace mmfree

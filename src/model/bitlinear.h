@@ -21,8 +21,8 @@ class BitLinear {
 
   // This layer's part of a group that reads one input (Backend::bitlinear), writing y.
   BitLinearCall call(float* y) const { return BitLinearCall{w_.get(), norm_.as<float>(), y}; }
-  // y[n][out] = BitLinear(x[n][in]); x and y in backend memory.
-  void forward(Backend& be, const float* x, int64_t n, float* y) const;
+  // y[n][out] = BitLinear(m), m [n][in] formed from backend memory as `in` says.
+  void forward(Backend& be, const BitLinearInput& in, int64_t n, float* y) const;
 
  private:
   std::unique_ptr<BackendMatrix> w_;

@@ -4,7 +4,7 @@
 
 namespace mmfree {
 
-GluScratch::GluScratch(Backend& be, int64_t rows, int64_t I) : gv(be.alloc(rows * 2 * I * 4)), z(be.alloc(rows * I * 4)) {}
+GluScratch::GluScratch(Backend& be, int64_t rows, int64_t I) : gv(be.alloc(rows * 2 * I * 4)) {}
 
 Glu::Glu(Backend& be, const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size) {
   const std::string p = layer_prefix(layer) + "mlp.";
@@ -12,12 +12,11 @@ Glu::Glu(Backend& be, const WeightSource& w, int64_t layer) : I_(w.config().inte
   down_ = BitLinear(be, w.bitlinear(p + "down_proj"));
 }
 
-void Glu::forward(Backend& be, const float* m, int64_t n, float* out, GluScratch& s) const {
-  float *gv = s.gv.as<float>(), *z = s.z.as<float>();
-  gate_.forward(be, m, n, gv);
-  // z = silu(gate) * v per row: the first I outputs are the gate, the next I are v.
-  be.silu_mul(gv, gv + I_, n, I_, 2 * I_, z, I_);
-  down_.forward(be, z, n, out);
+void Glu::forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, GluScratch& s) const {
+  float* gv = s.gv.as<float>();
+  gate_.forward(be, in, n, gv);
+  // down(silu(gate) * v) per row: the first I outputs are the gate, the next I are v.
+  down_.forward(be, BitLinearInput{.kind = BitLinearInput::Kind::Glu, .x = gv, .ld = 2 * I_}, n, out);
 }
 
 }  // namespace mmfree

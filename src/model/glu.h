@@ -10,7 +10,6 @@ namespace mmfree {
 // Backend memory for one call over up to `rows` rows.
 struct GluScratch {
   Buffer gv;  // [rows][2I]
-  Buffer z;   // [rows][I]
   GluScratch(Backend& be, int64_t rows, int64_t I);
 };
 
@@ -19,8 +18,8 @@ class Glu {
   Glu() = default;
   Glu(Backend& be, const WeightSource& w, int64_t layer);
 
-  // m: [n][d] normalised input; writes out [n][d].
-  void forward(Backend& be, const float* m, int64_t n, float* out, GluScratch& s) const;
+  // in: the normalised input, n rows; writes out [n][d].
+  void forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, GluScratch& s) const;
   int64_t weight_bytes() const { return gate_.weight_bytes() + down_.weight_bytes(); }
 
  private:

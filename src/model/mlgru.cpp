@@ -24,20 +24,19 @@ int64_t Mlgru::weight_bytes() const {
          (d_ + lb_count_) * static_cast<int64_t>(sizeof(float));
 }
 
-void Mlgru::forward(Backend& be, const float* a, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset,
-                    float* out, MlgruScratch& s) const {
+void Mlgru::forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T, const StateSlots& st,
+                    int64_t layer_offset, float* out, MlgruScratch& s) const {
   const int64_t n = B * T, d = d_;
   float *i = s.i.as<float>(), *f = s.f.as<float>(), *g = s.g.as<float>();
   // i, f and g read the same input: one pass.
   const BitLinearCall calls[] = {i_.call(i), f_.call(f), g_.call(g)};
-  be.bitlinear(calls, a, n);
+  be.bitlinear(calls, in, n);
   // h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t) per sequence in time order; i's buffer then holds h_t.
   be.mlgru_scan(MlgruScan{i, f, lb_count_ ? lower_bound_.as<float>() : nullptr, B, T, d, st.states + layer_offset,
                           st.slots, st.slot_stride, i});
-  // o = o_proj(RMSNorm(g) * g_norm * silu(h))
-  be.rmsnorm(g, d, g_norm_.as<float>(), n, d, eps_, g);
-  be.silu_mul(i, g, n, d, d, g, d);
-  o_.forward(be, g, n, out);
+  // o = o_proj(silu(h) * RMSNorm(g) * g_norm)
+  BitLinearInput gated{.kind = BitLinearInput::Kind::Gated, .x = g, .ld = d, .h = i, .w = g_norm_.as<float>(), .eps = eps_};
+  o_.forward(be, gated, n, out);
 }
 
 }  // namespace mmfree

@@ -28,10 +28,10 @@ class Mlgru {
   Mlgru() = default;
   Mlgru(Backend& be, const WeightSource& w, int64_t layer, const std::vector<float>& lower_bound);
 
-  // a: [B*T][d] normalised input, rows batch-major; advances the B states (at layer offset
+  // in: the normalised input, B*T rows batch-major; advances the B states (at layer offset
   // layer_offset within a slot); writes out [B*T][d] (the o_proj output, before the residual add).
-  void forward(Backend& be, const float* a, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset, float* out,
-               MlgruScratch& s) const;
+  void forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset,
+               float* out, MlgruScratch& s) const;
   int64_t weight_bytes() const;
 
  private:

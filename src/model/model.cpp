@@ -49,7 +49,6 @@ std::vector<float> StatePool::snapshot() const {
 Workspace::Workspace(const Model& m, int64_t rows)
     : max_rows(rows),
       x(m.backend().alloc(rows * m.config().hidden_size * 4)),
-      a(m.backend().alloc(rows * m.config().hidden_size * 4)),
       o(m.backend().alloc(rows * m.config().hidden_size * 4)),
       tokens(m.backend().alloc(rows * 4)),
       slots(m.backend().alloc(rows * 4)),
@@ -154,28 +153,26 @@ void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int3
   be.write(ws.tokens.as<void>(), ws.host_tokens.data(), n * 4);
   if (slots != ws.host_slots.data()) std::copy_n(slots, B, ws.host_slots.data());
   be.write(ws.slots.as<void>(), ws.host_slots.data(), B * 4);
-  float *x = ws.x.as<float>(), *a = ws.a.as<float>(), *o = ws.o.as<float>();
+  float *x = ws.x.as<float>(), *o = ws.o.as<float>();
   be.embed(*embeddings_, ws.tokens.as<int32_t>(), n, x);
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   const StateSlots states{st.data(), ws.slots.as<int32_t>(), st.slot_floats()};
+  // x is the residual stream: each branch's input adds the last branch's output o to it, then
+  // normalises (BitLinearInput::Kind::Norm, fused with the quantisation where a backend can).
+  using Kind = BitLinearInput::Kind;
   for (int64_t l = 0; l < L; ++l) {
     const Layer& layer = layers_[l];
-    be.rmsnorm(x, d, layer.attn_norm.as<float>(), n, d, eps, a);
-    layer.mixer.forward(be, a, B, T, states, l * d, o, ws.mlgru);
-    be.add(x, o, n * d);
-    be.rmsnorm(x, d, layer.mlp_norm.as<float>(), n, d, eps, a);
-    layer.mlp.forward(be, a, n, o, ws.glu);
-    be.add(x, o, n * d);
+    layer.mixer.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = l > 0 ? o : nullptr, .w = layer.attn_norm.as<float>(), .eps = eps},
+                        B, T, states, l * d, o, ws.mlgru);
+    layer.mlp.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = o, .w = layer.mlp_norm.as<float>(), .eps = eps}, n, o,
+                      ws.glu);
   }
-  if (!logits) return;
-  const int64_t rows = all_positions ? n : B;
+  if (!logits) return;  // a chunk before the last: only its states are wanted
   // Every position, or each sequence's last one (rows T*d apart).
-  if (all_positions)
-    be.rmsnorm(x, d, final_norm_.as<float>(), n, d, eps, a);
-  else
-    be.rmsnorm(x + (T - 1) * d, T * d, final_norm_.as<float>(), B, d, eps, a);
+  const int64_t rows = all_positions ? n : B, first = all_positions ? 0 : (T - 1) * d, ld = all_positions ? d : T * d;
   float* out = be.host_memory() ? logits : ws.logits.as<float>();
-  lm_head_.forward(be, a, rows, out);
+  lm_head_.forward(be, {.kind = Kind::Norm, .x = x + first, .ld = ld, .add = o + first, .w = final_norm_.as<float>(), .eps = eps},
+                   rows, out);
   if (!be.host_memory()) be.read(logits, out, rows * V * static_cast<int64_t>(sizeof(float)));
 }
 

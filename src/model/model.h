@@ -50,7 +50,7 @@ constexpr int64_t kPrefillRows = 256;
 struct Workspace {
   Workspace(const Model& m, int64_t max_rows);
   int64_t max_rows;
-  Buffer x, a, o;         // [rows][d]
+  Buffer x, o;            // [rows][d]: the residual stream, a branch's output
   Buffer tokens, slots;   // [rows] int32, [rows] int32
   Buffer logits;          // [rows][V] when the backend's memory is not the host's
   MlgruScratch mlgru;

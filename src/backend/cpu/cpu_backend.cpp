@@ -41,6 +41,7 @@ std::unique_ptr<BackendMatrix> CpuBackend::upload_matrix(const TernaryMatrix& w,
 }
 
 void CpuBackend::reserve(int64_t rows, int64_t max_cols) {
+  HostBackend::reserve(rows, max_cols);
   if (rows <= rows_ && max_cols <= cols_) return;
   rows_ = std::max(rows, rows_);
   cols_ = std::max(max_cols, cols_);
@@ -51,14 +52,12 @@ void CpuBackend::reserve(int64_t rows, int64_t max_cols) {
   }
 }
 
-void CpuBackend::rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps, float* out) {
-  if (x_stride == k) return mmfree::rmsnorm(isa_, x, w, n, k, eps, out, workers_);
-  for (int64_t r = 0; r < n; ++r) mmfree::rmsnorm(isa_, x + r * x_stride, w, 1, k, eps, out + r * k);
+void CpuBackend::rmsnorm(const float* x, int64_t x_ld, const float* w, int64_t n, int64_t k, float eps, float* out) {
+  if (x_ld == k) return mmfree::rmsnorm(isa_, x, w, n, k, eps, out, workers_);
+  for (int64_t r = 0; r < n; ++r) mmfree::rmsnorm(isa_, x + r * x_ld, w, 1, k, eps, out + r * k);
 }
 
-void CpuBackend::bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) {
-  if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
-    throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
+void CpuBackend::products(std::span<const BitLinearCall> calls, const float* x, int64_t n) {
   MatmulTask tasks[kMaxSharedInput];
   for (size_t j = 0; j < calls.size(); ++j) {
     const auto& m = static_cast<const CpuMatrix&>(*calls[j].w);
@@ -101,9 +100,9 @@ void CpuBackend::mlgru_scan(const MlgruScan& s) {
   }
 }
 
-void CpuBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
-                          int64_t out_stride) {
-  mmfree::silu_mul(isa_, a, b, rows, cols, in_stride, out, out_stride, workers_);
+void CpuBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_ld, float* out,
+                          int64_t out_ld) {
+  mmfree::silu_mul(isa_, a, b, rows, cols, in_ld, out, out_ld, workers_);
 }
 
 }  // namespace mmfree

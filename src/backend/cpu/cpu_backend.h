@@ -26,12 +26,14 @@ class CpuBackend : public HostBackend {
 
   std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) override;
   void reserve(int64_t rows, int64_t max_cols) override;
-  void rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps, float* out) override;
-  void bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) override;
   void ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) override;
   void mlgru_scan(const MlgruScan& s) override;
-  void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
-                int64_t out_stride) override;
+
+ protected:
+  void products(std::span<const BitLinearCall> calls, const float* m, int64_t n) override;
+  void rmsnorm(const float* x, int64_t x_ld, const float* w, int64_t n, int64_t k, float eps, float* out) override;
+  void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_ld, float* out,
+                int64_t out_ld) override;
 
  private:
   struct CallScratch {

@@ -25,15 +25,16 @@ std::unique_ptr<BackendMatrix> RefBackend::upload_matrix(const TernaryMatrix& w,
 }
 
 void RefBackend::reserve(int64_t rows, int64_t max_cols) {
+  HostBackend::reserve(rows, max_cols);
   q_.resize(static_cast<size_t>(rows * max_cols));
   s_x_.resize(static_cast<size_t>(rows));
 }
 
-void RefBackend::rmsnorm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t k, float eps, float* out) {
-  for (int64_t r = 0; r < n; ++r) rmsnorm_rows(x + r * x_stride, w, 1, k, eps, out + r * k);
+void RefBackend::rmsnorm(const float* x, int64_t x_ld, const float* w, int64_t n, int64_t k, float eps, float* out) {
+  for (int64_t r = 0; r < n; ++r) rmsnorm_rows(x + r * x_ld, w, 1, k, eps, out + r * k);
 }
 
-void RefBackend::bitlinear(std::span<const BitLinearCall> calls, const float* x, int64_t n) {
+void RefBackend::products(std::span<const BitLinearCall> calls, const float* x, int64_t n) {
   for (const BitLinearCall& c : calls) {
     const auto& m = static_cast<const RefMatrix&>(*c.w);
     if (static_cast<int64_t>(s_x_.size()) < n || static_cast<int64_t>(q_.size()) < n * m.cols)
@@ -68,10 +69,10 @@ void RefBackend::mlgru_scan(const MlgruScan& s) {
   }
 }
 
-void RefBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_stride, float* out,
-                          int64_t out_stride) {
+void RefBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_ld, float* out,
+                          int64_t out_ld) {
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[r * out_stride + c] = siluf(a[r * in_stride + c]) * b[r * in_stride + c];
+    for (int64_t c = 0; c < cols; ++c) out[r * out_ld + c] = siluf(a[r * in_ld + c]) * b[r * in_ld + c];
 }
 
 }  // namespace mmfree
