@@ -1,0 +1,247 @@
+#include "backend/cuda/elementwise.h"
+
+#include <string>
+
+#include "backend/cuda/mma_layout.h"
+#include "backend/cuda/runtime.h"
+
+namespace mmfree::cuda {
+namespace {
+
+constexpr int kRowThreads = 256;
+constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
+
+// The CPU's sigmoidf and siluf (model/ops.h) with IEEE division; expf is within 2 ulp of std::exp.
+__device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
+
+// Every thread of the block gets op over all threads' v, combined in a fixed order.
+template <class T, class Op>
+__device__ T block_reduce(T v, Op op, T* scratch) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  __syncthreads();  // the previous call's readers are done with scratch
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  T r = scratch[0];
+  for (int w = 1; w < warps; ++w) r = op(r, scratch[w]);
+  return r;
+}
+
+struct DoubleSum {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+struct IntSum {
+  __device__ int operator()(int a, int b) const { return a + b; }
+};
+struct FloatMax {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// 1 / sqrt(mean(v^2) + eps) over the k floats of v, the sum of squares in double (model/ops.h rms_rstd).
+__device__ float row_rstd(const float* v, int64_t k, float eps, double* scratch) {
+  double ss = 0;
+  for (int64_t c = threadIdx.x; c < k; c += blockDim.x) ss += static_cast<double>(v[c]) * v[c];
+  ss = block_reduce(ss, DoubleSum{}, scratch);
+  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+}
+
+enum class RowMode { Plain, Gated, Glu };
+
+struct RowArgs {
+  float* x;         // Plain: x (updated when add is set); Gated: g; Glu: gv
+  const float* add;  // Plain: the residual
+  const float* h;    // Gated: the MLGRU states
+  int64_t ld;
+  const float* w_pre;  // Plain: the pre-norm weights (optional); Gated: g_norm
+  float eps;
+  int64_t k, q_stride;
+  QuantTarget t[kMaxQuantTargets];
+  int count;
+};
+
+template <RowMode M>
+__global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
+  extern __shared__ float m[];  // the row's m, k floats
+  __shared__ double dscratch[32];
+  __shared__ float fscratch[32];
+  __shared__ int iscratch[32];
+  const int64_t row = blockIdx.x, k = a.k;
+  float* x = a.x + row * a.ld;
+
+  if constexpr (M == RowMode::Plain) {
+    const float* add = a.add ? a.add + row * a.ld : nullptr;
+    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) {
+      float v = x[c];
+      if (add) x[c] = v = v + add[c];
+      m[c] = v;
+    }
+    __syncthreads();
+    if (a.w_pre) {
+      const float rstd = row_rstd(m, k, a.eps, dscratch);  // ends with a barrier: m is read by all before rewriting
+      for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = m[c] * rstd * a.w_pre[c];
+    }
+  } else if constexpr (M == RowMode::Gated) {
+    const float rstd = row_rstd(x, k, a.eps, dscratch);
+    const float* h = a.h + row * a.ld;
+    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
+  } else {
+    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = silu_f(x[c]) * x[k + c];
+  }
+  __syncthreads();
+
+  // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1).
+  const float rstd = row_rstd(m, k, 1e-6f, dscratch);
+  for (int j = 0; j < a.count; ++j) {
+    const QuantTarget& tg = a.t[j];
+    float amax = 0;
+    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) amax = fmaxf(amax, fabsf(m[c] * rstd * tg.w_norm[c]));
+    amax = block_reduce(amax, FloatMax{}, fscratch);
+    const float s = 127.0f / fmaxf(amax, 1e-5f);
+    int8_t* q = tg.q + row * a.q_stride;
+    int sum = 0;
+    for (int64_t c = threadIdx.x; c < a.q_stride; c += blockDim.x) {
+      int v = 0;
+      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m[c] * rstd * tg.w_norm[c] * s), -128.0f), 127.0f));
+      q[c] = static_cast<int8_t>(v);
+      sum += v;
+    }
+    sum = block_reduce(sum, IntSum{}, iscratch);
+    if (threadIdx.x == 0) {
+      tg.scale[row] = s;
+      tg.sums[row] = sum;
+    }
+  }
+}
+
+template <RowMode M>
+void launch_rows(RowArgs a, int64_t n, std::span<const QuantTarget> targets, cudaStream_t s) {
+  if (n <= 0) return;
+  const int64_t shared = a.k * static_cast<int64_t>(sizeof(float));
+  if (a.k <= 0 || shared > kMaxRowSharedBytes || targets.empty() || targets.size() > static_cast<size_t>(kMaxQuantTargets) ||
+      a.q_stride % 16 != 0 || a.q_stride < padded_cols(a.k) || n > INT32_MAX)
+    throw Error("internal: cuda quantisation of " + std::to_string(n) + " x " + std::to_string(a.k) + " with q stride " +
+                std::to_string(a.q_stride) + " and " + std::to_string(targets.size()) + " targets");
+  a.count = static_cast<int>(targets.size());
+  for (size_t j = 0; j < targets.size(); ++j) {
+    const QuantTarget& t = targets[j];
+    if (!t.w_norm || !t.q || !t.scale || !t.sums || reinterpret_cast<uintptr_t>(t.q) % 16 != 0)
+      throw Error("internal: cuda quantisation target " + std::to_string(j) + " unset or unaligned");
+    a.t[j] = t;
+  }
+  static const bool raised = [] {  // once per mode: rows of more than 48 KB of floats
+    check(cudaFuncSetAttribute(row_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxRowSharedBytes),
+          "raise the shared memory limit");
+    return true;
+  }();
+  (void)raised;
+  row_kernel<M><<<static_cast<unsigned>(n), kRowThreads, static_cast<size_t>(shared), s>>>(a);
+  check_launch("row kernel");
+}
+
+// One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
+struct Gate {
+  float fg, cv;  // h' = fg * h + cv
+};
+__device__ __forceinline__ Gate gate(float i, float f, const float* lb, int64_t c) {
+  float fg = sigmoid_f(f);
+  if (lb) fg = __fadd_rn(lb[c], __fmul_rn(1.0f - lb[c], fg));
+  return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
+}
+__device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
+
+constexpr int kScanChunks = 32;
+
+// blockDim (32 channels, C chunks), grid (channel groups, B). Chunk 0 runs from the incoming state
+// exactly; chunks j >= 1 first reduce to an affine map (A_j, B_j), thread (x, 0) chains the maps to
+// each chunk's entry state, then chunks j >= 1 run exactly from their entry states.
+__global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __restrict__ in_f, int64_t ld, const float* lb,
+                             int64_t T, int64_t d, float* h, int64_t h_stride, float* h_out, int64_t out_ld, int64_t len) {
+  __shared__ float map_a[kScanChunks][33], map_b[kScanChunks][33], entry[kScanChunks][33];
+  const int x = threadIdx.x, ch = threadIdx.y;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + x, b = blockIdx.y;
+  const bool valid = c < d;
+  const int64_t t0 = ch * len, t1 = min(T, t0 + len);
+  const int64_t base = b * T;
+  float state = valid ? h[b * h_stride + c] : 0.0f;
+  if (valid && ch == 0) {
+    for (int64_t t = t0; t < t1; ++t) {
+      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], lb, c), state);
+      h_out[(base + t) * out_ld + c] = state;
+    }
+  } else if (valid && t0 < T) {
+    float A = 1.0f, Bm = 0.0f;
+    for (int64_t t = t0; t < t1; ++t) {
+      const Gate g = gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], lb, c);
+      A = __fmul_rn(g.fg, A);
+      Bm = advance(g, Bm);
+    }
+    map_a[ch][x] = A;
+    map_b[ch][x] = Bm;
+  }
+  if (ch == 0) entry[1][x] = state;  // chunk 0's exact end state enters chunk 1
+  __syncthreads();
+  const int chunks = static_cast<int>((T + len - 1) / len);
+  if (ch == 0)
+    for (int j = 1; j + 1 < chunks; ++j) entry[j + 1][x] = __fadd_rn(__fmul_rn(map_a[j][x], entry[j][x]), map_b[j][x]);
+  __syncthreads();
+  if (valid && ch > 0 && t0 < T) {
+    state = entry[ch][x];
+    for (int64_t t = t0; t < t1; ++t) {
+      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], lb, c), state);
+      h_out[(base + t) * out_ld + c] = state;
+    }
+  }
+  if (valid && ch == chunks - 1) h[b * h_stride + c] = state;
+}
+
+__global__ void add_rows_kernel(float* x, int64_t x_ld, const float* y, int64_t y_ld, int64_t n, int64_t k) {
+  const int64_t total = n * k;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = e / k, c = e % k;
+    x[r * x_ld + c] += y[r * y_ld + c];
+  }
+}
+
+}  // namespace
+
+void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre, float eps, int64_t n, int64_t k,
+                   std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
+  if (x_ld < k) throw Error("internal: cuda norm_quantize row stride below k");
+  launch_rows<RowMode::Plain>(RowArgs{x, add, nullptr, x_ld, w_pre, eps, k, q_stride, {}, 0}, n, targets, s);
+}
+
+void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
+                         std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
+  if (ld < k || !w_g || !h) throw Error("internal: cuda gated_norm_quantize arguments");
+  launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, k, q_stride, {}, 0}, n, targets, s);
+}
+
+void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,
+                  int64_t q_stride, cudaStream_t s) {
+  if (gv_ld < 2 * k) throw Error("internal: cuda glu_quantize row stride below 2k");
+  launch_rows<RowMode::Glu>(RowArgs{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, k, q_stride, {}, 0}, n,
+                            targets, s);
+}
+
+void mlgru_scan(const float* i, const float* f, int64_t ld, const float* lb, int64_t B, int64_t T, int64_t d, float* h,
+                int64_t h_stride, float* h_out, int64_t out_ld, cudaStream_t s) {
+  if (B <= 0 || T <= 0 || d <= 0) return;
+  if (ld < d || out_ld < d || h_stride < d || B > 65535 || (d + 31) / 32 > INT32_MAX)
+    throw Error("internal: cuda mlgru_scan shapes");
+  const int chunks = static_cast<int>(std::min<int64_t>(kScanChunks, T));
+  const int64_t len = (T + chunks - 1) / chunks;
+  const dim3 grid(static_cast<unsigned>((d + 31) / 32), static_cast<unsigned>(B)), block(32, chunks);
+  mlgru_kernel<<<grid, block, 0, s>>>(i, f, ld, lb, T, d, h, h_stride, h_out, out_ld, len);
+  check_launch("mlgru_kernel");
+}
+
+void add_rows(float* x, int64_t x_ld, const float* y, int64_t y_ld, int64_t n, int64_t k, cudaStream_t s) {
+  if (n <= 0 || k <= 0) return;
+  const int64_t blocks = std::min<int64_t>((n * k + 255) / 256, 4096);
+  add_rows_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(x, x_ld, y, y_ld, n, k);
+  check_launch("add_rows_kernel");
+}
+
+}  // namespace mmfree::cuda
