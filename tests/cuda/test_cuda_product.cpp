@@ -90,19 +90,22 @@ TEST_F(CudaProduct, IntegerSumsAndScaledOutputsMatchTheReferenceExactly) {
   };
   const Shape shapes[] = {{1, 1, 1},       {17, 300, 1},    {33, 256, 3},    {100, 1000, 7},  {64, 2560, 8},
                           {40, 384, 9},    {31, 640, 16},   {130, 640, 17},  {48, 1152, 33}, {300, 1152, 65},
-                          {257, 768, 130}, {2560, 2560, 1}, {96, 6912, 4}};
+                          {257, 768, 130}, {2560, 2560, 1}, {96, 6912, 4},   {16, 128, 33},  {47, 2560, 200}};
   Stream s;
   for (const Shape& sh : shapes) {
     SCOPED_TRACE(testing::Message() << sh.rows << " x " << sh.cols << ", n " << sh.n);
     Case c(sh.rows, sh.cols, sh.n, static_cast<uint32_t>(sh.rows * 7 + sh.cols + sh.n));
     const int64_t ld = sh.rows + 3;  // columns past rows must stay untouched
-    for (int kw : {0, 1, 2, 4, 8, 16}) {
-      if (sh.n > 32 && kw == 16) continue;  // 8 token groups per warp allow at most 8 warps per tile
-      SCOPED_TRACE(testing::Message() << "k_warps " << kw);
+    std::vector<ProductTuning> tunings;
+    for (int kw : {0, 1, 2, 4, 8, 16})
+      if (sh.n <= 32 || kw <= 8) tunings.push_back({kw, 0});  // past 32 tokens: at most 8 warps per strip
+    if (sh.n > 32) tunings.push_back({0, 32});
+    for (const ProductTuning tuning : tunings) {
+      SCOPED_TRACE(testing::Message() << "k_warps " << tuning.k_warps << ", warp_tokens " << tuning.warp_tokens);
       DeviceBuffer<int32_t> acc(sh.n * ld);
       acc.fill_bytes(0x7f);
       const Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, ld, 1.0f}};
-      ternary_product({&p, 1}, s.get(), ProductTuning{kw});
+      ternary_product({&p, 1}, s.get(), tuning);
       s.synchronize();
       const auto got = to_host(acc);
       for (int64_t t = 0; t < sh.n; ++t) {

@@ -8,7 +8,9 @@
 namespace mmfree::cuda {
 namespace {
 
-constexpr int kRowThreads = 256;
+// One block per row: at batch 1 a row's latency is the whole cost, so many threads with few values
+// each, loops unrolled so that their loads are in flight together, and one reduction for all targets.
+constexpr int kRowThreads = 1024;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
 
 // The CPU's sigmoidf and siluf (model/ops.h) with IEEE division; expf is within 2 ulp of std::exp.
@@ -16,16 +18,22 @@ __device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf
 __device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
 
 // Every thread of the block gets op over all threads' v, combined in a fixed order.
-template <class T, class Op>
-__device__ T block_reduce(T v, Op op, T* scratch) {
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+template <int N, class T, class Op>
+__device__ void block_reduce(T (&v)[N], Op op, T* scratch) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+#pragma unroll
+  for (int j = 0; j < N; ++j)
+    for (int o = 16; o > 0; o >>= 1) v[j] = op(v[j], __shfl_xor_sync(0xffffffffu, v[j], o));
   __syncthreads();  // the previous call's readers are done with scratch
-  if (lane == 0) scratch[warp] = v;
+  if (lane == 0)
+#pragma unroll
+    for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
   __syncthreads();
-  T r = scratch[0];
-  for (int w = 1; w < warps; ++w) r = op(r, scratch[w]);
-  return r;
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    v[j] = scratch[j];
+    for (int w = 1; w < warps; ++w) v[j] = op(v[j], scratch[w * N + j]);
+  }
 }
 
 struct DoubleSum {
@@ -39,11 +47,12 @@ struct FloatMax {
 };
 
 // 1 / sqrt(mean(v^2) + eps) over the k floats of v, the sum of squares in double (model/ops.h rms_rstd).
-__device__ float row_rstd(const float* v, int64_t k, float eps, double* scratch) {
-  double ss = 0;
-  for (int64_t c = threadIdx.x; c < k; c += blockDim.x) ss += static_cast<double>(v[c]) * v[c];
-  ss = block_reduce(ss, DoubleSum{}, scratch);
-  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+__device__ float row_rstd(const float* __restrict__ v, int64_t k, float eps, double* scratch) {
+  double ss[1] = {0};
+#pragma unroll 4
+  for (int64_t c = threadIdx.x; c < k; c += blockDim.x) ss[0] += static_cast<double>(v[c]) * v[c];
+  block_reduce(ss, DoubleSum{}, scratch);
+  return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
 }
 
 enum class RowMode { Plain, Gated, Glu };
@@ -64,13 +73,15 @@ template <RowMode M>
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
   extern __shared__ float m[];  // the row's m, k floats
   __shared__ double dscratch[32];
-  __shared__ float fscratch[32];
-  __shared__ int iscratch[32];
+  __shared__ float fscratch[32 * kMaxQuantTargets];
+  __shared__ int iscratch[32 * kMaxQuantTargets];
   const int64_t row = blockIdx.x, k = a.k;
-  float* x = a.x + row * a.ld;
+  const int count = a.count;
+  float* __restrict__ x = a.x + row * a.ld;
 
   if constexpr (M == RowMode::Plain) {
-    const float* add = a.add ? a.add + row * a.ld : nullptr;
+    const float* __restrict__ add = a.add ? a.add + row * a.ld : nullptr;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < k; c += blockDim.x) {
       float v = x[c];
       if (add) x[c] = v = v + add[c];
@@ -79,38 +90,52 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     __syncthreads();
     if (a.w_pre) {
       const float rstd = row_rstd(m, k, a.eps, dscratch);  // ends with a barrier: m is read by all before rewriting
+#pragma unroll 4
       for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = m[c] * rstd * a.w_pre[c];
     }
   } else if constexpr (M == RowMode::Gated) {
     const float rstd = row_rstd(x, k, a.eps, dscratch);
-    const float* h = a.h + row * a.ld;
+    const float* __restrict__ h = a.h + row * a.ld;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
   } else {
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = silu_f(x[c]) * x[k + c];
   }
   __syncthreads();
 
-  // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1).
+  // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1), the targets'
+  // maxima and sums each in one reduction.
   const float rstd = row_rstd(m, k, 1e-6f, dscratch);
-  for (int j = 0; j < a.count; ++j) {
-    const QuantTarget& tg = a.t[j];
-    float amax = 0;
-    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) amax = fmaxf(amax, fabsf(m[c] * rstd * tg.w_norm[c]));
-    amax = block_reduce(amax, FloatMax{}, fscratch);
-    const float s = 127.0f / fmaxf(amax, 1e-5f);
-    int8_t* q = tg.q + row * a.q_stride;
-    int sum = 0;
+  float amax[kMaxQuantTargets] = {0, 0, 0, 0};
+#pragma unroll 4
+  for (int64_t c = threadIdx.x; c < k; c += blockDim.x) {
+    const float u = m[c] * rstd;
+#pragma unroll
+    for (int j = 0; j < kMaxQuantTargets; ++j)
+      if (j < count) amax[j] = fmaxf(amax[j], fabsf(u * a.t[j].w_norm[c]));
+  }
+  block_reduce(amax, FloatMax{}, fscratch);
+  int sum[kMaxQuantTargets] = {0, 0, 0, 0};
+#pragma unroll
+  for (int j = 0; j < kMaxQuantTargets; ++j) {
+    if (j >= count) break;
+    const float s = 127.0f / fmaxf(amax[j], 1e-5f);
+    const float* __restrict__ w = a.t[j].w_norm;
+    int8_t* __restrict__ q = a.t[j].q + row * a.q_stride;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < a.q_stride; c += blockDim.x) {
       int v = 0;
-      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m[c] * rstd * tg.w_norm[c] * s), -128.0f), 127.0f));
+      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m[c] * rstd * w[c] * s), -128.0f), 127.0f));
       q[c] = static_cast<int8_t>(v);
-      sum += v;
+      sum[j] += v;
     }
-    sum = block_reduce(sum, IntSum{}, iscratch);
-    if (threadIdx.x == 0) {
-      tg.scale[row] = s;
-      tg.sums[row] = sum;
-    }
+  }
+  block_reduce(sum, IntSum{}, iscratch);
+  if (threadIdx.x < count) {
+    const int j = threadIdx.x;
+    a.t[j].scale[row] = 127.0f / fmaxf(amax[j], 1e-5f);
+    a.t[j].sums[row] = sum[j];
   }
 }
 

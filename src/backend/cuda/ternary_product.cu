@@ -22,14 +22,15 @@ struct KernelProduct {
   float* y;
   int64_t ld;
   float w_scale;
-  int rows, tile_begin, tiles;  // tiles of this product: [tile_begin, tile_begin + tiles) of the launch
+  int rows, tiles;  // rows, and row tiles of 16
+  int strip_begin;  // the launch's strips [strip_begin, strip_begin + ceil(tiles / RT)) are this product's
 };
 
 struct KernelArgs {
   KernelProduct p[kMaxProducts];
   int count;
-  int n, total_tiles;
-  int row_warps, k_warps;  // warps of a block: row_warps tiles x k_warps column slices
+  int n, total_strips;
+  int row_warps, k_warps;  // warps of a block: row_warps strips x k_warps column slices
 };
 
 __device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
@@ -39,18 +40,23 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, ui
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// One 128-column unit of a 16-row tile times NT groups of 8 tokens. wv: this lane's 16 bytes of
-// codes; q: this lane's 32 bytes of the unit in token 0's row; the lane's token in group nt is
-// tok + 8 nt, clamped to last (tokens past the end read the last row; their sums are never stored).
-template <int NT>
-__device__ __forceinline__ void tile_unit(int (&acc)[NT][4], const uint4 wv, const int8_t* q, int64_t stride, int tok,
-                                          int last) {
-  const uint32_t w[4] = {wv.x, wv.y, wv.z, wv.w};
-  uint32_t a[4][4];
+// One 128-column unit of RT 16-row tiles times NT groups of 8 tokens. wv[rt]: this lane's 16 bytes
+// of tile rt's codes; q: this lane's 32 bytes of the unit in token 0's row; the lane's token in
+// group nt is tok + 8 nt, clamped to last (tokens past the end read the last row; their sums are
+// never stored). Each activation fragment serves RT tiles: more rows per warp, fewer bytes of
+// activations per multiply-add.
+template <int NT, int RT>
+__device__ __forceinline__ void strip_unit(int (&acc)[RT][NT][4], const uint4 (&wv)[RT], const int8_t* q, int64_t stride,
+                                           int tok, int last) {
+  uint32_t a[RT][4][4];
 #pragma unroll
-  for (int kt = 0; kt < 4; ++kt)
+  for (int rt = 0; rt < RT; ++rt) {
+    const uint32_t w[4] = {wv[rt].x, wv[rt].y, wv[rt].z, wv[rt].w};
 #pragma unroll
-    for (int l = 0; l < 4; ++l) a[kt][l] = (w[kt] >> (2 * l)) & 0x03030303u;
+    for (int kt = 0; kt < 4; ++kt)
+#pragma unroll
+      for (int l = 0; l < 4; ++l) a[rt][kt][l] = (w[kt] >> (2 * l)) & 0x03030303u;
+  }
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
     const int8_t* row = q + static_cast<int64_t>(min(tok + 8 * nt, last)) * stride;
@@ -59,73 +65,100 @@ __device__ __forceinline__ void tile_unit(int (&acc)[NT][4], const uint4 wv, con
     const uint32_t b[8] = {uint32_t(lo.x), uint32_t(lo.y), uint32_t(lo.z), uint32_t(lo.w),
                            uint32_t(hi.x), uint32_t(hi.y), uint32_t(hi.z), uint32_t(hi.w)};
 #pragma unroll
-    for (int kt = 0; kt < 4; ++kt) mma_s8(acc[nt], a[kt][0], a[kt][1], a[kt][2], a[kt][3], b[2 * kt], b[2 * kt + 1]);
+    for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+      for (int kt = 0; kt < 4; ++kt)
+        mma_s8(acc[rt][nt], a[rt][kt][0], a[rt][kt][1], a[rt][kt][2], a[rt][kt][3], b[2 * kt], b[2 * kt + 1]);
   }
 }
 
-template <int NT>
-__global__ void __launch_bounds__(NT == 8 ? 256 : 32 * kMaxBlockWarps) product_kernel(const __grid_constant__ KernelArgs a) {
-  extern __shared__ int partial[];  // [warps][NT * 4][32], only when k_warps > 1
+// A warp computes one strip (RT row tiles of one product) for 8 * NT tokens over the units
+// wk, wk + k_warps, ...; its loads for kDepth units are in flight together. Warps of one strip
+// (k_warps > 1) add their partial sums in shared memory.
+template <int NT, int RT>
+__global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_kernel(const __grid_constant__ KernelArgs a) {
+  constexpr int kDepth = RT == 1 ? 4 : 2;
+  extern __shared__ int partial[];  // [warps][RT * NT * 4][32], only when k_warps > 1
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
   const int wr = warp / a.k_warps, wk = warp % a.k_warps;
-  const int tile = blockIdx.x * a.row_warps + wr;
-  const bool active = tile < a.total_tiles;
+  const int strip = blockIdx.x * a.row_warps + wr;
+  const bool active = strip < a.total_strips;
   KernelProduct p = a.p[0];
 #pragma unroll
   for (int i = 1; i < kMaxProducts; ++i)
-    if (i < a.count && tile >= a.p[i].tile_begin) p = a.p[i];
+    if (i < a.count && strip >= a.p[i].strip_begin) p = a.p[i];
+  const int tile0 = (strip - p.strip_begin) * RT;  // the strip's first row tile within its product
   const int tok0 = blockIdx.y * 8 * NT;
 
-  int acc[NT][4];
+  int acc[RT][NT][4];
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-    for (int c = 0; c < 4; ++c) acc[nt][c] = 0;
-
-  if (active) {
-    const int8_t* q = p.q + 32 * t;
-    const uint4* wp = p.w + static_cast<int64_t>(tile - p.tile_begin) * p.units * 32 + lane;
-    int u = wk;
-    uint4 next = u < p.units ? __ldcs(wp + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
-    while (u < p.units) {
-      const uint4 cur = next;
-      const int un = u + a.k_warps;
-      if (un < p.units) next = __ldcs(wp + static_cast<int64_t>(un) * 32);  // in flight during this unit's math
-      tile_unit<NT>(acc, cur, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
-      u = un;
-    }
-  }
-
-  if (a.k_warps > 1) {
+  for (int rt = 0; rt < RT; ++rt)
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-      for (int c = 0; c < 4; ++c) partial[((warp * NT + nt) * 4 + c) * 32 + lane] = acc[nt][c];
+      for (int c = 0; c < 4; ++c) acc[rt][nt][c] = 0;
+
+  if (active) {
+    const int8_t* q = p.q + 32 * t;
+    const uint4* wp = p.w + static_cast<int64_t>(tile0) * p.units * 32 + lane;
+    const int64_t tile_step = static_cast<int64_t>(p.units) * 32;
+    auto load = [&](uint4 (&w)[RT], int u) {
+#pragma unroll
+      for (int rt = 0; rt < RT; ++rt)
+        w[rt] = tile0 + rt < p.tiles ? __ldcs(wp + rt * tile_step + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
+    };
+    int u = wk;
+    for (; u + (kDepth - 1) * a.k_warps < p.units; u += kDepth * a.k_warps) {
+      uint4 w[kDepth][RT];
+#pragma unroll
+      for (int d = 0; d < kDepth; ++d) load(w[d], u + d * a.k_warps);
+#pragma unroll
+      for (int d = 0; d < kDepth; ++d)
+        strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g, a.n - 1);
+    }
+    for (; u < p.units; u += a.k_warps) {
+      uint4 w[RT];
+      load(w, u);
+      strip_unit<NT, RT>(acc, w, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
+    }
+  }
+
+  constexpr int kSums = RT * NT * 4;
+  if (a.k_warps > 1) {
+#pragma unroll
+    for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) partial[((warp * RT + rt) * NT * 4 + nt * 4 + c) * 32 + lane] = acc[rt][nt][c];
     __syncthreads();
     if (wk != 0) return;
     for (int k = 1; k < a.k_warps; ++k)
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
+      for (int rt = 0; rt < RT; ++rt)
 #pragma unroll
-        for (int c = 0; c < 4; ++c) acc[nt][c] += partial[(((warp + k) * NT + nt) * 4 + c) * 32 + lane];
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) acc[rt][nt][c] += partial[((warp + k) * kSums + (rt * NT + nt) * 4 + c) * 32 + lane];
   }
   if (!active) return;
 
-  // Accumulator c of group nt: row g (+ 8 for c >= 2) of the tile, token 2t (+ 1 for odd c) of the group.
-  const int row0 = (tile - p.tile_begin) * kTileRows;
+  // Accumulator c of tile rt, group nt: row g (+ 8 for c >= 2) of the tile, token 2t (+ 1 for odd c) of the group.
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
+  for (int rt = 0; rt < RT; ++rt)
 #pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      const int row = row0 + g + 8 * (c >> 1), tok = tok0 + nt * 8 + 2 * t + (c & 1);
-      if (row >= p.rows || tok >= a.n) continue;
-      const int32_t v = acc[nt][c] - p.sums[tok];
-      const int64_t at = static_cast<int64_t>(tok) * p.ld + row;
-      // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
-      if (p.y) p.y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(p.scale[tok], p.w_scale));
-      else p.acc[at] = v;
-    }
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const int row = (tile0 + rt) * kTileRows + g + 8 * (c >> 1), tok = tok0 + nt * 8 + 2 * t + (c & 1);
+        if (row >= p.rows || tok >= a.n) continue;
+        const int32_t v = acc[rt][nt][c] - p.sums[tok];
+        const int64_t at = static_cast<int64_t>(tok) * p.ld + row;
+        // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
+        if (p.y) p.y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(p.scale[tok], p.w_scale));
+        else p.acc[at] = v;
+      }
 }
 
 int sm_count() {
@@ -135,22 +168,29 @@ int sm_count() {
   return sms;
 }
 
-// Column-splitting warps per tile: enough warps in flight to cover memory latency on every SM
-// (about 32 per SM), and never more warps than units.
-int auto_k_warps(int64_t tiles_x_token_groups, int units) {
+// Column-splitting warps per strip: the most (a power of two, at most max_kw and the units of a row)
+// that keep the launch within about 32 warps per SM. Measured on the H200 (docs/BENCHMARKS.md): every
+// decode shape ran fastest at the largest such split, and slower past it.
+int auto_k_warps(int64_t strips_x_token_groups, int units, int max_kw) {
   static const int sms = sm_count();
   const int64_t want = int64_t{32} * sms;
   int kw = 1;
-  while (kw < kMaxBlockWarps && kw * 2 <= units && tiles_x_token_groups * kw < want) kw *= 2;
+  while (kw * 2 <= max_kw && kw * 2 <= units && strips_x_token_groups * kw * 2 <= want) kw *= 2;
   return kw;
 }
 
-template <int NT>
+template <int NT, int RT>
 void launch(const KernelArgs& a, int token_groups, cudaStream_t s) {
   const int warps = a.row_warps * a.k_warps;
-  const dim3 grid((a.total_tiles + a.row_warps - 1) / a.row_warps, token_groups);
-  const size_t shared = a.k_warps > 1 ? static_cast<size_t>(warps) * NT * 4 * 32 * sizeof(int) : 0;
-  product_kernel<NT><<<grid, 32 * warps, shared, s>>>(a);
+  const dim3 grid((a.total_strips + a.row_warps - 1) / a.row_warps, token_groups);
+  const size_t shared = a.k_warps > 1 ? static_cast<size_t>(warps) * RT * NT * 4 * 32 * sizeof(int) : 0;
+  static const bool raised = [] {  // the partial sums of 8 warps x 2 tiles x 8 groups take 64 KB
+    check(cudaFuncSetAttribute(product_kernel<NT, RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024),
+          "raise the shared memory limit");
+    return true;
+  }();
+  (void)raised;
+  product_kernel<NT, RT><<<grid, 32 * warps, shared, s>>>(a);
   check_launch("ternary product kernel");
 }
 
@@ -161,10 +201,17 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
     throw Error("internal: ternary_product takes 1 to " + std::to_string(kMaxProducts) + " products");
   const int64_t n = products[0].x.n;
   if (n <= 0 || n > (int64_t{1} << 24)) throw Error("internal: ternary_product of " + std::to_string(n) + " tokens");
+  // Tokens per warp: 8 * NT (NT groups of 8, the mma's n); past 32 tokens a warp takes RT = 2 row
+  // tiles so that each activation fragment serves 32 rows, and 64 tokens unless tuned to 32.
+  if (tuning.warp_tokens != 0 && tuning.warp_tokens != 32 && tuning.warp_tokens != 64)
+    throw Error("internal: ternary_product warp_tokens must be 32 or 64");
+  const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n <= 32 || tuning.warp_tokens == 32 ? 4 : 8;
+  const int rt = n > 32 ? 2 : 1;
+  const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
   KernelArgs a{};
   a.count = static_cast<int>(products.size());
   a.n = static_cast<int>(n);
-  int64_t tiles = 0;
+  int64_t strips = 0;
   int max_units = 1;
   for (size_t i = 0; i < products.size(); ++i) {
     const Product& pr = products[i];
@@ -192,32 +239,26 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
     k.ld = pr.out.ld;
     k.w_scale = pr.out.w_scale;
     k.rows = static_cast<int>(pr.w.rows);
-    k.tile_begin = static_cast<int>(tiles);
     k.tiles = static_cast<int>(row_tiles(pr.w.rows));
-    tiles += k.tiles;
+    k.strip_begin = static_cast<int>(strips);
+    strips += (k.tiles + rt - 1) / rt;
     max_units = std::max(max_units, k.units);
   }
-  if (tiles >= (int64_t{1} << 30)) throw Error("internal: ternary_product: too many rows in one launch");
-  a.total_tiles = static_cast<int>(tiles);
+  if (strips >= (int64_t{1} << 30)) throw Error("internal: ternary_product: too many rows in one launch");
+  a.total_strips = static_cast<int>(strips);
 
-  // Tokens per warp: 8 * NT (NT groups of 8, the mma's n).
-  const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n <= 32 ? 4 : 8;
-  const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
-  // 16 warps of 8 token groups would need 64 KB of shared memory for the partial sums.
-  const int max_kw = nt == 8 ? 8 : kMaxBlockWarps;
-  const int kw = tuning.k_warps ? tuning.k_warps : std::min(max_kw, auto_k_warps(tiles * token_groups, max_units));
-  if (kw < 1 || kw > max_kw || (kw & (kw - 1)) != 0)
-    throw Error("internal: ternary_product k_warps must be a power of two up to " + std::to_string(max_kw));
+  const int kw = tuning.k_warps ? tuning.k_warps : auto_k_warps(strips * token_groups, max_units, kMaxBlockWarps);
+  if (kw < 1 || kw > kMaxBlockWarps || (kw & (kw - 1)) != 0 || (rt == 2 && kw > 8))
+    throw Error("internal: ternary_product k_warps must be a power of two up to 16 (8 past 32 tokens)");
   a.k_warps = kw;
-  // Blocks of 8 warps (16 when kw = 16; NT = 8 keeps kw <= 8, as its launch bounds assume): row tiles
-  // share the activations in L1.
+  // Blocks of 8 warps (16 when kw = 16; past 32 tokens kw <= 8, as the launch bounds assume):
+  // strips of a block share the activations in L1.
   a.row_warps = std::max(1, 8 / kw);
-  switch (nt) {
-    case 1: launch<1>(a, token_groups, s); break;
-    case 2: launch<2>(a, token_groups, s); break;
-    case 4: launch<4>(a, token_groups, s); break;
-    default: launch<8>(a, token_groups, s); break;
-  }
+  if (nt == 1) launch<1, 1>(a, token_groups, s);
+  else if (nt == 2) launch<2, 1>(a, token_groups, s);
+  else if (nt == 4 && rt == 1) launch<4, 1>(a, token_groups, s);
+  else if (nt == 4) launch<4, 2>(a, token_groups, s);
+  else launch<8, 2>(a, token_groups, s);
 }
 
 }  // namespace mmfree::cuda

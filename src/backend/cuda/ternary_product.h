@@ -48,9 +48,12 @@ struct Product {
 };
 constexpr int kMaxProducts = 4;
 
-// Warps that share one 16-row tile's columns (1, 2, 4, 8 or 16; 0 picks it from the shape).
+// Launch shape, for tests and the bench (0: picked from the shapes). k_warps: warps that share one
+// strip of row tiles along the columns (1, 2, 4, 8 or 16; at most 8 past 32 tokens); warp_tokens:
+// past 32 tokens, the tokens a warp takes at once (32 or 64).
 struct ProductTuning {
   int k_warps = 0;
+  int warp_tokens = 0;
 };
 
 // Enqueues the products on stream s. Throws Error on mismatched shapes or token counts, bad alignment or strides,

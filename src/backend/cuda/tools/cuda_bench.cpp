@@ -81,7 +81,7 @@ void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaSt
       {"2.7B gate (2I x d)", 13824, 2560, 1, 64},    {"2.7B gate (2I x d)", 13824, 2560, 1, 2048},
       {"2.7B down (d x I)", 2560, 6912, 1, 2048},    {"4096 x 14336", 4096, 14336, 1, 2048},
   };
-  std::printf("\n| product | n | packed MB | k_warps | us/launch | GB/s of weights | %% of probe | int8 TOPS |\n");
+  std::printf("\n| product | n | packed MB | launch | us/launch | GB/s of weights | %% of probe | int8 TOPS |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const Shape& sh : shapes) {
     const int64_t one = mma_bytes(sh.rows, sh.cols);
@@ -95,9 +95,10 @@ void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaSt
     std::vector<Acts> acts;
     for (int j = 0; j < sh.count; ++j) acts.emplace_back(sh.n, sh.cols, 7 + j, s);
     DeviceBuffer<float> y(sh.n * sh.rows * sh.count);
-    std::vector<int> kws = {0};
-    if (sweep && sh.n <= 16) kws = {0, 1, 2, 4, 8, 16};
-    for (int kw : kws) {
+    std::vector<ProductTuning> tunings = {{}};
+    if (sweep && sh.n <= 16) tunings = {{}, {1, 0}, {2, 0}, {4, 0}, {8, 0}, {16, 0}};
+    if (sweep && sh.n > 32) tunings = {{}, {0, 32}};
+    for (const ProductTuning tuning : tunings) {
       const int per_graph = sh.n > 64 ? 5 : 100;
       cudaGraphExec_t exec = capture(s, [&] {
         for (int r = 0; r < per_graph; ++r) {
@@ -106,17 +107,55 @@ void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaSt
           for (int j = 0; j < sh.count; ++j)
             ps[j] = Product{{w[c * sh.count + j].data(), sh.rows, sh.cols}, acts[j].view(),
                             {nullptr, y.data() + j * sh.n * sh.rows, sh.rows, 0.5f}};
-          ternary_product({ps, static_cast<size_t>(sh.count)}, s, ProductTuning{kw});
+          ternary_product({ps, static_cast<size_t>(sh.count)}, s, tuning);
         }
       });
       const float ms = time_graph(exec, per_graph, s);
       cudaGraphExecDestroy(exec);
       const double gbps = static_cast<double>(launch_bytes) / (ms * 1e-3) / 1e9;
       const double tops = 2.0 * static_cast<double>(sh.rows * sh.cols * sh.count * sh.n) / (ms * 1e-3) / 1e12;
+      const std::string shape = (tuning.k_warps ? "kw " + std::to_string(tuning.k_warps) : std::string("auto")) +
+                                (tuning.warp_tokens ? ", " + std::to_string(tuning.warp_tokens) + " tok/warp" : "");
       std::printf("| %s | %lld | %.2f | %s | %.2f | %.0f | %.1f%% | %.1f |\n", sh.name, static_cast<long long>(sh.n),
-                  static_cast<double>(launch_bytes) / 1e6, kw ? std::to_string(kw).c_str() : "auto", ms * 1e3, gbps,
-                  100.0 * gbps / probe_gbps, tops);
+                  static_cast<double>(launch_bytes) / 1e6, shape.c_str(), ms * 1e3, gbps, 100.0 * gbps / probe_gbps, tops);
     }
+  }
+}
+
+// The float kernels at the 2.7B's shapes: their time is latency, not bytes, at small batches.
+void bench_float_kernels(cudaStream_t s) {
+  const int64_t d = 2560, I = 6912, T = 2048;
+  const int64_t sd = padded_cols(d), sI = padded_cols(I);
+  std::printf("\n| float kernel (2.7B shapes) | rows | us/launch |\n| --- | --- | --- |\n");
+  for (int64_t n : {int64_t{1}, int64_t{64}, T}) {
+    DeviceBuffer<float> x(n * d), add(n * d), norms(4 * d + I), gv(n * 2 * I), hs(n * d), state(n * d);
+    DeviceBuffer<int8_t> q(3 * n * sI);
+    DeviceBuffer<float> sx(3 * n);
+    DeviceBuffer<int32_t> sums(3 * n);
+    fill_floats(x.data(), x.size(), 1, 0.0f, 1.0f, s);
+    fill_floats(add.data(), add.size(), 2, 0.0f, 0.1f, s);
+    fill_floats(norms.data(), norms.size(), 3, 1.0f, 0.2f, s);
+    fill_floats(gv.data(), gv.size(), 4, 0.0f, 2.0f, s);
+    fill_floats(hs.data(), hs.size(), 5, 0.0f, 1.0f, s);
+    fill_floats(state.data(), state.size(), 6, 0.0f, 1.0f, s);
+    auto target = [&](int j, const float* w) {
+      return QuantTarget{w, q.data() + j * n * sI, sx.data() + j * n, sums.data() + j * n};
+    };
+    const QuantTarget ifg[] = {target(0, norms.data() + d), target(1, norms.data() + 2 * d), target(2, norms.data() + 3 * d)};
+    const QuantTarget one[] = {target(0, norms.data() + 4 * d)};
+    auto time = [&](const char* name, auto enqueue) {
+      const int per_graph = n > 64 ? 10 : 100;
+      cudaGraphExec_t exec = capture(s, [&] {
+        for (int r = 0; r < per_graph; ++r) enqueue();
+      });
+      std::printf("| %s | %lld | %.2f |\n", name, static_cast<long long>(n), time_graph(exec, per_graph, s) * 1e3);
+      cudaGraphExecDestroy(exec);
+    };
+    time("residual add + RMSNorm + 3 quantisations (d)", [&] { norm_quantize(x.data(), add.data(), d, norms.data(), 1e-6f, n, d, ifg, sd, s); });
+    time("gated RMSNorm + quantisation (d)", [&] { gated_norm_quantize(gv.data(), hs.data(), d, norms.data(), 1e-6f, n, d, one, sd, s); });
+    time("GLU + quantisation (I)", [&] { glu_quantize(gv.data(), 2 * I, n, I, one, sI, s); });
+    if (n == T) time("MLGRU scan, 1 x 2048 steps (d)", [&] { mlgru_scan(x.data(), add.data(), d, norms.data(), 1, T, d, state.data(), d, hs.data(), d, s); });
+    else time("MLGRU step (d)", [&] { mlgru_scan(x.data(), add.data(), d, norms.data(), n, 1, d, state.data(), d, hs.data(), d, s); });
   }
 }
 
@@ -223,6 +262,7 @@ int run(int argc, char** argv) {
   std::printf("read probe: %.0f GB/s (median of 21 passes over %lld MiB, %.3f ms each)\n", probe.gbps,
               static_cast<long long>(probe.bytes >> 20), probe.median_ms);
   bench_products(dev, probe.gbps, sweep, s.get());
+  bench_float_kernels(s.get());
   std::printf("\n| decode step | packed MB | us/step | GB/s of weights | %% of probe | tokens/s |\n| --- | --- | --- | --- | --- | --- |\n");
   for (int64_t n : {1, 16, 64}) bench_decode_step(probe.gbps, n, s.get());
   return 0;
