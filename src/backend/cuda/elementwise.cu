@@ -17,9 +17,11 @@ constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared me
 __device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
 __device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
 
-// Every thread of the block gets op over all threads' v, combined in a fixed order.
+// Every thread of the block gets op over all threads' v[j] for each j < N, combined in a fixed
+// order (so the result does not vary between runs): warps by shuffles, then warp 0 over the warps'
+// results, also by shuffles. identity: op's neutral value. scratch: 33 * N values.
 template <int N, class T, class Op>
-__device__ void block_reduce(T (&v)[N], Op op, T* scratch) {
+__device__ void block_reduce(T (&v)[N], Op op, T identity, T* scratch) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
 #pragma unroll
   for (int j = 0; j < N; ++j)
@@ -29,11 +31,17 @@ __device__ void block_reduce(T (&v)[N], Op op, T* scratch) {
 #pragma unroll
     for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
   __syncthreads();
+  if (warp == 0) {
 #pragma unroll
-  for (int j = 0; j < N; ++j) {
-    v[j] = scratch[j];
-    for (int w = 1; w < warps; ++w) v[j] = op(v[j], scratch[w * N + j]);
+    for (int j = 0; j < N; ++j) {
+      T r = lane < warps ? scratch[lane * N + j] : identity;
+      for (int o = 16; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
+      if (lane == 0) scratch[32 * N + j] = r;
+    }
   }
+  __syncthreads();
+#pragma unroll
+  for (int j = 0; j < N; ++j) v[j] = scratch[32 * N + j];
 }
 
 struct DoubleSum {
@@ -51,8 +59,16 @@ __device__ float row_rstd(const float* __restrict__ v, int64_t k, float eps, dou
   double ss[1] = {0};
 #pragma unroll 4
   for (int64_t c = threadIdx.x; c < k; c += blockDim.x) ss[0] += static_cast<double>(v[c]) * v[c];
-  block_reduce(ss, DoubleSum{}, scratch);
+  block_reduce(ss, DoubleSum{}, 0.0, scratch);
   return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+}
+
+// Asks for k floats at p to be brought into L1: the row kernels' inputs and weights, all at once at
+// the start, instead of one memory latency per phase (most are cold in a decode step).
+__device__ __forceinline__ void prefetch_row(const float* p, int64_t k) {
+  if (!p) return;
+  for (int64_t line = threadIdx.x; line * 32 < k; line += blockDim.x)
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(p + line * 32));
 }
 
 enum class RowMode { Plain, Gated, Glu };
@@ -72,12 +88,17 @@ struct RowArgs {
 template <RowMode M>
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
   extern __shared__ float m[];  // the row's m, k floats
-  __shared__ double dscratch[32];
-  __shared__ float fscratch[32 * kMaxQuantTargets];
-  __shared__ int iscratch[32 * kMaxQuantTargets];
+  __shared__ double dscratch[33];
+  __shared__ float fscratch[33 * kMaxQuantTargets];
+  __shared__ int iscratch[33 * kMaxQuantTargets];
   const int64_t row = blockIdx.x, k = a.k;
   const int count = a.count;
   float* __restrict__ x = a.x + row * a.ld;
+  prefetch_row(x, M == RowMode::Glu ? 2 * k : k);
+  prefetch_row(a.add ? a.add + row * a.ld : nullptr, k);
+  prefetch_row(a.h ? a.h + row * a.ld : nullptr, k);
+  prefetch_row(a.w_pre, k);
+  for (int j = 0; j < count; ++j) prefetch_row(a.t[j].w_norm, k);
 
   if constexpr (M == RowMode::Plain) {
     const float* __restrict__ add = a.add ? a.add + row * a.ld : nullptr;
@@ -115,7 +136,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     for (int j = 0; j < kMaxQuantTargets; ++j)
       if (j < count) amax[j] = fmaxf(amax[j], fabsf(u * a.t[j].w_norm[c]));
   }
-  block_reduce(amax, FloatMax{}, fscratch);
+  block_reduce(amax, FloatMax{}, 0.0f, fscratch);
   int sum[kMaxQuantTargets] = {0, 0, 0, 0};
 #pragma unroll
   for (int j = 0; j < kMaxQuantTargets; ++j) {
@@ -131,7 +152,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
       sum[j] += v;
     }
   }
-  block_reduce(sum, IntSum{}, iscratch);
+  block_reduce(sum, IntSum{}, 0, iscratch);
   if (threadIdx.x < count) {
     const int j = threadIdx.x;
     a.t[j].scale[row] = 127.0f / fmaxf(amax[j], 1e-5f);

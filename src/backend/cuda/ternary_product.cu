@@ -169,11 +169,12 @@ int sm_count() {
 }
 
 // Column-splitting warps per strip: the most (a power of two, at most max_kw and the units of a row)
-// that keep the launch within about 32 warps per SM. Measured on the H200 (docs/BENCHMARKS.md): every
-// decode shape ran fastest at the largest such split, and slower past it.
-int auto_k_warps(int64_t strips_x_token_groups, int units, int max_kw) {
+// that keep the launch within about 32 / NT warps per SM (a warp of NT token groups has NT times the
+// work per byte). Measured on the H200 (docs/BENCHMARKS.md): every decode shape but one ran fastest
+// at this split, and slower past it.
+int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw) {
   static const int sms = sm_count();
-  const int64_t want = int64_t{32} * sms;
+  const int64_t want = int64_t{32} * sms / nt;
   int kw = 1;
   while (kw * 2 <= max_kw && kw * 2 <= units && strips_x_token_groups * kw * 2 <= want) kw *= 2;
   return kw;
@@ -202,10 +203,11 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
   const int64_t n = products[0].x.n;
   if (n <= 0 || n > (int64_t{1} << 24)) throw Error("internal: ternary_product of " + std::to_string(n) + " tokens");
   // Tokens per warp: 8 * NT (NT groups of 8, the mma's n); past 32 tokens a warp takes RT = 2 row
-  // tiles so that each activation fragment serves 32 rows, and 64 tokens unless tuned to 32.
+  // tiles so that each activation fragment serves 32 rows, and 32 tokens (64 when tuned so: 188
+  // registers, one block per SM, 20-30% slower on the H200).
   if (tuning.warp_tokens != 0 && tuning.warp_tokens != 32 && tuning.warp_tokens != 64)
     throw Error("internal: ternary_product warp_tokens must be 32 or 64");
-  const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n <= 32 || tuning.warp_tokens == 32 ? 4 : 8;
+  const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n > 32 && tuning.warp_tokens == 64 ? 8 : 4;
   const int rt = n > 32 ? 2 : 1;
   const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
   KernelArgs a{};
@@ -247,8 +249,9 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
   if (strips >= (int64_t{1} << 30)) throw Error("internal: ternary_product: too many rows in one launch");
   a.total_strips = static_cast<int>(strips);
 
-  const int kw = tuning.k_warps ? tuning.k_warps : auto_k_warps(strips * token_groups, max_units, kMaxBlockWarps);
-  if (kw < 1 || kw > kMaxBlockWarps || (kw & (kw - 1)) != 0 || (rt == 2 && kw > 8))
+  const int max_kw = rt == 2 ? 8 : kMaxBlockWarps;  // the launch bounds of RT = 2 allow 8 warps
+  const int kw = tuning.k_warps ? tuning.k_warps : auto_k_warps(strips * token_groups, max_units, nt, max_kw);
+  if (kw < 1 || kw > max_kw || (kw & (kw - 1)) != 0)
     throw Error("internal: ternary_product k_warps must be a power of two up to 16 (8 past 32 tokens)");
   a.k_warps = kw;
   // Blocks of 8 warps (16 when kw = 16; past 32 tokens kw <= 8, as the launch bounds assume):

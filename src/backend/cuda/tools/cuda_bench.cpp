@@ -97,7 +97,7 @@ void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaSt
     DeviceBuffer<float> y(sh.n * sh.rows * sh.count);
     std::vector<ProductTuning> tunings = {{}};
     if (sweep && sh.n <= 16) tunings = {{}, {1, 0}, {2, 0}, {4, 0}, {8, 0}, {16, 0}};
-    if (sweep && sh.n > 32) tunings = {{}, {0, 32}};
+    if (sweep && sh.n > 32) tunings = {{}, {0, 64}};
     for (const ProductTuning tuning : tunings) {
       const int per_graph = sh.n > 64 ? 5 : 100;
       cudaGraphExec_t exec = capture(s, [&] {
