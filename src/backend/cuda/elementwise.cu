@@ -8,9 +8,13 @@
 namespace mmfree::cuda {
 namespace {
 
-// One block per row: at batch 1 a row's latency is the whole cost, so many threads with few values
-// each, loops unrolled so that their loads are in flight together, and one reduction for all targets.
+// One block per row. At small batches a row's latency is the whole cost: many threads with few values
+// each, loops unrolled so that their loads are in flight together, one reduction for all targets.
+// From kManyRows rows (prefill) there are rows enough to fill the GPU: smaller blocks, more of them
+// resident per SM.
 constexpr int kRowThreads = 1024;
+constexpr int kManyRowThreads = 256;
+constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
 
 // The CPU's sigmoidf and siluf (model/ops.h) with IEEE division; expf is within 2 ulp of std::exp.
@@ -181,7 +185,7 @@ void launch_rows(RowArgs a, int64_t n, std::span<const QuantTarget> targets, cud
     return true;
   }();
   (void)raised;
-  row_kernel<M><<<static_cast<unsigned>(n), kRowThreads, static_cast<size_t>(shared), s>>>(a);
+  row_kernel<M><<<static_cast<unsigned>(n), n >= kManyRows ? kManyRowThreads : kRowThreads, static_cast<size_t>(shared), s>>>(a);
   check_launch("row kernel");
 }
 
@@ -189,9 +193,10 @@ void launch_rows(RowArgs a, int64_t n, std::span<const QuantTarget> targets, cud
 struct Gate {
   float fg, cv;  // h' = fg * h + cv
 };
-__device__ __forceinline__ Gate gate(float i, float f, const float* lb, int64_t c) {
+// lb: the channel's lower bound, when has_lb.
+__device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
   float fg = sigmoid_f(f);
-  if (lb) fg = __fadd_rn(lb[c], __fmul_rn(1.0f - lb[c], fg));
+  if (has_lb) fg = __fadd_rn(lb, __fmul_rn(1.0f - lb, fg));
   return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
 }
 __device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
@@ -210,15 +215,21 @@ __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __rest
   const int64_t t0 = ch * len, t1 = min(T, t0 + len);
   const int64_t base = b * T;
   float state = valid ? h[b * h_stride + c] : 0.0f;
+  const bool has_lb = lb != nullptr;
+  const float lbc = has_lb && valid ? lb[c] : 0.0f;
+  // The time loops are unrolled so that the loads of several steps (which do not depend on the
+  // state) are in flight together.
   if (valid && ch == 0) {
+#pragma unroll 8
     for (int64_t t = t0; t < t1; ++t) {
-      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], lb, c), state);
+      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], has_lb, lbc), state);
       h_out[(base + t) * out_ld + c] = state;
     }
   } else if (valid && t0 < T) {
     float A = 1.0f, Bm = 0.0f;
+#pragma unroll 8
     for (int64_t t = t0; t < t1; ++t) {
-      const Gate g = gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], lb, c);
+      const Gate g = gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], has_lb, lbc);
       A = __fmul_rn(g.fg, A);
       Bm = advance(g, Bm);
     }
@@ -233,8 +244,9 @@ __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __rest
   __syncthreads();
   if (valid && ch > 0 && t0 < T) {
     state = entry[ch][x];
+#pragma unroll 8
     for (int64_t t = t0; t < t1; ++t) {
-      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], lb, c), state);
+      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], has_lb, lbc), state);
       h_out[(base + t) * out_ld + c] = state;
     }
   }

@@ -2,7 +2,8 @@
 // read bandwidth (a streaming probe), then for each ternary product the packed weight bytes read per
 // second and their fraction of the probe (decode) or int8 tera-operations per second (prefill), then
 // a whole 2.7B decode step (32 layers and the LM head as one CUDA graph).
-// Usage: mmfree_cuda_bench [--device N] [--sweep]   (--sweep: every k_warps for the decode shapes)
+// Usage: mmfree_cuda_bench [--device N] [--sweep] [--only products|float|step]
+//   --sweep: every launch shape for each product; --only: one section (e.g. under a profiler)
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -245,11 +246,13 @@ void bench_decode_step(double probe_gbps, int64_t n, cudaStream_t s) {
 int run(int argc, char** argv) {
   int device = 0;
   bool sweep = false;
+  std::string only;
   for (int a = 1; a < argc; ++a) {
     if (!std::strcmp(argv[a], "--sweep")) sweep = true;
     else if (!std::strcmp(argv[a], "--device") && a + 1 < argc) device = std::atoi(argv[++a]);
+    else if (!std::strcmp(argv[a], "--only") && a + 1 < argc) only = argv[++a];
     else {
-      std::fprintf(stderr, "usage: mmfree_cuda_bench [--device N] [--sweep]\n");
+      std::fprintf(stderr, "usage: mmfree_cuda_bench [--device N] [--sweep] [--only products|float|step]\n");
       return 2;
     }
   }
@@ -261,10 +264,12 @@ int run(int argc, char** argv) {
   const ReadBandwidth probe = measure_read_bandwidth(int64_t{2} << 30, 21, s.get());
   std::printf("read probe: %.0f GB/s (median of 21 passes over %lld MiB, %.3f ms each)\n", probe.gbps,
               static_cast<long long>(probe.bytes >> 20), probe.median_ms);
-  bench_products(dev, probe.gbps, sweep, s.get());
-  bench_float_kernels(s.get());
-  std::printf("\n| decode step | packed MB | us/step | GB/s of weights | %% of probe | tokens/s |\n| --- | --- | --- | --- | --- | --- |\n");
-  for (int64_t n : {1, 16, 64}) bench_decode_step(probe.gbps, n, s.get());
+  if (only.empty() || only == "products") bench_products(dev, probe.gbps, sweep, s.get());
+  if (only.empty() || only == "float") bench_float_kernels(s.get());
+  if (only.empty() || only == "step") {
+    std::printf("\n| decode step | packed MB | us/step | GB/s of weights | %% of probe | tokens/s |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (int64_t n : {1, 16, 64}) bench_decode_step(probe.gbps, n, s.get());
+  }
   return 0;
 }
 
