@@ -21,31 +21,26 @@ constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared me
 __device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
 __device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
 
-// Every thread of the block gets op over all threads' v[j] for each j < N, combined in a fixed
-// order (so the result does not vary between runs): warps by shuffles, then warp 0 over the warps'
-// results, also by shuffles. identity: op's neutral value. scratch: 33 * N values.
+// Every thread of the block gets op over all threads' v[j] for each j < N, combined in one fixed
+// order (so the result does not vary between runs or threads): each warp by shuffles, then every
+// warp over the warps' results, taking lane 0's. One barrier; scratch (32 * N values) must not be
+// used by another call in the same kernel.
 template <int N, class T, class Op>
 __device__ void block_reduce(T (&v)[N], Op op, T identity, T* scratch) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
 #pragma unroll
   for (int j = 0; j < N; ++j)
     for (int o = 16; o > 0; o >>= 1) v[j] = op(v[j], __shfl_xor_sync(0xffffffffu, v[j], o));
-  __syncthreads();  // the previous call's readers are done with scratch
   if (lane == 0)
 #pragma unroll
     for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
   __syncthreads();
-  if (warp == 0) {
 #pragma unroll
-    for (int j = 0; j < N; ++j) {
-      T r = lane < warps ? scratch[lane * N + j] : identity;
-      for (int o = 16; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
-      if (lane == 0) scratch[32 * N + j] = r;
-    }
+  for (int j = 0; j < N; ++j) {
+    T r = lane < warps ? scratch[lane * N + j] : identity;
+    for (int o = 16; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
+    v[j] = __shfl_sync(0xffffffffu, r, 0);  // lanes may differ in the last bit of a double sum: take one
   }
-  __syncthreads();
-#pragma unroll
-  for (int j = 0; j < N; ++j) v[j] = scratch[32 * N + j];
 }
 
 struct DoubleSum {
@@ -58,21 +53,18 @@ struct FloatMax {
   __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
-// 1 / sqrt(mean(v^2) + eps) over the k floats of v, the sum of squares in double (model/ops.h rms_rstd).
-__device__ float row_rstd(const float* __restrict__ v, int64_t k, float eps, double* scratch) {
-  double ss[1] = {0};
-#pragma unroll 4
-  for (int64_t c = threadIdx.x; c < k; c += blockDim.x) ss[0] += static_cast<double>(v[c]) * v[c];
+// 1 / sqrt(mean(x^2) + eps) from the block's partial sums of squares (in double, as model/ops.h).
+__device__ float rstd_of(double partial, int k, float eps, double* scratch) {
+  double ss[1] = {partial};
   block_reduce(ss, DoubleSum{}, 0.0, scratch);
   return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
 }
 
 // Asks for k floats at p to be brought into L1: the row kernels' inputs and weights, all at once at
 // the start, instead of one memory latency per phase (most are cold in a decode step).
-__device__ __forceinline__ void prefetch_row(const float* p, int64_t k) {
+__device__ __forceinline__ void prefetch_row(const float* p, int k) {
   if (!p) return;
-  for (int64_t line = threadIdx.x; line * 32 < k; line += blockDim.x)
-    asm volatile("prefetch.global.L1 [%0];" ::"l"(p + line * 32));
+  for (int line = threadIdx.x; line * 32 < k; line += blockDim.x) asm volatile("prefetch.global.L1 [%0];" ::"l"(p + line * 32));
 }
 
 enum class RowMode { Plain, Gated, Glu };
@@ -84,19 +76,22 @@ struct RowArgs {
   int64_t ld;
   const float* w_pre;  // Plain: the pre-norm weights (optional); Gated: g_norm
   float eps;
-  int64_t k, q_stride;
+  int k;
+  int64_t q_stride;
   QuantTarget t[kMaxQuantTargets];
   int count;
 };
 
+// Every loop gives thread i the same columns (i, i + blockDim, ...), so a thread reads back only the
+// m values it wrote itself: the only barriers are the reductions' (one each).
 template <RowMode M>
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
   extern __shared__ float m[];  // the row's m, k floats
-  __shared__ double dscratch[33];
-  __shared__ float fscratch[33 * kMaxQuantTargets];
-  __shared__ int iscratch[33 * kMaxQuantTargets];
-  const int64_t row = blockIdx.x, k = a.k;
-  const int count = a.count;
+  __shared__ double pre_scratch[32], ss_scratch[32];
+  __shared__ float max_scratch[32 * kMaxQuantTargets];
+  __shared__ int sum_scratch[32 * kMaxQuantTargets];
+  const int64_t row = blockIdx.x;
+  const int k = a.k, count = a.count, step = blockDim.x;
   float* __restrict__ x = a.x + row * a.ld;
   prefetch_row(x, M == RowMode::Glu ? 2 * k : k);
   prefetch_row(a.add ? a.add + row * a.ld : nullptr, k);
@@ -104,43 +99,59 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   prefetch_row(a.w_pre, k);
   for (int j = 0; j < count; ++j) prefetch_row(a.t[j].w_norm, k);
 
+  double ss = 0;  // the sum of squares of m, this thread's part
   if constexpr (M == RowMode::Plain) {
     const float* __restrict__ add = a.add ? a.add + row * a.ld : nullptr;
 #pragma unroll 4
-    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) {
+    for (int c = threadIdx.x; c < k; c += step) {
       float v = x[c];
       if (add) x[c] = v = v + add[c];
       m[c] = v;
+      ss += static_cast<double>(v) * v;
     }
-    __syncthreads();
-    if (a.w_pre) {
-      const float rstd = row_rstd(m, k, a.eps, dscratch);  // ends with a barrier: m is read by all before rewriting
+    if (a.w_pre) {  // m = RMSNorm(x) * w_pre (rmsnorm_rows)
+      const float rstd = rstd_of(ss, k, a.eps, pre_scratch);
+      ss = 0;
 #pragma unroll 4
-      for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = m[c] * rstd * a.w_pre[c];
+      for (int c = threadIdx.x; c < k; c += step) {
+        const float v = m[c] * rstd * a.w_pre[c];
+        m[c] = v;
+        ss += static_cast<double>(v) * v;
+      }
     }
   } else if constexpr (M == RowMode::Gated) {
-    const float rstd = row_rstd(x, k, a.eps, dscratch);
+    double gg = 0;
+#pragma unroll 4
+    for (int c = threadIdx.x; c < k; c += step) gg += static_cast<double>(x[c]) * x[c];
+    const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     const float* __restrict__ h = a.h + row * a.ld;
 #pragma unroll 4
-    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
+    for (int c = threadIdx.x; c < k; c += step) {
+      const float v = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
+      m[c] = v;
+      ss += static_cast<double>(v) * v;
+    }
   } else {
 #pragma unroll 4
-    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) m[c] = silu_f(x[c]) * x[k + c];
+    for (int c = threadIdx.x; c < k; c += step) {
+      const float v = silu_f(x[c]) * x[k + c];
+      m[c] = v;
+      ss += static_cast<double>(v) * v;
+    }
   }
-  __syncthreads();
 
   // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1), the targets'
   // maxima and sums each in one reduction.
-  const float rstd = row_rstd(m, k, 1e-6f, dscratch);
+  const float rstd = rstd_of(ss, k, 1e-6f, ss_scratch);
   float amax[kMaxQuantTargets] = {0, 0, 0, 0};
 #pragma unroll 4
-  for (int64_t c = threadIdx.x; c < k; c += blockDim.x) {
+  for (int c = threadIdx.x; c < k; c += step) {
     const float u = m[c] * rstd;
 #pragma unroll
     for (int j = 0; j < kMaxQuantTargets; ++j)
       if (j < count) amax[j] = fmaxf(amax[j], fabsf(u * a.t[j].w_norm[c]));
   }
-  block_reduce(amax, FloatMax{}, 0.0f, fscratch);
+  block_reduce(amax, FloatMax{}, 0.0f, max_scratch);
   int sum[kMaxQuantTargets] = {0, 0, 0, 0};
 #pragma unroll
   for (int j = 0; j < kMaxQuantTargets; ++j) {
@@ -149,14 +160,14 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     const float* __restrict__ w = a.t[j].w_norm;
     int8_t* __restrict__ q = a.t[j].q + row * a.q_stride;
 #pragma unroll 4
-    for (int64_t c = threadIdx.x; c < a.q_stride; c += blockDim.x) {
+    for (int c = threadIdx.x; c < a.q_stride; c += step) {
       int v = 0;
       if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m[c] * rstd * w[c] * s), -128.0f), 127.0f));
       q[c] = static_cast<int8_t>(v);
       sum[j] += v;
     }
   }
-  block_reduce(sum, IntSum{}, 0, iscratch);
+  block_reduce(sum, IntSum{}, 0, sum_scratch);
   if (threadIdx.x < count) {
     const int j = threadIdx.x;
     a.t[j].scale[row] = 127.0f / fmaxf(amax[j], 1e-5f);
@@ -165,13 +176,14 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
 }
 
 template <RowMode M>
-void launch_rows(RowArgs a, int64_t n, std::span<const QuantTarget> targets, cudaStream_t s) {
+void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> targets, cudaStream_t s) {
   if (n <= 0) return;
-  const int64_t shared = a.k * static_cast<int64_t>(sizeof(float));
-  if (a.k <= 0 || shared > kMaxRowSharedBytes || targets.empty() || targets.size() > static_cast<size_t>(kMaxQuantTargets) ||
-      a.q_stride % 16 != 0 || a.q_stride < padded_cols(a.k) || n > INT32_MAX)
-    throw Error("internal: cuda quantisation of " + std::to_string(n) + " x " + std::to_string(a.k) + " with q stride " +
+  const int64_t shared = k * static_cast<int64_t>(sizeof(float));
+  if (k <= 0 || shared > kMaxRowSharedBytes || targets.empty() || targets.size() > static_cast<size_t>(kMaxQuantTargets) ||
+      a.q_stride % 16 != 0 || a.q_stride < padded_cols(k) || a.q_stride > INT32_MAX || n > INT32_MAX)
+    throw Error("internal: cuda quantisation of " + std::to_string(n) + " x " + std::to_string(k) + " with q stride " +
                 std::to_string(a.q_stride) + " and " + std::to_string(targets.size()) + " targets");
+  a.k = static_cast<int>(k);
   a.count = static_cast<int>(targets.size());
   for (size_t j = 0; j < targets.size(); ++j) {
     const QuantTarget& t = targets[j];
@@ -201,16 +213,21 @@ __device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
 }
 __device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
 
-constexpr int kScanChunks = 32;
+// A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads): small
+// channel groups put every SM to work at the 2.7B's d = 2560 (160 blocks), and short chunks keep the
+// two passes over each chunk short.
+constexpr int kScanChunks = 64;
+constexpr int kScanChannels = 16;
 
-// blockDim (32 channels, C chunks), grid (channel groups, B). Chunk 0 runs from the incoming state
+// blockDim (kScanChannels channels, C chunks), grid (channel groups, B). Chunk 0 runs from the incoming state
 // exactly; chunks j >= 1 first reduce to an affine map (A_j, B_j), thread (x, 0) chains the maps to
 // each chunk's entry state, then chunks j >= 1 run exactly from their entry states.
 __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __restrict__ in_f, int64_t ld, const float* lb,
                              int64_t T, int64_t d, float* h, int64_t h_stride, float* h_out, int64_t out_ld, int64_t len) {
-  __shared__ float map_a[kScanChunks][33], map_b[kScanChunks][33], entry[kScanChunks][33];
+  __shared__ float map_a[kScanChunks][kScanChannels + 1], map_b[kScanChunks][kScanChannels + 1],
+      entry[kScanChunks][kScanChannels + 1];
   const int x = threadIdx.x, ch = threadIdx.y;
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + x, b = blockIdx.y;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kScanChannels + x, b = blockIdx.y;
   const bool valid = c < d;
   const int64_t t0 = ch * len, t1 = min(T, t0 + len);
   const int64_t base = b * T;
@@ -267,30 +284,31 @@ __global__ void add_rows_kernel(float* x, int64_t x_ld, const float* y, int64_t 
 void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre, float eps, int64_t n, int64_t k,
                    std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
   if (x_ld < k) throw Error("internal: cuda norm_quantize row stride below k");
-  launch_rows<RowMode::Plain>(RowArgs{x, add, nullptr, x_ld, w_pre, eps, k, q_stride, {}, 0}, n, targets, s);
+  launch_rows<RowMode::Plain>(RowArgs{x, add, nullptr, x_ld, w_pre, eps, 0, q_stride, {}, 0}, n, k, targets, s);
 }
 
 void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
                          std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
   if (ld < k || !w_g || !h) throw Error("internal: cuda gated_norm_quantize arguments");
-  launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, k, q_stride, {}, 0}, n, targets, s);
+  launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}, 0}, n, k, targets, s);
 }
 
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,
                   int64_t q_stride, cudaStream_t s) {
   if (gv_ld < 2 * k) throw Error("internal: cuda glu_quantize row stride below 2k");
-  launch_rows<RowMode::Glu>(RowArgs{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, k, q_stride, {}, 0}, n,
-                            targets, s);
+  launch_rows<RowMode::Glu>(RowArgs{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, 0, q_stride, {}, 0}, n,
+                            k, targets, s);
 }
 
 void mlgru_scan(const float* i, const float* f, int64_t ld, const float* lb, int64_t B, int64_t T, int64_t d, float* h,
                 int64_t h_stride, float* h_out, int64_t out_ld, cudaStream_t s) {
   if (B <= 0 || T <= 0 || d <= 0) return;
-  if (ld < d || out_ld < d || h_stride < d || B > 65535 || (d + 31) / 32 > INT32_MAX)
+  if (ld < d || out_ld < d || h_stride < d || B > 65535 || (d + kScanChannels - 1) / kScanChannels > INT32_MAX)
     throw Error("internal: cuda mlgru_scan shapes");
   const int chunks = static_cast<int>(std::min<int64_t>(kScanChunks, T));
   const int64_t len = (T + chunks - 1) / chunks;
-  const dim3 grid(static_cast<unsigned>((d + 31) / 32), static_cast<unsigned>(B)), block(32, chunks);
+  const dim3 grid(static_cast<unsigned>((d + kScanChannels - 1) / kScanChannels), static_cast<unsigned>(B)),
+      block(kScanChannels, chunks);
   mlgru_kernel<<<grid, block, 0, s>>>(i, f, ld, lb, T, d, h, h_stride, h_out, out_ld, len);
   check_launch("mlgru_kernel");
 }

@@ -108,19 +108,19 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       for (int rt = 0; rt < RT; ++rt)
         w[rt] = tile0 + rt < p.tiles ? __ldcs(wp + rt * tile_step + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
     };
-    int u = wk;
-    for (; u + (kDepth - 1) * a.k_warps < p.units; u += kDepth * a.k_warps) {
+    // Batches of kDepth units, all loads of a batch issued before any math: a warp with few units
+    // (decode) waits for memory once.
+    for (int u = wk; u < p.units; u += kDepth * a.k_warps) {
       uint4 w[kDepth][RT];
 #pragma unroll
-      for (int d = 0; d < kDepth; ++d) load(w[d], u + d * a.k_warps);
+      for (int d = 0; d < kDepth; ++d) {
+        if (u + d * a.k_warps < p.units) load(w[d], u + d * a.k_warps);
+      }
 #pragma unroll
-      for (int d = 0; d < kDepth; ++d)
-        strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g, a.n - 1);
-    }
-    for (; u < p.units; u += a.k_warps) {
-      uint4 w[RT];
-      load(w, u);
-      strip_unit<NT, RT>(acc, w, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
+      for (int d = 0; d < kDepth; ++d)  // the condition is the same for the whole warp, as mma.sync needs
+        if (u + d * a.k_warps < p.units)
+          strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g,
+                             a.n - 1);
     }
   }
 
