@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/runtime.h"
 
@@ -12,7 +13,7 @@ namespace {
 // each, loops unrolled so that their loads are in flight together, one reduction for all targets.
 // From kManyRows rows (prefill) there are rows enough to fill the GPU: smaller blocks, more of them
 // resident per SM.
-constexpr int kRowThreads = 1024;
+constexpr int kRowThreads = 1024;  // H200, 2.7B shapes, one row: 256 threads took 1.4-2.2x as long, 512 1.0-1.3x
 constexpr int kManyRowThreads = 256;
 constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
@@ -60,13 +61,6 @@ __device__ float rstd_of(double partial, int k, float eps, double* scratch) {
   return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
 }
 
-// Asks for k floats at p to be brought into L1: the row kernels' inputs and weights, all at once at
-// the start, instead of one memory latency per phase (most are cold in a decode step).
-__device__ __forceinline__ void prefetch_row(const float* p, int k) {
-  if (!p) return;
-  for (int line = threadIdx.x; line * 32 < k; line += blockDim.x) asm volatile("prefetch.global.L1 [%0];" ::"l"(p + line * 32));
-}
-
 enum class RowMode { Plain, Gated, Glu };
 
 struct RowArgs {
@@ -79,25 +73,21 @@ struct RowArgs {
   int k;
   int64_t q_stride;
   QuantTarget t[kMaxQuantTargets];
-  int count;
 };
 
 // Every loop gives thread i the same columns (i, i + blockDim, ...), so a thread reads back only the
 // m values it wrote itself: the only barriers are the reductions' (one each).
-template <RowMode M>
+template <RowMode M, int N>  // N: the number of targets
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
   extern __shared__ float m[];  // the row's m, k floats
   __shared__ double pre_scratch[32], ss_scratch[32];
-  __shared__ float max_scratch[32 * kMaxQuantTargets];
-  __shared__ int sum_scratch[32 * kMaxQuantTargets];
+  __shared__ float max_scratch[32 * N];
+  __shared__ int sum_scratch[32 * N];
   const int64_t row = blockIdx.x;
-  const int k = a.k, count = a.count, step = blockDim.x;
+  const int k = a.k, step = blockDim.x;
   float* __restrict__ x = a.x + row * a.ld;
-  prefetch_row(x, M == RowMode::Glu ? 2 * k : k);
-  prefetch_row(a.add ? a.add + row * a.ld : nullptr, k);
-  prefetch_row(a.h ? a.h + row * a.ld : nullptr, k);
-  prefetch_row(a.w_pre, k);
-  for (int j = 0; j < count; ++j) prefetch_row(a.t[j].w_norm, k);
+  pdl_allow_next();
+  pdl_wait();
 
   double ss = 0;  // the sum of squares of m, this thread's part
   if constexpr (M == RowMode::Plain) {
@@ -143,19 +133,22 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1), the targets'
   // maxima and sums each in one reduction.
   const float rstd = rstd_of(ss, k, 1e-6f, ss_scratch);
-  float amax[kMaxQuantTargets] = {0, 0, 0, 0};
+  float amax[N];
+  int sum[N];
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    amax[j] = 0;
+    sum[j] = 0;
+  }
 #pragma unroll 4
   for (int c = threadIdx.x; c < k; c += step) {
     const float u = m[c] * rstd;
 #pragma unroll
-    for (int j = 0; j < kMaxQuantTargets; ++j)
-      if (j < count) amax[j] = fmaxf(amax[j], fabsf(u * a.t[j].w_norm[c]));
+    for (int j = 0; j < N; ++j) amax[j] = fmaxf(amax[j], fabsf(u * a.t[j].w_norm[c]));
   }
   block_reduce(amax, FloatMax{}, 0.0f, max_scratch);
-  int sum[kMaxQuantTargets] = {0, 0, 0, 0};
 #pragma unroll
-  for (int j = 0; j < kMaxQuantTargets; ++j) {
-    if (j >= count) break;
+  for (int j = 0; j < N; ++j) {
     const float s = 127.0f / fmaxf(amax[j], 1e-5f);
     const float* __restrict__ w = a.t[j].w_norm;
     int8_t* __restrict__ q = a.t[j].q + row * a.q_stride;
@@ -168,11 +161,24 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     }
   }
   block_reduce(sum, IntSum{}, 0, sum_scratch);
-  if (threadIdx.x < count) {
-    const int j = threadIdx.x;
-    a.t[j].scale[row] = 127.0f / fmaxf(amax[j], 1e-5f);
-    a.t[j].sums[row] = sum[j];
-  }
+  if (threadIdx.x == 0)
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+      a.t[j].scale[row] = 127.0f / fmaxf(amax[j], 1e-5f);
+      a.t[j].sums[row] = sum[j];
+    }
+}
+
+template <RowMode M, int N>
+void launch_row_kernel(const RowArgs& a, int64_t n, int64_t shared, cudaStream_t s) {
+  static const bool raised = [] {  // once per kernel: rows of more than 48 KB of floats
+    check(cudaFuncSetAttribute(row_kernel<M, N>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxRowSharedBytes),
+          "raise the shared memory limit");
+    return true;
+  }();
+  (void)raised;
+  launch_pdl("row kernel", row_kernel<M, N>, dim3(static_cast<unsigned>(n)), dim3(n >= kManyRows ? kManyRowThreads : kRowThreads),
+             static_cast<size_t>(shared), s, a);
 }
 
 template <RowMode M>
@@ -184,21 +190,18 @@ void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> t
     throw Error("internal: cuda quantisation of " + std::to_string(n) + " x " + std::to_string(k) + " with q stride " +
                 std::to_string(a.q_stride) + " and " + std::to_string(targets.size()) + " targets");
   a.k = static_cast<int>(k);
-  a.count = static_cast<int>(targets.size());
   for (size_t j = 0; j < targets.size(); ++j) {
     const QuantTarget& t = targets[j];
     if (!t.w_norm || !t.q || !t.scale || !t.sums || reinterpret_cast<uintptr_t>(t.q) % 16 != 0)
       throw Error("internal: cuda quantisation target " + std::to_string(j) + " unset or unaligned");
     a.t[j] = t;
   }
-  static const bool raised = [] {  // once per mode: rows of more than 48 KB of floats
-    check(cudaFuncSetAttribute(row_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxRowSharedBytes),
-          "raise the shared memory limit");
-    return true;
-  }();
-  (void)raised;
-  row_kernel<M><<<static_cast<unsigned>(n), n >= kManyRows ? kManyRowThreads : kRowThreads, static_cast<size_t>(shared), s>>>(a);
-  check_launch("row kernel");
+  switch (targets.size()) {
+    case 1: launch_row_kernel<M, 1>(a, n, shared, s); break;
+    case 2: launch_row_kernel<M, 2>(a, n, shared, s); break;
+    case 3: launch_row_kernel<M, 3>(a, n, shared, s); break;
+    default: launch_row_kernel<M, 4>(a, n, shared, s); break;
+  }
 }
 
 // One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
@@ -213,11 +216,10 @@ __device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
 }
 __device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
 
-// A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads): small
-// channel groups put every SM to work at the 2.7B's d = 2560 (160 blocks), and short chunks keep the
-// two passes over each chunk short.
-constexpr int kScanChunks = 64;
-constexpr int kScanChannels = 16;
+// A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads). Measured
+// on the H200 at d = 2560, T = 2048: 118 us; 16 channels x 64 chunks (160 blocks) took 151 us.
+constexpr int kScanChunks = 32;
+constexpr int kScanChannels = 32;
 
 // blockDim (kScanChannels channels, C chunks), grid (channel groups, B). Chunk 0 runs from the incoming state
 // exactly; chunks j >= 1 first reduce to an affine map (A_j, B_j), thread (x, 0) chains the maps to
@@ -226,6 +228,8 @@ __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __rest
                              int64_t T, int64_t d, float* h, int64_t h_stride, float* h_out, int64_t out_ld, int64_t len) {
   __shared__ float map_a[kScanChunks][kScanChannels + 1], map_b[kScanChunks][kScanChannels + 1],
       entry[kScanChunks][kScanChannels + 1];
+  pdl_allow_next();
+  pdl_wait();
   const int x = threadIdx.x, ch = threadIdx.y;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * kScanChannels + x, b = blockIdx.y;
   const bool valid = c < d;
@@ -271,6 +275,8 @@ __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __rest
 }
 
 __global__ void add_rows_kernel(float* x, int64_t x_ld, const float* y, int64_t y_ld, int64_t n, int64_t k) {
+  pdl_allow_next();
+  pdl_wait();
   const int64_t total = n * k;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -284,19 +290,19 @@ __global__ void add_rows_kernel(float* x, int64_t x_ld, const float* y, int64_t 
 void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre, float eps, int64_t n, int64_t k,
                    std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
   if (x_ld < k) throw Error("internal: cuda norm_quantize row stride below k");
-  launch_rows<RowMode::Plain>(RowArgs{x, add, nullptr, x_ld, w_pre, eps, 0, q_stride, {}, 0}, n, k, targets, s);
+  launch_rows<RowMode::Plain>(RowArgs{x, add, nullptr, x_ld, w_pre, eps, 0, q_stride, {}}, n, k, targets, s);
 }
 
 void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
                          std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
   if (ld < k || !w_g || !h) throw Error("internal: cuda gated_norm_quantize arguments");
-  launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}, 0}, n, k, targets, s);
+  launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}}, n, k, targets, s);
 }
 
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,
                   int64_t q_stride, cudaStream_t s) {
   if (gv_ld < 2 * k) throw Error("internal: cuda glu_quantize row stride below 2k");
-  launch_rows<RowMode::Glu>(RowArgs{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, 0, q_stride, {}, 0}, n,
+  launch_rows<RowMode::Glu>(RowArgs{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, 0, q_stride, {}}, n,
                             k, targets, s);
 }
 
@@ -309,15 +315,13 @@ void mlgru_scan(const float* i, const float* f, int64_t ld, const float* lb, int
   const int64_t len = (T + chunks - 1) / chunks;
   const dim3 grid(static_cast<unsigned>((d + kScanChannels - 1) / kScanChannels), static_cast<unsigned>(B)),
       block(kScanChannels, chunks);
-  mlgru_kernel<<<grid, block, 0, s>>>(i, f, ld, lb, T, d, h, h_stride, h_out, out_ld, len);
-  check_launch("mlgru_kernel");
+  launch_pdl("mlgru_kernel", mlgru_kernel, grid, block, 0, s, i, f, ld, lb, T, d, h, h_stride, h_out, out_ld, len);
 }
 
 void add_rows(float* x, int64_t x_ld, const float* y, int64_t y_ld, int64_t n, int64_t k, cudaStream_t s) {
   if (n <= 0 || k <= 0) return;
   const int64_t blocks = std::min<int64_t>((n * k + 255) / 256, 4096);
-  add_rows_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(x, x_ld, y, y_ld, n, k);
-  check_launch("add_rows_kernel");
+  launch_pdl("add_rows_kernel", add_rows_kernel, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, s, x, x_ld, y, y_ld, n, k);
 }
 
 }  // namespace mmfree::cuda

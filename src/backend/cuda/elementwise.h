@@ -42,7 +42,7 @@ void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::spa
 // The MLGRU recurrence over B sequences of T steps (SPEC.md): for each channel c < d,
 //   fg = sigmoid(f), fg = lb + (1 - lb) * fg when lb is set, h = fg * h + silu(i) * (1 - fg),
 // i and f [B*T][ld] (batch-major), h [B][h_stride] (read and updated), h_out [B*T][out_ld] = h after
-// each step. Within chunks of ceil(T / 64) steps each step is the CPU's mlgru_step; the state entering
+// each step. Within chunks of ceil(T / 32) steps each step is the CPU's mlgru_step; the state entering
 // a chunk comes from the chunks before it composed as affine maps (a parallel scan), which rounds
 // differently from a sequential loop by a few ulp. T = 1 is the decode step.
 void mlgru_scan(const float* i, const float* f, int64_t ld, const float* lb, int64_t B, int64_t T, int64_t d, float* h,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/runtime.h"
 
@@ -99,28 +100,46 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
 #pragma unroll
       for (int c = 0; c < 4; ++c) acc[rt][nt][c] = 0;
 
-  if (active) {
-    const int8_t* q = p.q + 32 * t;
-    const uint4* wp = p.w + static_cast<int64_t>(tile0) * p.units * 32 + lane;
-    const int64_t tile_step = static_cast<int64_t>(p.units) * 32;
-    auto load = [&](uint4 (&w)[RT], int u) {
+  pdl_allow_next();
+  const int8_t* q = p.q + 32 * t;
+  const uint4* wp = p.w + static_cast<int64_t>(tile0) * p.units * 32 + lane;
+  const int64_t tile_step = static_cast<int64_t>(p.units) * 32;
+  auto load = [&](uint4 (&w)[RT], int u) {
 #pragma unroll
-      for (int rt = 0; rt < RT; ++rt)
-        w[rt] = tile0 + rt < p.tiles ? __ldcs(wp + rt * tile_step + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
-    };
-    // Batches of kDepth units, all loads of a batch issued before any math: a warp with few units
-    // (decode) waits for memory once.
-    for (int u = wk; u < p.units; u += kDepth * a.k_warps) {
+    for (int rt = 0; rt < RT; ++rt)
+      w[rt] = tile0 + rt < p.tiles ? __ldcs(wp + rt * tile_step + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
+  };
+  int u = wk;
+  if constexpr (RT == 1) {
+    // Decode: the first units' weights are loaded before waiting for the kernel that writes the
+    // activations, so that they stream while it finishes (weights are never written by a kernel).
+    uint4 first[kDepth][1];
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d)
+      if (active && u + d * a.k_warps < p.units) load(first[d], u + d * a.k_warps);
+    pdl_wait();
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d)  // the condition is the same for the whole warp, as mma.sync needs
+      if (active && u + d * a.k_warps < p.units)
+        strip_unit<NT, RT>(acc, first[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g,
+                           a.n - 1);
+    u += kDepth * a.k_warps;
+  } else {
+    pdl_wait();
+  }
+  if (active) {
+    for (; u + (kDepth - 1) * a.k_warps < p.units; u += kDepth * a.k_warps) {
       uint4 w[kDepth][RT];
 #pragma unroll
-      for (int d = 0; d < kDepth; ++d) {
-        if (u + d * a.k_warps < p.units) load(w[d], u + d * a.k_warps);
-      }
+      for (int d = 0; d < kDepth; ++d) load(w[d], u + d * a.k_warps);
 #pragma unroll
-      for (int d = 0; d < kDepth; ++d)  // the condition is the same for the whole warp, as mma.sync needs
-        if (u + d * a.k_warps < p.units)
-          strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g,
-                             a.n - 1);
+      for (int d = 0; d < kDepth; ++d)
+        strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g, a.n - 1);
+    }
+    for (; u < p.units; u += a.k_warps) {
+      uint4 w[RT];
+      load(w, u);
+      strip_unit<NT, RT>(acc, w, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
     }
   }
 
@@ -191,8 +210,7 @@ void launch(const KernelArgs& a, int token_groups, cudaStream_t s) {
     return true;
   }();
   (void)raised;
-  product_kernel<NT, RT><<<grid, 32 * warps, shared, s>>>(a);
-  check_launch("ternary product kernel");
+  launch_pdl("ternary product kernel", product_kernel<NT, RT>, grid, dim3(32 * warps), shared, s, a);
 }
 
 }  // namespace
