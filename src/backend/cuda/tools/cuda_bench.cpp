@@ -79,7 +79,8 @@ void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaSt
       {"2.7B lm_head", 32000, 2560, 1, 1},           {"4096 x 14336", 4096, 14336, 1, 1},
       {"14336 x 4096", 14336, 4096, 1, 1},           {"2.7B gate (2I x d)", 13824, 2560, 1, 8},
       {"2.7B gate (2I x d)", 13824, 2560, 1, 16},    {"4096 x 14336", 4096, 14336, 1, 16},
-      {"2.7B gate (2I x d)", 13824, 2560, 1, 64},    {"2.7B gate (2I x d)", 13824, 2560, 1, 2048},
+      {"2.7B gate (2I x d)", 13824, 2560, 1, 64},    {"2.7B i,f,g (one launch)", 2560, 2560, 3, 2048},
+      {"2.7B o", 2560, 2560, 1, 2048},               {"2.7B gate (2I x d)", 13824, 2560, 1, 2048},
       {"2.7B down (d x I)", 2560, 6912, 1, 2048},    {"4096 x 14336", 4096, 14336, 1, 2048},
   };
   std::printf("\n| product | n | packed MB | launch | us/launch | GB/s of weights | %% of probe | int8 TOPS |\n");
@@ -160,9 +161,12 @@ void bench_float_kernels(cudaStream_t s) {
   }
 }
 
-// One 2.7B decode step (batch n) as the backend will run it: per layer 4 launches of products
-// (i/f/g, o, gate, down) and 4 of float work, then the final norm and the LM head, in one graph.
-void bench_decode_step(double probe_gbps, int64_t n, cudaStream_t s) {
+// One forward step of the 2.7B over B sequences of T tokens as the backend will run it (T = 1:
+// a decode step of batch B; B = 1: a prefill of T tokens): per layer 4 launches of products (i/f/g,
+// o, gate, down) and 4 of float work, then the final norm and the LM head (of every token), in one
+// graph.
+void bench_step(double probe_gbps, int64_t B, int64_t T, cudaStream_t s) {
+  const int64_t n = B * T;
   const int64_t d = 2560, I = 6912, V = 32000, L = 32;
   const int64_t sd = padded_cols(d), sI = padded_cols(I);
   struct Layer {
@@ -190,8 +194,8 @@ void bench_decode_step(double probe_gbps, int64_t n, cudaStream_t s) {
   fill_floats(head_norms.data(), head_norms.size(), 3, 1.0f, 0.2f, s);
   fill_floats(lb.data(), lb.size(), 4, 0.5f, 0.4f, s);
 
-  DeviceBuffer<float> x(n * d), y_i(n * d), y_f(n * d), y_g(n * d), hs(n * d), state(L * n * d), y_o(n * d), gv(n * 2 * I),
-      y_down(n * d), logits(n * V);
+  DeviceBuffer<float> x(n * d), y_i(n * d), y_f(n * d), y_g(n * d), hs(n * d), state(L * B * d), y_o(n * d), gv(n * 2 * I),
+      y_down(n * d), logits(B * V);
   fill_floats(x.data(), x.size(), 5, 0.0f, 1.0f, s);
   fill_floats(y_down.data(), y_down.size(), 6, 0.0f, 0.1f, s);
   fill_floats(state.data(), state.size(), 7, 0.0f, 0.5f, s);
@@ -215,7 +219,7 @@ void bench_decode_step(double probe_gbps, int64_t n, cudaStream_t s) {
                                {{ly.f.data(), d, d}, acts(1, d), {nullptr, y_f.data(), d, 0.5f}},
                                {{ly.g.data(), d, d}, acts(2, d), {nullptr, y_g.data(), d, 0.5f}}};
       ternary_product(p_ifg, s);
-      mlgru_scan(y_i.data(), y_f.data(), d, l ? lb.data() + l * d : nullptr, n, 1, d, state.data() + l * n * d, d, hs.data(),
+      mlgru_scan(y_i.data(), y_f.data(), d, l ? lb.data() + l * d : nullptr, B, T, d, state.data() + l * B * d, d, hs.data(),
                  d, s);
       const QuantTarget o_t[] = {target(0, nw + 5 * d)};
       gated_norm_quantize(y_g.data(), hs.data(), d, nw + 4 * d, eps, n, d, o_t, sd, s);
@@ -230,17 +234,22 @@ void bench_decode_step(double probe_gbps, int64_t n, cudaStream_t s) {
       const Product p_down{{ly.down.data(), d, I}, acts(0, I), {nullptr, y_down.data(), d, 0.5f}};
       ternary_product({&p_down, 1}, s);
     }
+    // The LM head reads each sequence's last token: every row in decode, the last row of a prefill (B = 1).
+    const int64_t first = T == 1 ? 0 : n - 1, rows = T == 1 ? n : 1;
     const QuantTarget head_t[] = {target(0, head_norms.data() + d)};
-    norm_quantize(x.data(), y_down.data(), d, head_norms.data(), eps, n, d, head_t, sd, s);
-    const Product p_head{{head.data(), V, d}, acts(0, d), {nullptr, logits.data(), V, 0.5f}};
+    norm_quantize(x.data() + first * d, y_down.data() + first * d, d, head_norms.data(), eps, rows, d, head_t, sd, s);
+    const Product p_head{{head.data(), V, d},
+                         {q.data(), sd, sums.data(), sx.data(), rows, d},
+                         {nullptr, logits.data(), V, 0.5f}};
     ternary_product({&p_head, 1}, s);
   });
-  const float ms = time_graph(exec, 1, s, 21);
+  const float ms = time_graph(exec, 1, s, T > 1 ? 5 : 21);
   cudaGraphExecDestroy(exec);
   const double gbps = static_cast<double>(weight_bytes) / (ms * 1e-3) / 1e9;
-  std::printf("| 2.7B decode step, batch %lld (%lld launches) | %.1f | %.1f | %.0f | %.1f%% | %.0f |\n",
-              static_cast<long long>(n), static_cast<long long>(L * 8 + 2), static_cast<double>(weight_bytes) / 1e6,
-              ms * 1e3, gbps, 100.0 * gbps / probe_gbps, static_cast<double>(n) * 1e3 / ms);
+  std::printf("| 2.7B %s %lld x %lld (%lld launches) | %.1f | %.1f | %.0f | %.1f%% | %.0f |\n", T == 1 ? "decode" : "prefill",
+              static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(L * 8 + 2),
+              static_cast<double>(weight_bytes) / 1e6, ms * 1e3, gbps, 100.0 * gbps / probe_gbps,
+              static_cast<double>(n) * 1e3 / ms);
 }
 
 int run(int argc, char** argv) {
@@ -267,8 +276,9 @@ int run(int argc, char** argv) {
   if (only.empty() || only == "products") bench_products(dev, probe.gbps, sweep, s.get());
   if (only.empty() || only == "float") bench_float_kernels(s.get());
   if (only.empty() || only == "step") {
-    std::printf("\n| decode step | packed MB | us/step | GB/s of weights | %% of probe | tokens/s |\n| --- | --- | --- | --- | --- | --- |\n");
-    for (int64_t n : {1, 16, 64}) bench_decode_step(probe.gbps, n, s.get());
+    std::printf("\n| forward step, B x T | packed MB | us/step | GB/s of weights | %% of probe | tokens/s |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (int64_t B : {1, 16, 64}) bench_step(probe.gbps, B, 1, s.get());
+    bench_step(probe.gbps, 1, 2048, s.get());
   }
   return 0;
 }
