@@ -1,0 +1,38 @@
+# The CUDA kernels, their tests and mmfree_cuda_bench; included only with -DMMFREE_CUDA=ON.
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+  # "90": sm_90 machine code (H100, H200) plus compute_90 PTX that newer GPUs compile at load.
+  set(CMAKE_CUDA_ARCHITECTURES 90)
+endif()
+if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+  set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+endif()
+enable_language(CUDA)
+find_package(CUDAToolkit REQUIRED)
+# CMake 3.25 does not know nvcc's C++20 flag (CUDA_STANDARD 20, which it would derive from
+# CXX_STANDARD, fails to configure): no CUDA standard for CMake, the flag passed directly.
+set(CMAKE_CUDA_STANDARD 17)
+set(CMAKE_CUDA_STANDARD_REQUIRED OFF)
+add_compile_options($<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
+
+file(GLOB MMFREE_CUDA_SOURCES CONFIGURE_DEPENDS src/backend/cuda/*.cu src/backend/cuda/*.cpp)
+add_library(mmfree_cuda STATIC ${MMFREE_CUDA_SOURCES})
+target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static)
+# IEEE division and square root, no fast math: the kernels repeat the CPU's float operations.
+target_compile_options(mmfree_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
+
+# These binaries also run on GPU machines whose system libraries differ from the build machine's:
+# the C++ runtime linked in, and no shared library the code does not use.
+set(MMFREE_CUDA_PORTABLE_LINK -static-libstdc++ -static-libgcc -Wl,--as-needed)
+
+add_executable(mmfree_cuda_bench src/backend/cuda/tools/cuda_bench.cpp src/backend/cuda/tools/bench_fill.cu)
+target_link_libraries(mmfree_cuda_bench PRIVATE mmfree_cuda)
+target_compile_options(mmfree_cuda_bench PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--extended-lambda>)
+target_link_options(mmfree_cuda_bench PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
+
+if(MMFREE_BUILD_TESTS)
+  file(GLOB MMFREE_CUDA_TEST_SOURCES CONFIGURE_DEPENDS tests/cuda/*.cpp)
+  add_executable(mmfree_cuda_tests ${MMFREE_CUDA_TEST_SOURCES})
+  target_link_libraries(mmfree_cuda_tests PRIVATE mmfree_cuda GTest::gtest_main)
+  target_link_options(mmfree_cuda_tests PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
+  gtest_discover_tests(mmfree_cuda_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+endif()

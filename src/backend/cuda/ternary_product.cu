@@ -1,0 +1,285 @@
+#include "backend/cuda/ternary_product.h"
+
+#include <algorithm>
+#include <string>
+
+#include "backend/cuda/launch.cuh"
+#include "backend/cuda/mma_layout.h"
+#include "backend/cuda/runtime.h"
+
+namespace mmfree::cuda {
+namespace {
+
+constexpr int kMaxBlockWarps = 16;
+
+struct KernelProduct {
+  const uint4* w;
+  const int8_t* q;
+  int64_t stride;
+  const int32_t* sums;
+  const float* scale;
+  int units;
+  int32_t* acc;
+  float* y;
+  int64_t ld;
+  float w_scale;
+  int rows, tiles;  // rows, and row tiles of 16
+  int strip_begin;  // the launch's strips [strip_begin, strip_begin + ceil(tiles / RT)) are this product's
+};
+
+struct KernelArgs {
+  KernelProduct p[kMaxProducts];
+  int count;
+  int n, total_strips;
+  int row_warps, k_warps;  // warps of a block: row_warps strips x k_warps column slices
+};
+
+__device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                       uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// One 128-column unit of RT 16-row tiles times NT groups of 8 tokens. wv[rt]: this lane's 16 bytes
+// of tile rt's codes; q: this lane's 32 bytes of the unit in token 0's row; the lane's token in
+// group nt is tok + 8 nt, clamped to last (tokens past the end read the last row; their sums are
+// never stored). Each activation fragment serves RT tiles: more rows per warp, fewer bytes of
+// activations per multiply-add.
+template <int NT, int RT>
+__device__ __forceinline__ void strip_unit(int (&acc)[RT][NT][4], const uint4 (&wv)[RT], const int8_t* q, int64_t stride,
+                                           int tok, int last) {
+  uint32_t a[RT][4][4];
+#pragma unroll
+  for (int rt = 0; rt < RT; ++rt) {
+    const uint32_t w[4] = {wv[rt].x, wv[rt].y, wv[rt].z, wv[rt].w};
+#pragma unroll
+    for (int kt = 0; kt < 4; ++kt)
+#pragma unroll
+      for (int l = 0; l < 4; ++l) a[rt][kt][l] = (w[kt] >> (2 * l)) & 0x03030303u;
+  }
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const int8_t* row = q + static_cast<int64_t>(min(tok + 8 * nt, last)) * stride;
+    const int4 lo = __ldg(reinterpret_cast<const int4*>(row));
+    const int4 hi = __ldg(reinterpret_cast<const int4*>(row + 16));
+    const uint32_t b[8] = {uint32_t(lo.x), uint32_t(lo.y), uint32_t(lo.z), uint32_t(lo.w),
+                           uint32_t(hi.x), uint32_t(hi.y), uint32_t(hi.z), uint32_t(hi.w)};
+#pragma unroll
+    for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+      for (int kt = 0; kt < 4; ++kt)
+        mma_s8(acc[rt][nt], a[rt][kt][0], a[rt][kt][1], a[rt][kt][2], a[rt][kt][3], b[2 * kt], b[2 * kt + 1]);
+  }
+}
+
+// A warp computes one strip (RT row tiles of one product) for 8 * NT tokens over the units
+// wk, wk + k_warps, ...; its loads for kDepth units are in flight together. Warps of one strip
+// (k_warps > 1) add their partial sums in shared memory.
+template <int NT, int RT>
+__global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_kernel(const __grid_constant__ KernelArgs a) {
+  constexpr int kDepth = RT == 1 ? 4 : 2;
+  extern __shared__ int partial[];  // [warps][RT * NT * 4][32], only when k_warps > 1
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int wr = warp / a.k_warps, wk = warp % a.k_warps;
+  const int strip = blockIdx.x * a.row_warps + wr;
+  const bool active = strip < a.total_strips;
+  KernelProduct p = a.p[0];
+#pragma unroll
+  for (int i = 1; i < kMaxProducts; ++i)
+    if (i < a.count && strip >= a.p[i].strip_begin) p = a.p[i];
+  const int tile0 = (strip - p.strip_begin) * RT;  // the strip's first row tile within its product
+  const int tok0 = blockIdx.y * 8 * NT;
+
+  int acc[RT][NT][4];
+#pragma unroll
+  for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[rt][nt][c] = 0;
+
+  pdl_allow_next();
+  const int8_t* q = p.q + 32 * t;
+  const uint4* wp = p.w + static_cast<int64_t>(tile0) * p.units * 32 + lane;
+  const int64_t tile_step = static_cast<int64_t>(p.units) * 32;
+  auto load = [&](uint4 (&w)[RT], int u) {
+#pragma unroll
+    for (int rt = 0; rt < RT; ++rt)
+      w[rt] = tile0 + rt < p.tiles ? __ldcs(wp + rt * tile_step + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
+  };
+  int u = wk;
+  if constexpr (RT == 1) {
+    // Decode: the first units' weights are loaded before waiting for the kernel that writes the
+    // activations, so that they stream while it finishes (weights are never written by a kernel).
+    uint4 first[kDepth][1];
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d)
+      if (active && u + d * a.k_warps < p.units) load(first[d], u + d * a.k_warps);
+    pdl_wait();
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d)  // the condition is the same for the whole warp, as mma.sync needs
+      if (active && u + d * a.k_warps < p.units)
+        strip_unit<NT, RT>(acc, first[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g,
+                           a.n - 1);
+    u += kDepth * a.k_warps;
+  } else {
+    pdl_wait();
+  }
+  if (active) {
+    for (; u + (kDepth - 1) * a.k_warps < p.units; u += kDepth * a.k_warps) {
+      uint4 w[kDepth][RT];
+#pragma unroll
+      for (int d = 0; d < kDepth; ++d) load(w[d], u + d * a.k_warps);
+#pragma unroll
+      for (int d = 0; d < kDepth; ++d)
+        strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g, a.n - 1);
+    }
+    for (; u < p.units; u += a.k_warps) {
+      uint4 w[RT];
+      load(w, u);
+      strip_unit<NT, RT>(acc, w, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
+    }
+  }
+
+  constexpr int kSums = RT * NT * 4;
+  if (a.k_warps > 1) {
+#pragma unroll
+    for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) partial[((warp * RT + rt) * NT * 4 + nt * 4 + c) * 32 + lane] = acc[rt][nt][c];
+    __syncthreads();
+    if (wk != 0) return;
+    for (int k = 1; k < a.k_warps; ++k)
+#pragma unroll
+      for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) acc[rt][nt][c] += partial[((warp + k) * kSums + (rt * NT + nt) * 4 + c) * 32 + lane];
+  }
+  if (!active) return;
+
+  // Accumulator c of tile rt, group nt: row g (+ 8 for c >= 2) of the tile, token 2t (+ 1 for odd c) of the group.
+#pragma unroll
+  for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const int row = (tile0 + rt) * kTileRows + g + 8 * (c >> 1), tok = tok0 + nt * 8 + 2 * t + (c & 1);
+        if (row >= p.rows || tok >= a.n) continue;
+        const int32_t v = acc[rt][nt][c] - p.sums[tok];
+        const int64_t at = static_cast<int64_t>(tok) * p.ld + row;
+        // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
+        if (p.y) p.y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(p.scale[tok], p.w_scale));
+        else p.acc[at] = v;
+      }
+}
+
+int sm_count() {
+  int dev = 0, sms = 0;
+  check(cudaGetDevice(&dev), "current device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "multiprocessor count");
+  return sms;
+}
+
+// Column-splitting warps per strip: the most (a power of two, at most max_kw and the units of a row)
+// that keep the launch within about 32 / NT warps per SM (a warp of NT token groups has NT times the
+// work per byte). Measured on the H200 (docs/BENCHMARKS.md): every decode shape but one ran fastest
+// at this split, and slower past it.
+int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw) {
+  static const int sms = sm_count();
+  const int64_t want = int64_t{32} * sms / nt;
+  int kw = 1;
+  while (kw * 2 <= max_kw && kw * 2 <= units && strips_x_token_groups * kw * 2 <= want) kw *= 2;
+  return kw;
+}
+
+template <int NT, int RT>
+void launch(const KernelArgs& a, int token_groups, cudaStream_t s) {
+  const int warps = a.row_warps * a.k_warps;
+  const dim3 grid((a.total_strips + a.row_warps - 1) / a.row_warps, token_groups);
+  const size_t shared = a.k_warps > 1 ? static_cast<size_t>(warps) * RT * NT * 4 * 32 * sizeof(int) : 0;
+  static const bool raised = [] {  // the partial sums of 8 warps x 2 tiles x 8 groups take 64 KB
+    check(cudaFuncSetAttribute(product_kernel<NT, RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024),
+          "raise the shared memory limit");
+    return true;
+  }();
+  (void)raised;
+  launch_pdl("ternary product kernel", product_kernel<NT, RT>, grid, dim3(32 * warps), shared, s, a);
+}
+
+}  // namespace
+
+void ternary_product(std::span<const Product> products, cudaStream_t s, ProductTuning tuning) {
+  if (products.empty() || products.size() > static_cast<size_t>(kMaxProducts))
+    throw Error("internal: ternary_product takes 1 to " + std::to_string(kMaxProducts) + " products");
+  const int64_t n = products[0].x.n;
+  if (n <= 0 || n > (int64_t{1} << 24)) throw Error("internal: ternary_product of " + std::to_string(n) + " tokens");
+  // Tokens per warp: 8 * NT (NT groups of 8, the mma's n); past 32 tokens a warp takes RT = 2 row
+  // tiles so that each activation fragment serves 32 rows, and 32 tokens (64 when tuned so: 188
+  // registers, one block per SM, 20-30% slower on the H200).
+  if (tuning.warp_tokens != 0 && tuning.warp_tokens != 32 && tuning.warp_tokens != 64)
+    throw Error("internal: ternary_product warp_tokens must be 32 or 64");
+  const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n > 32 && tuning.warp_tokens == 64 ? 8 : 4;
+  const int rt = n > 32 ? 2 : 1;
+  const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
+  KernelArgs a{};
+  a.count = static_cast<int>(products.size());
+  a.n = static_cast<int>(n);
+  int64_t strips = 0;
+  int max_units = 1;
+  for (size_t i = 0; i < products.size(); ++i) {
+    const Product& pr = products[i];
+    const DeviceActivations& x = pr.x;
+    mma_bytes(pr.w.rows, pr.w.cols);  // validates the shape
+    const bool x_ok = x.n == n && x.q && x.sums && x.cols == pr.w.cols && x.stride % 16 == 0 &&
+                      x.stride >= padded_cols(x.cols) && reinterpret_cast<uintptr_t>(x.q) % 16 == 0;
+    const bool w_ok = pr.w.codes && reinterpret_cast<uintptr_t>(pr.w.codes) % 16 == 0;
+    const bool out_ok = (pr.out.acc != nullptr) != (pr.out.y != nullptr) && pr.out.ld >= pr.w.rows && (!pr.out.y || x.scale);
+    if (!x_ok || !w_ok || !out_ok)
+      throw Error("internal: ternary_product " + std::to_string(i) + ": " + std::to_string(pr.w.rows) + " x " +
+                  std::to_string(pr.w.cols) + " matrix, activations " + std::to_string(x.n) + " x " +
+                  std::to_string(x.cols) + " at stride " + std::to_string(x.stride) + " (needs a multiple of 16, >= " +
+                  std::to_string(padded_cols(pr.w.cols)) + ", 16-byte aligned, sums set), output " +
+                  (out_ok ? "ok" : "unset, ambiguous, or with ld < rows or no scale"));
+    KernelProduct& k = a.p[i];
+    k.w = reinterpret_cast<const uint4*>(pr.w.codes);
+    k.q = x.q;
+    k.stride = x.stride;
+    k.sums = x.sums;
+    k.scale = x.scale;
+    k.units = static_cast<int>(col_units(x.cols));
+    k.acc = pr.out.acc;
+    k.y = pr.out.y;
+    k.ld = pr.out.ld;
+    k.w_scale = pr.out.w_scale;
+    k.rows = static_cast<int>(pr.w.rows);
+    k.tiles = static_cast<int>(row_tiles(pr.w.rows));
+    k.strip_begin = static_cast<int>(strips);
+    strips += (k.tiles + rt - 1) / rt;
+    max_units = std::max(max_units, k.units);
+  }
+  if (strips >= (int64_t{1} << 30)) throw Error("internal: ternary_product: too many rows in one launch");
+  a.total_strips = static_cast<int>(strips);
+
+  const int max_kw = rt == 2 ? 8 : kMaxBlockWarps;  // the launch bounds of RT = 2 allow 8 warps
+  const int kw = tuning.k_warps ? tuning.k_warps : auto_k_warps(strips * token_groups, max_units, nt, max_kw);
+  if (kw < 1 || kw > max_kw || (kw & (kw - 1)) != 0)
+    throw Error("internal: ternary_product k_warps must be a power of two up to 16 (8 past 32 tokens)");
+  a.k_warps = kw;
+  // Blocks of 8 warps (16 when kw = 16; past 32 tokens kw <= 8, as the launch bounds assume):
+  // strips of a block share the activations in L1.
+  a.row_warps = std::max(1, 8 / kw);
+  if (nt == 1) launch<1, 1>(a, token_groups, s);
+  else if (nt == 2) launch<2, 1>(a, token_groups, s);
+  else if (nt == 4 && rt == 1) launch<4, 1>(a, token_groups, s);
+  else if (nt == 4) launch<4, 2>(a, token_groups, s);
+  else launch<8, 2>(a, token_groups, s);
+}
+
+}  // namespace mmfree::cuda

@@ -1,0 +1,243 @@
+// The CUDA float kernels against the CPU reference: the residual add, RMSNorm and int8 quantiser
+// bit for bit; anything with sigmoid or SiLU to the bounds CUDA's expf allows (2 ulp from the
+// correctly rounded exp, against glibc's < 1 ulp), each test printing the differences it measured.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cuda/elementwise.h"
+#include "backend/cuda/mma_layout.h"
+#include "cuda_test_util.h"
+#include "kernels/elementwise.h"
+#include "kernels/ternary_ref.h"
+#include "model/ops.h"
+
+namespace mmfree::cuda::test {
+namespace {
+
+// Device outputs of up to three quantisation targets of n rows of k.
+struct Targets {
+  int64_t n, k, stride;
+  std::vector<std::vector<float>> w;
+  std::vector<DeviceBuffer<float>> d_w, scale;
+  std::vector<DeviceBuffer<int8_t>> q;
+  std::vector<DeviceBuffer<int32_t>> sums;
+  Targets(int64_t n_, int64_t k_, int count, uint32_t seed) : n(n_), k(k_), stride(padded_cols(k_) + 16) {
+    for (int j = 0; j < count; ++j) {
+      w.push_back(randn(k, seed + j));
+      d_w.push_back(to_device(w.back()));
+      scale.emplace_back(n);
+      q.emplace_back(n * stride);
+      q.back().fill_bytes(0x55);  // junk in the padding must be replaced by zeros
+      sums.emplace_back(n);
+    }
+  }
+  std::vector<QuantTarget> views() {
+    std::vector<QuantTarget> v;
+    for (size_t j = 0; j < w.size(); ++j) v.push_back({d_w[j].data(), q[j].data(), scale[j].data(), sums[j].data()});
+    return v;
+  }
+};
+
+// Quantisation of m [n][k] by target j on the CPU (rmsnorm_quantize_ref), as padded rows.
+struct Quantised {
+  std::vector<int8_t> q;  // [n][stride]
+  std::vector<float> scale;
+  std::vector<int32_t> sums;
+};
+Quantised cpu_quantise(const std::vector<float>& m, const std::vector<float>& w, int64_t n, int64_t k, int64_t stride) {
+  std::vector<int8_t> dense(static_cast<size_t>(n * k));
+  Quantised r{std::vector<int8_t>(static_cast<size_t>(n * stride), 0), std::vector<float>(static_cast<size_t>(n)),
+              std::vector<int32_t>(static_cast<size_t>(n), 0)};
+  rmsnorm_quantize_ref(m.data(), w.data(), n, k, dense.data(), r.scale.data());
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t c = 0; c < k; ++c) {
+      r.q[t * stride + c] = dense[t * k + c];
+      r.sums[t] += dense[t * k + c];
+    }
+  return r;
+}
+
+using CudaElementwise = CudaTest;
+
+TEST_F(CudaElementwise, ResidualNormQuantizeMatchesTheReferenceExactly) {
+  for (int64_t k : {1, 17, 300, 2560, 6912}) {
+    const int64_t n = 4, ld = k + 5;
+    SCOPED_TRACE(testing::Message() << "k " << k);
+    auto x = randn(n * ld, 1, 3.0f);
+    const auto add = randn(n * ld, 2, 0.5f), w_pre = randn(k, 3);
+    std::fill(x.begin(), x.begin() + ld, 0.0f);  // row 0: x + add only
+    Targets tg(n, k, 3, 10);
+    DeviceBuffer<float> d_x = to_device(x), d_add = to_device(add), d_pre = to_device(w_pre);
+    Stream s;
+    const auto views = tg.views();
+    norm_quantize(d_x.data(), d_add.data(), ld, d_pre.data(), 1e-6f, n, k, views, tg.stride, s.get());
+    s.synchronize();
+    // CPU: x += add; m = rmsnorm_rows(x, w_pre); each target: rmsnorm_quantize_ref(m).
+    std::vector<float> dense(static_cast<size_t>(n * k)), m(dense.size());
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t c = 0; c < k; ++c) {
+        x[t * ld + c] = x[t * ld + c] + add[t * ld + c];
+        dense[t * k + c] = x[t * ld + c];
+      }
+    rmsnorm_rows(dense.data(), w_pre.data(), n, k, 1e-6f, m.data());
+    EXPECT_EQ(to_host(d_x), x);
+    for (size_t j = 0; j < 3; ++j) {
+      const Quantised want = cpu_quantise(m, tg.w[j], n, k, tg.stride);
+      EXPECT_EQ(to_host(tg.q[j]), want.q) << "target " << j;
+      EXPECT_EQ(to_host(tg.scale[j]), want.scale) << "target " << j;
+      EXPECT_EQ(to_host(tg.sums[j]), want.sums) << "target " << j;
+    }
+  }
+}
+
+TEST_F(CudaElementwise, QuantizeWithoutPreNormMatchesExactly) {
+  const int64_t n = 3, k = 1000;
+  auto x = randn(n * k, 4, 2.0f);
+  std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);  // an all-zero row: amax clamps to 1e-5
+  x[2 * k] = 1e6f;
+  Targets tg(n, k, 1, 20);
+  DeviceBuffer<float> d_x = to_device(x);
+  Stream s;
+  const auto views = tg.views();
+  norm_quantize(d_x.data(), nullptr, k, nullptr, 1e-6f, n, k, views, tg.stride, s.get());
+  s.synchronize();
+  const Quantised want = cpu_quantise(x, tg.w[0], n, k, tg.stride);
+  EXPECT_EQ(to_host(tg.q[0]), want.q);
+  EXPECT_EQ(to_host(tg.scale[0]), want.scale);
+  EXPECT_EQ(to_host(tg.sums[0]), want.sums);
+  EXPECT_EQ(to_host(d_x), x);  // no residual: x unchanged
+}
+
+// Differences of a quantisation from the CPU's when its input m carries a few ulp of exp's error.
+struct QuantDiff {
+  int max_code_diff = 0;
+  int64_t codes_differing = 0, codes = 0;
+  double max_scale_rel = 0;
+};
+QuantDiff compare(Targets& tg, size_t j, const Quantised& want) {
+  QuantDiff d;
+  const auto q = to_host(tg.q[j]);
+  const auto sc = to_host(tg.scale[j]);
+  const auto sums = to_host(tg.sums[j]);
+  for (int64_t t = 0; t < tg.n; ++t) {
+    int32_t sum = 0;
+    for (int64_t c = 0; c < tg.stride; ++c) {
+      const int diff = std::abs(q[t * tg.stride + c] - want.q[t * tg.stride + c]);
+      d.max_code_diff = std::max(d.max_code_diff, diff);
+      d.codes_differing += diff != 0;
+      sum += q[t * tg.stride + c];
+    }
+    EXPECT_EQ(sums[t], sum) << "row " << t << ": sums must be those of the codes written";
+    d.max_scale_rel = std::max(d.max_scale_rel, std::fabs(double(sc[t]) - want.scale[t]) / want.scale[t]);
+  }
+  d.codes = tg.n * tg.k;
+  return d;
+}
+
+// exp within 2 + 1 ulp makes silu and m within ~4 ulp (5e-7 relative), so s_x (127 / amax) and each
+// value before rounding (at most 127.5) move by ~1e-6 relative: a code changes only within 1.3e-4 of
+// a rounding tie, about 3e-4 of the codes. Bounds: codes differ by at most 1, in at most 0.5% of the
+// codes; s_x within 4e-6 relative.
+void expect_within_exp_bounds(const QuantDiff& d, const char* what) {
+  std::printf("%s: max code diff %d, %lld of %lld codes differ, max s_x rel diff %.2e\n", what, d.max_code_diff,
+              static_cast<long long>(d.codes_differing), static_cast<long long>(d.codes), d.max_scale_rel);
+  EXPECT_LE(d.max_code_diff, 1) << what;
+  EXPECT_LE(static_cast<double>(d.codes_differing), 0.005 * static_cast<double>(d.codes)) << what;
+  EXPECT_LE(d.max_scale_rel, 4e-6) << what;
+}
+
+TEST_F(CudaElementwise, GatedNormQuantizeWithinExpBounds) {
+  const int64_t n = 6, k = 2560, ld = k + 3;
+  const auto g = randn(n * ld, 5, 2.0f), h = randn(n * ld, 6, 1.5f), w_g = randn(k, 7);
+  Targets tg(n, k, 1, 30);
+  DeviceBuffer<float> d_g = to_device(g), d_h = to_device(h), d_wg = to_device(w_g);
+  Stream s;
+  const auto views = tg.views();
+  gated_norm_quantize(d_g.data(), d_h.data(), ld, d_wg.data(), 1e-6f, n, k, views, tg.stride, s.get());
+  s.synchronize();
+  // CPU (Mlgru::forward): g' = rmsnorm(g) * w_g, m = silu(h) * g', then o_proj's quantiser.
+  std::vector<float> m(static_cast<size_t>(n * k));
+  for (int64_t t = 0; t < n; ++t) {
+    const float rstd = rms_rstd(g.data() + t * ld, k, 1e-6f);
+    for (int64_t c = 0; c < k; ++c) m[t * k + c] = siluf(h[t * ld + c]) * (g[t * ld + c] * rstd * w_g[c]);
+  }
+  expect_within_exp_bounds(compare(tg, 0, cpu_quantise(m, tg.w[0], n, k, tg.stride)), "gated");
+}
+
+TEST_F(CudaElementwise, GluQuantizeWithinExpBounds) {
+  const int64_t n = 5, k = 6912, ld = 2 * k + 16;
+  const auto gv = randn(n * ld, 8, 2.0f);
+  Targets tg(n, k, 1, 40);
+  DeviceBuffer<float> d_gv = to_device(gv);
+  Stream s;
+  const auto views = tg.views();
+  glu_quantize(d_gv.data(), ld, n, k, views, tg.stride, s.get());
+  s.synchronize();
+  std::vector<float> m(static_cast<size_t>(n * k));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t c = 0; c < k; ++c) m[t * k + c] = siluf(gv[t * ld + c]) * gv[t * ld + k + c];
+  expect_within_exp_bounds(compare(tg, 0, cpu_quantise(m, tg.w[0], n, k, tg.stride)), "glu");
+}
+
+TEST_F(CudaElementwise, MlgruScanFollowsTheCpuSteps) {
+  const int64_t B = 3, d = 300;
+  for (bool with_lb : {false, true})
+    for (int64_t T : {1, 2, 31, 33, 300, 2048}) {
+      SCOPED_TRACE(testing::Message() << "T " << T << (with_lb ? ", lower bound" : ""));
+      const int64_t ld = d + 4, h_stride = d + 8;
+      const auto in_i = randn(B * T * ld, 9, 2.0f), in_f = randn(B * T * ld, 10, 2.0f);
+      std::vector<float> lb(static_cast<size_t>(d));
+      for (int64_t c = 0; c < d; ++c) lb[c] = static_cast<float>(c) / static_cast<float>(d);  // 0 .. ~1: slow decay too
+      auto h0 = randn(B * h_stride, 11);
+      DeviceBuffer<float> d_i = to_device(in_i), d_f = to_device(in_f), d_lb = to_device(lb), d_h = to_device(h0);
+      DeviceBuffer<float> d_out(B * T * d);
+      d_out.fill_bytes(0xff);
+      Stream s;
+      mlgru_scan(d_i.data(), d_f.data(), ld, with_lb ? d_lb.data() : nullptr, B, T, d, d_h.data(), h_stride, d_out.data(), d,
+                 s.get());
+      s.synchronize();
+      // CPU: mlgru_step (the reference formulas) in time order per sequence.
+      std::vector<float> h = h0, want(static_cast<size_t>(B * T * d));
+      std::vector<float> i_row(static_cast<size_t>(d)), f_row(static_cast<size_t>(d));
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t) {
+          std::copy_n(in_i.begin() + (b * T + t) * ld, d, i_row.begin());
+          std::copy_n(in_f.begin() + (b * T + t) * ld, d, f_row.begin());
+          mlgru_step(Isa::Scalar, i_row.data(), f_row.data(), with_lb ? lb.data() : nullptr, d, h.data() + b * h_stride,
+                     want.data() + (b * T + t) * d);
+        }
+      const auto got = to_host(d_out), got_h = to_host(d_h);
+      // Each step's state is a convex mix of the last state and silu(i) (|h| <= max(|h0|, max silu)),
+      // so errors are measured against the largest |h|: exp's few ulp per step (a contraction keeps
+      // them from growing), plus the scan's re-association across chunks: bound 2e-6 of max |h|.
+      double scale = 0, max_err = 0;
+      for (size_t e = 0; e < want.size(); ++e) scale = std::max(scale, std::fabs(double(want[e])));
+      for (size_t e = 0; e < want.size(); ++e) {
+        ASSERT_FALSE(std::isnan(got[e])) << "element " << e << " not written";
+        max_err = std::max(max_err, std::fabs(double(got[e]) - want[e]));
+      }
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t c = 0; c < d; ++c) max_err = std::max(max_err, std::fabs(double(got_h[b * h_stride + c]) - h[b * h_stride + c]));
+      std::printf("mlgru T=%lld%s: max |diff| %.2e of max |h| %.2f (%.2e)\n", static_cast<long long>(T),
+                  with_lb ? " lb" : "", max_err, scale, max_err / scale);
+      EXPECT_LE(max_err, 2e-6 * scale);
+    }
+}
+
+TEST_F(CudaElementwise, AddRowsIsExact) {
+  const int64_t n = 7, k = 333;
+  auto x = randn(n * (k + 2), 12);
+  const auto y = randn(n * (k + 5), 13);
+  DeviceBuffer<float> d_x = to_device(x), d_y = to_device(y);
+  Stream s;
+  add_rows(d_x.data(), k + 2, d_y.data(), k + 5, n, k, s.get());
+  s.synchronize();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) x[r * (k + 2) + c] += y[r * (k + 5) + c];
+  EXPECT_EQ(to_host(d_x), x);
+}
+
+}  // namespace
+}  // namespace mmfree::cuda::test

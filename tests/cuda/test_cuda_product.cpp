@@ -1,0 +1,187 @@
+// The CUDA ternary products against ternary_matmul_ref: int32 sums bit for bit, and BitLinear's
+// scaled output with the CPU's float operations, also bit for bit; the mma16 packing against the
+// formats the model files store.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "backend/cuda/mma_layout.h"
+#include "backend/cuda/ternary_product.h"
+#include "cuda_test_util.h"
+#include "kernels/ternary_ref.h"
+
+namespace mmfree::cuda::test {
+namespace {
+
+TEST(CudaMmaLayout, PackingFromEveryStoredFormatIsTheSame) {
+  // Host only (no GPU needed): 37 rows (a partial tile and a partial TQ2_0_R8 group) x 512.
+  const int64_t rows = 37, cols = 512;
+  const auto t = random_ternary(rows * cols, 5);
+  std::vector<uint8_t> want(static_cast<size_t>(mma_bytes(rows, cols)));
+  pack_mma(t.data(), rows, cols, want.data());
+  for (TernaryFormat f : {TernaryFormat::I8, TernaryFormat::TQ2_0, TernaryFormat::TQ1_0, TernaryFormat::TQ2_0_R8}) {
+    const std::vector<uint8_t> stored = pack_ternary(f, t.data(), rows, cols, 1.0f);
+    EXPECT_EQ(pack_mma(TernaryMatrix{f, stored.data(), rows, cols}), want) << format_name(f);
+  }
+  EXPECT_EQ(mma_bytes(rows, cols), 3 * 4 * 512);  // 3 row tiles x 4 column units x 512 bytes
+  const int8_t bad[2] = {0, 2};
+  std::vector<uint8_t> out(static_cast<size_t>(mma_bytes(1, 2)));
+  EXPECT_THROW(pack_mma(bad, 1, 2, out.data()), Error);
+  EXPECT_THROW(mma_bytes(0, 5), Error);
+}
+
+// One product's inputs on the host and the device.
+struct Case {
+  int64_t rows, cols, n, stride;
+  std::vector<int8_t> w, q;  // q dense [n][cols]
+  std::vector<int32_t> sums, want;
+  std::vector<float> scale;
+  float w_scale;
+  DeviceBuffer<uint8_t> d_w;
+  DeviceBuffer<int8_t> d_q;
+  DeviceBuffer<int32_t> d_sums;
+  DeviceBuffer<float> d_scale;
+
+  Case(int64_t rows_, int64_t cols_, int64_t n_, uint32_t seed) : rows(rows_), cols(cols_), n(n_) {
+    stride = padded_cols(cols) + 16;
+    w = random_ternary(rows * cols, seed);
+    std::mt19937 rng(seed + 1);
+    q.resize(static_cast<size_t>(n * cols));
+    for (auto& v : q) v = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);
+    // Padding past cols holds junk: the padded weights' code 0 must keep it out of every sum.
+    std::vector<int8_t> q_padded(static_cast<size_t>(n * stride), 77);
+    sums.assign(static_cast<size_t>(n), 0);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t c = 0; c < cols; ++c) {
+        q_padded[t * stride + c] = q[t * cols + c];
+        sums[t] += q[t * cols + c];
+      }
+    want.resize(static_cast<size_t>(n * rows));
+    ternary_matmul_ref(w.data(), rows, cols, q.data(), n, want.data());
+    scale = randn(n, seed + 2);
+    for (auto& s : scale) s = 20.0f + std::fabs(s) * 50.0f;
+    w_scale = 1.37f;
+    std::vector<uint8_t> packed(static_cast<size_t>(mma_bytes(rows, cols)));
+    pack_mma(w.data(), rows, cols, packed.data());
+    d_w = to_device(packed);
+    d_q = to_device(q_padded);
+    d_sums = to_device(sums);
+    d_scale = to_device(scale);
+  }
+  DeviceActivations x() const { return {d_q.data(), stride, d_sums.data(), d_scale.data(), n, cols}; }
+  DeviceTernary weights() const { return {d_w.data(), rows, cols}; }
+  // BitLinear's output as the CPU computes it (kernels/ternary_kernels.h store_result).
+  std::vector<float> want_y(int64_t ld) const {
+    std::vector<float> y(static_cast<size_t>(n * ld), 0.0f);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t o = 0; o < rows; ++o)
+        y[t * ld + o] = static_cast<float>(want[t * rows + o]) / (scale[t] * w_scale);
+    return y;
+  }
+};
+
+constexpr int32_t kPoison = 0x7f7f7f7f;  // no sum reaches it (|sum| <= 128 * cols)
+
+using CudaProduct = CudaTest;
+
+TEST_F(CudaProduct, IntegerSumsAndScaledOutputsMatchTheReferenceExactly) {
+  struct Shape {
+    int64_t rows, cols, n;
+  };
+  const Shape shapes[] = {{1, 1, 1},       {17, 300, 1},    {33, 256, 3},    {100, 1000, 7},  {64, 2560, 8},
+                          {40, 384, 9},    {31, 640, 16},   {130, 640, 17},  {48, 1152, 33}, {300, 1152, 65},
+                          {257, 768, 130}, {2560, 2560, 1}, {96, 6912, 4},   {16, 128, 33},  {47, 2560, 200}};
+  Stream s;
+  for (const Shape& sh : shapes) {
+    SCOPED_TRACE(testing::Message() << sh.rows << " x " << sh.cols << ", n " << sh.n);
+    Case c(sh.rows, sh.cols, sh.n, static_cast<uint32_t>(sh.rows * 7 + sh.cols + sh.n));
+    const int64_t ld = sh.rows + 3;  // columns past rows must stay untouched
+    std::vector<ProductTuning> tunings;
+    for (int kw : {0, 1, 2, 4, 8, 16})
+      if (sh.n <= 32 || kw <= 8) tunings.push_back({kw, 0});  // past 32 tokens: at most 8 warps per strip
+    if (sh.n > 32) tunings.push_back({0, 32});
+    for (const ProductTuning tuning : tunings) {
+      SCOPED_TRACE(testing::Message() << "k_warps " << tuning.k_warps << ", warp_tokens " << tuning.warp_tokens);
+      DeviceBuffer<int32_t> acc(sh.n * ld);
+      acc.fill_bytes(0x7f);
+      const Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, ld, 1.0f}};
+      ternary_product({&p, 1}, s.get(), tuning);
+      s.synchronize();
+      const auto got = to_host(acc);
+      for (int64_t t = 0; t < sh.n; ++t) {
+        for (int64_t o = 0; o < sh.rows; ++o)
+          ASSERT_EQ(got[t * ld + o], c.want[t * sh.rows + o]) << "token " << t << " row " << o;
+        for (int64_t o = sh.rows; o < ld; ++o) ASSERT_EQ(got[t * ld + o], kPoison) << "token " << t << " pad " << o;
+      }
+    }
+    DeviceBuffer<float> y(sh.n * ld);
+    y.fill_bytes(0);
+    const Product p{c.weights(), c.x(), ProductOut{nullptr, y.data(), ld, c.w_scale}};
+    ternary_product({&p, 1}, s.get());
+    s.synchronize();
+    const auto got = to_host(y), want = c.want_y(ld);
+    ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0) << "scaled outputs differ";
+  }
+}
+
+TEST_F(CudaProduct, ExtremeSumsDoNotOverflow) {
+  // Every weight +1 or -1 by rows, every activation -128: |sum| = 128 * 6912 = 884736.
+  const int64_t rows = 32, cols = 6912, n = 2;
+  Case c(rows, cols, n, 3);
+  std::vector<int8_t> w(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < cols; ++k) w[r * cols + k] = r % 2 ? 1 : -1;
+  std::vector<uint8_t> packed(static_cast<size_t>(mma_bytes(rows, cols)));
+  pack_mma(w.data(), rows, cols, packed.data());
+  c.d_w = to_device(packed);
+  std::vector<int8_t> q(static_cast<size_t>(n * c.stride), -128);
+  c.d_q = to_device(q);
+  c.d_sums = to_device(std::vector<int32_t>(n, -128 * static_cast<int32_t>(cols)));
+  DeviceBuffer<int32_t> acc(n * rows);
+  Stream s;
+  const Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, rows, 1.0f}};
+  ternary_product({&p, 1}, s.get());
+  s.synchronize();
+  const auto got = to_host(acc);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(got[t * rows + r], (r % 2 ? -128 : 128) * cols);
+}
+
+TEST_F(CudaProduct, SeveralProductsInOneLaunchEqualOneEach) {
+  // As the MLGRU's i, f, g: three matrices, each with its own activations, one token count.
+  for (int64_t n : {1, 5, 40}) {
+    Case a(2560 / 8, 512, n, 11), b(33, 512, n, 12), c(100, 512, n, 13);
+    Stream s;
+    DeviceBuffer<int32_t> ya(n * a.rows), yb(n * b.rows), yc(n * c.rows);
+    for (auto* buf : {&ya, &yb, &yc}) buf->fill_bytes(0x7f);
+    const Product ps[] = {{a.weights(), a.x(), {ya.data(), nullptr, a.rows, 1}},
+                          {b.weights(), b.x(), {yb.data(), nullptr, b.rows, 1}},
+                          {c.weights(), c.x(), {yc.data(), nullptr, c.rows, 1}}};
+    ternary_product(ps, s.get());
+    s.synchronize();
+    EXPECT_EQ(to_host(ya), a.want) << "n " << n;
+    EXPECT_EQ(to_host(yb), b.want) << "n " << n;
+    EXPECT_EQ(to_host(yc), c.want) << "n " << n;
+  }
+}
+
+TEST_F(CudaProduct, RefusesBadArguments) {
+  Case c(16, 256, 2, 1);
+  DeviceBuffer<int32_t> acc(32);
+  Stream s;
+  Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, 16, 1}};
+  p.x.stride = 200;  // not a multiple of 16
+  EXPECT_THROW(ternary_product({&p, 1}, s.get()), Error);
+  p = Product{c.weights(), c.x(), ProductOut{acc.data(), nullptr, 15, 1}};  // ld < rows
+  EXPECT_THROW(ternary_product({&p, 1}, s.get()), Error);
+  p = Product{c.weights(), c.x(), ProductOut{}};  // no output
+  EXPECT_THROW(ternary_product({&p, 1}, s.get()), Error);
+  p = Product{c.weights(), c.x(), ProductOut{acc.data(), nullptr, 16, 1}};
+  p.x.cols = 128;  // activations for another width
+  EXPECT_THROW(ternary_product({&p, 1}, s.get()), Error);
+  const Product five[5] = {};
+  EXPECT_THROW(ternary_product(five, s.get()), Error);
+}
+
+}  // namespace
+}  // namespace mmfree::cuda::test
