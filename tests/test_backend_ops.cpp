@@ -27,6 +27,9 @@ struct BackendCase {
   std::string skip_reason;  // not empty: the backend cannot run here
 };
 
+// gtest prints a parameter with this (the name), not as bytes.
+void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
+
 std::vector<BackendCase> backends_under_test() {
   std::vector<BackendCase> out;
   for (Isa isa : available_isas())

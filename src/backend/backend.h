@@ -117,6 +117,12 @@ class Backend {
   virtual void read(void* host, const void* src, int64_t bytes) = 0;
   virtual void fill_zero(void* dst, int64_t bytes) = 0;
   virtual void copy(void* dst, const void* src, int64_t bytes) = 0;
+  // The most device memory this backend held at once (weights, buffers, scratch), in bytes; -1 for
+  // backends whose memory is the host's (the process's peak RSS says it there).
+  virtual int64_t peak_device_bytes() const { return -1; }
+  // The memory's streaming read rate in GB/s over a buffer of `bytes` (the roofline bench holds
+  // decoding against), measured now.
+  virtual double read_bandwidth_gbs(int64_t bytes) = 0;
   // Frees what alloc() gave (Buffer's destructor calls it).
   virtual void free(void* data) noexcept = 0;
 
@@ -136,6 +142,12 @@ class Backend {
   // backend's sums equal ref's bit for bit (tests, bench-kernel).
   virtual void ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) = 0;
   virtual void mlgru_scan(const MlgruScan& s) = 0;
+
+  // Runs fn(ctx), which enqueues ops. A backend that can record work may keep what fn enqueued under
+  // `key` and replay it for the same key without calling fn (a CUDA graph: one launch for a whole
+  // decode step). fn must enqueue the same ops on the same memory each time for one key; the data in
+  // that memory may change. Host backends just call fn.
+  virtual void run_recorded(uint64_t /*key*/, void (*fn)(void*), void* ctx) { fn(ctx); }
 };
 
 // What --device and --threads/--isa ask for.

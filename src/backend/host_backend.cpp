@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "util/error.h"
+#include "util/machine_stats.h"
 
 namespace mmfree {
 
@@ -28,6 +29,10 @@ void HostBackend::free(void* data) noexcept { std::free(data); }
 void HostBackend::write(void* dst, const void* host, int64_t bytes) { std::memcpy(dst, host, static_cast<size_t>(bytes)); }
 
 void HostBackend::read(void* host, const void* src, int64_t bytes) { std::memcpy(host, src, static_cast<size_t>(bytes)); }
+
+double HostBackend::read_bandwidth_gbs(int64_t bytes) {
+  return measure_read_bandwidth_gbs(probe_threads(), static_cast<size_t>(bytes), 5);
+}
 
 void HostBackend::fill_zero(void* dst, int64_t bytes) { std::memset(dst, 0, static_cast<size_t>(bytes)); }
 

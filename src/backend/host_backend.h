@@ -11,6 +11,7 @@ namespace mmfree {
 class HostBackend : public Backend {
  public:
   bool host_memory() const override { return true; }
+  double read_bandwidth_gbs(int64_t bytes) override;
   Buffer alloc(int64_t bytes) override;
   void free(void* data) noexcept override;
   void write(void* dst, const void* host, int64_t bytes) override;
@@ -35,6 +36,7 @@ class HostBackend : public Backend {
  private:
   // The group's input as dense rows: x itself, or m_ filled.
   const float* form_input(const BitLinearInput& in, int64_t n, int64_t cols);
+  virtual int probe_threads() const { return 1; }
   std::vector<float> m_;  // [rows][max_cols], sized by reserve()
   int64_t rows_ = 0, cols_ = 0;
 };

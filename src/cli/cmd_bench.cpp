@@ -82,7 +82,7 @@ void run(const BenchOptions& o) {
   }
   // Taken before the bandwidth probe allocates its buffer, so it is the model's alone.
   const int64_t rss = peak_rss_bytes();
-  const double bandwidth = measure_read_bandwidth_gbs(threads, static_cast<size_t>(o.bandwidth_mib) << 20, 5);
+  const double bandwidth = model.backend().read_bandwidth_gbs(o.bandwidth_mib << 20);
 
   const Stat pp = stat_of(prefill), tg = stat_of(decode);
   const int64_t bytes_per_token = model.weight_bytes_per_token();
@@ -108,7 +108,8 @@ void run(const BenchOptions& o) {
                         {"achieved_gbs", achieved},
                         {"bandwidth_gbs", bandwidth},
                         {"roofline_fraction", roofline},
-                        {"peak_rss_bytes", rss}};
+                        {"peak_rss_bytes", rss},
+                        {"peak_device_bytes", model.backend().peak_device_bytes()}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -121,9 +122,12 @@ void run(const BenchOptions& o) {
     std::printf("tg%-6lld %9.2f ± %-6.2f%s\n", (long long)o.n_gen, tg.mean, tg.stddev,
                 o.batch > 1 ? ("   (" + std::to_string(o.batch) + " sequences decoded together: all their tokens)").c_str() : "");
   std::printf("weights    %.1f MB read per decoded token -> %.2f GB/s\n", static_cast<double>(bytes_per_token) / 1e6, achieved);
-  std::printf("machine    %.2f GB/s streaming read (%d threads) -> decode at %.1f%% of the roofline\n", bandwidth,
-              threads, 100 * roofline);
+  std::printf("machine    %.2f GB/s streaming read (%s) -> decode at %.1f%% of the roofline\n", bandwidth,
+              model.backend().description().c_str(), 100 * roofline);
   std::printf("peak RSS   %.1f MB\n", static_cast<double>(rss) / 1e6);
+  if (model.backend().peak_device_bytes() >= 0)
+    std::printf("device     %.1f MiB peak (%s)\n", static_cast<double>(model.backend().peak_device_bytes()) / (1 << 20),
+                model.backend().description().c_str());
 }
 
 void setup(CLI::App& app) {

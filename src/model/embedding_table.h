@@ -17,6 +17,7 @@ class EmbeddingTable {
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   int64_t row_bytes() const { return row_bytes_; }
+  const uint8_t* data() const { return data_; }  // rows x row_bytes bytes
 
   void row(int64_t id, float* out) const;  // id in [0, rows)
 

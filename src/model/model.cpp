@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "model/tensor_names.h"
@@ -8,8 +9,14 @@
 
 namespace mmfree {
 
+namespace {
+// Identities for recordings (Backend::run_recorded): never reused, unlike addresses.
+std::atomic<uint64_t> g_next_id{1};
+}  // namespace
+
 StatePool::StatePool(const Model& m, int64_t slots)
     : be_(&m.backend()),
+      id_(g_next_id++),
       slots_(slots),
       slot_floats_(m.config().num_layers * m.config().hidden_size),
       h_(be_->alloc(slots * slot_floats_ * static_cast<int64_t>(sizeof(float)))) {
@@ -47,7 +54,8 @@ std::vector<float> StatePool::snapshot() const {
 }
 
 Workspace::Workspace(const Model& m, int64_t rows)
-    : max_rows(rows),
+    : id(g_next_id++),
+      max_rows(rows),
       x(m.backend().alloc(rows * m.config().hidden_size * 4)),
       o(m.backend().alloc(rows * m.config().hidden_size * 4)),
       tokens(m.backend().alloc(rows * 4)),
@@ -141,7 +149,7 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, std::span<const
 
 void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st,
                          Workspace& ws, float* logits, bool all_positions) const {
-  const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers, V = cfg_.vocab_size;
+  const int64_t n = B * T, V = cfg_.vocab_size;
   if (n > ws.max_rows)
     throw Error("internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
   Backend& be = *be_;
@@ -153,27 +161,43 @@ void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int3
   be.write(ws.tokens.as<void>(), ws.host_tokens.data(), n * 4);
   if (slots != ws.host_slots.data()) std::copy_n(slots, B, ws.host_slots.data());
   be.write(ws.slots.as<void>(), ws.host_slots.data(), B * 4);
-  float *x = ws.x.as<float>(), *o = ws.o.as<float>();
-  be.embed(*embeddings_, ws.tokens.as<int32_t>(), n, x);
-  const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  const StateSlots states{st.data(), ws.slots.as<int32_t>(), st.slot_floats()};
+  // The ops read tokens and slots from backend memory, so one recording serves every call of the
+  // same shape on the same workspace and states (a decode step).
+  const int64_t rows = all_positions ? n : B;
+  float* out = !logits ? nullptr : be.host_memory() ? logits : ws.logits.as<float>();
+  Steps steps{this, B, T, &st, &ws, out, all_positions};
+  if (T == 1 && !be.host_memory()) {
+    const uint64_t key = (ws.id * 1000003u + st.id()) * 8192u + static_cast<uint64_t>(B) * 4 + (out ? 2 : 0) + all_positions;
+    be.run_recorded(key, [](void* p) { static_cast<Steps*>(p)->run(); }, &steps);
+  } else {
+    steps.run();
+  }
+  if (out && !be.host_memory()) be.read(logits, out, rows * V * static_cast<int64_t>(sizeof(float)));
+}
+
+void Model::Steps::run() const {
+  const ModelConfig& c = m->cfg_;
+  const int64_t n = B * T, d = c.hidden_size, L = c.num_layers;
+  Backend& be = *m->be_;
+  float *x = ws->x.as<float>(), *o = ws->o.as<float>();
+  be.embed(*m->embeddings_, ws->tokens.as<int32_t>(), n, x);
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const StateSlots states{st->data(), ws->slots.as<int32_t>(), st->slot_floats()};
   // x is the residual stream: each branch's input adds the last branch's output o to it, then
   // normalises (BitLinearInput::Kind::Norm, fused with the quantisation where a backend can).
   using Kind = BitLinearInput::Kind;
   for (int64_t l = 0; l < L; ++l) {
-    const Layer& layer = layers_[l];
+    const Layer& layer = m->layers_[l];
     layer.mixer.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = l > 0 ? o : nullptr, .w = layer.attn_norm.as<float>(), .eps = eps},
-                        B, T, states, l * d, o, ws.mlgru);
+                        B, T, states, l * d, o, ws->mlgru);
     layer.mlp.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = o, .w = layer.mlp_norm.as<float>(), .eps = eps}, n, o,
-                      ws.glu);
+                      ws->glu);
   }
   if (!logits) return;  // a chunk before the last: only its states are wanted
   // Every position, or each sequence's last one (rows T*d apart).
   const int64_t rows = all_positions ? n : B, first = all_positions ? 0 : (T - 1) * d, ld = all_positions ? d : T * d;
-  float* out = be.host_memory() ? logits : ws.logits.as<float>();
-  lm_head_.forward(be, {.kind = Kind::Norm, .x = x + first, .ld = ld, .add = o + first, .w = final_norm_.as<float>(), .eps = eps},
-                   rows, out);
-  if (!be.host_memory()) be.read(logits, out, rows * V * static_cast<int64_t>(sizeof(float)));
+  m->lm_head_.forward(be, {.kind = Kind::Norm, .x = x + first, .ld = ld, .add = o + first, .w = m->final_norm_.as<float>(), .eps = eps},
+                      rows, logits);
 }
 
 }  // namespace mmfree

@@ -29,6 +29,7 @@ class StatePool {
   int64_t slots() const { return slots_; }
   int64_t slot_floats() const { return slot_floats_; }
   float* data() const { return h_.as<float>(); }
+  uint64_t id() const { return id_; }  // unique in the process
   void reset(int64_t slot);
   void reset_all();
   void copy(int64_t from, int64_t to);  // e.g. one context shared by several continuations
@@ -38,6 +39,7 @@ class StatePool {
  private:
   void check_slot(int64_t slot) const;
   Backend* be_;
+  uint64_t id_;
   int64_t slots_, slot_floats_;
   Buffer h_;
 };
@@ -49,6 +51,7 @@ constexpr int64_t kPrefillRows = 256;
 // Every buffer a forward call needs, for up to max_rows = B*T rows at once, in backend memory.
 struct Workspace {
   Workspace(const Model& m, int64_t max_rows);
+  uint64_t id;  // unique in the process
   int64_t max_rows;
   Buffer x, o;            // [rows][d]: the residual stream, a branch's output
   Buffer tokens, slots;   // [rows] int32, [rows] int32
@@ -87,6 +90,17 @@ class Model {
   // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).
   void forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st, Workspace& ws,
                     float* logits, bool all_positions) const;
+
+  // The ops of one forward_rows call, after its inputs are in backend memory (recordable).
+  struct Steps {
+    const Model* m;
+    int64_t B, T;
+    StatePool* st;
+    Workspace* ws;
+    float* logits;  // backend memory, or null
+    bool all_positions;
+    void run() const;
+  };
 
   ModelConfig cfg_;
   std::shared_ptr<const WeightSource> weights_;  // keeps the mapped weights and embeddings alive

@@ -23,6 +23,7 @@ class CpuBackend : public HostBackend {
   std::string description() const override;
   Isa isa() const { return isa_; }
   int threads() const;
+  int probe_threads() const override { return threads(); }
 
   std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) override;
   void reserve(int64_t rows, int64_t max_cols) override;

@@ -17,12 +17,22 @@ add_compile_options($<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 file(GLOB MMFREE_CUDA_SOURCES CONFIGURE_DEPENDS src/backend/cuda/*.cu src/backend/cuda/*.cpp)
 add_library(mmfree_cuda STATIC ${MMFREE_CUDA_SOURCES})
 target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static)
+# make_backend (src/backend/backend.cpp) offers the CUDA backend: the two static libraries need each
+# other, which CMake links by repeating them.
+target_compile_definitions(mmfree_lib PUBLIC MMFREE_CUDA)
+target_link_libraries(mmfree_lib PUBLIC mmfree_cuda)
 # IEEE division and square root, no fast math: the kernels repeat the CPU's float operations.
 target_compile_options(mmfree_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
 
 # These binaries also run on GPU machines whose system libraries differ from the build machine's:
 # the C++ runtime linked in, and no shared library the code does not use.
 set(MMFREE_CUDA_PORTABLE_LINK -static-libstdc++ -static-libgcc -Wl,--as-needed)
+
+# The binaries also run on GPU machines whose system libraries differ from this one's.
+target_link_options(mmfree PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
+if(MMFREE_BUILD_TESTS)
+  target_link_options(mmfree_tests PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
+endif()
 
 add_executable(mmfree_cuda_bench src/backend/cuda/tools/cuda_bench.cpp src/backend/cuda/tools/bench_fill.cu)
 target_link_libraries(mmfree_cuda_bench PRIVATE mmfree_cuda)

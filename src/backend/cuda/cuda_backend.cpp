@@ -1,0 +1,264 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <unordered_map>
+
+#include "backend/cuda/backend_kernels.h"
+#include "backend/cuda/bandwidth.h"
+#include "backend/cuda/elementwise.h"
+#include "backend/cuda/mma_layout.h"
+#include "backend/cuda/runtime.h"
+#include "backend/cuda/ternary_product.h"
+#include "util/error.h"
+
+namespace mmfree {
+
+namespace {
+
+struct CudaMatrix : BackendMatrix {
+  cuda::DeviceBuffer<uint8_t> codes;  // mma16 layout
+};
+
+struct CudaEmbeddings : BackendEmbeddings {
+  cuda::DeviceBuffer<uint8_t> bytes;  // as stored in the model file
+  GgmlType type = GgmlType::F32;
+  int64_t row_bytes = 0;
+};
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(int index) : info_(cuda::select_device(index)) {}
+
+  std::string name() const override { return "cuda:" + std::to_string(info_.index); }
+  std::string description() const override { return describe(info_); }
+  bool host_memory() const override { return false; }
+
+  static std::string describe(const cuda::DeviceInfo& i) {
+    return "cuda:" + std::to_string(i.index) + ": " + i.name + ", sm_" + std::to_string(i.cc_major) +
+           std::to_string(i.cc_minor) + ", " + std::to_string(i.sm_count) + " SMs, " +
+           std::to_string(i.global_bytes >> 20) + " MiB";
+  }
+
+  Buffer alloc(int64_t bytes) override {
+    check(bytes >= 0, "internal: negative allocation");
+    void* p = nullptr;
+    const size_t size = static_cast<size_t>(std::max<int64_t>(bytes, 1) + 255) / 256 * 256;
+    const cudaError_t e = cudaMalloc(&p, size);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      throw Error(name() + ": cannot allocate " + std::to_string(bytes) + " bytes of device memory: " + cudaGetErrorString(e));
+    }
+    cuda::check(cudaMemsetAsync(p, 0, size, stream_.get()), "memset");
+    sizes_[p] = static_cast<int64_t>(size);
+    count(static_cast<int64_t>(size));
+    return Buffer(this, p, bytes);
+  }
+  void free(void* data) noexcept override {
+    const auto it = sizes_.find(data);
+    if (it != sizes_.end()) {
+      in_use_ -= it->second;
+      sizes_.erase(it);
+    }
+    cudaFree(data);
+  }
+  int64_t peak_device_bytes() const override { return peak_; }
+  double read_bandwidth_gbs(int64_t bytes) override {
+    // Not counted in the peak: the probe's buffer is freed before it returns.
+    return cuda::measure_read_bandwidth(bytes / 16 * 16, 9, stream_.get()).gbps;
+  }
+  void write(void* dst, const void* host, int64_t bytes) override {
+    cuda::check(cudaMemcpyAsync(dst, host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice, stream_.get()), "copy to device");
+  }
+  void read(void* host, const void* src, int64_t bytes) override {
+    cuda::check(cudaMemcpyAsync(host, src, static_cast<size_t>(bytes), cudaMemcpyDeviceToHost, stream_.get()), "copy from device");
+    stream_.synchronize();
+  }
+  void fill_zero(void* dst, int64_t bytes) override {
+    cuda::check(cudaMemsetAsync(dst, 0, static_cast<size_t>(bytes), stream_.get()), "memset");
+  }
+  void copy(void* dst, const void* src, int64_t bytes) override {
+    cuda::check(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice, stream_.get()), "copy on device");
+  }
+
+  std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) override {
+    auto m = std::make_unique<CudaMatrix>();
+    m->rows = w.rows;
+    m->cols = w.cols;
+    m->s_w = s_w;
+    const std::vector<uint8_t> packed = cuda::pack_mma(w);  // the same 2-bit codes, re-laid for the tensor cores
+    m->codes = cuda::DeviceBuffer<uint8_t>(static_cast<int64_t>(packed.size()));
+    count(m->codes.bytes());  // weights live as long as the backend
+    m->codes.upload(packed.data());
+    return m;
+  }
+
+  std::unique_ptr<BackendEmbeddings> upload_embeddings(const EmbeddingTable& t) override {
+    auto e = std::make_unique<CudaEmbeddings>();
+    e->rows = t.rows();
+    e->cols = t.cols();
+    e->type = t.type();
+    e->row_bytes = t.row_bytes();
+    e->bytes = cuda::DeviceBuffer<uint8_t>(t.rows() * t.row_bytes());
+    count(e->bytes.bytes());
+    e->bytes.upload(t.data());
+    return e;
+  }
+
+  void reserve(int64_t rows, int64_t max_cols) override {
+    if (rows <= rows_ && max_cols <= cols_) return;
+    rows_ = std::max(rows, rows_);
+    cols_ = std::max(max_cols, cols_);
+    q_stride_ = cuda::padded_cols(cols_);
+    for (Scratch& s : scratch_) {
+      in_use_ -= s.q.bytes() + s.scale.bytes() + s.sums.bytes();
+      s.q = cuda::DeviceBuffer<int8_t>(rows_ * q_stride_);
+      s.scale = cuda::DeviceBuffer<float>(rows_);
+      s.sums = cuda::DeviceBuffer<int32_t>(rows_);
+      count(s.q.bytes() + s.scale.bytes() + s.sums.bytes());
+    }
+    in_use_ -= dense_states_.bytes();
+    dense_states_ = cuda::DeviceBuffer<float>(rows_ * cols_);
+    count(dense_states_.bytes());
+  }
+
+  void embed(const BackendEmbeddings& table, const int32_t* tokens, int64_t n, float* x) override {
+    const auto& e = static_cast<const CudaEmbeddings&>(table);
+    cuda::embed_rows(e.type, e.bytes.data(), e.row_bytes, e.cols, tokens, n, x, stream_.get());
+  }
+
+  void bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) override {
+    if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
+      throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
+    const int64_t k = calls[0].w->cols;
+    if (n > rows_ || k > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
+    cuda::QuantTarget targets[kMaxSharedInput];
+    cuda::Product products[kMaxSharedInput];
+    for (size_t j = 0; j < calls.size(); ++j) {
+      const auto& m = static_cast<const CudaMatrix&>(*calls[j].w);
+      Scratch& s = scratch_[j];
+      targets[j] = cuda::QuantTarget{calls[j].norm, s.q.data(), s.scale.data(), s.sums.data()};
+      products[j] = cuda::Product{cuda::DeviceTernary{m.codes.data(), m.rows, m.cols},
+                                  cuda::DeviceActivations{s.q.data(), q_stride_, s.sums.data(), s.scale.data(), n, k},
+                                  cuda::ProductOut{nullptr, calls[j].y, m.rows, m.s_w}};
+    }
+    const std::span<const cuda::QuantTarget> t(targets, calls.size());
+    cudaStream_t st = stream_.get();
+    using Kind = BitLinearInput::Kind;
+    switch (in.kind) {
+      case Kind::Plain: cuda::norm_quantize(in.x, nullptr, in.ld, nullptr, in.eps, n, k, t, q_stride_, st); break;
+      case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;
+      case Kind::Gated: cuda::gated_norm_quantize(in.x, in.h, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;
+      case Kind::Glu: cuda::glu_quantize(in.x, in.ld, n, k, t, q_stride_, st); break;
+    }
+    cuda::ternary_product({products, calls.size()}, st);
+  }
+
+  void ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) override {
+    const auto& m = static_cast<const CudaMatrix&>(w);
+    if (n > rows_ || m.cols > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
+    Scratch& s = scratch_[0];
+    cuda::pad_rows(q, n, m.cols, q_stride_, s.q.data(), s.sums.data(), stream_.get());
+    const cuda::Product p{cuda::DeviceTernary{m.codes.data(), m.rows, m.cols},
+                          cuda::DeviceActivations{s.q.data(), q_stride_, s.sums.data(), nullptr, n, m.cols},
+                          cuda::ProductOut{acc, nullptr, m.rows, 1.0f}};
+    cuda::ternary_product({&p, 1}, stream_.get());
+  }
+
+  // A decode step is dozens of small kernels per layer: recorded once as a CUDA graph, then one
+  // launch per step, so launch latency no longer adds up.
+  void run_recorded(uint64_t key, void (*fn)(void*), void* ctx) override {
+    auto it = graphs_.find(key);
+    if (it == graphs_.end()) {
+      if (graphs_.size() >= kMaxGraphs) graphs_.clear();  // shapes come and go (servers): keep a bounded set
+      cudaStream_t st = stream_.get();
+      cudaGraph_t g = nullptr;
+      cuda::check(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed), "begin graph capture");
+      try {
+        fn(ctx);
+      } catch (...) {
+        if (cudaStreamEndCapture(st, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+        cudaGetLastError();
+        throw;
+      }
+      cuda::check(cudaStreamEndCapture(st, &g), "end graph capture");
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      cuda::check(e, "instantiate graph");
+      it = graphs_.emplace(key, GraphExec(exec)).first;
+    }
+    cuda::check(cudaGraphLaunch(it->second.get(), stream_.get()), "launch graph");
+  }
+
+  void mlgru_scan(const MlgruScan& s) override {
+    if (s.B > rows_ || s.d > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
+    // The scan kernel walks states B apart: gather the batch's slots, scan, scatter them back.
+    cudaStream_t st = stream_.get();
+    float* dense = dense_states_.data();
+    cuda::gather_states(s.states, s.slots, s.slot_stride, s.B, s.d, dense, st);
+    cuda::mlgru_scan(s.i, s.f_lin, s.d, s.lb, s.B, s.T, s.d, dense, s.d, s.h_out, s.d, st);
+    cuda::scatter_states(dense, s.slots, s.slot_stride, s.B, s.d, s.states, st);
+  }
+
+ private:
+  void count(int64_t bytes) {
+    in_use_ += bytes;
+    peak_ = std::max(peak_, in_use_);
+  }
+  struct GraphDeleter {
+    void operator()(cudaGraphExec_t e) const noexcept { cudaGraphExecDestroy(e); }
+  };
+  using GraphExec = std::unique_ptr<std::remove_pointer_t<cudaGraphExec_t>, GraphDeleter>;
+  static constexpr size_t kMaxGraphs = 64;
+
+  struct Scratch {
+    cuda::DeviceBuffer<int8_t> q;  // [rows][q_stride]
+    cuda::DeviceBuffer<float> scale;
+    cuda::DeviceBuffer<int32_t> sums;
+  };
+  cuda::DeviceInfo info_;
+  cuda::Stream stream_;
+  Scratch scratch_[kMaxSharedInput];
+  cuda::DeviceBuffer<float> dense_states_;
+  int64_t rows_ = 0, cols_ = 0, q_stride_ = 0;
+  std::unordered_map<uint64_t, GraphExec> graphs_;  // destroyed before the stream
+  std::unordered_map<void*, int64_t> sizes_;         // alloc()'s buffers
+  int64_t in_use_ = 0, peak_ = 0;
+};
+
+int parse_index(const std::string& device) {
+  if (device == "cuda") return 0;
+  const std::string n = device.substr(5);
+  if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw Error("--device " + device + ": expected cuda or cuda:N with N a GPU index");
+  return std::stoi(n);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const std::string& device) {
+  const int index = parse_index(device);
+  const std::string why = cuda::unavailable_reason(index);
+  if (!why.empty()) throw Error("--device " + device + ": " + why);
+  return std::make_unique<CudaBackend>(index);
+}
+
+std::vector<std::string> describe_cuda_devices() {
+  const std::string why = cuda::unavailable_reason(0);
+  if (!why.empty()) return {"cuda: " + why};
+  int count = 0;
+  cuda::check(cudaGetDeviceCount(&count), "device count");
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp p{};
+    cuda::check(cudaGetDeviceProperties(&p, i), "device properties");
+    out.push_back("cuda:" + std::to_string(i) + ": " + p.name + ", sm_" + std::to_string(p.major) + std::to_string(p.minor) +
+                  ", " + std::to_string(p.multiProcessorCount) + " SMs, " + std::to_string(p.totalGlobalMem >> 20) + " MiB");
+  }
+  return out;
+}
+
+}  // namespace mmfree

@@ -1,0 +1,18 @@
+#pragma once
+// The CUDA backend (built with -DMMFREE_CUDA=ON): weights uploaded once in the mma16 layout (2-bit
+// codes), activations quantised and products run by the kernels of elementwise.h and
+// ternary_product.h on one stream. Declared without CUDA headers so that the CPU code can name it.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace mmfree {
+
+// "cuda" or "cuda:N"; throws Error saying why when the device cannot be used.
+std::unique_ptr<Backend> make_cuda_backend(const std::string& device);
+// One line per visible GPU, or one line saying why there is none.
+std::vector<std::string> describe_cuda_devices();
+
+}  // namespace mmfree
