@@ -62,9 +62,12 @@ Quantised cpu_quantise(const std::vector<float>& m, const std::vector<float>& w,
 using CudaElementwise = CudaTest;
 
 TEST_F(CudaElementwise, ResidualNormQuantizeMatchesTheReferenceExactly) {
-  for (int64_t k : {1, 17, 300, 2560, 6912}) {
-    const int64_t n = 4, ld = k + 5;
-    SCOPED_TRACE(testing::Message() << "k " << k);
+  // Rows of up to 8192 padded columns take the unrolled kernel, longer ones and 256 rows or more the
+  // loop over shared memory (elementwise.cu launch_row_kernels): all three are here.
+  const std::pair<int64_t, int64_t> shapes[] = {{4, 1}, {4, 17}, {4, 300}, {4, 2560}, {4, 6912}, {2, 9000}, {300, 640}};
+  for (const auto& [n, k] : shapes) {
+    const int64_t ld = k + 5;
+    SCOPED_TRACE(testing::Message() << n << " x " << k);
     auto x = randn(n * ld, 1, 3.0f);
     const auto add = randn(n * ld, 2, 0.5f), w_pre = randn(k, 3);
     std::fill(x.begin(), x.begin() + ld, 0.0f);  // row 0: x + add only
