@@ -4,7 +4,8 @@
 // kernels/elementwise.cpp). Sums of squares are in double, as on the CPU, but added in another
 // order; exp is CUDA's expf (within 2 ulp of the CPU's std::exp), so results involving sigmoid or
 // SiLU differ from the CPU's by a few ulp, and an int8 code that lies on a rounding boundary can
-// then differ by one (tests/cuda state the measured and allowed differences).
+// then differ by one (tests/cuda state the measured and allowed differences). Like the products,
+// every kernel here is launched with programmatic dependent launch (launch.cuh).
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
