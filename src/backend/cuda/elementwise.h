@@ -5,7 +5,9 @@
 // order; exp is CUDA's expf (within 2 ulp of the CPU's std::exp), so results involving sigmoid or
 // SiLU differ from the CPU's by a few ulp, and an int8 code that lies on a rounding boundary can
 // then differ by one (tests/cuda state the measured and allowed differences). Like the products,
-// every kernel here is launched with programmatic dependent launch (launch.cuh).
+// every kernel here is launched with programmatic dependent launch (launch.cuh). Rows of the three
+// quantising kernels hold up to 51200 values (k; one row of floats in shared memory). Everything is
+// asynchronous on stream s; arguments are checked on the host (Error, naming what is wrong).
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
