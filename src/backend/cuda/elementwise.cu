@@ -61,18 +61,38 @@ __device__ float rstd_of(double partial, int k, float eps, double* scratch) {
   return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
 }
 
-enum class RowMode { Plain, Gated, Glu };
+// One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
+struct Gate {
+  float fg, cv;  // h' = fg * h + cv
+};
+// lb: the channel's lower bound, when has_lb.
+__device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
+  float fg = sigmoid_f(f);
+  if (has_lb) fg = __fadd_rn(lb, __fmul_rn(1.0f - lb, fg));
+  return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
+}
+__device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
+
+enum class RowMode { Plain, Gated, GatedStep, Glu };
 
 struct RowArgs {
-  float* x;         // Plain: x (updated when add is set); Gated: g; Glu: gv
-  const float* add;  // Plain: the residual
-  const float* h;    // Gated: the MLGRU states
-  int64_t ld;
-  const float* w_pre;  // Plain: the pre-norm weights (optional); Gated: g_norm
-  float eps;
-  int k;
-  int64_t q_stride;
-  QuantTarget t[kMaxQuantTargets];
+  float* x = nullptr;          // Plain: x (updated when add is set); Gated, GatedStep: g; Glu: gv
+  const float* add = nullptr;  // Plain: the residual
+  const float* h = nullptr;    // Gated: the MLGRU states
+  int64_t ld = 0;
+  const float* w_pre = nullptr;  // Plain: the pre-norm weights (optional); Gated, GatedStep: g_norm
+  float eps = 0;
+  int k = 0;
+  int64_t q_stride = 0;
+  QuantTarget t[kMaxQuantTargets] = {};
+  // GatedStep: the MLGRU's i and f rows (at ld), its lower bounds (or null), and the states, row t's
+  // at states + slots[t] * slot_stride (slots null: t * slot_stride).
+  const float* i = nullptr;
+  const float* f = nullptr;
+  const float* lb = nullptr;
+  float* states = nullptr;
+  const int32_t* slots = nullptr;
+  int64_t slot_stride = 0;
 };
 
 // Calls f(j, c) for this thread's columns c = threadIdx.x + j * blockDim.x below limit: unrolled
@@ -130,6 +150,24 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
         ss += static_cast<double>(v) * v;
       });
     }
+  } else if constexpr (M == RowMode::GatedStep) {
+    const float* __restrict__ in_i = a.i + row * a.ld;
+    const float* __restrict__ in_f = a.f + row * a.ld;
+    float* __restrict__ state = a.states + (a.slots ? a.slots[row] : row) * a.slot_stride;
+    const bool has_lb = a.lb != nullptr;
+    double gg = 0;
+    for_cols<PER>(k, [&](int j, int c) {
+      gg += static_cast<double>(x[c]) * x[c];
+      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? a.lb[c] : 0.0f), state[c]);
+      state[c] = h;
+      m(j, c) = h;
+    });
+    const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
+    for_cols<PER>(k, [&](int j, int c) {
+      const float v = silu_f(m(j, c)) * (x[c] * rstd * a.w_pre[c]);
+      m(j, c) = v;
+      ss += static_cast<double>(v) * v;
+    });
   } else if constexpr (M == RowMode::Gated) {
     double gg = 0;
     for_cols<PER>(k, [&](int, int c) { gg += static_cast<double>(x[c]) * x[c]; });
@@ -234,18 +272,6 @@ void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> t
   }
 }
 
-// One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
-struct Gate {
-  float fg, cv;  // h' = fg * h + cv
-};
-// lb: the channel's lower bound, when has_lb.
-__device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
-  float fg = sigmoid_f(f);
-  if (has_lb) fg = __fadd_rn(lb, __fmul_rn(1.0f - lb, fg));
-  return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
-}
-__device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
-
 // A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads). Measured
 // on the H200 at d = 2560, T = 2048: 118 us; 16 channels x 64 chunks (160 blocks) took 151 us.
 constexpr int kScanChunks = 32;
@@ -327,6 +353,21 @@ void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float
                          std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
   if (ld < k || !w_g || !h) throw Error("internal: cuda gated_norm_quantize arguments");
   launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}}, n, k, targets, s);
+}
+
+void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, float* states, const int32_t* slots,
+                               int64_t slot_stride, const float* g, int64_t ld, const float* w_g, float eps, int64_t n,
+                               int64_t k, std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
+  if (ld < k || slot_stride < k || !i || !f || !states || !g || !w_g)
+    throw Error("internal: cuda mlgru_step_gated_quantize arguments");
+  RowArgs a{const_cast<float*>(g), nullptr, nullptr, ld, w_g, eps, 0, q_stride, {}};
+  a.i = i;
+  a.f = f;
+  a.lb = lb;
+  a.states = states;
+  a.slots = slots;
+  a.slot_stride = slot_stride;
+  launch_rows<RowMode::GatedStep>(a, n, k, targets, s);
 }
 
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,

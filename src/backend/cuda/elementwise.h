@@ -37,6 +37,16 @@ void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre,
 void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
                          std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s);
 
+// Decode of the MLGRU and its output gate in one launch (T = 1, one token per sequence): for each row
+// t < n, h = the MLGRU step (mlgru_scan's formulas, the CPU's mlgru_step) from i[t] and f[t] (rows at
+// ld) and the state at states + slots[t] * slot_stride (slots null: t * slot_stride), which it
+// updates in place; then m = silu(h) * (RMSNorm(g[t]) * w_g) as gated_norm_quantize, and the targets
+// quantise m. No two rows may name the same slot. Replaces mlgru_scan (T = 1) + gated_norm_quantize,
+// and any gather/scatter of the states around them.
+void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, float* states, const int32_t* slots,
+                               int64_t slot_stride, const float* g, int64_t ld, const float* w_g, float eps, int64_t n,
+                               int64_t k, std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s);
+
 // GLU: m = silu(gv[t][c]) * gv[t][k + c] for c < k (the gate is the first k outputs, v the next k),
 // gv [n][gv_ld]; targets quantise m.
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,
