@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "backend/cuda/mma_layout.h"
+#include "backend/cuda/mma_relayout.h"
 #include "backend/cuda/ternary_product.h"
 #include "cuda_test_util.h"
 #include "kernels/ternary_ref.h"
@@ -28,6 +29,27 @@ TEST(CudaMmaLayout, PackingFromEveryStoredFormatIsTheSame) {
   std::vector<uint8_t> out(static_cast<size_t>(mma_bytes(1, 2)));
   EXPECT_THROW(pack_mma(bad, 1, 2, out.data()), Error);
   EXPECT_THROW(mma_bytes(0, 5), Error);
+}
+
+using CudaRelayout = CudaTest;
+
+TEST_F(CudaRelayout, DeviceRearrangementOfTq2R8EqualsTheHostPacking) {
+  // Partial row tiles and TQ2_0_R8 groups (37, 8 + 3), one whole group, several blocks per row.
+  const std::pair<int64_t, int64_t> shapes[] = {{37, 512}, {8, 256}, {11, 768}, {300, 1024}, {64, 2560}};
+  Stream s;
+  for (const auto& [rows, cols] : shapes) {
+    const auto t = random_ternary(rows * cols, static_cast<uint32_t>(rows + cols));
+    const std::vector<uint8_t> stored = pack_ternary(TernaryFormat::TQ2_0_R8, t.data(), rows, cols, 1.0f);
+    DeviceBuffer<uint8_t> src = to_device(stored), dst(mma_bytes(rows, cols));
+    dst.fill_bytes(0xa5);  // every byte must be written
+    relayout_tq2_r8(src.data(), rows, cols, dst.data(), s.get());
+    s.synchronize();
+    std::vector<uint8_t> want(static_cast<size_t>(mma_bytes(rows, cols)));
+    pack_mma(t.data(), rows, cols, want.data());
+    EXPECT_EQ(to_host(dst), want) << rows << " x " << cols;
+  }
+  DeviceBuffer<uint8_t> any(1024);
+  EXPECT_THROW(relayout_tq2_r8(any.data(), 4, 128, any.data(), s.get()), Error);  // 128 columns: not whole blocks
 }
 
 // One product's inputs on the host and the device.

@@ -61,30 +61,73 @@ __device__ float rstd_of(double partial, int k, float eps, double* scratch) {
   return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
 }
 
-enum class RowMode { Plain, Gated, Glu };
+// One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
+struct Gate {
+  float fg, cv;  // h' = fg * h + cv
+};
+// lb: the channel's lower bound, when has_lb.
+__device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
+  float fg = sigmoid_f(f);
+  if (has_lb) fg = __fadd_rn(lb, __fmul_rn(1.0f - lb, fg));
+  return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
+}
+__device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
+
+enum class RowMode { Plain, Gated, GatedStep, Glu };
 
 struct RowArgs {
-  float* x;         // Plain: x (updated when add is set); Gated: g; Glu: gv
-  const float* add;  // Plain: the residual
-  const float* h;    // Gated: the MLGRU states
-  int64_t ld;
-  const float* w_pre;  // Plain: the pre-norm weights (optional); Gated: g_norm
-  float eps;
-  int k;
-  int64_t q_stride;
-  QuantTarget t[kMaxQuantTargets];
+  float* x = nullptr;          // Plain: x (updated when add is set); Gated, GatedStep: g; Glu: gv
+  const float* add = nullptr;  // Plain: the residual
+  const float* h = nullptr;    // Gated: the MLGRU states
+  int64_t ld = 0;
+  const float* w_pre = nullptr;  // Plain: the pre-norm weights (optional); Gated, GatedStep: g_norm
+  float eps = 0;
+  int k = 0;
+  int64_t q_stride = 0;
+  QuantTarget t[kMaxQuantTargets] = {};
+  // GatedStep: the MLGRU's i and f rows (at ld), its lower bounds (or null), and the states, row t's
+  // at states + slots[t] * slot_stride (slots null: t * slot_stride).
+  const float* i = nullptr;
+  const float* f = nullptr;
+  const float* lb = nullptr;
+  float* states = nullptr;
+  const int32_t* slots = nullptr;
+  int64_t slot_stride = 0;
 };
 
-// Every loop gives thread i the same columns (i, i + blockDim, ...), so a thread reads back only the
-// m values it wrote itself: the only barriers are the reductions' (one each).
-template <RowMode M, int N>  // N: the number of targets
+// Calls f(j, c) for this thread's columns c = threadIdx.x + j * blockDim.x below limit: unrolled
+// over PER columns when PER > 0 (the launch guarantees limit <= PER * blockDim.x), a loop otherwise.
+template <int PER, class F>
+__device__ __forceinline__ void for_cols(int limit, F f) {
+  if constexpr (PER > 0) {
+#pragma unroll
+    for (int j = 0; j < PER; ++j) {
+      const int c = threadIdx.x + j * blockDim.x;
+      if (c < limit) f(j, c);
+    }
+  } else {
+    int j = 0;
+#pragma unroll 4
+    for (int c = threadIdx.x; c < limit; c += blockDim.x) f(j++, c);
+  }
+}
+
+// Every loop gives a thread the same columns, so a thread reads back only the m values it wrote
+// itself: the only barriers are the reductions' (one each). PER > 0 (few rows, latency-bound):
+// m in registers and every loop unrolled; PER = 0 (many rows): m in shared memory.
+template <RowMode M, int N, int PER>  // N: the number of targets
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
-  extern __shared__ float m[];  // the row's m, k floats
+  extern __shared__ float m_shared[];  // the row's m, k floats, when PER = 0
+  float m_regs[PER > 0 ? PER : 1];
+  auto m = [&](int j, int c) -> float& {
+    if constexpr (PER > 0) return m_regs[j];
+    else return m_shared[c];
+  };
   __shared__ double pre_scratch[32], ss_scratch[32];
   __shared__ float max_scratch[32 * N];
   __shared__ int sum_scratch[32 * N];
   const int64_t row = blockIdx.x;
-  const int k = a.k, step = blockDim.x;
+  const int k = a.k;
   float* __restrict__ x = a.x + row * a.ld;
   pdl_allow_next();
   pdl_wait();
@@ -92,42 +135,55 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   double ss = 0;  // the sum of squares of m, this thread's part
   if constexpr (M == RowMode::Plain) {
     const float* __restrict__ add = a.add ? a.add + row * a.ld : nullptr;
-#pragma unroll 4
-    for (int c = threadIdx.x; c < k; c += step) {
+    for_cols<PER>(k, [&](int j, int c) {
       float v = x[c];
       if (add) x[c] = v = v + add[c];
-      m[c] = v;
+      m(j, c) = v;
       ss += static_cast<double>(v) * v;
-    }
+    });
     if (a.w_pre) {  // m = RMSNorm(x) * w_pre (rmsnorm_rows)
       const float rstd = rstd_of(ss, k, a.eps, pre_scratch);
       ss = 0;
-#pragma unroll 4
-      for (int c = threadIdx.x; c < k; c += step) {
-        const float v = m[c] * rstd * a.w_pre[c];
-        m[c] = v;
+      for_cols<PER>(k, [&](int j, int c) {
+        const float v = m(j, c) * rstd * a.w_pre[c];
+        m(j, c) = v;
         ss += static_cast<double>(v) * v;
-      }
+      });
     }
+  } else if constexpr (M == RowMode::GatedStep) {
+    const float* __restrict__ in_i = a.i + row * a.ld;
+    const float* __restrict__ in_f = a.f + row * a.ld;
+    float* __restrict__ state = a.states + (a.slots ? a.slots[row] : row) * a.slot_stride;
+    const bool has_lb = a.lb != nullptr;
+    double gg = 0;
+    for_cols<PER>(k, [&](int j, int c) {
+      gg += static_cast<double>(x[c]) * x[c];
+      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? a.lb[c] : 0.0f), state[c]);
+      state[c] = h;
+      m(j, c) = h;
+    });
+    const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
+    for_cols<PER>(k, [&](int j, int c) {
+      const float v = silu_f(m(j, c)) * (x[c] * rstd * a.w_pre[c]);
+      m(j, c) = v;
+      ss += static_cast<double>(v) * v;
+    });
   } else if constexpr (M == RowMode::Gated) {
     double gg = 0;
-#pragma unroll 4
-    for (int c = threadIdx.x; c < k; c += step) gg += static_cast<double>(x[c]) * x[c];
+    for_cols<PER>(k, [&](int, int c) { gg += static_cast<double>(x[c]) * x[c]; });
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     const float* __restrict__ h = a.h + row * a.ld;
-#pragma unroll 4
-    for (int c = threadIdx.x; c < k; c += step) {
+    for_cols<PER>(k, [&](int j, int c) {
       const float v = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
-      m[c] = v;
+      m(j, c) = v;
       ss += static_cast<double>(v) * v;
-    }
+    });
   } else {
-#pragma unroll 4
-    for (int c = threadIdx.x; c < k; c += step) {
+    for_cols<PER>(k, [&](int j, int c) {
       const float v = silu_f(x[c]) * x[k + c];
-      m[c] = v;
+      m(j, c) = v;
       ss += static_cast<double>(v) * v;
-    }
+    });
   }
 
   // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1), the targets'
@@ -136,49 +192,61 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   float amax[N];
   int sum[N];
 #pragma unroll
-  for (int j = 0; j < N; ++j) {
-    amax[j] = 0;
-    sum[j] = 0;
+  for (int t = 0; t < N; ++t) {
+    amax[t] = 0;
+    sum[t] = 0;
   }
-#pragma unroll 4
-  for (int c = threadIdx.x; c < k; c += step) {
-    const float u = m[c] * rstd;
+  for_cols<PER>(k, [&](int j, int c) {
+    const float u = m(j, c) * rstd;
 #pragma unroll
-    for (int j = 0; j < N; ++j) amax[j] = fmaxf(amax[j], fabsf(u * a.t[j].w_norm[c]));
-  }
+    for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * a.t[t].w_norm[c]));
+  });
   block_reduce(amax, FloatMax{}, 0.0f, max_scratch);
 #pragma unroll
-  for (int j = 0; j < N; ++j) {
-    const float s = 127.0f / fmaxf(amax[j], 1e-5f);
-    const float* __restrict__ w = a.t[j].w_norm;
-    int8_t* __restrict__ q = a.t[j].q + row * a.q_stride;
-#pragma unroll 4
-    for (int c = threadIdx.x; c < a.q_stride; c += step) {
+  for (int t = 0; t < N; ++t) {
+    const float s = 127.0f / fmaxf(amax[t], 1e-5f);
+    const float* __restrict__ w = a.t[t].w_norm;
+    int8_t* __restrict__ q = a.t[t].q + row * a.q_stride;
+    for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
       int v = 0;
-      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m[c] * rstd * w[c] * s), -128.0f), 127.0f));
+      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w[c] * s), -128.0f), 127.0f));
       q[c] = static_cast<int8_t>(v);
-      sum[j] += v;
-    }
+      sum[t] += v;
+    });
   }
   block_reduce(sum, IntSum{}, 0, sum_scratch);
   if (threadIdx.x == 0)
 #pragma unroll
-    for (int j = 0; j < N; ++j) {
-      a.t[j].scale[row] = 127.0f / fmaxf(amax[j], 1e-5f);
-      a.t[j].sums[row] = sum[j];
+    for (int t = 0; t < N; ++t) {
+      a.t[t].scale[row] = 127.0f / fmaxf(amax[t], 1e-5f);
+      a.t[t].sums[row] = sum[t];
     }
 }
 
+template <RowMode M, int N, int PER>
+void launch_row_kernel(const RowArgs& a, int64_t n, int threads, cudaStream_t s) {
+  const size_t shared = PER > 0 ? 0 : static_cast<size_t>(a.k) * sizeof(float);
+  if constexpr (PER == 0) {
+    static const bool raised = [] {  // once per kernel: rows of more than 48 KB of floats
+      check(cudaFuncSetAttribute(row_kernel<M, N, 0>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxRowSharedBytes),
+            "raise the shared memory limit");
+      return true;
+    }();
+    (void)raised;
+  }
+  launch_pdl("row kernel", row_kernel<M, N, PER>, dim3(static_cast<unsigned>(n)), dim3(threads), shared, s, a);
+}
+
+// Few rows: 1024 threads and the columns per thread unrolled (PER, a power of two that covers the
+// padded row); rows too long for that: the shared-memory loop; many rows: that loop over 256 threads.
 template <RowMode M, int N>
-void launch_row_kernel(const RowArgs& a, int64_t n, int64_t shared, cudaStream_t s) {
-  static const bool raised = [] {  // once per kernel: rows of more than 48 KB of floats
-    check(cudaFuncSetAttribute(row_kernel<M, N>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxRowSharedBytes),
-          "raise the shared memory limit");
-    return true;
-  }();
-  (void)raised;
-  launch_pdl("row kernel", row_kernel<M, N>, dim3(static_cast<unsigned>(n)), dim3(n >= kManyRows ? kManyRowThreads : kRowThreads),
-             static_cast<size_t>(shared), s, a);
+void launch_row_kernels(const RowArgs& a, int64_t n, cudaStream_t s) {
+  const int64_t per = (a.q_stride + kRowThreads - 1) / kRowThreads;
+  if (n >= kManyRows) launch_row_kernel<M, N, 0>(a, n, kManyRowThreads, s);
+  else if (per > 8) launch_row_kernel<M, N, 0>(a, n, kRowThreads, s);
+  else if (per <= 2) launch_row_kernel<M, N, 2>(a, n, kRowThreads, s);
+  else if (per <= 4) launch_row_kernel<M, N, 4>(a, n, kRowThreads, s);
+  else launch_row_kernel<M, N, 8>(a, n, kRowThreads, s);
 }
 
 template <RowMode M>
@@ -197,24 +265,12 @@ void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> t
     a.t[j] = t;
   }
   switch (targets.size()) {
-    case 1: launch_row_kernel<M, 1>(a, n, shared, s); break;
-    case 2: launch_row_kernel<M, 2>(a, n, shared, s); break;
-    case 3: launch_row_kernel<M, 3>(a, n, shared, s); break;
-    default: launch_row_kernel<M, 4>(a, n, shared, s); break;
+    case 1: launch_row_kernels<M, 1>(a, n, s); break;
+    case 2: launch_row_kernels<M, 2>(a, n, s); break;
+    case 3: launch_row_kernels<M, 3>(a, n, s); break;
+    default: launch_row_kernels<M, 4>(a, n, s); break;
   }
 }
-
-// One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
-struct Gate {
-  float fg, cv;  // h' = fg * h + cv
-};
-// lb: the channel's lower bound, when has_lb.
-__device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
-  float fg = sigmoid_f(f);
-  if (has_lb) fg = __fadd_rn(lb, __fmul_rn(1.0f - lb, fg));
-  return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
-}
-__device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
 
 // A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads). Measured
 // on the H200 at d = 2560, T = 2048: 118 us; 16 channels x 64 chunks (160 blocks) took 151 us.
@@ -297,6 +353,21 @@ void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float
                          std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
   if (ld < k || !w_g || !h) throw Error("internal: cuda gated_norm_quantize arguments");
   launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}}, n, k, targets, s);
+}
+
+void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, float* states, const int32_t* slots,
+                               int64_t slot_stride, const float* g, int64_t ld, const float* w_g, float eps, int64_t n,
+                               int64_t k, std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
+  if (ld < k || slot_stride < k || !i || !f || !states || !g || !w_g)
+    throw Error("internal: cuda mlgru_step_gated_quantize arguments");
+  RowArgs a{const_cast<float*>(g), nullptr, nullptr, ld, w_g, eps, 0, q_stride, {}};
+  a.i = i;
+  a.f = f;
+  a.lb = lb;
+  a.states = states;
+  a.slots = slots;
+  a.slot_stride = slot_stride;
+  launch_rows<RowMode::GatedStep>(a, n, k, targets, s);
 }
 
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,

@@ -4,7 +4,10 @@
 // kernels/elementwise.cpp). Sums of squares are in double, as on the CPU, but added in another
 // order; exp is CUDA's expf (within 2 ulp of the CPU's std::exp), so results involving sigmoid or
 // SiLU differ from the CPU's by a few ulp, and an int8 code that lies on a rounding boundary can
-// then differ by one (tests/cuda state the measured and allowed differences).
+// then differ by one (tests/cuda state the measured and allowed differences). Like the products,
+// every kernel here is launched with programmatic dependent launch (launch.cuh). Rows of the three
+// quantising kernels hold up to 51200 values (k; one row of floats in shared memory). Everything is
+// asynchronous on stream s; arguments are checked on the host (Error, naming what is wrong).
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -33,6 +36,16 @@ void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre,
 // [n][ld], as Mlgru::forward computes it (rmsnorm, then silu_mul); targets quantise m.
 void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
                          std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s);
+
+// Decode of the MLGRU and its output gate in one launch (T = 1, one token per sequence): for each row
+// t < n, h = the MLGRU step (mlgru_scan's formulas, the CPU's mlgru_step) from i[t] and f[t] (rows at
+// ld) and the state at states + slots[t] * slot_stride (slots null: t * slot_stride), which it
+// updates in place; then m = silu(h) * (RMSNorm(g[t]) * w_g) as gated_norm_quantize, and the targets
+// quantise m. No two rows may name the same slot. Replaces mlgru_scan (T = 1) + gated_norm_quantize,
+// and any gather/scatter of the states around them.
+void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, float* states, const int32_t* slots,
+                               int64_t slot_stride, const float* g, int64_t ld, const float* w_g, float eps, int64_t n,
+                               int64_t k, std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s);
 
 // GLU: m = silu(gv[t][c]) * gv[t][k + c] for c < k (the gate is the first k outputs, v the next k),
 // gv [n][gv_ld]; targets quantise m.

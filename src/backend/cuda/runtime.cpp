@@ -49,7 +49,10 @@ void Stream::synchronize() const { check(cudaStreamSynchronize(s_), "stream sync
 
 Timer::Timer() {
   check(cudaEventCreate(&a_), "create event");
-  check(cudaEventCreate(&b_), "create event");
+  if (const cudaError_t e = cudaEventCreate(&b_); e != cudaSuccess) {
+    cudaEventDestroy(a_);  // the destructor does not run when the constructor throws
+    check(e, "create event");
+  }
 }
 Timer::~Timer() {
   cudaEventDestroy(a_);

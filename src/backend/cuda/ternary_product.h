@@ -6,7 +6,9 @@
 // One launch serves up to kMaxProducts products with the same token count (i/f/g: one input, each
 // matrix with the activations its own norm weights quantised).
 // Decode (few tokens) splits each row tile's columns over several warps so that every SM streams
-// weights; prefill gives each warp 16 rows x 64 tokens and keeps the activations in L1.
+// weights; past 32 tokens each warp takes 32 rows x 32 tokens, the activations coming through L1.
+// Launched with programmatic dependent launch (launch.cuh): a product's first weights are read while
+// the kernel before it on the stream finishes; callers need do nothing for it.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

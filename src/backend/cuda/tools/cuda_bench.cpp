@@ -161,10 +161,10 @@ void bench_float_kernels(cudaStream_t s) {
   }
 }
 
-// One forward step of the 2.7B over B sequences of T tokens as the backend will run it (T = 1:
+// One forward step of the 2.7B over B sequences of T tokens as the backend can run it (T = 1:
 // a decode step of batch B; B = 1: a prefill of T tokens): per layer 4 launches of products (i/f/g,
-// o, gate, down) and 4 of float work, then the final norm and the LM head (of every token), in one
-// graph.
+// o, gate, down) and 4 of float work (3 in decode: the MLGRU step goes inside the output gate's
+// kernel), then the final norm and the LM head of each sequence's last token, in one graph.
 void bench_step(double probe_gbps, int64_t B, int64_t T, cudaStream_t s) {
   const int64_t n = B * T;
   const int64_t d = 2560, I = 6912, V = 32000, L = 32;
@@ -219,10 +219,15 @@ void bench_step(double probe_gbps, int64_t B, int64_t T, cudaStream_t s) {
                                {{ly.f.data(), d, d}, acts(1, d), {nullptr, y_f.data(), d, 0.5f}},
                                {{ly.g.data(), d, d}, acts(2, d), {nullptr, y_g.data(), d, 0.5f}}};
       ternary_product(p_ifg, s);
-      mlgru_scan(y_i.data(), y_f.data(), d, l ? lb.data() + l * d : nullptr, B, T, d, state.data() + l * B * d, d, hs.data(),
-                 d, s);
       const QuantTarget o_t[] = {target(0, nw + 5 * d)};
-      gated_norm_quantize(y_g.data(), hs.data(), d, nw + 4 * d, eps, n, d, o_t, sd, s);
+      const float* layer_lb = l ? lb.data() + l * d : nullptr;
+      if (T == 1) {  // decode: the MLGRU step inside the output gate's kernel
+        mlgru_step_gated_quantize(y_i.data(), y_f.data(), layer_lb, state.data() + l * B * d, nullptr, d, y_g.data(), d,
+                                  nw + 4 * d, eps, n, d, o_t, sd, s);
+      } else {
+        mlgru_scan(y_i.data(), y_f.data(), d, layer_lb, B, T, d, state.data() + l * B * d, d, hs.data(), d, s);
+        gated_norm_quantize(y_g.data(), hs.data(), d, nw + 4 * d, eps, n, d, o_t, sd, s);
+      }
       const Product p_o{{ly.o.data(), d, d}, acts(0, d), {nullptr, y_o.data(), d, 0.5f}};
       ternary_product({&p_o, 1}, s);
       const QuantTarget gate_t[] = {target(0, nw + 7 * d)};
@@ -247,7 +252,7 @@ void bench_step(double probe_gbps, int64_t B, int64_t T, cudaStream_t s) {
   cudaGraphExecDestroy(exec);
   const double gbps = static_cast<double>(weight_bytes) / (ms * 1e-3) / 1e9;
   std::printf("| 2.7B %s %lld x %lld (%lld launches) | %.1f | %.1f | %.0f | %.1f%% | %.0f |\n", T == 1 ? "decode" : "prefill",
-              static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(L * 8 + 2),
+              static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(L * (T == 1 ? 7 : 8) + 2),
               static_cast<double>(weight_bytes) / 1e6, ms * 1e3, gbps, 100.0 * gbps / probe_gbps,
               static_cast<double>(n) * 1e3 / ms);
 }
