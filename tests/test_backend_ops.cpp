@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ std::vector<BackendCase> backends_under_test() {
     for (int threads : {1, 2})
       out.push_back({std::string("cpu_") + isa_name(isa) + "_t" + std::to_string(threads),
                      [=] { return make_backend(DeviceOptions{.device = "cpu", .threads = threads, .isa = isa_name(isa)}); }, ""});
+  // Every core this machine has (a GPU machine's CPU has many more than CI's).
+  out.push_back({"cpu_all_cores", [] { return make_backend(DeviceOptions{.device = "cpu", .threads = 0, .isa = ""}); }, ""});
   std::string cuda_skip;
   try {
     make_backend(DeviceOptions{.device = "cuda", .threads = 0, .isa = ""});
@@ -148,6 +151,36 @@ TEST_P(BackendOps, TernaryProductEqualsRefBitForBit) {
     }
 }
 
+TEST_P(BackendOps, TernaryProductAtModelShapesEqualsRef) {
+  // Model-sized products at a prefill of 2 x 24 tokens: many row tiles (500), the 370M GLU's 2816
+  // columns. ref's sums are computed once for all backends.
+  const Shape shapes[] = {{TernaryFormat::TQ2_0_R8, 8000, 1024}, {TernaryFormat::TQ2_0_R8, 1024, 2816}};
+  for (const Shape& s : shapes)
+    for (int64_t n : {1, 48}) {
+      const PackedCase p = pack(s.f, s.rows, s.cols, static_cast<uint32_t>(s.cols + n));
+      std::mt19937 rng(static_cast<uint32_t>(n));
+      std::uniform_int_distribution<int> d(-128, 127);
+      std::vector<int8_t> q(static_cast<size_t>(n * s.cols));
+      for (auto& x : q) x = static_cast<int8_t>(d(rng));
+      be_->reserve(n, s.cols);
+      const auto wr = ref_.upload_matrix(p.w, p.s_w);
+      const auto wb = be_->upload_matrix(p.w, p.s_w);
+      static std::map<std::pair<int64_t, int64_t>, std::vector<int32_t>> cache;
+      std::vector<int32_t>& want = cache[{s.rows * 100000 + s.cols, n}];
+      if (want.empty()) {
+        want.resize(static_cast<size_t>(n * s.rows));
+        ref_.ternary_product(*wr, q.data(), n, want.data());
+      }
+      const Buffer qb = put(*be_, q);
+      Buffer acc = be_->alloc(n * s.rows * 4);
+      be_->ternary_product(*wb, qb.as<int8_t>(), n, acc.as<int32_t>());
+      const auto got = get<int32_t>(*be_, acc, n * s.rows);
+      int64_t wrong = 0;
+      for (size_t i = 0; i < got.size(); ++i) wrong += got[i] != want[i];
+      EXPECT_EQ(wrong, 0) << s.rows << "x" << s.cols << " n=" << n;
+    }
+}
+
 TEST_P(BackendOps, BitLinearGroupsMatchRef) {
   // Three layers sharing one input (the MLGRU's i, f, g) and a single one; outputs are integer sums
   // over the same quantised input scaled by the same floats: equal to ref bit for bit on the CPU.
@@ -220,8 +253,8 @@ TEST_P(BackendOps, BitLinearInputKindsMatchRef) {
   int64_t differing = 0, total = 0;
   double worst_flips = 0;
   for (Kind kind : {Kind::Plain, Kind::Norm, Kind::Gated, Kind::Glu})
-    for (int64_t cols : {256, 300})
-      for (int64_t n : {1, 3, 20})
+    for (int64_t cols : {256, 300, 1024, 2816})
+      for (int64_t n : {1, 3, 48})
         for (bool with_add : {false, true}) {
           if (with_add && kind != Kind::Norm) continue;
           const int64_t ld = kind == Kind::Glu ? 2 * cols + 5 : cols + 3;  // rows never dense: ld is honoured
@@ -270,11 +303,12 @@ TEST_P(BackendOps, BitLinearInputKindsMatchRef) {
 
 TEST_P(BackendOps, MlgruScanMatchesRef) {
   double worst = 0;
-  for (int64_t d : {1, 17, 128, 1000})
+  for (int64_t d : {1, 17, 128, 1000, 1024})
     for (int64_t B : {1, 3})
-      for (int64_t T : {1, 2, 9})
+      for (int64_t T : {1, 2, 9, 24})
         for (bool with_lb : {false, true}) {
           const int64_t n = B * T, slots = B + 2, stride = 2 * d;  // states of 2 layers per slot; layer 1 used
+          be_->reserve(n, d);
           const auto i = randn(n * d, 1), f = randn(n * d, 2, 2.0f), h0 = randn(slots * stride, 3);
           std::vector<float> lb(static_cast<size_t>(d));
           std::mt19937 rng(4);

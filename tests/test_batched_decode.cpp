@@ -37,7 +37,16 @@ Decoded alone(const Model& m, const std::vector<int64_t>& prompt, int64_t steps)
   return d;
 }
 
-class BatchedDecode : public ::testing::TestWithParam<const char*> {};
+class BatchedDecode : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    try {
+      make_backend(DeviceOptions{.device = GetParam(), .threads = 1, .isa = ""});
+    } catch (const Error& e) {
+      GTEST_SKIP() << GetParam() << " cannot run here: " << e.what();
+    }
+  }
+};
 
 TEST_P(BatchedDecode, EachSequenceGetsWhatItGetsAlone) {
   const auto m = Model::load(test::tiny_a(), DeviceOptions{.device = GetParam(), .threads = 2, .isa = ""});
@@ -94,7 +103,7 @@ TEST_P(BatchedDecode, SlotsAreCheckedAndCopied) {
   EXPECT_THROW(m->forward(two.data(), 2, 1, outside, st, ws, b.data(), false), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, BatchedDecode, ::testing::Values("ref", "cpu"),
+INSTANTIATE_TEST_SUITE_P(Devices, BatchedDecode, ::testing::Values("ref", "cpu", "cuda"),
                          [](const ::testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
 
 }  // namespace

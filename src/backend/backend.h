@@ -67,25 +67,6 @@ struct BitLinearCall {
 };
 constexpr int kMaxSharedInput = 4;
 
-// How a group's input m [n][cols] is formed from the model's buffers: the element-wise work
-// between two products, named so that a backend can fuse it with the quantisation (one pass on a
-// GPU). Rows of x, add, g and h lie ld floats apart.
-struct BitLinearInput {
-  enum class Kind {
-    Plain,  // m = x
-    Norm,   // x += add (when add is set; x keeps the sum: the residual stream), m = RMSNorm(x) * w
-    Gated,  // m = silu(h) * (RMSNorm(x) * w): the MLGRU's output gate (x holds g)
-    Glu,    // m = silu(x[:, c]) * x[:, cols + c]: the GLU (x holds [gate, v])
-  };
-  Kind kind = Kind::Plain;
-  float* x = nullptr;
-  int64_t ld = 0;
-  const float* add = nullptr;  // Norm
-  const float* h = nullptr;    // Gated
-  const float* w = nullptr;    // Norm, Gated: [cols]
-  float eps = 1e-6f;           // Norm, Gated
-};
-
 // The MLGRU recurrence over B sequences of T steps (SPEC.md): for each sequence b, state h =
 // states + slots[b] * slot_stride, in time order: f = sigmoid(f_lin), f = lb + (1 - lb) f when lb
 // is set, h = f h + silu(i) (1 - f); h_out[b][t] = h. Rows of i, f_lin and h_out are batch-major,
@@ -99,6 +80,30 @@ struct MlgruScan {
   const int32_t* slots = nullptr;  // [B], backend memory
   int64_t slot_stride = 0;
   float* h_out = nullptr;
+};
+
+// How a group's input m [n][cols] is formed from the model's buffers: the element-wise work
+// between two products, named so that a backend can fuse it with the quantisation (one pass on a
+// GPU). Rows of x, add, g and h lie ld floats apart.
+struct BitLinearInput {
+  enum class Kind {
+    Plain,  // m = x
+    Norm,   // x += add (when add is set; x keeps the sum: the residual stream), m = RMSNorm(x) * w
+    Gated,  // m = silu(h) * (RMSNorm(x) * w): the MLGRU's output gate (x holds g)
+    Glu,    // m = silu(x[:, c]) * x[:, cols + c]: the GLU (x holds [gate, v])
+    // The MLGRU recurrence *scan advances its states, then m = silu(h) * (RMSNorm(x) * w) with h the
+    // new states: the recurrence and the output gate (x holds g). scan->h_out receives h unless the
+    // backend fuses the two (it may then leave h_out alone).
+    Recurrent,
+  };
+  Kind kind = Kind::Plain;
+  float* x = nullptr;
+  int64_t ld = 0;
+  const float* add = nullptr;  // Norm
+  const float* h = nullptr;    // Gated
+  const float* w = nullptr;    // Norm, Gated, Recurrent: [cols]
+  float eps = 1e-6f;           // Norm, Gated, Recurrent
+  const MlgruScan* scan = nullptr;  // Recurrent: rows of x are its B*T rows
 };
 
 class Backend {
@@ -130,6 +135,9 @@ class Backend {
   // embedding table (a mapped model file) must outlive what is made from them.
   virtual std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) = 0;
   virtual std::unique_ptr<BackendEmbeddings> upload_embeddings(const EmbeddingTable& table) = 0;
+  // Rows of a forward call that give full speed: longer prompts run in chunks of this many (so
+  // memory does not grow with the prompt) at no cost in speed.
+  virtual int64_t prefill_rows() const { return 256; }
   // Room for the ops' own scratch: up to `rows` rows of up to max_cols inputs per BitLinear call.
   // Called once per plan (ops allocate nothing).
   virtual void reserve(int64_t rows, int64_t max_cols) = 0;

@@ -74,13 +74,20 @@ const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_
       rmsnorm(in.x, in.ld, in.w, n, cols, in.eps, m);
       break;
     case Kind::Gated:
+    case Kind::Recurrent: {
+      const float* h = in.h;
+      if (in.kind == Kind::Recurrent) {
+        mlgru_scan(*in.scan);
+        h = in.scan->h_out;
+      }
       rmsnorm(in.x, in.ld, in.w, n, cols, in.eps, m);
       if (in.ld == cols) {
-        silu_mul(in.h, m, n, cols, cols, m, cols);
+        silu_mul(h, m, n, cols, cols, m, cols);
       } else {
-        for (int64_t r = 0; r < n; ++r) silu_mul(in.h + r * in.ld, m + r * cols, 1, cols, cols, m + r * cols, cols);
+        for (int64_t r = 0; r < n; ++r) silu_mul(h + r * in.ld, m + r * cols, 1, cols, cols, m + r * cols, cols);
       }
       break;
+    }
     case Kind::Glu:
       silu_mul(in.x, in.x + cols, n, cols, in.ld, m, cols);
       break;

@@ -17,7 +17,7 @@ GenerateResult generate(const Model& model, const Tokenizer* tok, const Generate
   check(P > 0, "internal: generation needs a prompt of at least one token");
   check(tok || req.stops.empty(), "stop strings need a tokenizer");
   StatePool st(model, 1);
-  Workspace ws(model, std::min(P, kPrefillRows));  // longer prompts run in chunks
+  Workspace ws(model, std::min(P, model.backend().prefill_rows()));  // longer prompts run in chunks
   std::vector<float> logits(static_cast<size_t>(V));
   Sampler sampler(req.sampler, V);
   for (int64_t id : req.prompt) sampler.accept(id);

@@ -31,12 +31,12 @@ void Mlgru::forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T,
   // i, f and g read the same input: one pass.
   const BitLinearCall calls[] = {i_.call(i), f_.call(f), g_.call(g)};
   be.bitlinear(calls, in, n);
-  // h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t) per sequence in time order; i's buffer then holds h_t.
-  be.mlgru_scan(MlgruScan{i, f, lb_count_ ? lower_bound_.as<float>() : nullptr, B, T, d, st.states + layer_offset,
-                          st.slots, st.slot_stride, i});
-  // o = o_proj(silu(h) * RMSNorm(g) * g_norm)
-  BitLinearInput gated{.kind = BitLinearInput::Kind::Gated, .x = g, .ld = d, .h = i, .w = g_norm_.as<float>(), .eps = eps_};
-  o_.forward(be, gated, n, out);
+  // h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t) per sequence in time order (h_t may go over i), then
+  // o = o_proj(silu(h) * RMSNorm(g) * g_norm).
+  const MlgruScan scan{i, f, lb_count_ ? lower_bound_.as<float>() : nullptr, B, T, d, st.states + layer_offset,
+                       st.slots, st.slot_stride, i};
+  o_.forward(be, {.kind = BitLinearInput::Kind::Recurrent, .x = g, .ld = d, .w = g_norm_.as<float>(), .eps = eps_, .scan = &scan},
+             n, out);
 }
 
 }  // namespace mmfree

@@ -44,10 +44,6 @@ class StatePool {
   Buffer h_;
 };
 
-// Rows of a workspace that prefill needs for full speed: the CPU kernels take tokens in blocks of
-// about 100 (ternary_simd.inc), so longer prompts run in chunks of this many at no cost in speed.
-constexpr int64_t kPrefillRows = 256;
-
 // Every buffer a forward call needs, for up to max_rows = B*T rows at once, in backend memory.
 struct Workspace {
   Workspace(const Model& m, int64_t max_rows);

@@ -24,6 +24,8 @@ class CpuBackend : public HostBackend {
   Isa isa() const { return isa_; }
   int threads() const;
   int probe_threads() const override { return threads(); }
+  // The kernels take tokens in blocks of about 100 (ternary_simd.inc): 256 rows are full speed.
+  int64_t prefill_rows() const override { return 256; }
 
   std::unique_ptr<BackendMatrix> upload_matrix(const TernaryMatrix& w, float s_w) override;
   void reserve(int64_t rows, int64_t max_cols) override;

@@ -10,6 +10,7 @@
 #include "backend/cuda/bandwidth.h"
 #include "backend/cuda/elementwise.h"
 #include "backend/cuda/mma_layout.h"
+#include "backend/cuda/mma_relayout.h"
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/ternary_product.h"
 #include "util/error.h"
@@ -35,6 +36,8 @@ class CudaBackend : public Backend {
   std::string name() const override { return "cuda:" + std::to_string(info_.index); }
   std::string description() const override { return describe(info_); }
   bool host_memory() const override { return false; }
+  // The tensor-core products want many tokens per weight tile: 2048 rows keep them busy.
+  int64_t prefill_rows() const override { return 2048; }
 
   static std::string describe(const cuda::DeviceInfo& i) {
     return "cuda:" + std::to_string(i.index) + ": " + i.name + ", sm_" + std::to_string(i.cc_major) +
@@ -88,10 +91,19 @@ class CudaBackend : public Backend {
     m->rows = w.rows;
     m->cols = w.cols;
     m->s_w = s_w;
-    const std::vector<uint8_t> packed = cuda::pack_mma(w);  // the same 2-bit codes, re-laid for the tensor cores
-    m->codes = cuda::DeviceBuffer<uint8_t>(static_cast<int64_t>(packed.size()));
+    // The same 2-bit codes, re-laid for the tensor cores: on the device from TQ2_0_R8 (a model
+    // file's default), else on the host.
+    m->codes = cuda::DeviceBuffer<uint8_t>(cuda::mma_bytes(w.rows, w.cols));
     count(m->codes.bytes());  // weights live as long as the backend
-    m->codes.upload(packed.data());
+    if (w.format == TernaryFormat::TQ2_0_R8) {
+      cuda::DeviceBuffer<uint8_t> r8(w.rows * w.cols / 4);
+      r8.upload(w.data);
+      cuda::relayout_tq2_r8(r8.data(), w.rows, w.cols, m->codes.data(), stream_.get());
+      stream_.synchronize();  // before r8 is freed
+    } else {
+      const std::vector<uint8_t> packed = cuda::pack_mma(w);
+      m->codes.upload(packed.data());
+    }
     return m;
   }
 
@@ -152,6 +164,17 @@ class CudaBackend : public Backend {
       case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;
       case Kind::Gated: cuda::gated_norm_quantize(in.x, in.h, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;
       case Kind::Glu: cuda::glu_quantize(in.x, in.ld, n, k, t, q_stride_, st); break;
+      case Kind::Recurrent: {
+        const MlgruScan& sc = *in.scan;
+        if (sc.T == 1) {  // decode: the step and the gate in one launch, on the states where they lie
+          cuda::mlgru_step_gated_quantize(sc.i, sc.f_lin, sc.lb, sc.states, sc.slots, sc.slot_stride, in.x, in.ld, in.w,
+                                          in.eps, n, k, t, q_stride_, st);
+        } else {
+          mlgru_scan(sc);
+          cuda::gated_norm_quantize(in.x, sc.h_out, in.ld, in.w, in.eps, n, k, t, q_stride_, st);
+        }
+        break;
+      }
     }
     cuda::ternary_product({products, calls.size()}, st);
   }

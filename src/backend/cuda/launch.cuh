@@ -15,6 +15,10 @@ namespace mmfree::cuda {
 __device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void pdl_allow_next() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 
+// MMFREE_CUDA_NO_PDL=1 launches every kernel fully ordered (a check that a result does not depend
+// on the overlap; griddepcontrol is then a no-op).
+bool pdl_enabled();
+
 template <class... Params, class... Args>
 void launch_pdl(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, cudaStream_t s,
                 Args&&... args) {
@@ -27,7 +31,7 @@ void launch_pdl(const char* name, void (*kernel)(Params...), dim3 grid, dim3 blo
   cfg.dynamicSmemBytes = shared;
   cfg.stream = s;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
   check(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...), name);
 }
 

@@ -1,9 +1,20 @@
 #include "backend/cuda/runtime.h"
 
+#include <cstdlib>
+#include <string>
+
 namespace mmfree::cuda {
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw Error(std::string("cuda: ") + what + ": " + cudaGetErrorString(e));
+}
+
+bool pdl_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("MMFREE_CUDA_NO_PDL");
+    return !(v && *v && std::string(v) != "0");
+  }();
+  return on;
 }
 
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
