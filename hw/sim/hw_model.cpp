@@ -1,0 +1,136 @@
+#include "hw_model.h"
+
+#include <algorithm>
+
+#include "model/model.h"
+#include "model/ops.h"
+#include "model/tensor_names.h"
+#include "util/error.h"
+
+namespace mmfree::hw {
+
+namespace {
+
+std::vector<int32_t> q16_vector(const std::vector<float>& v) {
+  std::vector<int32_t> out(v.size());
+  std::transform(v.begin(), v.end(), out.begin(), [](float x) { return to_q16(x); });
+  return out;
+}
+
+// The lower bounds each layer's MLGRU uses (zero where the model uses none: f is then unchanged).
+std::vector<std::vector<float>> lower_bounds(const WeightSource& w) {
+  const ModelConfig& c = w.config();
+  auto lb = lower_bounds_from_params(w.floats("model.lower_bounds"), c.num_layers, c.hidden_size);
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    if (!c.use_lower_bound || l == 0) std::fill(lb[l].begin(), lb[l].end(), 0.0f);
+  return lb;
+}
+
+}  // namespace
+
+HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
+    : w_(std::move(w)),
+      core_(core),
+      layout_(w_->config().hidden_size, w_->config().intermediate_size, kLanes),
+      emb_(w_->embeddings()),
+      final_norm_(w_->floats("model.norm.weight")),
+      lm_head_(w_->bitlinear("lm_head")) {
+  const ModelConfig& c = w_->config();
+  const int64_t L = c.num_layers, d = c.hidden_size;
+  const auto lb = lower_bounds(*w_);
+  const char* const names[] = {"attn.i_proj", "attn.f_proj", "attn.g_proj", "attn.o_proj", "mlp.gate_proj", "mlp.down_proj"};
+  std::vector<uint8_t> dram;
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string p = layer_prefix(l);
+    std::vector<int32_t> params(static_cast<size_t>(layout_.param_words()));
+    const auto put = [&](BlockLayout::Param at, const std::vector<float>& v) {
+      const auto q = q16_vector(v);
+      std::copy(q.begin(), q.end(), params.begin() + layout_.param(at));
+    };
+    float s_w[BlockLayout::kMatrices];
+    const uint32_t base = static_cast<uint32_t>(dram.size() / (kLanes / 4));
+    const BlockLayout::Param norm_of[] = {BlockLayout::INorm, BlockLayout::FNorm, BlockLayout::GNorm,
+                                          BlockLayout::ONorm, BlockLayout::GateNorm, BlockLayout::DownNorm};
+    for (int m = 0; m < BlockLayout::kMatrices; ++m) {
+      const BitLinear bl = w_->bitlinear(p + names[m]);
+      s_w[m] = bl.weight_scale();
+      put(norm_of[m], bl.norm());
+      const auto t = bl.ternary();
+      const auto bytes = pack_weights(t.data(), bl.out_features(), bl.in_features());
+      dram.insert(dram.end(), bytes.begin(), bytes.end());
+    }
+    put(BlockLayout::AttnNorm, w_->floats(p + "attn_norm.weight"));
+    put(BlockLayout::GOutNorm, w_->floats(p + "attn.g_norm.weight"));
+    put(BlockLayout::MlpNorm, w_->floats(p + "mlp_norm.weight"));
+    put(BlockLayout::LowerBound, lb[l]);
+    params_.push_back(std::move(params));
+    auto prog = block_program(layout_, s_w);
+    for (Instr& in : prog)
+      if (in.op == Op::Tmv) in.wbase += base;
+    programs_.push_back(std::move(prog));
+  }
+  core_.set_weights(std::move(dram));
+  h_.assign(static_cast<size_t>(L * d), 0);
+  scratch_.reserve(1, d);
+}
+
+int64_t HwModel::block(int64_t l, std::vector<float>& x) {
+  const int64_t d = layout_.d;
+  core_.write_params(0, params_[l]);
+  core_.load_program(programs_[l]);
+  core_.write_vectors(layout_.x(), q16_vector(x));
+  const auto h0 = h_.begin() + l * d;
+  core_.write_vectors(layout_.h(), std::vector<int32_t>(h0, h0 + d));
+  const int64_t cycles = core_.run();
+  const auto xq = core_.read_vectors(layout_.x(), d);
+  const auto hq = core_.read_vectors(layout_.h(), d);
+  std::copy(hq.begin(), hq.end(), h0);
+  for (int64_t i = 0; i < d; ++i) x[i] = static_cast<float>(from_q16(xq[i]));
+  cycles_ += cycles;
+  return cycles;
+}
+
+std::vector<float> HwModel::step(int64_t token) {
+  const ModelConfig& c = config();
+  if (token < 0 || token >= c.vocab_size) throw Error("hw: token id " + std::to_string(token) + " is outside the vocabulary");
+  std::vector<float> x(static_cast<size_t>(c.hidden_size)), a(x.size());
+  emb_.row(token, x.data());
+  for (int64_t l = 0; l < c.num_layers; ++l) block(l, x);
+  rmsnorm_rows(x.data(), final_norm_.data(), 1, c.hidden_size, static_cast<float>(c.rms_norm_eps), a.data());
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+  lm_head_.forward(a.data(), 1, logits.data(), scratch_, ComputeContext{.reference = true});
+  return logits;
+}
+
+int64_t HwModel::weight_bytes_per_token() const {
+  return static_cast<int64_t>(layout_.matrix_base(BlockLayout::kMatrices)) * (kLanes / 4) * config().num_layers;
+}
+
+int64_t HwModel::param_bytes_per_token() const { return layout_.param_words() * 4 * config().num_layers; }
+
+RefBlock::RefBlock(const WeightSource& w, int64_t layer)
+    : d_(w.config().hidden_size),
+      eps_(static_cast<float>(w.config().rms_norm_eps)),
+      attn_norm_(w.floats(layer_prefix(layer) + "attn_norm.weight")),
+      mlp_norm_(w.floats(layer_prefix(layer) + "mlp_norm.weight")),
+      a_(static_cast<size_t>(d_)),
+      o_(static_cast<size_t>(d_)),
+      mixer_(w, layer, w.config().use_lower_bound && layer > 0 ? lower_bounds(w)[layer] : std::vector<float>{}),
+      mlp_(w, layer) {
+  const int64_t I = w.config().intermediate_size;
+  ms_.reserve(1, d_);
+  gs_.reserve(1, I);
+  bs_.reserve(1, std::max(d_, I));
+}
+
+void RefBlock::forward(std::vector<float>& x, std::vector<float>& h) {
+  const ComputeContext c{.reference = true};
+  rmsnorm_rows(x.data(), attn_norm_.data(), 1, d_, eps_, a_.data());
+  mixer_.forward(a_.data(), 1, 1, h.data(), d_, o_.data(), ms_, bs_, c);
+  for (int64_t i = 0; i < d_; ++i) x[i] += o_[i];
+  rmsnorm_rows(x.data(), mlp_norm_.data(), 1, d_, eps_, a_.data());
+  mlp_.forward(a_.data(), 1, o_.data(), gs_, bs_, c);
+  for (int64_t i = 0; i < d_; ++i) x[i] += o_[i];
+}
+
+}  // namespace mmfree::hw

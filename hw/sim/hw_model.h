@@ -1,0 +1,72 @@
+#pragma once
+// The one place where the hardware simulation meets mmfree's model: reads a model's blocks
+// (WeightSource) into the core's formats, runs every block of a decode step on the simulated core
+// (embedding, final norm and LM head on the CPU), and runs mmfree's own block for comparison.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core_sim.h"
+#include "hw_program.h"
+#include "model/bitlinear.h"
+#include "model/embedding_table.h"
+#include "model/glu.h"
+#include "model/mlgru.h"
+#include "model/weight_source.h"
+
+namespace mmfree::hw {
+
+// A model's blocks on one simulated core. The core holds one block's parameters at a time; the
+// host swaps them in (and each layer's state h) before the block runs.
+class HwModel {
+ public:
+  HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core);
+
+  const ModelConfig& config() const { return w_->config(); }
+  const BlockLayout& layout() const { return layout_; }
+  // The q16 state h of every layer, zero at the start of a sequence.
+  void reset() { h_.assign(h_.size(), 0); }
+
+  // Block l on the core: x (d floats) in and out, through the core's q16 format; returns cycles.
+  int64_t block(int64_t l, std::vector<float>& x);
+  // One decode step: embedding row of token, every block on the core, logits on the CPU.
+  std::vector<float> step(int64_t token);
+  // Weight bytes the core streams for one token (all blocks), and the per-layer vectors the host
+  // loads (norm weights and lower bounds, q16).
+  int64_t weight_bytes_per_token() const;
+  int64_t param_bytes_per_token() const;
+  int64_t cycles() const { return cycles_; }  // summed over every block run so far
+
+ private:
+  std::shared_ptr<const WeightSource> w_;
+  CoreSim& core_;
+  BlockLayout layout_;
+  std::vector<std::vector<int32_t>> params_;  // [L][param_words]
+  std::vector<std::vector<Instr>> programs_;  // [L]
+  std::vector<int32_t> h_;                    // [L][d]
+  EmbeddingTable emb_;
+  std::vector<float> final_norm_;
+  BitLinear lm_head_;
+  BitLinearScratch scratch_;
+  int64_t cycles_ = 0;
+};
+
+// mmfree's own block l (its Mlgru and Glu, reference kernels), for comparison with the core.
+class RefBlock {
+ public:
+  RefBlock(const WeightSource& w, int64_t layer);
+  void forward(std::vector<float>& x, std::vector<float>& h);  // one token
+
+ private:
+  int64_t d_;
+  float eps_;
+  std::vector<float> attn_norm_, mlp_norm_, a_, o_;
+  Mlgru mixer_;
+  Glu mlp_;
+  MlgruScratch ms_;
+  GluScratch gs_;
+  BitLinearScratch bs_;
+};
+
+}  // namespace mmfree::hw
