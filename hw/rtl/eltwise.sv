@@ -1,9 +1,9 @@
-// The element-wise unit, q16 fixed point, five cycles per element (three vector reads through
+// The element-wise unit, v24 fixed point (lower bounds q16), five cycles per element (three vector reads through
 // the one read port, the sigmoid table, the arithmetic and the write):
 //   MLGRU     f = lb + (1 - lb) sigmoid(b); h = f h + silu(a) (1 - f)   (a = i, b = f, c = h, p = lb)
 //   SILU_MUL  dst = silu(a) b                                           (silu(x) = x sigmoid(x))
 //   ADD       dst = a + b, saturating
-// Every product of two q16 values is rounded to nearest (mulq).
+// Every product of two v24 values is rounded to nearest (mulv).
 module eltwise
   import mmf_pkg::*;
 (
@@ -19,43 +19,48 @@ module eltwise
   input  logic [15:0] k,
   output logic busy,
   output logic [VAW-1:0] v_raddr,
-  input  logic [31:0] v_rdata,
+  input  logic [VW-1:0] v_rdata,
   output logic [PAW-1:0] p_raddr,
   input  logic [31:0] p_rdata,
   output logic v_we,
   output logic [VAW-1:0] v_waddr,
-  output logic [31:0] v_wdata
+  output logic [VW-1:0] v_wdata
 );
-  localparam logic signed [31:0] ONE = 32'sd65536;
+  localparam logic signed [VW-1:0] ONE = VW'(1) <<< 24;
+  localparam logic signed [2*VW-1:0] HALF = (2*VW)'(1) <<< 23;
   typedef enum logic [2:0] {IDLE, RA, RB, RC, SIG, CMP} st_t;
   st_t st;
   op_t op_r;
   logic [VAW-1:0] a_r, b_r, c_r, dst_r;
   logic [PAW-1:0] p_r;
   logic [15:0] k_r, e;
-  logic signed [31:0] va, vb, vc, lb;
+  logic signed [VW-1:0] va, vb, vc, lb;
 
-  function automatic logic signed [31:0] mulq(input logic signed [31:0] x, input logic signed [31:0] y);
-    logic signed [63:0] m;
-    m = x * y + 64'sd32768;
-    return m[47:16];
+  function automatic logic signed [VW-1:0] mulv(input logic signed [VW-1:0] x, input logic signed [VW-1:0] y);
+    logic signed [2*VW-1:0] m;
+    m = x * y + HALF;
+    return m[VW+23:24];
   endfunction
 
-  logic [16:0] sig_a, sig_b;
-  sigmoid_pwl sa (.clk, .x(va), .y(sig_a));
-  sigmoid_pwl sb (.clk, .x(vb), .y(sig_b));
+  logic [24:0] sig_a, sig_b;
+  sigmoid_pwl sig_of_a (.clk, .x(va), .y(sig_a));
+  sigmoid_pwl sig_of_b (.clk, .x(vb), .y(sig_b));
 
-  logic signed [31:0] silu_a, fg, hnew, out;
-  logic signed [32:0] sum;
+  logic signed [VW-1:0] sa, sb;
+  assign sa = $signed(VW'(sig_a));
+  assign sb = $signed(VW'(sig_b));
+
+  logic signed [VW-1:0] silu_a, fg, hnew, out;
+  logic signed [VW:0] sum;
   always_comb begin
-    silu_a = mulq(va, $signed({15'b0, sig_a}));
-    fg = lb + mulq(ONE - lb, $signed({15'b0, sig_b}));
-    hnew = mulq(fg, vc) + mulq(silu_a, ONE - fg);
-    sum = 33'(va) + 33'(vb);
+    silu_a = mulv(va, sa);
+    fg = lb + mulv(ONE - lb, sb);
+    hnew = mulv(fg, vc) + mulv(silu_a, ONE - fg);
+    sum = (VW+1)'(va) + (VW+1)'(vb);
     unique case (op_r)
       OP_MLGRU: out = hnew;
-      OP_SILU_MUL: out = mulq(silu_a, vb);
-      default: out = sum[32] != sum[31] ? (sum[32] ? 32'sh8000_0000 : 32'sh7fff_ffff) : sum[31:0];
+      OP_SILU_MUL: out = mulv(silu_a, vb);
+      default: out = sum[VW] != sum[VW-1] ? {sum[VW], {(VW-1){~sum[VW]}}} : sum[VW-1:0];
     endcase
   end
 
@@ -91,7 +96,7 @@ module eltwise
         RA: st <= RB;
         RB: begin
           va <= $signed(v_rdata);
-          lb <= $signed(p_rdata);
+          lb <= $signed({p_rdata, 8'b0});  // q16 -> v24
           st <= RC;
         end
         RC: begin

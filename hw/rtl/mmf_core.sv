@@ -1,13 +1,13 @@
 // One accelerator core: runs a MatMul-free block (or any program of the ops in mmf_pkg) out of
 // its instruction memory. The host loads vectors into the vector memory, per-layer parameters
-// (norm weights, lower bounds) into the parameter memory and the program into the instruction
+// (norm weights, lower bounds; q16) into the parameter memory and the program into the instruction
 // memory, then pulses start; the core streams each product's ternary weights from external
 // memory and raises done at OP_END. docs/HARDWARE.md has the block diagram.
 module mmf_core
   import mmf_pkg::*;
 #(
   parameter int LANES = 64,      // weights per cycle: the memory beat is LANES / 4 bytes
-  parameter int VMEM_AW = 16,    // vector memory: 2**VMEM_AW q16 words
+  parameter int VMEM_AW = 16,    // vector memory: 2**VMEM_AW v24 words
   parameter int PMEM_AW = 15,    // parameter memory
   parameter int QWAW = 8,        // activation buffer: LANES * 2**QWAW int8 elements
   parameter int IMEM_AW = 6
@@ -18,10 +18,10 @@ module mmf_core
   input  logic host_we,
   input  logic [1:0] host_sel,             // 0 vector memory, 1 parameter memory, 2 instructions
   input  logic [15:0] host_addr,
-  input  logic [31:0] host_wdata,
+  input  logic [VW-1:0] host_wdata,        // vector memory: v24; parameter memory: q16 in the low bits
   input  logic [INSTR_BITS-1:0] host_iwdata,
   input  logic [15:0] host_raddr,          // vector memory, data next cycle
-  output logic [31:0] host_rdata,
+  output logic [VW-1:0] host_rdata,
   input  logic start,
   output logic busy,
   output logic [63:0] last_scale,          // the scale of the last QUANT, Q24.40 (for the tests)
@@ -57,9 +57,9 @@ module mmf_core
 
   logic [VAW-1:0] nq_vraddr, ew_vraddr, nq_vwaddr, ew_vwaddr, mv_waddr;
   logic [PAW-1:0] nq_praddr, ew_praddr;
-  logic [31:0] nq_vwdata, ew_vwdata, mv_wdata;
+  logic [VW-1:0] nq_vwdata, ew_vwdata, mv_wdata, v_rdata;
   logic nq_vwe, ew_vwe, mv_we;
-  logic [31:0] v_rdata, p_rdata;
+  logic [31:0] p_rdata;
   logic q_we;
   logic [15:0] q_idx;
   logic signed [7:0] q_val;
@@ -99,7 +99,7 @@ module mmf_core
 
   logic v_we;
   logic [VAW-1:0] v_waddr, v_raddr;
-  logic [31:0] v_wdata;
+  logic [VW-1:0] v_wdata;
   always_comb begin
     if (!busy) begin
       v_we = host_we && host_sel == 2'd0;
@@ -115,10 +115,10 @@ module mmf_core
   end
   assign host_rdata = v_rdata;
 
-  sdp_ram #(.W(32), .AW(VMEM_AW)) vmem (
+  sdp_ram #(.W(VW), .AW(VMEM_AW)) vmem (
     .clk, .we(v_we), .waddr(v_waddr[VMEM_AW-1:0]), .wdata(v_wdata), .raddr(v_raddr[VMEM_AW-1:0]), .rdata(v_rdata));
   sdp_ram #(.W(32), .AW(PMEM_AW)) pmem (
-    .clk, .we(!busy && host_we && host_sel == 2'd1), .waddr(host_addr[PMEM_AW-1:0]), .wdata(host_wdata),
+    .clk, .we(!busy && host_we && host_sel == 2'd1), .waddr(host_addr[PMEM_AW-1:0]), .wdata(host_wdata[31:0]),
     .raddr(uses_ew ? ew_praddr[PMEM_AW-1:0] : nq_praddr[PMEM_AW-1:0]), .rdata(p_rdata));
 
   always_ff @(posedge clk) begin

@@ -1,15 +1,16 @@
 // Shared types of the MatMul-free accelerator core (docs/HARDWARE.md).
-// Number formats: vectors, norm weights and lower bounds are signed Q16.16 in 32 bits ("q16");
-// the ternary product is exact int32; one scale per product is unsigned Q24.40 in 64 bits.
+// Number formats: vectors are signed Q16.24 in 40-bit words ("v24", one M20K / BRAM word width);
+// norm weights and lower bounds are signed Q16.16 in 32 bits ("q16"); the ternary product is
+// exact int32; one scale per product is unsigned Q24.40 in 64 bits.
 package mmf_pkg;
 
-  localparam int FRAC = 16;          // fraction bits of every vector element
+  localparam int VW = 40;            // bits of a vector element, Q16.24
   localparam int VAW = 16;           // vector memory address bits
   localparam int PAW = 16;           // parameter memory address bits
 
   typedef enum logic [3:0] {
     OP_END      = 4'd0,  // stop; the core raises done
-    OP_NORM     = 4'd1,  // dst = RMSNorm(a) * p                    (q16 out)
+    OP_NORM     = 4'd1,  // dst = RMSNorm(a) * p                    (v24 out)
     OP_QUANT    = 4'd2,  // qbuf = int8(RMSNorm(a) * p), scale = max|u| / (127 s_w)
     OP_TMV      = 4'd3,  // dst[r] = scale * sum_k W[r][k] qbuf[k]  (raw: the int32 sum)
     OP_MLGRU    = 4'd4,  // c = sigma-gated recurrence of a (i), b (f), c (h), p (lower bound)
@@ -29,7 +30,7 @@ package mmf_pkg;
     logic [VAW-1:0] c;
     logic [VAW-1:0] b;
     logic [VAW-1:0] a;
-    logic raw;            // TMV: write the int32 sums instead of scaled q16 values
+    logic raw;            // TMV: write the int32 sums instead of scaled v24 values
     op_t op;
   } instr_t;
 

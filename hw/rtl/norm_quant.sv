@@ -1,8 +1,8 @@
 // RMSNorm and int8 quantization of one vector (SPEC.md, BitLinear steps 1-2), two passes over it.
-// Pass 1 reads a[i] and the norm weight w[i] and keeps sum(a^2) and max|a w|. Between the passes
+// Pass 1 reads a[i] (v24) and the norm weight w[i] (q16) and keeps sum(a^2) and max|a w|. Between the passes
 // one square root and one or two divisions (sequential units, once per vector) give
 // r = 1 / rms(a) and, for quantization, R = 127 / max|a w|. Pass 2 writes either the normalised
-// vector a w r (NORM, q16 out) or q = round(127 a w / max|a w|) (QUANT, int8 out) together with
+// vector a w r (NORM, v24 out) or q = round(127 a w / max|a w|) (QUANT, int8 out) together with
 // the product's scale max|u| / (127 s_w) = max|a w| r beta. q does not depend on r at all, so the
 // codes come from an integer ratio, not from a chain of roundings.
 module norm_quant
@@ -21,17 +21,17 @@ module norm_quant
   output logic busy,
   output logic [63:0] scale,      // Q24.40
   output logic [VAW-1:0] v_raddr,
-  input  logic [31:0] v_rdata,
+  input  logic [VW-1:0] v_rdata,
   output logic [PAW-1:0] p_raddr,
   input  logic [31:0] p_rdata,
   output logic v_we,
   output logic [VAW-1:0] v_waddr,
-  output logic [31:0] v_wdata,
+  output logic [VW-1:0] v_wdata,
   output logic q_we,
   output logic [15:0] q_idx,
   output logic signed [7:0] q_val
 );
-  localparam logic [63:0] EPS_Q32 = 64'd4295;   // 1e-6 in Q32
+  localparam logic [95:0] EPS_Q48 = 96'd281474977;  // 1e-6 in Q48
   localparam logic [71:0] MU_MIN_Q24 = 72'd168;  // 1e-5 in Q24
 
   typedef enum logic [3:0] {IDLE, P1, MS, SQRT, SQRT_W, DIVR, DIVR_W, DIVQ, DIVQ_W, SCALE1, SCALE2, P2} st_t;
@@ -44,20 +44,20 @@ module norm_quant
   logic [63:0] beta_r;
   logic rd_valid;
 
-  logic [79:0] sumsq;
-  logic [63:0] maxp;
-  logic [63:0] ms;
+  logic [95:0] sumsq;        // Q48
+  logic [71:0] maxp;         // Q40
+  logic [95:0] ms;           // mean(a^2) + eps, Q48
   logic [47:0] r;            // 1 / rms, Q32
   logic [46:0] rq;           // 127 / (maxp >> sh), Q40
   logic [6:0] sh;
   logic [71:0] mu;           // max|u|, Q24
 
   // the element read last cycle
-  logic signed [63:0] aw;    // a w, Q32
-  logic [63:0] aw_abs;
+  logic signed [71:0] aw;    // a w, Q40
+  logic [71:0] aw_abs;
   assign aw = $signed(v_rdata) * $signed(p_rdata);
-  assign aw_abs = aw[63] ? -aw : aw;
-  logic signed [63:0] a2;    // a^2, Q32
+  assign aw_abs = aw[71] ? -aw : aw;
+  logic signed [79:0] a2;    // a^2, Q48
   assign a2 = $signed(v_rdata) * $signed(v_rdata);
 
   // sequential helpers
@@ -68,9 +68,9 @@ module norm_quant
   seq_isqrt #(.RW(48)) isqrt (.clk, .rst, .start(sq_start), .x(sq_x), .busy(sq_busy), .r(sq_r));
   seq_div #(.NW(96), .DW(64)) div (.clk, .rst, .start(dv_start), .n(dv_n), .d(dv_d), .busy(dv_busy), .q(dv_q));
 
-  function automatic logic [6:0] bitlen(input logic [63:0] v);
+  function automatic logic [6:0] bitlen(input logic [71:0] v);
     bitlen = 0;
-    for (int i = 0; i < 64; i++) if (v[i]) bitlen = 7'(i + 1);
+    for (int i = 0; i < 72; i++) if (v[i]) bitlen = 7'(i + 1);
   endfunction
 
   assign busy = st != IDLE;
@@ -80,25 +80,25 @@ module norm_quant
   assign reading = (st == P1 || st == P2) && idx < k_r;
 
   // pass 2 outputs
-  logic signed [112:0] normed;
+  logic signed [120:0] normed;
   logic [71:0] qmag;
   logic [7:0] qabs;
-  assign normed = aw * $signed({1'b0, r}) + (113'sd1 <<< 47);  // a w r in Q64, rounded at Q16
+  assign normed = aw * $signed({1'b0, r}) + (121'sd1 <<< 47);  // a w r in Q72, rounded at Q24
   assign qmag = 72'(aw_abs >> sh) * 72'(rq) + (72'd1 << 39);
   assign qabs = (qmag >> 40) > 127 ? 8'd127 : 8'(qmag >> 40);
   assign v_we = st == P2 && rd_valid && !quant_r;
   assign v_waddr = dst_r + rd_idx[VAW-1:0];
-  assign v_wdata = normed[79:48];
+  assign v_wdata = normed[87:48];
   assign q_we = st == P2 && rd_valid && quant_r;
   assign q_idx = rd_idx;
-  assign q_val = aw[63] ? -$signed(qabs) : $signed(qabs);
+  assign q_val = aw[71] ? -$signed(qabs) : $signed(qabs);
 
   always_comb begin
     sq_start = st == SQRT;
-    sq_x = {ms, 32'b0};
+    sq_x = ms << 16;  // rms in Q32
     dv_start = st == DIVR || st == DIVQ;
     dv_n = st == DIVR ? (96'd1 << 64) : (96'd127 << 40);
-    dv_d = st == DIVR ? {16'b0, sq_r} : (maxp >> sh);
+    dv_d = st == DIVR ? {16'b0, sq_r} : 64'(maxp >> sh);
   end
 
   always_ff @(posedge clk) begin
@@ -131,10 +131,10 @@ module norm_quant
           end
         end
         MS: begin
-          // mean(a^2) + eps in Q32, saturated to 64 bits
-          logic [111:0] m;
-          m = (112'(sumsq) * invk_r) >> 32;
-          ms <= (m > 112'(64'hFFFF_FFFF_FFFF_FFFF - EPS_Q32)) ? 64'hFFFF_FFFF_FFFF_FFFF : 64'(m) + EPS_Q32;
+          // mean(a^2) + eps in Q48, saturated at the square root's 96-bit input / 2^16
+          logic [127:0] m;
+          m = (128'(sumsq) * invk_r) >> 32;
+          ms <= (m > 128'(96'hFFFF_FFFF_FFFF_FFFF_FFFF) - 128'(EPS_Q48)) ? 96'hFFFF_FFFF_FFFF_FFFF_FFFF : 96'(m) + EPS_Q48;
           st <= SQRT;
         end
         SQRT: st <= SQRT_W;
@@ -149,7 +149,7 @@ module norm_quant
         DIVQ: st <= DIVQ_W;
         DIVQ_W: if (!dv_busy) begin
           rq <= maxp == 0 ? '0 : dv_q[46:0];
-          mu <= 72'((112'(maxp) * r) >> 40);
+          mu <= 72'((120'(maxp) * r) >> 48);
           st <= SCALE1;
         end
         SCALE1: begin

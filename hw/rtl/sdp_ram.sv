@@ -11,9 +11,9 @@ module sdp_ram #(
   input  logic [AW-1:0] raddr,
   output logic [W-1:0] rdata
 );
-  logic [W-1:0] mem [2**AW];
+  logic [W-1:0] cells [2**AW];
   always_ff @(posedge clk) begin
-    if (we) mem[waddr] <= wdata;
-    rdata <= mem[raddr];
+    if (we) cells[waddr] <= wdata;
+    rdata <= cells[raddr];
   end
 endmodule

@@ -1,25 +1,25 @@
-// sigmoid(x) for q16 x by linear interpolation in a 512-entry table over [-16, 16) (segments of
-// 1/16; outside, 0 or 1). Error bound: interpolation h^2/8 max|sigmoid''| = 4.70e-5, table
-// rounding 2^-17, result rounding 2^-17: |y - sigmoid(x)| <= 6.3e-5 (docs/HARDWARE.md).
-// One cycle of latency (the table is a registered ROM).
+// sigmoid(x) for a v24 x by linear interpolation in a 2048-entry table over [-16, 16)
+// (segments of 1/64; outside, 0 or 1). Error bound: interpolation h^2/8 max|sigmoid''|
+// = 2.94e-6, table rounding 2^-25, result rounding 2^-25: |y - sigmoid(x)| <= 3.0e-6
+// (docs/HARDWARE.md). One cycle of latency (the table is a registered ROM, 2048 x 42 bits).
 module sigmoid_pwl (
   input  logic clk,
-  input  logic signed [31:0] x,     // q16
-  output logic [16:0] y             // q16, 0 ..= 65536
+  input  logic signed [39:0] x,     // v24
+  output logic [24:0] y             // v24, 0 ..= 2^24
 );
 `include "sigmoid_table.svh"
-  logic [31:0] off;                 // x + 16 in q16
-  logic [27:0] entry;
-  logic [11:0] frac;
+  logic [39:0] off;                 // x + 16, v24
+  logic [41:0] entry;
+  logic [17:0] frac;                // position inside the segment, 2^-18 steps
   logic lo, hi;
-  assign off = x + 32'sd1048576;
+  assign off = x + 40'sd268435456;
   always_ff @(posedge clk) begin
-    lo <= x < -32'sd1048576;
-    hi <= x >= 32'sd1048576;
-    entry <= SIGMOID_TABLE[off[20:12]];
-    frac <= off[11:0];
+    lo <= x < -40'sd268435456;
+    hi <= x >= 40'sd268435456;
+    entry <= SIGMOID_TABLE[off[28:18]];
+    frac <= off[17:0];
   end
-  logic [22:0] step;
-  assign step = 23'(entry[10:0]) * 23'(frac) + 23'd2048;
-  assign y = lo ? 17'd0 : hi ? 17'd65536 : entry[27:11] + 17'(step >> 12);
+  logic [35:0] step;
+  assign step = 36'(entry[16:0]) * 36'(frac) + 36'd131072;
+  assign y = lo ? 25'd0 : hi ? 25'd16777216 : entry[41:17] + 25'(step >> 18);
 endmodule

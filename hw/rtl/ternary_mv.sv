@@ -28,7 +28,7 @@ module ternary_mv
   // results
   output logic y_we,
   output logic [VAW-1:0] y_addr,
-  output logic [31:0] y_data
+  output logic [VW-1:0] y_data
 );
   localparam int LB = $clog2(LANES);
   localparam int SW = 8 + LB + 1;  // bits of a beat's sum
@@ -72,12 +72,12 @@ module ternary_mv
   logic signed [31:0] acc_next;
   assign acc_next = (s1_first ? 32'sd0 : acc) + 32'(tree[LB][0]);
 
-  // Scale: Q24.40 times the int32 sum, rounded to Q16.16.
+  // Scale: Q24.40 times the int32 sum, rounded to a v24 element.
   logic signed [96:0] prod;
-  assign prod = $signed({s3_acc[31], s3_acc}) * $signed({1'b0, scale_r}) + (97'sd1 <<< 23);
+  assign prod = $signed({s3_acc[31], s3_acc}) * $signed({1'b0, scale_r}) + (97'sd1 <<< 15);
   assign y_we = s3_valid;
   assign y_addr = base + row_out[VAW-1:0];
-  assign y_data = raw_r ? s3_acc : prod[55:24];
+  assign y_data = raw_r ? VW'(s3_acc) : prod[VW+15:16];
 
   always_ff @(posedge clk) begin
     if (rst) begin

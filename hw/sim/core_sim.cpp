@@ -11,6 +11,8 @@ namespace mmfree::hw {
 
 namespace {
 constexpr size_t kBeatBytes = kLanes / 4;
+constexpr int kVectorBits = 40;  // mmf_pkg::VW
+constexpr uint64_t kVectorMask = (uint64_t{1} << kVectorBits) - 1;
 static_assert(sizeof(Vmmf_core::mem_rd_data) == kBeatBytes, "the model's beat width differs from kLanes");
 }  // namespace
 
@@ -55,29 +57,30 @@ void CoreSim::tick() {
   top_->eval();
 }
 
-void CoreSim::host_write(int sel, uint16_t addr, uint32_t data) {
+void CoreSim::host_write(int sel, uint16_t addr, uint64_t data) {
   top_->host_we = 1;
   top_->host_sel = static_cast<uint8_t>(sel);
   top_->host_addr = addr;
-  top_->host_wdata = data;
+  top_->host_wdata = data & kVectorMask;
   tick();
   top_->host_we = 0;
 }
 
-void CoreSim::write_vectors(uint16_t addr, const std::vector<int32_t>& v) {
-  for (size_t i = 0; i < v.size(); ++i) host_write(0, static_cast<uint16_t>(addr + i), static_cast<uint32_t>(v[i]));
+void CoreSim::write_vectors(uint16_t addr, const std::vector<int64_t>& v) {
+  for (size_t i = 0; i < v.size(); ++i) host_write(0, static_cast<uint16_t>(addr + i), static_cast<uint64_t>(v[i]));
 }
 
 void CoreSim::write_params(uint16_t addr, const std::vector<int32_t>& v) {
   for (size_t i = 0; i < v.size(); ++i) host_write(1, static_cast<uint16_t>(addr + i), static_cast<uint32_t>(v[i]));
 }
 
-std::vector<int32_t> CoreSim::read_vectors(uint16_t addr, int64_t n) {
-  std::vector<int32_t> out(static_cast<size_t>(n));
+std::vector<int64_t> CoreSim::read_vectors(uint16_t addr, int64_t n) {
+  std::vector<int64_t> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     top_->host_raddr = static_cast<uint16_t>(addr + i);
     tick();
-    out[static_cast<size_t>(i)] = static_cast<int32_t>(top_->host_rdata);
+    // sign-extend the 40-bit word
+    out[static_cast<size_t>(i)] = static_cast<int64_t>(top_->host_rdata << (64 - kVectorBits)) >> (64 - kVectorBits);
   }
   return out;
 }

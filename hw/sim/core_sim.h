@@ -26,9 +26,9 @@ class CoreSim {
   // External memory: whole beats of kLanes / 4 bytes (the tail is padded with zero codes).
   void set_weights(std::vector<uint8_t> bytes);
 
-  void write_vectors(uint16_t addr, const std::vector<int32_t>& v);
-  void write_params(uint16_t addr, const std::vector<int32_t>& v);
-  std::vector<int32_t> read_vectors(uint16_t addr, int64_t n);
+  void write_vectors(uint16_t addr, const std::vector<int64_t>& v);  // v24
+  void write_params(uint16_t addr, const std::vector<int32_t>& v);   // q16
+  std::vector<int64_t> read_vectors(uint16_t addr, int64_t n);       // v24
   void load_program(const std::vector<Instr>& prog);
 
   // Runs the loaded program to its END; returns the cycles from start to done.
@@ -37,7 +37,7 @@ class CoreSim {
 
  private:
   void tick();
-  void host_write(int sel, uint16_t addr, uint32_t data);
+  void host_write(int sel, uint16_t addr, uint64_t data);
 
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Vmmf_core> top_;

@@ -11,9 +11,11 @@ namespace mmfree::hw {
 
 namespace {
 
-std::vector<int32_t> q16_vector(const std::vector<float>& v) {
-  std::vector<int32_t> out(v.size());
-  std::transform(v.begin(), v.end(), out.begin(), [](float x) { return to_q16(x); });
+// A float vector in one of the core's fixed-point formats (to_q16, to_v24).
+template <class T>
+std::vector<T> fixed_vector(const std::vector<float>& v, T (*to)(double)) {
+  std::vector<T> out(v.size());
+  std::transform(v.begin(), v.end(), out.begin(), [to](float x) { return to(x); });
   return out;
 }
 
@@ -44,7 +46,7 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
     const std::string p = layer_prefix(l);
     std::vector<int32_t> params(static_cast<size_t>(layout_.param_words()));
     const auto put = [&](BlockLayout::Param at, const std::vector<float>& v) {
-      const auto q = q16_vector(v);
+      const auto q = fixed_vector(v, to_q16);
       std::copy(q.begin(), q.end(), params.begin() + layout_.param(at));
     };
     float s_w[BlockLayout::kMatrices];
@@ -78,14 +80,14 @@ int64_t HwModel::block(int64_t l, std::vector<float>& x) {
   const int64_t d = layout_.d;
   core_.write_params(0, params_[l]);
   core_.load_program(programs_[l]);
-  core_.write_vectors(layout_.x(), q16_vector(x));
+  core_.write_vectors(layout_.x(), fixed_vector(x, to_v24));
   const auto h0 = h_.begin() + l * d;
-  core_.write_vectors(layout_.h(), std::vector<int32_t>(h0, h0 + d));
+  core_.write_vectors(layout_.h(), std::vector<int64_t>(h0, h0 + d));
   const int64_t cycles = core_.run();
   const auto xq = core_.read_vectors(layout_.x(), d);
   const auto hq = core_.read_vectors(layout_.h(), d);
   std::copy(hq.begin(), hq.end(), h0);
-  for (int64_t i = 0; i < d; ++i) x[i] = static_cast<float>(from_q16(xq[i]));
+  for (int64_t i = 0; i < d; ++i) x[i] = static_cast<float>(from_v24(xq[i]));
   cycles_ += cycles;
   return cycles;
 }

@@ -25,10 +25,10 @@ class HwModel {
 
   const ModelConfig& config() const { return w_->config(); }
   const BlockLayout& layout() const { return layout_; }
-  // The q16 state h of every layer, zero at the start of a sequence.
+  // The v24 state h of every layer, zero at the start of a sequence.
   void reset() { h_.assign(h_.size(), 0); }
 
-  // Block l on the core: x (d floats) in and out, through the core's q16 format; returns cycles.
+  // Block l on the core: x (d floats) in and out, through the core's v24 format; returns cycles.
   int64_t block(int64_t l, std::vector<float>& x);
   // One decode step: embedding row of token, every block on the core, logits on the CPU.
   std::vector<float> step(int64_t token);
@@ -44,7 +44,7 @@ class HwModel {
   BlockLayout layout_;
   std::vector<std::vector<int32_t>> params_;  // [L][param_words]
   std::vector<std::vector<Instr>> programs_;  // [L]
-  std::vector<int32_t> h_;                    // [L][d]
+  std::vector<int64_t> h_;                    // [L][d], v24
   EmbeddingTable emb_;
   std::vector<float> final_norm_;
   BitLinear lm_head_;

@@ -36,12 +36,17 @@ std::vector<uint32_t> encode(const Instr& in) {
   return w;
 }
 
-int32_t to_q16(double x) {
-  const double v = std::round(x * 65536.0);
-  if (v >= 2147483647.0) return INT32_MAX;
-  if (v <= -2147483648.0) return INT32_MIN;
-  return static_cast<int32_t>(v);
+namespace {
+int64_t fixed(double x, int frac, int bits) {
+  const double v = std::round(std::ldexp(x, frac)), top = std::ldexp(1.0, bits - 1);
+  if (!(v < top)) return static_cast<int64_t>(top) - 1;  // NaN saturates high
+  if (v < -top) return -static_cast<int64_t>(top);
+  return static_cast<int64_t>(v);
 }
+}  // namespace
+
+int64_t to_v24(double x) { return fixed(x, 24, 40); }
+int32_t to_q16(double x) { return static_cast<int32_t>(fixed(x, 16, 32)); }
 
 uint32_t inv_k_q32(int64_t k) { return static_cast<uint32_t>(std::llround(4294967296.0 / static_cast<double>(k))); }
 
