@@ -34,11 +34,11 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
     : w_(std::move(w)),
       core_(core),
       layout_(w_->config().hidden_size, w_->config().intermediate_size, kLanes),
-      emb_(w_->embeddings()),
-      final_norm_(w_->floats("model.norm.weight")),
-      lm_head_(w_->bitlinear("lm_head")) {
+      emb_(w_->embeddings()) {
   const ModelConfig& c = w_->config();
   const int64_t L = c.num_layers, d = c.hidden_size;
+  if (c.rms_norm_eps != 1e-6)
+    throw Error("hw: the core's RMSNorm has eps 1e-6; this model's rms_norm_eps is " + std::to_string(c.rms_norm_eps));
   const auto lb = lower_bounds(*w_);
   const char* const names[] = {"attn.i_proj", "attn.f_proj", "attn.g_proj", "attn.o_proj", "mlp.gate_proj", "mlp.down_proj"};
   std::vector<uint8_t> dram;
@@ -71,9 +71,18 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
       if (in.op == Op::Tmv) in.wbase += base;
     programs_.push_back(std::move(prog));
   }
+  const BitLinear head = w_->bitlinear("lm_head");
+  const uint32_t head_base = static_cast<uint32_t>(dram.size() / (kLanes / 4));
+  const auto t = head.ternary();
+  const auto bytes = pack_weights(t.data(), head.out_features(), head.in_features());
+  dram.insert(dram.end(), bytes.begin(), bytes.end());
+  head_beats_ = static_cast<int64_t>(bytes.size()) / (kLanes / 4);
+  head_program_ = head_program(layout_, c.vocab_size, head.weight_scale(), head_base);
+  head_params_ = fixed_vector(w_->floats("model.norm.weight"), to_q16);
+  const auto hn = fixed_vector(head.norm(), to_q16);
+  head_params_.insert(head_params_.end(), hn.begin(), hn.end());
   core_.set_weights(std::move(dram));
   h_.assign(static_cast<size_t>(L * d), 0);
-  scratch_.reserve(1, d);
 }
 
 int64_t HwModel::block(int64_t l, std::vector<float>& x) {
@@ -95,20 +104,27 @@ int64_t HwModel::block(int64_t l, std::vector<float>& x) {
 std::vector<float> HwModel::step(int64_t token) {
   const ModelConfig& c = config();
   if (token < 0 || token >= c.vocab_size) throw Error("hw: token id " + std::to_string(token) + " is outside the vocabulary");
-  std::vector<float> x(static_cast<size_t>(c.hidden_size)), a(x.size());
+  std::vector<float> x(static_cast<size_t>(c.hidden_size));
   emb_.row(token, x.data());
   for (int64_t l = 0; l < c.num_layers; ++l) block(l, x);
-  rmsnorm_rows(x.data(), final_norm_.data(), 1, c.hidden_size, static_cast<float>(c.rms_norm_eps), a.data());
-  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
-  lm_head_.forward(a.data(), 1, logits.data(), scratch_, ComputeContext{.reference = true});
+  // The last block left x in the vector memory; the head reads it there.
+  core_.write_params(0, head_params_);
+  core_.load_program(head_program_);
+  cycles_ += core_.run();
+  const auto lq = core_.read_vectors(layout_.a(), c.vocab_size);
+  std::vector<float> logits(lq.size());
+  std::transform(lq.begin(), lq.end(), logits.begin(), [](int64_t v) { return static_cast<float>(from_v24(v)); });
   return logits;
 }
 
 int64_t HwModel::weight_bytes_per_token() const {
-  return static_cast<int64_t>(layout_.matrix_base(BlockLayout::kMatrices)) * (kLanes / 4) * config().num_layers;
+  return (static_cast<int64_t>(layout_.matrix_base(BlockLayout::kMatrices)) * config().num_layers + head_beats_) *
+         (kLanes / 4);
 }
 
-int64_t HwModel::param_bytes_per_token() const { return layout_.param_words() * 4 * config().num_layers; }
+int64_t HwModel::param_bytes_per_token() const {
+  return (layout_.param_words() * config().num_layers + static_cast<int64_t>(head_params_.size())) * 4;
+}
 
 RefBlock::RefBlock(const WeightSource& w, int64_t layer)
     : d_(w.config().hidden_size),

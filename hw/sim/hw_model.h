@@ -1,7 +1,7 @@
 #pragma once
-// The one place where the hardware simulation meets mmfree's model: reads a model's blocks
-// (WeightSource) into the core's formats, runs every block of a decode step on the simulated core
-// (embedding, final norm and LM head on the CPU), and runs mmfree's own block for comparison.
+// The one place where the hardware simulation meets mmfree's model: reads a model (WeightSource)
+// into the core's formats, runs every block and the LM head of a decode step on the simulated core
+// (the embedding row and sampling stay on the CPU), and runs mmfree's own block for comparison.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,7 +9,6 @@
 
 #include "core_sim.h"
 #include "hw_program.h"
-#include "model/bitlinear.h"
 #include "model/embedding_table.h"
 #include "model/glu.h"
 #include "model/mlgru.h"
@@ -30,10 +29,10 @@ class HwModel {
 
   // Block l on the core: x (d floats) in and out, through the core's v24 format; returns cycles.
   int64_t block(int64_t l, std::vector<float>& x);
-  // One decode step: embedding row of token, every block on the core, logits on the CPU.
+  // One decode step: the embedding row of token, then every block and the LM head on the core.
   std::vector<float> step(int64_t token);
-  // Weight bytes the core streams for one token (all blocks), and the per-layer vectors the host
-  // loads (norm weights and lower bounds, q16).
+  // Weight bytes the core streams for one token (all blocks and the head), and the per-layer
+  // vectors the host loads (norm weights and lower bounds, q16).
   int64_t weight_bytes_per_token() const;
   int64_t param_bytes_per_token() const;
   int64_t cycles() const { return cycles_; }  // summed over every block run so far
@@ -46,9 +45,9 @@ class HwModel {
   std::vector<std::vector<Instr>> programs_;  // [L]
   std::vector<int64_t> h_;                    // [L][d], v24
   EmbeddingTable emb_;
-  std::vector<float> final_norm_;
-  BitLinear lm_head_;
-  BitLinearScratch scratch_;
+  std::vector<int32_t> head_params_;  // final norm, head norm
+  std::vector<Instr> head_program_;
+  int64_t head_beats_ = 0;
   int64_t cycles_ = 0;
 };
 

@@ -112,4 +112,15 @@ std::vector<Instr> block_program(const BlockLayout& L, const float (&s_w)[BlockL
   return prog;
 }
 
+std::vector<Instr> head_program(const BlockLayout& L, int64_t vocab, float s_w, uint32_t wbase) {
+  if (vocab <= 0 || vocab > 65535 || L.a() + vocab > kVectorWords)
+    throw Error("hw: a vocabulary of " + std::to_string(vocab) + " logits does not fit the core's vector memory");
+  const auto d = static_cast<uint16_t>(L.d);
+  const uint32_t inv_d = inv_k_q32(L.d);
+  return {{.op = Op::Norm, .a = L.x(), .dst = L.a(), .p = 0, .k = d, .invk = inv_d},
+          {.op = Op::Quant, .a = L.a(), .p = d, .k = d, .invk = inv_d, .beta = beta_q48(s_w)},
+          {.op = Op::Tmv, .dst = L.a(), .k = d, .m = static_cast<uint16_t>(vocab), .wbase = wbase},
+          {.op = Op::End}};
+}
+
 }  // namespace mmfree::hw

@@ -72,4 +72,9 @@ struct BlockLayout {
 // The program of one block (SPEC.md, block l); s_w: the six matrices' scales.
 std::vector<Instr> block_program(const BlockLayout& L, const float (&s_w)[BlockLayout::kMatrices]);
 
+// The LM head after the last block: logits = BitLinear_lm_head(RMSNorm(x) * model.norm.weight),
+// the final norm's weight at parameter 0 and the head's norm weight at parameter d, the V logits
+// written from vector address L.a(), the head's weights at beat wbase.
+std::vector<Instr> head_program(const BlockLayout& L, int64_t vocab, float s_w, uint32_t wbase);
+
 }  // namespace mmfree::hw

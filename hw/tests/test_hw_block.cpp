@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core_sim.h"
@@ -151,17 +153,25 @@ TEST(HwModel, TinyAGreedyTokensMatchOriginal) {
   EXPECT_EQ(decode_reference(tiny_a(), prompt, n), want);  // the reference backend agrees with the original
 }
 
-TEST(HwModel, DefaultModelGreedyTokensMatchReferenceBackend) {
-  const std::string model = MMFREE_SOURCE_DIR "/models/default.gguf";
-  const std::vector<int64_t> prompt = {1, 610, 350, 261, 1679, 535, 4039};  // "It is a truth universally"
-  const int64_t n = 16;
+void expect_greedy_tokens_of_reference(const std::string& model, const std::vector<int64_t>& prompt, int64_t n) {
   CoreSim core;
   HwModel hw(open_weight_source(model), core);
   const Decode got = decode_on_core(hw, prompt, n);
   const auto want = decode_reference(model, prompt, n);
-  report("default model vs ref backend", got, want, static_cast<int64_t>(prompt.size()) + n - 1,
-         hw.weight_bytes_per_token());
+  report(model.c_str(), got, want, static_cast<int64_t>(prompt.size()) + n - 1, hw.weight_bytes_per_token());
   EXPECT_EQ(got.ids, want);
+}
+
+TEST(HwModel, DefaultModelGreedyTokensMatchReferenceBackend) {
+  // "It is a truth universally"
+  expect_greedy_tokens_of_reference(MMFREE_SOURCE_DIR "/models/default.gguf", {1, 610, 350, 261, 1679, 535, 4039}, 16);
+}
+
+// Any model, such as a random preset (mmfree init --preset 370M): minutes, so not in the suite.
+TEST(HwModel, ModelFromEnvironmentGreedyTokensMatchReferenceBackend) {
+  const char* model = std::getenv("MMFREE_HW_MODEL");
+  if (!model) GTEST_SKIP() << "set MMFREE_HW_MODEL=FILE to decode that model on the core (docs/HARDWARE.md)";
+  expect_greedy_tokens_of_reference(model, {1, 415, 2936, 9060}, 16);
 }
 
 }  // namespace
