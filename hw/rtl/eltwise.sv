@@ -5,76 +5,75 @@
 //   ADD       dst = a + b, saturating
 // Every product of two v24 values is rounded to nearest (mulv).
 module eltwise
-  import mmf_pkg::*;
 (
   input  logic clk,
   input  logic rst,
   input  logic start,
-  input  op_t op,
-  input  logic [VAW-1:0] a,
-  input  logic [VAW-1:0] b,
-  input  logic [VAW-1:0] c,
-  input  logic [VAW-1:0] dst,
-  input  logic [PAW-1:0] p,
+  input  logic [3:0] op,        // an op_t
+  input  logic [mmf_pkg::VAW-1:0] a,
+  input  logic [mmf_pkg::VAW-1:0] b,
+  input  logic [mmf_pkg::VAW-1:0] c,
+  input  logic [mmf_pkg::VAW-1:0] dst,
+  input  logic [mmf_pkg::PAW-1:0] p,
   input  logic [15:0] k,
   output logic busy,
-  output logic [VAW-1:0] v_raddr,
-  input  logic [VW-1:0] v_rdata,
-  output logic [PAW-1:0] p_raddr,
+  output logic [mmf_pkg::VAW-1:0] v_raddr,
+  input  logic [mmf_pkg::VW-1:0] v_rdata,
+  output logic [mmf_pkg::PAW-1:0] p_raddr,
   input  logic [31:0] p_rdata,
   output logic v_we,
-  output logic [VAW-1:0] v_waddr,
-  output logic [VW-1:0] v_wdata
+  output logic [mmf_pkg::VAW-1:0] v_waddr,
+  output logic [mmf_pkg::VW-1:0] v_wdata
 );
-  localparam logic signed [VW-1:0] ONE = VW'(1) <<< 24;
-  localparam logic signed [2*VW-1:0] HALF = (2*VW)'(1) <<< 23;
+  localparam logic signed [mmf_pkg::VW-1:0] ONE = mmf_pkg::VW'(1) <<< 24;
+  localparam logic signed [2*mmf_pkg::VW-1:0] HALF = (2*mmf_pkg::VW)'(1) <<< 23;
   typedef enum logic [2:0] {IDLE, RA, RB, RC, SIG, CMP} st_t;
   st_t st;
-  op_t op_r;
-  logic [VAW-1:0] a_r, b_r, c_r, dst_r;
-  logic [PAW-1:0] p_r;
+  logic [3:0] op_r;
+  logic [mmf_pkg::VAW-1:0] a_r, b_r, c_r, dst_r;
+  logic [mmf_pkg::PAW-1:0] p_r;
   logic [15:0] k_r, e;
-  logic signed [VW-1:0] va, vb, vc, lb;
+  logic signed [mmf_pkg::VW-1:0] va, vb, vc, lb;
 
-  function automatic logic signed [VW-1:0] mulv(input logic signed [VW-1:0] x, input logic signed [VW-1:0] y);
-    logic signed [2*VW-1:0] m;
+  function automatic logic signed [mmf_pkg::VW-1:0] mulv(input logic signed [mmf_pkg::VW-1:0] x, input logic signed [mmf_pkg::VW-1:0] y);
+    logic signed [2*mmf_pkg::VW-1:0] m;
     m = x * y + HALF;
-    return m[VW+23:24];
+    mulv = m[mmf_pkg::VW+23:24];
   endfunction
 
   logic [24:0] sig_a, sig_b;
   sigmoid_pwl sig_of_a (.clk, .x(va), .y(sig_a));
   sigmoid_pwl sig_of_b (.clk, .x(vb), .y(sig_b));
 
-  logic signed [VW-1:0] sa, sb;
-  assign sa = $signed(VW'(sig_a));
-  assign sb = $signed(VW'(sig_b));
+  logic signed [mmf_pkg::VW-1:0] sa, sb;
+  assign sa = $signed(mmf_pkg::VW'(sig_a));
+  assign sb = $signed(mmf_pkg::VW'(sig_b));
 
-  logic signed [VW-1:0] silu_a, fg, hnew, out;
-  logic signed [VW:0] sum;
+  logic signed [mmf_pkg::VW-1:0] silu_a, fg, hnew, out;
+  logic signed [mmf_pkg::VW:0] sum;
   always_comb begin
     silu_a = mulv(va, sa);
     fg = lb + mulv(ONE - lb, sb);
     hnew = mulv(fg, vc) + mulv(silu_a, ONE - fg);
-    sum = (VW+1)'(va) + (VW+1)'(vb);
+    sum = (mmf_pkg::VW+1)'(va) + (mmf_pkg::VW+1)'(vb);
     unique case (op_r)
-      OP_MLGRU: out = hnew;
-      OP_SILU_MUL: out = mulv(silu_a, vb);
-      default: out = sum[VW] != sum[VW-1] ? {sum[VW], {(VW-1){~sum[VW]}}} : sum[VW-1:0];
+      mmf_pkg::OP_MLGRU: out = hnew;
+      mmf_pkg::OP_SILU_MUL: out = mulv(silu_a, vb);
+      default: out = sum[mmf_pkg::VW] != sum[mmf_pkg::VW-1] ? {sum[mmf_pkg::VW], {(mmf_pkg::VW-1){~sum[mmf_pkg::VW]}}} : sum[mmf_pkg::VW-1:0];
     endcase
   end
 
   assign busy = st != IDLE;
-  assign p_raddr = p_r + e[PAW-1:0];
+  assign p_raddr = p_r + e[mmf_pkg::PAW-1:0];
   always_comb begin
     unique case (st)
-      RA: v_raddr = a_r + e[VAW-1:0];
-      RB: v_raddr = b_r + e[VAW-1:0];
-      default: v_raddr = c_r + e[VAW-1:0];
+      RA: v_raddr = a_r + e[mmf_pkg::VAW-1:0];
+      RB: v_raddr = b_r + e[mmf_pkg::VAW-1:0];
+      default: v_raddr = c_r + e[mmf_pkg::VAW-1:0];
     endcase
   end
   assign v_we = st == CMP;
-  assign v_waddr = (op_r == OP_MLGRU ? c_r : dst_r) + e[VAW-1:0];
+  assign v_waddr = (op_r == mmf_pkg::OP_MLGRU ? c_r : dst_r) + e[mmf_pkg::VAW-1:0];
   assign v_wdata = out;
 
   always_ff @(posedge clk) begin

@@ -31,9 +31,9 @@ package mmf_pkg;
     logic [VAW-1:0] b;
     logic [VAW-1:0] a;
     logic raw;            // TMV: write the int32 sums instead of scaled v24 values
-    op_t op;
+    logic [3:0] op;       // an op_t (a plain field: yosys 0.23 takes no enum inside a struct)
   } instr_t;
 
-  localparam int INSTR_BITS = $bits(instr_t);
+  localparam int INSTR_BITS = 64 + 32 + 32 + 16 + 16 + PAW + 4 * VAW + 1 + 4;  // $bits(instr_t), spelled out for yosys
 
 endpackage

@@ -6,27 +6,26 @@
 // the product's scale max|u| / (127 s_w) = max|a w| r beta. q does not depend on r at all, so the
 // codes come from an integer ratio, not from a chain of roundings.
 module norm_quant
-  import mmf_pkg::*;
 (
   input  logic clk,
   input  logic rst,
   input  logic start,
   input  logic quant,
-  input  logic [VAW-1:0] a,
-  input  logic [PAW-1:0] p,
+  input  logic [mmf_pkg::VAW-1:0] a,
+  input  logic [mmf_pkg::PAW-1:0] p,
   input  logic [15:0] k,
   input  logic [31:0] invk,       // 1 / k, Q0.32
-  input  logic [VAW-1:0] dst,
+  input  logic [mmf_pkg::VAW-1:0] dst,
   input  logic [63:0] beta,       // 1 / (127 s_w), Q0.48
   output logic busy,
   output logic [63:0] scale,      // Q24.40
-  output logic [VAW-1:0] v_raddr,
-  input  logic [VW-1:0] v_rdata,
-  output logic [PAW-1:0] p_raddr,
+  output logic [mmf_pkg::VAW-1:0] v_raddr,
+  input  logic [mmf_pkg::VW-1:0] v_rdata,
+  output logic [mmf_pkg::PAW-1:0] p_raddr,
   input  logic [31:0] p_rdata,
   output logic v_we,
-  output logic [VAW-1:0] v_waddr,
-  output logic [VW-1:0] v_wdata,
+  output logic [mmf_pkg::VAW-1:0] v_waddr,
+  output logic [mmf_pkg::VW-1:0] v_wdata,
   output logic q_we,
   output logic [15:0] q_idx,
   output logic signed [7:0] q_val
@@ -37,8 +36,8 @@ module norm_quant
   typedef enum logic [3:0] {IDLE, P1, MS, SQRT, SQRT_W, DIVR, DIVR_W, DIVQ, DIVQ_W, SCALE1, SCALE2, P2} st_t;
   st_t st;
   logic quant_r;
-  logic [VAW-1:0] a_r, dst_r;
-  logic [PAW-1:0] p_r;
+  logic [mmf_pkg::VAW-1:0] a_r, dst_r;
+  logic [mmf_pkg::PAW-1:0] p_r;
   logic [15:0] k_r, idx, rd_idx;
   logic [31:0] invk_r;
   logic [63:0] beta_r;
@@ -74,8 +73,8 @@ module norm_quant
   endfunction
 
   assign busy = st != IDLE;
-  assign v_raddr = a_r + idx[VAW-1:0];
-  assign p_raddr = p_r + idx[PAW-1:0];
+  assign v_raddr = a_r + idx[mmf_pkg::VAW-1:0];
+  assign p_raddr = p_r + idx[mmf_pkg::PAW-1:0];
   logic reading;
   assign reading = (st == P1 || st == P2) && idx < k_r;
 
@@ -87,7 +86,7 @@ module norm_quant
   assign qmag = 72'(aw_abs >> sh) * 72'(rq) + (72'd1 << 39);
   assign qabs = (qmag >> 40) > 127 ? 8'd127 : 8'(qmag >> 40);
   assign v_we = st == P2 && rd_valid && !quant_r;
-  assign v_waddr = dst_r + rd_idx[VAW-1:0];
+  assign v_waddr = dst_r + rd_idx[mmf_pkg::VAW-1:0];
   assign v_wdata = normed[87:48];
   assign q_we = st == P2 && rd_valid && quant_r;
   assign q_idx = rd_idx;

@@ -16,7 +16,7 @@ module sigmoid_pwl (
   always_ff @(posedge clk) begin
     lo <= x < -40'sd268435456;
     hi <= x >= 40'sd268435456;
-    entry <= SIGMOID_TABLE[off[28:18]];
+    entry <= sigmoid_table(off[28:18]);
     frac <= off[17:0];
   end
   logic [35:0] step;

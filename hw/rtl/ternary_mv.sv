@@ -4,7 +4,6 @@
 // accumulator: no multiplier touches a weight. At the end of a row one multiplier applies the
 // product's scale (once per row, not per weight) and the row is written to the vector memory.
 module ternary_mv
-  import mmf_pkg::*;
 #(
   parameter int LANES = 64,
   parameter int WAW = 8
@@ -14,7 +13,7 @@ module ternary_mv
   input  logic start,
   input  logic [15:0] rows,
   input  logic [15:0] k,           // columns, a multiple of LANES
-  input  logic [VAW-1:0] dst,
+  input  logic [mmf_pkg::VAW-1:0] dst,
   input  logic raw,                // write the int32 sum instead of scale * sum
   input  logic [63:0] scale,       // Q24.40
   output logic busy,
@@ -27,14 +26,14 @@ module ternary_mv
   input  logic [8*LANES-1:0] q_rdata,
   // results
   output logic y_we,
-  output logic [VAW-1:0] y_addr,
-  output logic [VW-1:0] y_data
+  output logic [mmf_pkg::VAW-1:0] y_addr,
+  output logic [mmf_pkg::VW-1:0] y_data
 );
   localparam int LB = $clog2(LANES);
   localparam int SW = 8 + LB + 1;  // bits of a beat's sum
 
   logic [15:0] beats_per_row, beat, row_in, row_out;
-  logic [VAW-1:0] base;
+  logic [mmf_pkg::VAW-1:0] base;
   logic raw_r;
   logic [63:0] scale_r;
 
@@ -76,8 +75,8 @@ module ternary_mv
   logic signed [96:0] prod;
   assign prod = $signed({s3_acc[31], s3_acc}) * $signed({1'b0, scale_r}) + (97'sd1 <<< 15);
   assign y_we = s3_valid;
-  assign y_addr = base + row_out[VAW-1:0];
-  assign y_data = raw_r ? VW'(s3_acc) : prod[VW+15:16];
+  assign y_addr = base + row_out[mmf_pkg::VAW-1:0];
+  assign y_data = raw_r ? mmf_pkg::VW'(s3_acc) : prod[mmf_pkg::VW+15:16];
 
   always_ff @(posedge clk) begin
     if (rst) begin

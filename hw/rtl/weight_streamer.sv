@@ -35,7 +35,7 @@ module weight_streamer #(
   assign credit_next = credit + {16'b0, bw_num} - (mem_rd_en ? cost : 32'd0);
   assign cost = BEAT_BYTES * {16'b0, bw_den};
   // Room for the beat in flight and this one.
-  assign mem_rd_en = (left != 0) && (credit >= cost) && (count + (inflight ? 1 : 0) < DEPTH);
+  assign mem_rd_en = (left != 0) && (credit >= cost) && (32'(count) + (inflight ? 32'd1 : 32'd0) < DEPTH);
   assign mem_rd_addr = next_addr;
   assign w_valid = !empty;
 

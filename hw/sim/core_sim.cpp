@@ -94,12 +94,16 @@ void CoreSim::load_program(const std::vector<Instr>& prog) {
 }
 
 int64_t CoreSim::run(int64_t max_cycles) {
+  profile_.clear();
   top_->start = 1;
   tick();
   top_->start = 0;
   int64_t cycles = 1;
   while (top_->busy) {
     if (cycles >= max_cycles) throw Error("hw: the core did not finish in " + std::to_string(max_cycles) + " cycles");
+    const size_t pc = top_->pc_out;
+    if (pc >= profile_.size()) profile_.resize(pc + 1, 0);
+    ++profile_[pc];
     tick();
     ++cycles;
   }

@@ -33,6 +33,8 @@ class CoreSim {
 
   // Runs the loaded program to its END; returns the cycles from start to done.
   int64_t run(int64_t max_cycles = int64_t{1} << 34);
+  // The last run's cycles spent on each instruction (fetch and issue included), by index.
+  const std::vector<int64_t>& profile() const { return profile_; }
   uint64_t last_scale() const;  // Q24.40 scale of the last QUANT
 
  private:
@@ -42,8 +44,7 @@ class CoreSim {
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Vmmf_core> top_;
   std::vector<uint8_t> dram_;
-  bool req_ = false;
-  uint32_t req_addr_ = 0;
+  std::vector<int64_t> profile_;
 };
 
 }  // namespace mmfree::hw

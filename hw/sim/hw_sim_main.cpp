@@ -94,8 +94,16 @@ void preset_cycles(const Options& o) {
   core.write_vectors(L.x(), x);
   float s_w[BlockLayout::kMatrices];
   std::fill(std::begin(s_w), std::end(s_w), 30.0f);
-  core.load_program(block_program(L, s_w));
+  const auto prog = block_program(L, s_w);
+  core.load_program(prog);
   const int64_t block = core.run();
+  // cycles of the block by op
+  const char* const names[] = {"end", "norm", "quant", "tmv", "mlgru", "silu_mul", "add"};
+  nlohmann::json by_op = nlohmann::json::object();
+  for (size_t i = 0; i < core.profile().size() && i < prog.size(); ++i) {
+    const char* name = names[static_cast<int>(prog[i].op)];
+    by_op[name] = by_op.value(name, int64_t{0}) + core.profile()[i];
+  }
   core.load_program(head_program(L, c.vocab_size, 30.0f, static_cast<uint32_t>(block_beats)));
   const int64_t head = core.run();
   const int64_t per_token = c.num_layers * block + head;
@@ -103,6 +111,7 @@ void preset_cycles(const Options& o) {
   print(o, {{"preset", o.preset},
             {"lanes", kLanes},
             {"cycles_per_block", block},
+            {"block_cycles_by_op", by_op},
             {"cycles_head", head},
             {"cycles_per_token", per_token},
             {"weight_beats_per_token", beats},
