@@ -4,12 +4,13 @@
 # Usage: hw/synth/synth.sh [LANES]   (default 64; writes hw/synth/out/stat-LANES.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v yosys >/dev/null || { echo "mmfree: error: yosys is not installed (apt-get install yosys)" >&2; exit 1; }
 lanes=${1:-64}
 mkdir -p synth/out
-srcs="rtl/mmf_pkg.sv rtl/sdp_ram.sv rtl/sync_fifo.sv rtl/seq_div.sv rtl/seq_isqrt.sv rtl/sigmoid_pwl.sv rtl/act_buffer.sv
-      rtl/weight_streamer.sv rtl/ternary_mv.sv rtl/norm_quant.sv rtl/eltwise.sv rtl/mmf_core.sv"
-yosys -q -l "synth/out/synth-$lanes.log" -p "read_verilog -sv -I rtl $srcs;
+srcs=(rtl/mmf_pkg.sv rtl/sdp_ram.sv rtl/sync_fifo.sv rtl/seq_div.sv rtl/seq_isqrt.sv rtl/sigmoid_pwl.sv rtl/act_buffer.sv
+      rtl/weight_streamer.sv rtl/ternary_mv.sv rtl/norm_quant.sv rtl/eltwise.sv rtl/mmf_core.sv)
+yosys -q -l "synth/out/synth-$lanes.log" -p "read_verilog -sv -I rtl ${srcs[*]};
   chparam -set LANES $lanes mmf_core; hierarchy -top mmf_core;
   synth_xilinx -family xc7 -top mmf_core;
-  tee -o synth/out/stat-$lanes.txt stat"
+  tee -o synth/out/stat-$lanes.txt stat" 2> "synth/out/warnings-$lanes.txt"
 echo "hw/synth/out/stat-$lanes.txt"
