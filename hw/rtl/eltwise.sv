@@ -1,4 +1,4 @@
-// The element-wise unit, v24 fixed point (lower bounds q16), five cycles per element (three vector reads through
+// The element-wise unit, v24 fixed point (lower bounds p24), five cycles per element (three vector reads through
 // the one read port, the sigmoid table, the arithmetic and the write):
 //   MLGRU     f = lb + (1 - lb) sigmoid(b); h = f h + silu(a) (1 - f)   (a = i, b = f, c = h, p = lb)
 //   SILU_MUL  dst = silu(a) b                                           (silu(x) = x sigmoid(x))
@@ -95,7 +95,7 @@ module eltwise
         RA: st <= RB;
         RB: begin
           va <= $signed(v_rdata);
-          lb <= $signed({p_rdata, 8'b0});  // q16 -> v24
+          lb <= mmf_pkg::VW'($signed(p_rdata));  // p24 -> v24
           st <= RC;
         end
         RC: begin

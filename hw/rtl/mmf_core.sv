@@ -1,6 +1,6 @@
 // One accelerator core: runs a MatMul-free block (or any program of the ops in mmf_pkg) out of
 // its instruction memory. The host loads vectors into the vector memory, per-layer parameters
-// (norm weights, lower bounds; q16) into the parameter memory and the program into the instruction
+// (norm weights, lower bounds; p24) into the parameter memory and the program into the instruction
 // memory, then pulses start; the core streams each product's ternary weights from external
 // memory and raises done at mmf_pkg::OP_END. docs/HARDWARE.md has the block diagram.
 module mmf_core
@@ -17,7 +17,7 @@ module mmf_core
   input  logic host_we,
   input  logic [1:0] host_sel,             // 0 vector memory, 1 parameter memory, 2 instructions
   input  logic [15:0] host_addr,
-  input  logic [mmf_pkg::VW-1:0] host_wdata,        // vector memory: v24; parameter memory: q16 in the low bits
+  input  logic [mmf_pkg::VW-1:0] host_wdata,        // vector memory: v24; parameter memory: p24 in the low bits
   input  logic [mmf_pkg::INSTR_BITS-1:0] host_iwdata,
   input  logic [15:0] host_raddr,          // vector memory, data next cycle
   output logic [mmf_pkg::VW-1:0] host_rdata,

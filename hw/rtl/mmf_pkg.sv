@@ -1,6 +1,6 @@
 // Shared types of the MatMul-free accelerator core (docs/HARDWARE.md).
 // Number formats: vectors are signed Q16.24 in 40-bit words ("v24", one M20K / BRAM word width);
-// norm weights and lower bounds are signed Q16.16 in 32 bits ("q16"); the ternary product is
+// norm weights and lower bounds are signed Q8.24 in 32 bits ("p24"); the ternary product is
 // exact int32; one scale per product is unsigned Q24.40 in 64 bits.
 package mmf_pkg;
 

@@ -1,5 +1,5 @@
 // RMSNorm and int8 quantization of one vector (SPEC.md, BitLinear steps 1-2), two passes over it.
-// Pass 1 reads a[i] (v24) and the norm weight w[i] (q16) and keeps sum(a^2) and max|a w|. Between the passes
+// Pass 1 reads a[i] (v24) and the norm weight w[i] (p24) and keeps sum(a^2) and max|a w|. Between the passes
 // one square root and one or two divisions (sequential units, once per vector) give
 // r = 1 / rms(a) and, for quantization, R = 127 / max|a w|. Pass 2 writes either the normalised
 // vector a w r (NORM, v24 out) or q = round(127 a w / max|a w|) (QUANT, int8 out) together with
@@ -44,7 +44,7 @@ module norm_quant
   logic rd_valid;
 
   logic [95:0] sumsq;        // Q48
-  logic [71:0] maxp;         // Q40
+  logic [71:0] maxp;         // Q48
   logic [95:0] ms;           // mean(a^2) + eps, Q48
   logic [47:0] r;            // 1 / rms, Q32
   logic [46:0] rq;           // 127 / (maxp >> sh), Q40
@@ -52,7 +52,7 @@ module norm_quant
   logic [71:0] mu;           // max|u|, Q24
 
   // the element read last cycle
-  logic signed [71:0] aw;    // a w, Q40
+  logic signed [71:0] aw;    // a w, Q48
   logic [71:0] aw_abs;
   assign aw = $signed(v_rdata) * $signed(p_rdata);
   assign aw_abs = aw[71] ? -aw : aw;
@@ -82,12 +82,12 @@ module norm_quant
   logic signed [120:0] normed;
   logic [71:0] qmag;
   logic [7:0] qabs;
-  assign normed = aw * $signed({1'b0, r}) + (121'sd1 <<< 47);  // a w r in Q72, rounded at Q24
+  assign normed = aw * $signed({1'b0, r}) + (121'sd1 <<< 55);  // a w r in Q80, rounded at Q24
   assign qmag = 72'(aw_abs >> sh) * 72'(rq) + (72'd1 << 39);
   assign qabs = (qmag >> 40) > 127 ? 8'd127 : 8'(qmag >> 40);
   assign v_we = st == P2 && rd_valid && !quant_r;
   assign v_waddr = dst_r + rd_idx[mmf_pkg::VAW-1:0];
-  assign v_wdata = normed[87:48];
+  assign v_wdata = normed[95:56];
   assign q_we = st == P2 && rd_valid && quant_r;
   assign q_idx = rd_idx;
   assign q_val = aw[71] ? -$signed(qabs) : $signed(qabs);
@@ -148,7 +148,7 @@ module norm_quant
         DIVQ: st <= DIVQ_W;
         DIVQ_W: if (!dv_busy) begin
           rq <= maxp == 0 ? '0 : dv_q[46:0];
-          mu <= 72'((120'(maxp) * r) >> 48);
+          mu <= 72'((120'(maxp) * r) >> 56);
           st <= SCALE1;
         end
         SCALE1: begin

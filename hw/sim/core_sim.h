@@ -27,7 +27,7 @@ class CoreSim {
   void set_weights(std::vector<uint8_t> bytes);
 
   void write_vectors(uint16_t addr, const std::vector<int64_t>& v);  // v24
-  void write_params(uint16_t addr, const std::vector<int32_t>& v);   // q16
+  void write_params(uint16_t addr, const std::vector<int32_t>& v);   // p24
   std::vector<int64_t> read_vectors(uint16_t addr, int64_t n);       // v24
   void load_program(const std::vector<Instr>& prog);
 

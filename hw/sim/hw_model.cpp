@@ -1,6 +1,7 @@
 #include "hw_model.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "model/model.h"
 #include "model/ops.h"
@@ -11,7 +12,7 @@ namespace mmfree::hw {
 
 namespace {
 
-// A float vector in one of the core's fixed-point formats (to_q16, to_v24).
+// A float vector in one of the core's fixed-point formats (to_p24, to_v24).
 template <class T>
 std::vector<T> fixed_vector(const std::vector<float>& v, T (*to)(double)) {
   std::vector<T> out(v.size());
@@ -46,7 +47,11 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
     const std::string p = layer_prefix(l);
     std::vector<int32_t> params(static_cast<size_t>(layout_.param_words()));
     const auto put = [&](BlockLayout::Param at, const std::vector<float>& v) {
-      const auto q = fixed_vector(v, to_q16);
+      for (float x : v)
+        if (!(std::fabs(x) < 128.0f))
+          throw Error("hw: layer " + std::to_string(l) + " has a norm weight " + std::to_string(x) +
+                      " outside the core's parameter range (-128, 128)");
+      const auto q = fixed_vector(v, to_p24);
       std::copy(q.begin(), q.end(), params.begin() + layout_.param(at));
     };
     float s_w[BlockLayout::kMatrices];
@@ -78,26 +83,31 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
   dram.insert(dram.end(), bytes.begin(), bytes.end());
   head_beats_ = static_cast<int64_t>(bytes.size()) / (kLanes / 4);
   head_program_ = head_program(layout_, c.vocab_size, head.weight_scale(), head_base);
-  head_params_ = fixed_vector(w_->floats("model.norm.weight"), to_q16);
-  const auto hn = fixed_vector(head.norm(), to_q16);
+  head_params_ = fixed_vector(w_->floats("model.norm.weight"), to_p24);
+  const auto hn = fixed_vector(head.norm(), to_p24);
   head_params_.insert(head_params_.end(), hn.begin(), hn.end());
   core_.set_weights(std::move(dram));
   h_.assign(static_cast<size_t>(L * d), 0);
 }
 
-int64_t HwModel::block(int64_t l, std::vector<float>& x) {
+int64_t HwModel::run_block(int64_t l) {
   const int64_t d = layout_.d;
   core_.write_params(0, params_[l]);
   core_.load_program(programs_[l]);
-  core_.write_vectors(layout_.x(), fixed_vector(x, to_v24));
   const auto h0 = h_.begin() + l * d;
   core_.write_vectors(layout_.h(), std::vector<int64_t>(h0, h0 + d));
   const int64_t cycles = core_.run();
-  const auto xq = core_.read_vectors(layout_.x(), d);
   const auto hq = core_.read_vectors(layout_.h(), d);
   std::copy(hq.begin(), hq.end(), h0);
-  for (int64_t i = 0; i < d; ++i) x[i] = static_cast<float>(from_v24(xq[i]));
   cycles_ += cycles;
+  return cycles;
+}
+
+int64_t HwModel::block(int64_t l, std::vector<float>& x) {
+  core_.write_vectors(layout_.x(), fixed_vector(x, to_v24));
+  const int64_t cycles = run_block(l);
+  const auto xq = core_.read_vectors(layout_.x(), layout_.d);
+  std::transform(xq.begin(), xq.end(), x.begin(), [](int64_t v) { return static_cast<float>(from_v24(v)); });
   return cycles;
 }
 
@@ -106,8 +116,9 @@ std::vector<float> HwModel::step(int64_t token) {
   if (token < 0 || token >= c.vocab_size) throw Error("hw: token id " + std::to_string(token) + " is outside the vocabulary");
   std::vector<float> x(static_cast<size_t>(c.hidden_size));
   emb_.row(token, x.data());
-  for (int64_t l = 0; l < c.num_layers; ++l) block(l, x);
-  // The last block left x in the vector memory; the head reads it there.
+  // x stays in the vector memory from block to block and into the head.
+  core_.write_vectors(layout_.x(), fixed_vector(x, to_v24));
+  for (int64_t l = 0; l < c.num_layers; ++l) run_block(l);
   core_.write_params(0, head_params_);
   core_.load_program(head_program_);
   cycles_ += core_.run();

@@ -32,12 +32,15 @@ class HwModel {
   // One decode step: the embedding row of token, then every block and the LM head on the core.
   std::vector<float> step(int64_t token);
   // Weight bytes the core streams for one token (all blocks and the head), and the per-layer
-  // vectors the host loads (norm weights and lower bounds, q16).
+  // vectors the host loads (norm weights and lower bounds, p24).
   int64_t weight_bytes_per_token() const;
   int64_t param_bytes_per_token() const;
   int64_t cycles() const { return cycles_; }  // summed over every block run so far
 
  private:
+  // Block l on the x the vector memory holds (v24, left there by the previous block).
+  int64_t run_block(int64_t l);
+
   std::shared_ptr<const WeightSource> w_;
   CoreSim& core_;
   BlockLayout layout_;

@@ -46,7 +46,7 @@ int64_t fixed(double x, int frac, int bits) {
 }  // namespace
 
 int64_t to_v24(double x) { return fixed(x, 24, 40); }
-int32_t to_q16(double x) { return static_cast<int32_t>(fixed(x, 16, 32)); }
+int32_t to_p24(double x) { return static_cast<int32_t>(fixed(x, 24, 32)); }
 
 uint32_t inv_k_q32(int64_t k) { return static_cast<uint32_t>(std::llround(4294967296.0 / static_cast<double>(k))); }
 

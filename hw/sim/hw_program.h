@@ -1,5 +1,5 @@
 #pragma once
-// What the host gives the accelerator core (hw/rtl): v24 vectors, q16 parameters, packed 2-bit weights and the
+// What the host gives the accelerator core (hw/rtl): v24 vectors, p24 parameters, packed 2-bit weights and the
 // instructions of a block program (docs/HARDWARE.md). Pure C++, no simulator.
 #include <cstdint>
 #include <vector>
@@ -22,12 +22,12 @@ constexpr int kInstrBits = 245;
 // The instruction as the 245-bit word of instr_t, in 32-bit words, least significant first.
 std::vector<uint32_t> encode(const Instr& in);
 
-// v24: a vector element, signed Q16.24 in 40 bits; q16: a norm weight or lower bound, signed
-// Q16.16 in 32 bits. Both rounded to nearest and saturated.
+// v24: a vector element, signed Q16.24 in 40 bits; p24: a norm weight or lower bound, signed
+// Q8.24 in 32 bits (|value| < 128). Both rounded to nearest and saturated.
 int64_t to_v24(double x);
 inline double from_v24(int64_t v) { return static_cast<double>(v) / 16777216.0; }
-int32_t to_q16(double x);
-inline double from_q16(int32_t v) { return v / 65536.0; }
+int32_t to_p24(double x);
+inline double from_p24(int32_t v) { return v / 16777216.0; }
 uint32_t inv_k_q32(int64_t k);          // round(2^32 / k)
 uint64_t beta_q48(float s_w);           // round(2^48 / (127 s_w))
 inline double from_scale(uint64_t s) { return static_cast<double>(s) / 1099511627776.0; }  // Q24.40

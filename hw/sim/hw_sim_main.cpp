@@ -88,7 +88,7 @@ void preset_cycles(const Options& o) {
   set_bandwidth(core, o);
   const int64_t block_beats = L.matrix_base(BlockLayout::kMatrices), head_beats = c.vocab_size * c.hidden_size / kLanes;
   core.set_weights(std::vector<uint8_t>(static_cast<size_t>((block_beats + head_beats) * (kLanes / 4)), 0x66));
-  core.write_params(0, std::vector<int32_t>(static_cast<size_t>(L.param_words()), 1 << 15));
+  core.write_params(0, std::vector<int32_t>(static_cast<size_t>(L.param_words()), 1 << 23));
   std::vector<int64_t> x(static_cast<size_t>(L.d));
   for (size_t i = 0; i < x.size(); ++i) x[i] = to_v24(std::sin(0.1 * static_cast<double>(i)));
   core.write_vectors(L.x(), x);

@@ -32,26 +32,24 @@ double median(std::vector<double> v) {
 
 int64_t argmax(const std::vector<float>& v) { return std::max_element(v.begin(), v.end()) - v.begin(); }
 
-TEST(HwBlock, TinyABlocksMatchMmfreeBlocks) {
-  const auto w = open_weight_source(tiny_a());
+// Each block of model on the core against mmfree's own block, for tokens fed one at a time: every
+// block gets the reference's input, the core keeps its own recurrent state. Returns the error
+// relative to what each block adds to x, per block and token.
+std::vector<double> block_errors(const std::string& model, const std::vector<int64_t>& ids) {
+  const auto w = open_weight_source(model);
   const ModelConfig& c = w->config();
   CoreSim core;
   HwModel hw(w, core);
   std::vector<RefBlock> ref;
   for (int64_t l = 0; l < c.num_layers; ++l) ref.emplace_back(*w, l);
   std::vector<std::vector<float>> h(c.num_layers, std::vector<float>(c.hidden_size, 0.0f));
-
-  SafetensorsFile golden(tiny_a() + "/golden.safetensors");
-  const auto ids = golden.get("input_ids").to_i64();
   const EmbeddingTable emb = w->embeddings();
   std::vector<double> errs;
   int64_t cycles = 0;
-  const int64_t T = 24;
-  for (int64_t t = 0; t < T; ++t) {
+  for (int64_t id : ids) {
     std::vector<float> x(c.hidden_size);
-    emb.row(ids[t], x.data());
+    emb.row(id, x.data());
     for (int64_t l = 0; l < c.num_layers; ++l) {
-      // Each block gets the reference's input; the core keeps its own recurrent state.
       for (float& v : x) v = static_cast<float>(from_v24(to_v24(v)));  // the input the core holds
       std::vector<float> xh = x, x0 = x;
       cycles += hw.block(l, xh);
@@ -64,12 +62,24 @@ TEST(HwBlock, TinyABlocksMatchMmfreeBlocks) {
       errs.push_back(std::sqrt(num / den));
     }
   }
-  const double med = median(errs), worst = *std::max_element(errs.begin(), errs.end());
-  std::printf("[ hw ] tiny_a blocks (d %lld, I %lld), %lld tokens x %lld layers: error / block update median %.2e, "
-              "max %.2e; %lld cycles per block\n",
-              (long long)c.hidden_size, (long long)c.intermediate_size, (long long)T, (long long)c.num_layers, med,
-              worst, (long long)(cycles / (T * c.num_layers)));
-  EXPECT_LT(med, 1e-2);
+  std::printf("[ hw ] %s blocks (d %lld, I %lld), %zu tokens x %lld layers: error / block update median %.2e, max %.2e; "
+              "%lld cycles per block\n",
+              model.c_str(), (long long)c.hidden_size, (long long)c.intermediate_size, ids.size(),
+              (long long)c.num_layers, median(errs), *std::max_element(errs.begin(), errs.end()),
+              (long long)(cycles / (static_cast<int64_t>(ids.size()) * c.num_layers)));
+  return errs;
+}
+
+TEST(HwBlock, TinyABlocksMatchMmfreeBlocks) {
+  SafetensorsFile golden(tiny_a() + "/golden.safetensors");
+  const auto ids = golden.get("input_ids").to_i64();
+  EXPECT_LT(median(block_errors(tiny_a(), std::vector<int64_t>(ids.begin(), ids.begin() + 24))), 1e-2);
+}
+
+TEST(HwBlock, DefaultModelBlocksMatchMmfreeBlocks) {
+  // "It is a truth universally acknowledged"
+  const std::vector<int64_t> ids = {1, 610, 350, 261, 1679, 535, 4039, 1178, 723, 3670, 927};
+  EXPECT_LT(median(block_errors(MMFREE_SOURCE_DIR "/models/default.gguf", ids)), 1e-2);
 }
 
 // Greedy decoding: the prompt, then n tokens. With `forced`, step i feeds forced[i] instead of
@@ -95,8 +105,9 @@ Decode decode_on_core(HwModel& hw, const std::vector<int64_t>& prompt, int64_t n
   return d;
 }
 
-Decode decode_reference(const std::string& model, const std::vector<int64_t>& prompt, int64_t n) {
-  const auto m = Model::load(model, ComputeOptions{.reference = true, .threads = 1, .isa = {}});
+// mmfree's own decoding: the ref backend, or (reference false) its fast kernels.
+Decode decode_reference(const std::string& model, const std::vector<int64_t>& prompt, int64_t n, bool reference = true) {
+  const auto m = Model::load(model, ComputeOptions{.reference = reference, .threads = 1, .isa = {}});
   RecurrentState st(m->config(), 1);
   Workspace ws(m->config(), static_cast<int64_t>(prompt.size()));
   std::vector<float> logits(static_cast<size_t>(m->config().vocab_size));
@@ -179,6 +190,11 @@ void expect_greedy_tokens_of_reference(const std::string& model, const std::vect
   const Decode want = decode_reference(model, prompt, n);
   const Decode got = decode_on_core(hw, prompt, n);
   const int64_t steps = static_cast<int64_t>(prompt.size()) + n - 1;
+  // The yardstick: mmfree's fast kernels against its ref backend, two float implementations.
+  const Decode fast = decode_reference(model, prompt, n, false);
+  const StepErrors fe = step_errors(fast, want.logits);
+  std::printf("[ hw ] %s: the fast backend against the ref backend: logits per step median %.1e, max %.1e\n",
+              model.c_str(), median(fe.rel), *std::max_element(fe.rel.begin(), fe.rel.end()));
   if (got.ids == want.ids) {
     report(model, got, want.ids, step_errors(got, want.logits), steps, hw.weight_bytes_per_token());
     return;

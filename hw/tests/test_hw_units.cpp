@@ -24,9 +24,9 @@ std::vector<int64_t> v24(const std::vector<double>& v) {
   for (double x : v) o.push_back(to_v24(x));
   return o;
 }
-std::vector<int32_t> q16(const std::vector<double>& v) {
+std::vector<int32_t> p24(const std::vector<double>& v) {
   std::vector<int32_t> o;
-  for (double x : v) o.push_back(to_q16(x));
+  for (double x : v) o.push_back(to_p24(x));
   return o;
 }
 
@@ -62,7 +62,7 @@ TEST(HwTernaryMv, RawSumsEqualReferenceKernelAtAnyBandwidth) {
 
     std::vector<double> qv(q.begin(), q.end());
     core.write_vectors(0, v24(qv));
-    core.write_params(0, std::vector<int32_t>(static_cast<size_t>(c.k), 65536));
+    core.write_params(0, std::vector<int32_t>(static_cast<size_t>(c.k), 1 << 24));
     core.set_weights(pack_weights(w.data(), c.m, c.k));
     const auto dst = static_cast<uint16_t>(c.k);
     core.load_program({quant(0, 0, c.k), {.op = Op::End}});
@@ -102,11 +102,11 @@ TEST(HwNormQuant, QuantMatchesReferenceQuantizer) {
     for (auto& v : x) v = static_cast<float>(xd(rng));  // a float that v24 holds exactly
     for (auto& v : w) v = wd(rng);
     const auto xq = v24(x);
-    const auto wq = q16(w);
+    const auto wq = p24(w);
     std::vector<float> xf, wf;  // the exact fixed-point values: the reference sees what the core sees
     for (int64_t i = 0; i < k; ++i) {
       xf.push_back(static_cast<float>(from_v24(xq[i])));
-      wf.push_back(static_cast<float>(from_q16(wq[i])));
+      wf.push_back(static_cast<float>(from_p24(wq[i])));
       ASSERT_EQ(double(xf.back()), from_v24(xq[i]));
     }
     std::vector<int8_t> qref(static_cast<size_t>(k));
@@ -154,7 +154,7 @@ TEST(HwNormQuant, NormMatchesRmsNormFormula) {
     for (auto& v : x) v = xd(rng);
     for (auto& v : w) v = wd(rng);
     const auto xq = v24(x);
-    const auto wq = q16(w);
+    const auto wq = p24(w);
     core.write_vectors(0, xq);
     core.write_params(0, wq);
     const auto dst = static_cast<uint16_t>(k);
@@ -166,7 +166,7 @@ TEST(HwNormQuant, NormMatchesRmsNormFormula) {
     for (int64_t v : xq) ms += from_v24(v) * from_v24(v);
     const double r = 1.0 / std::sqrt(ms / k + 1e-6);
     for (int64_t i = 0; i < k; ++i) {
-      const double want = from_v24(xq[i]) * from_q16(wq[i]) * r;
+      const double want = from_v24(xq[i]) * from_p24(wq[i]) * r;
       // rounding to v24 (2^-25) plus the scale's relative error (< 1e-6)
       const double err = std::fabs(from_v24(y[i]) - want), bound = kV24 / 2 + std::fabs(want) * 1e-6;
       ASSERT_LE(err, bound) << "element " << i << " of " << k;
@@ -213,7 +213,7 @@ TEST(HwEltwise, MlgruSiluMulAddWithinFormatBounds) {
     lb[j] = ud(rng) * (j % 3 == 0 ? 0 : 1);
   }
   const auto aq = v24(a), bq = v24(b), hq = v24(h);
-  const auto lq = q16(lb);
+  const auto lq = p24(lb);
   const uint16_t A = 0, B = n, H = 2 * n, S = 3 * n, D = 4 * n;
   core.write_vectors(A, aq);
   core.write_vectors(B, bq);
@@ -228,7 +228,7 @@ TEST(HwEltwise, MlgruSiluMulAddWithinFormatBounds) {
   const double r = kV24 / 2;  // one rounding of a v24 product
   double w_silu = 0, w_h = 0;
   for (int64_t j = 0; j < n; ++j) {
-    const double x = from_v24(aq[j]), y = from_v24(bq[j]), h0 = from_v24(hq[j]), l = from_q16(lq[j]);
+    const double x = from_v24(aq[j]), y = from_v24(bq[j]), h0 = from_v24(hq[j]), l = from_p24(lq[j]);
     ASSERT_EQ(add[j], aq[j] + bq[j]);
     const double silu = x * sigmoid(x), e_silu = std::fabs(x) * kSigmoidBound + r;
     const double bound_s = std::fabs(y) * e_silu + r;
