@@ -35,7 +35,7 @@ class HwModel {
   // vectors the host loads (norm weights and lower bounds, p24).
   int64_t weight_bytes_per_token() const;
   int64_t param_bytes_per_token() const;
-  int64_t cycles() const { return cycles_; }  // summed over every block run so far
+  int64_t cycles() const { return cycles_; }  // summed over every program run so far
 
  private:
   // Block l on the x the vector memory holds (v24, left there by the previous block).

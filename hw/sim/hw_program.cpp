@@ -1,5 +1,6 @@
 #include "hw_program.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
