@@ -85,12 +85,27 @@ module norm_quant
   assign normed = aw * $signed({1'b0, r}) + (121'sd1 <<< 55);  // a w r in Q80, rounded at Q24
   assign qmag = 72'(aw_abs >> sh) * 72'(rq) + (72'd1 << 39);
   assign qabs = (qmag >> 40) > 127 ? 8'd127 : 8'(qmag >> 40);
+  // The ratio above is exact to ~2e-5 codes, so the rounded code c is right unless 127 |a w| / max|a w| lies that
+  // close to c - 1/2 or c + 1/2. Two exact comparisons settle it, SPEC.md's round half away from zero included:
+  // the true code is c - 1 if 254 |a w| < (2c - 1) max, c + 1 if 254 |a w| >= (2c + 1) max.
+  logic [80:0] p254, twoc, below, above;
+  logic [7:0] qcode;
+  assign p254 = (81'(aw_abs) << 8) - (81'(aw_abs) << 1);
+  assign twoc = 81'({qabs, 1'b0}) * 81'(maxp);
+  assign below = twoc - 81'(maxp);
+  assign above = twoc + 81'(maxp);
+  always_comb begin
+    if (maxp == 0) qcode = 8'd0;
+    else if (qabs != 0 && p254 < below) qcode = qabs - 8'd1;
+    else if (qabs != 127 && p254 >= above) qcode = qabs + 8'd1;
+    else qcode = qabs;
+  end
   assign v_we = st == P2 && rd_valid && !quant_r;
   assign v_waddr = dst_r + rd_idx[mmf_pkg::VAW-1:0];
   assign v_wdata = normed[95:56];
   assign q_we = st == P2 && rd_valid && quant_r;
   assign q_idx = rd_idx;
-  assign q_val = aw[71] ? -$signed(qabs) : $signed(qabs);
+  assign q_val = aw[71] ? -$signed(qcode) : $signed(qcode);
 
   always_comb begin
     sq_start = st == SQRT;

@@ -143,6 +143,31 @@ TEST(HwNormQuant, QuantMatchesReferenceQuantizer) {
   EXPECT_LT(worst_scale, 1e-6);
 }
 
+// Exact ties: 127 |x| / max|x| = k + 1/2 must round away from zero (SPEC.md), whatever the
+// reciprocal's rounding; and codes one ulp either side of a tie round to the near side.
+TEST(HwNormQuant, QuantRoundsExactTiesAwayFromZero) {
+  CoreSim core;
+  const int64_t k = 256, unit = 4099;  // v24 integers: max|x| = 254 unit, x_i = (2c + 1) unit: 127 x_i / max = c + 1/2
+  std::vector<int64_t> x(static_cast<size_t>(k));
+  std::vector<int> want(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t c = i % 127, sign = (i / 127) % 2 ? -1 : 1, nudge = (i % 3) - 1;  // tie, one below, one above
+    x[i] = sign * ((2 * c + 1) * unit + nudge);
+    // round half away from zero of 127 |x| / (254 unit) in exact integers
+    want[i] = static_cast<int>(sign * ((2 * 127 * std::abs(x[i]) + 254 * unit) / (2 * 254 * unit)));
+  }
+  x[k - 1] = 254 * unit;
+  want[k - 1] = 127;
+  core.write_vectors(0, x);
+  core.write_params(0, std::vector<int32_t>(static_cast<size_t>(k), 1 << 24));
+  const auto id = identity(k);
+  core.set_weights(pack_weights(id.data(), k, k));
+  core.load_program({quant(0, 0, k), tmv(static_cast<uint16_t>(k), k, k, true), {.op = Op::End}});
+  core.run();
+  const auto q = core.read_vectors(static_cast<uint16_t>(k), k);
+  for (int64_t i = 0; i < k; ++i) ASSERT_EQ(q[i], want[i]) << "element " << i << ", x " << x[i];
+}
+
 TEST(HwNormQuant, NormMatchesRmsNormFormula) {
   std::mt19937 rng(11);
   CoreSim core;
