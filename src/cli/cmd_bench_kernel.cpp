@@ -110,6 +110,13 @@ void run(const BenchKernelOptions& o) {
   // From memory, the product is a stream of weights: set it against what this machine's memory
   // delivers right now (the machine may be shared, so the two are taken in the same run).
   const double bandwidth = o.hot ? 0 : measure_read_bandwidth_gbs(pool.size(), size_t{1} << 30, 5);
+  // The copies the timed runs cycle through (after the warm-up): when they fit in the cache, a
+  // product reads from it, and a share of the memory bandwidth (above 100% for small matrices)
+  // would mean nothing.
+  const int64_t cache = last_level_cache_bytes();
+  const int64_t working_set = std::min<int64_t>(copies, reps + 3) * matrix_bytes;
+  const bool in_cache = o.hot || working_set <= cache;
+  const nlohmann::json roofline = in_cache || bandwidth <= 0 ? nlohmann::json() : nlohmann::json(weight_gbs / bandwidth);
   if (o.json) {
     nlohmann::json j = {{"m", o.m},
                         {"k", o.k},
@@ -128,7 +135,10 @@ void run(const BenchKernelOptions& o) {
                         {"weight_bytes", read_bytes},
                         {"weight_gbs", weight_gbs},
                         {"bandwidth_gbs", bandwidth},
-                        {"roofline_fraction", bandwidth > 0 ? weight_gbs / bandwidth : 0},
+                        {"working_set_bytes", working_set},
+                        {"last_level_cache_bytes", cache},
+                        {"weights_fit_in_cache", in_cache},
+                        {"roofline_fraction", roofline},
                         {"load_average_1m", load},
                         {"cpu_us_per_run", cpu_median}};
     std::printf("%s\n", j.dump().c_str());
@@ -139,7 +149,12 @@ void run(const BenchKernelOptions& o) {
     std::printf("%.1f us/run (median of %d; min %.1f, p10 %.1f, p90 %.1f, max %.1f)\n", median, reps, percentile(us, 0.0),
                 percentile(us, 0.1), percentile(us, 0.9), percentile(us, 1.0));
     std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(read_bytes));
-    if (!o.hot)
+    if (!o.hot && in_cache)
+      std::printf("machine: %.1f GB/s streaming read (%d threads); the %.1f MB of weight copies the runs cycle "
+                  "through fit in the %.1f MB last-level cache, so the reads can come from cache and a share of "
+                  "the memory bandwidth does not apply (larger --m/--k make it meaningful)\n",
+                  bandwidth, pool.size(), static_cast<double>(working_set) / 1e6, static_cast<double>(cache) / 1e6);
+    else if (!o.hot)
       std::printf("machine: %.1f GB/s streaming read (%d threads) -> the product at %.1f%% of it\n", bandwidth,
                   pool.size(), 100 * weight_gbs / bandwidth);
     std::printf("process CPU time per run: %.1f us (median; all threads, spinning included)\n", cpu_median);

@@ -76,7 +76,7 @@ void run(TrainCli& c) {
   TrainHooks hooks;
   hooks.message = [&](const std::string& m) {
     clear_bar();
-    std::fprintf(stderr, "%s\n", m.c_str());
+    print_above_progress(m);
   };
   hooks.step = [&](const StepReport& r) {
     if (tty) {
