@@ -94,7 +94,7 @@ TEST(FirstHour, UsageErrorsSuggestTheClosestFlagOrCommand) {
                      "unknown flag --promt for generate (did you mean --prompt?); see mmfree generate --help");
   expect_usage_error("generate --promt=hi",
                      "unknown flag --promt for generate (did you mean --prompt?); see mmfree generate --help");
-  expect_usage_error("generate --temp 0.5 --bogus", "unknown flag --bogus for generate; see mmfree generate --help");
+  expect_usage_error("generate --temperature 0.5 --bogus", "unknown flag --bogus for generate; see mmfree generate --help");
   expect_usage_error("tokenizer train --vocab 10", "unknown flag --vocab for tokenizer train (did you mean "
                                                    "--vocab-size?); see mmfree tokenizer train --help");
   expect_usage_error("genrate -p x", "unknown command 'genrate' (did you mean generate?); mmfree --help lists them");
@@ -135,9 +135,10 @@ TEST(FirstHour, GenerateDrawsARandomSeedAndPrintsIt) {
 TEST(FirstHour, InstalledBinaryFindsItsModel) {
   test::TempDir prefix;
   const std::string build_dir = std::filesystem::path(test::mmfree_binary()).parent_path().string();
-  const auto install = std::system(("cmake --install '" + build_dir + "' --prefix '" + prefix.path().string() +
-                                    "' > '" + prefix.file("install.log") + "' 2>&1").c_str());
-  ASSERT_EQ(install, 0) << test::read_file(prefix.file("install.log"));
+  // (Temp paths and the build directory hold no spaces: no quoting.)
+  const std::string log = prefix.file("install.log");
+  const auto install = std::system(("cmake --install " + build_dir + " --prefix " + prefix.path().string() + " > " + log + " 2>&1").c_str());
+  ASSERT_EQ(install, 0) << test::read_file(log);
   const std::string model = prefix.file("share/mmfree/default.gguf");
   ASSERT_TRUE(std::filesystem::is_regular_file(prefix.file("bin/mmfree")));
   ASSERT_TRUE(std::filesystem::is_regular_file(model));
@@ -145,9 +146,26 @@ TEST(FirstHour, InstalledBinaryFindsItsModel) {
   // The installed binary uses the installed model, not the source tree's.
   unsetenv("MMFREE_MODEL");
   const std::string out = prefix.file("info.txt");
-  ASSERT_EQ(std::system(("'" + prefix.file("bin/mmfree") + "' info > '" + out + "' 2>&1").c_str()), 0)
+  const std::string binary = prefix.file("bin/mmfree");
+  ASSERT_EQ(std::system((binary + " info > " + out + " 2>&1").c_str()), 0)
       << test::read_file(out);
   EXPECT_NE(test::read_file(out).find("model        " + model + " "), std::string::npos) << test::read_file(out);
+}
+
+}  // namespace
+}  // namespace mmfree
+
+namespace mmfree {
+namespace {
+
+TEST(FirstHour, CtestNamesCarryNoParameterBytes) {
+  // gtest_discover_tests writes the ctest names here; parameterised tests are named by their generators.
+  const std::string build_dir = std::filesystem::path(test::mmfree_binary()).parent_path().string();
+  const std::string names = test::read_file(build_dir + "/mmfree_tests[1]_tests.cmake");
+  if (names.empty()) GTEST_SKIP() << "no ctest discovery file in " << build_dir;
+  EXPECT_NE(names.find("add_test([=[AllIsas/TernaryKernelsOn.Tq2MatchesReference/scalar]=]"), std::string::npos);
+  EXPECT_NE(names.find("add_test([=[OddSizes/TrainBitLinearTest.StraightThroughBackward/n1_in37_out5]=]"), std::string::npos);
+  EXPECT_EQ(names.find("GetParam()"), std::string::npos);
 }
 
 }  // namespace

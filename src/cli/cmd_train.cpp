@@ -105,8 +105,8 @@ void run(TrainCli& c) {
     std::fflush(stderr);
     std::exit(130);  // the shell's code for "stopped by Ctrl-C", after everything was saved
   }
-  std::fprintf(stderr, "done: %lld steps; checkpoint %s; model %s/hf\n", static_cast<long long>(res.step),
-               res.checkpoint.c_str(), c.opt.out.c_str());
+  std::fprintf(stderr, "done: %lld steps; checkpoint %s; model in %s/hf and %s/model.gguf\n",
+               static_cast<long long>(res.step), res.checkpoint.c_str(), c.opt.out.c_str(), c.opt.out.c_str());
 }
 
 void setup(CLI::App& app) {
