@@ -45,6 +45,8 @@ TEST(Progress, StatusLine) {
             "writing x.gguf  [##..]  50% 2.00 GB/4.00 GB  200.0 MB/s  10s  ETA 10s");
   EXPECT_EQ(progress_status("saving step 5", 0, 0, "", 72, 20), "saving step 5  1m12s");  // total unknown
   EXPECT_EQ(progress_status("writing y", 3e6, 0, "B", 2, 20), "writing y  3.0 MB  1.5 MB/s  2s");
+  EXPECT_EQ(progress_status("validation", 5, 16, "batches", 216, 4),
+            "validation  [#...]  31% 5/16 batches  0.023 batches/s  3m36s  ETA 7m55s");
   EXPECT_EQ(format_bytes(812), "812 B");
   EXPECT_EQ(format_bytes(4.49e9), "4.49 GB");
 }

@@ -128,7 +128,8 @@ std::string format_rate(double v) {
   char buf[32];
   if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
   else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (v >= 10 || v == 0) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else std::snprintf(buf, sizeof buf, "%.2g", v);  // slow work: "0.023 batches/s", not "0"
   return buf;
 }
 

@@ -45,7 +45,7 @@ std::string progress_status(const std::string& what, double done, double total, 
 std::string progress_bar(double fraction, int width);
 // "42s", "3m05s", "2h07m"; "?" for a negative or non-finite time.
 std::string format_duration(double seconds);
-// "12.3k" for 12345: counts and rates at a glance.
+// "12.3k" for 12345, "512", "2.5", "0.023": counts and rates at a glance.
 std::string format_rate(double per_second);
 // "812 B", "12.3 kB", "4.49 GB" (powers of 1000, as file sizes are quoted in the docs).
 std::string format_bytes(double bytes);
