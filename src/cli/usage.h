@@ -1,6 +1,7 @@
 #pragma once
-// Usage errors in mmfree's own voice: one line "mmfree: error: ...", exit status 2, with the
-// closest command or flag suggested when the word given is a near miss.
+// What every command shares before it runs: usage errors in mmfree's own voice (one line "mmfree:
+// error: ...", exit status 2, the closest command or flag suggested when the word given is a near
+// miss), the short usage of `mmfree` alone, and whether progress lines are wanted.
 #include <CLI/CLI.hpp>
 
 namespace mmfree::cli {

@@ -61,14 +61,19 @@ struct ProgressBoard {
     std::thread done;
     {
       std::lock_guard lock(mu);
-      live.erase(std::find(live.begin(), live.end(), p));
+      if (const auto it = std::find(live.begin(), live.end(), p); it != live.end()) live.erase(it);
       clear();
       if (live.empty()) done = std::move(ticker);
     }
     wake.notify_all();
     if (done.joinable()) done.join();
   }
-  ~ProgressBoard() {
+  ~ProgressBoard() {  // exit() while a phase is live: stop the ticker rather than wait for the phase
+    {
+      std::lock_guard lock(mu);
+      live.clear();
+    }
+    wake.notify_all();
     if (ticker.joinable()) ticker.join();
   }
 };
