@@ -89,7 +89,9 @@ void run(TrainCli& c) {
   };
   hooks.eval = [&](int64_t step, double val) {
     clear_bar();
-    std::fprintf(stderr, "step %lld  val_loss %.4f  val_ppl %.2f\n", static_cast<long long>(step), val, std::exp(val));
+    char line[96];
+    std::snprintf(line, sizeof line, "step %lld  val_loss %.4f  val_ppl %.2f", static_cast<long long>(step), val, std::exp(val));
+    print_above_progress(line);  // the validation's status line may still be drawn
   };
   hooks.should_stop = [] { return g_interrupted != 0; };
   g_interrupted = 0;
