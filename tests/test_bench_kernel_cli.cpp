@@ -21,6 +21,20 @@ TEST(BenchKernelCli, SmallRunPrintsJson) {
   }
 }
 
+TEST(BenchKernelCli, SmallMatrixFromCacheGivesNoShareOfTheBandwidth) {
+  // 16 x 256 ternary weights: 6 copies (3 warm-up, 3 timed) of 1 kB are read from cache whatever the
+  // machine; a share of the memory bandwidth (117.8% in issue 20) would mean nothing.
+  const auto r = test::run_mmfree("bench-kernel --m 16 --k 256 --n 1 --reps 3 --json --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  // 16 rows x 66 bytes (TQ2_0's 2.0625 bits a weight) = 1056, each copy padded to a cache line: 1088.
+  EXPECT_EQ(j.at("working_set_bytes").get<int64_t>(), 6 * 1088);
+  if (j.at("last_level_cache_bytes").get<int64_t>() >= (1 << 20)) {
+    EXPECT_TRUE(j.at("weights_fit_in_cache").get<bool>());
+    EXPECT_TRUE(j.at("roofline_fraction").is_null()) << j.dump();
+  }
+}
+
 TEST(BenchKernelCli, TextOutputByDefault) {
   const auto r = test::run_mmfree("bench-kernel --m 16 --k 256 --n 1 --reps 2 --hot --isa scalar");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -88,6 +88,9 @@ TEST(TokenizerTrainCli, TrainsALosslessTokenizer) {
   std::ofstream(slice, std::ios::binary) << read_file(test::shared_dir() + "/data/corpus/austen_emma.txt").substr(0, 100000);
   auto r = run_mmfree("tokenizer train --input " + slice + " --vocab-size 400 --out " + dir.file("tok"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // It says what it wrote, where.
+  EXPECT_EQ(r.out.rfind("wrote " + dir.file("tok") + "/tokenizer.model (400 tokens, bpe, ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(" and " + dir.file("tok") + "/tokenizer_config.json in "), std::string::npos) << r.out;
   const auto tok = load_tokenizer(dir.file("tok"));
   EXPECT_EQ(tok->kind(), TokenizerKind::SentencePiece);
   EXPECT_EQ(tok->vocab_size(), 400);

@@ -30,8 +30,9 @@ struct BenchKernelOptions {
 };
 
 // Weight bytes cycled through so that every run reads its weights from memory, not from a cache
-// that kept the previous run's copy (far above any L3 of this class of machine).
-constexpr int64_t kColdBytes = int64_t{256} << 20;
+// that kept the previous run's copy: 256 MiB, or twice the last-level cache where that is larger
+// (the 2-core VM reports a 480 MiB L3).
+int64_t cold_bytes() { return std::max<int64_t>(int64_t{256} << 20, 2 * last_level_cache_bytes()); }
 constexpr int64_t kMaxDim = int64_t{1} << 20;
 
 // The 1-minute load average (-1 where unknown): the machine may be shared, and other work on its
@@ -75,7 +76,7 @@ void run(const BenchKernelOptions& o) {
   // Each copy starts on a cache line, as a tensor in a model file does.
   const int64_t matrix_bytes = (format_matrix_bytes(f, o.m, o.k) + 63) / 64 * 64;
   const int64_t read_bytes = o.m * format_row_bytes(f, o.k);  // what one product reads (no TQ2_0_R8 d)
-  const int64_t copies = o.hot ? 1 : std::max<int64_t>(1, (kColdBytes + matrix_bytes - 1) / matrix_bytes);
+  const int64_t copies = o.hot ? 1 : std::max<int64_t>(1, (cold_bytes() + matrix_bytes - 1) / matrix_bytes);
   AlignedBuffer<uint8_t> weights(static_cast<size_t>(copies * matrix_bytes));
   pack_ternary(f, t.data(), o.m, o.k, 1.0f, weights.data());
   for (int64_t c = 1; c < copies; ++c)
@@ -109,7 +110,14 @@ void run(const BenchKernelOptions& o) {
   const double weight_gbs = static_cast<double>(read_bytes) / median / 1e3;
   // From memory, the product is a stream of weights: set it against what this machine's memory
   // delivers right now (the machine may be shared, so the two are taken in the same run).
-  const double bandwidth = o.hot ? 0 : measure_read_bandwidth_gbs(pool.size(), size_t{1} << 30, 5);
+  // The copies the timed runs cycle through (after the warm-up): when they fit in the cache, a
+  // product reads from it, and a share of the memory bandwidth (above 100% for small matrices)
+  // would mean nothing, so the bandwidth is not measured.
+  const int64_t cache = last_level_cache_bytes();
+  const int64_t working_set = std::min<int64_t>(copies, reps + 3) * matrix_bytes;
+  const bool in_cache = o.hot || working_set <= cache;
+  const double bandwidth = in_cache ? 0 : measure_read_bandwidth_gbs(pool.size(), size_t{1} << 30, 5);
+  const nlohmann::json roofline = bandwidth > 0 ? nlohmann::json(weight_gbs / bandwidth) : nlohmann::json();
   if (o.json) {
     nlohmann::json j = {{"m", o.m},
                         {"k", o.k},
@@ -128,18 +136,25 @@ void run(const BenchKernelOptions& o) {
                         {"weight_bytes", read_bytes},
                         {"weight_gbs", weight_gbs},
                         {"bandwidth_gbs", bandwidth},
-                        {"roofline_fraction", bandwidth > 0 ? weight_gbs / bandwidth : 0},
+                        {"working_set_bytes", working_set},
+                        {"last_level_cache_bytes", cache},
+                        {"weights_fit_in_cache", in_cache},
+                        {"roofline_fraction", roofline},
                         {"load_average_1m", load},
                         {"cpu_us_per_run", cpu_median}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("%s m=%lld k=%lld n=%lld | %s, %d threads, weights %s, load average %.2f\n", o.format.c_str(),
                 static_cast<long long>(o.m), static_cast<long long>(o.k), static_cast<long long>(o.n), isa_name(isa),
-                pool.size(), o.hot ? "reused (cache-hot)" : "from memory", load);
+                pool.size(), o.hot ? "reused (cache-hot)" : in_cache ? "cycled, within the cache" : "from memory", load);
     std::printf("%.1f us/run (median of %d; min %.1f, p10 %.1f, p90 %.1f, max %.1f)\n", median, reps, percentile(us, 0.0),
                 percentile(us, 0.1), percentile(us, 0.9), percentile(us, 1.0));
     std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(read_bytes));
-    if (!o.hot)
+    if (!o.hot && in_cache)
+      std::printf("weights: the %.1f MB of copies the runs cycle through fit in the %.1f MB last-level cache, so "
+                  "the reads can come from cache: no share of the memory bandwidth (more --reps or larger --m/--k give one)\n",
+                  static_cast<double>(working_set) / 1e6, static_cast<double>(cache) / 1e6);
+    else if (!o.hot)
       std::printf("machine: %.1f GB/s streaming read (%d threads) -> the product at %.1f%% of it\n", bandwidth,
                   pool.size(), 100 * weight_gbs / bandwidth);
     std::printf("process CPU time per run: %.1f us (median; all threads, spinning included)\n", cpu_median);
@@ -156,7 +171,8 @@ void setup(CLI::App& app) {
   cmd->add_option("--format", o->format, "Weight format: tq2_0_r8 (mmfree's layout), tq2_0, tq1_0 or i8")->capture_default_str();
   cmd->add_option("--isa", o->isa, "Instruction set: scalar, avx2, avx512, avx512vnni (default: the best this CPU has)");
   cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10)")->check(CLI::Range(1, 1000000));
-  cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through 256 MiB of copies");
+  cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through copies (256 MiB, or twice the "
+                "last-level cache)");
   cmd->add_flag("--json", o->json, "Print one JSON object (us_per_run, gops, ...)");
   cmd->callback([o] { run(*o); });
 }

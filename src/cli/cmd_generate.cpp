@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "cli/command.h"
 #include "cli/default_model.h"
@@ -99,25 +100,28 @@ void run(const GenerateOptions& o) {
                         {"generated_tokens", r.ids.size()},
                         {"stop_reason", r.stop_reason},
                         {"prefill_tok_s", prefill_tps},
-                        {"decode_tok_s", decode_tps}};
+                        {"decode_tok_s", decode_tps},
+                        {"seed", o.sampler.seed}};
     if (tok) j["text"] = text;
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("\n");
     std::fflush(stdout);  // the text ends before the summary, also when both go to one file
-    std::fprintf(stderr, "prompt %lld tokens, generated %zu tokens | prefill %.1f tok/s | decode %.1f tok/s\n",
-                 static_cast<long long>(P), r.ids.size(), prefill_tps, decode_tps);
+    std::fprintf(stderr, "prompt %lld tokens, generated %zu tokens | prefill %.1f tok/s | decode %.1f tok/s | seed %llu\n",
+                 static_cast<long long>(P), r.ids.size(), prefill_tps, decode_tps,
+                 static_cast<unsigned long long>(o.sampler.seed));
   }
 }
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   auto* cmd = app.add_subcommand(
-      "generate", "Generate text from a prompt, streaming it to stdout (without the prompt); a summary goes to stderr");
+      "generate", "Generate text from a prompt, streaming it to stdout (a --prompt is printed first, a prompt from --file or stdin "
+      "is not); a summary goes to stderr");
   add_model_option(cmd, o->model);
   cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or directory (default: the model directory's)");
-  auto* prompt = cmd->add_option("--prompt,-p", o->prompt, "Prompt text (printed, then its continuation)");
-  auto* file = cmd->add_option("--file,-f", o->file, "File holding the prompt text");
+  auto* prompt = cmd->add_option("--prompt,-p", o->prompt, "Prompt text (printed before its continuation; with --json, not)");
+  auto* file = cmd->add_option("--file,-f", o->file, "File holding the prompt text (not printed)");
   auto* ids = cmd->add_option("--prompt-ids", o->prompt_ids,
                               "Prompt as token ids, \"1 2 3\" (empty: start from BOS). With no prompt flag, a "
                               "piped stdin is the prompt text");
@@ -136,14 +140,17 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--repeat-last-n", o->sampler.repeat_last_n, "How many recent tokens the penalty covers")
       ->capture_default_str();
-  cmd->add_option("--seed", o->sampler.seed, "Random seed: the same seed gives the same output")->capture_default_str();
+  auto* seed = cmd->add_option("--seed", o->sampler.seed,
+                               "Random seed: the same seed gives the same output (default: a random one, printed in "
+                               "the summary line and in --json)");
   cmd->add_option("--stop", o->stops, "Stop when the text holds this string (not printed); repeatable")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past the end-of-sequence token");
   cmd->add_flag("--json", o->json, "Print one JSON object {\"text\": ..., \"ids\": [...], ...} instead of streaming");
   add_device_options(cmd, o->device);
-  cmd->callback([o, prompt, ids] {
+  cmd->callback([o, prompt, ids, seed] {
+    if (seed->count() == 0) o->sampler.seed = std::random_device{}();  // a fresh draw each run, unless --seed
     o->has_prompt = prompt->count() > 0;
     o->has_prompt_ids = ids->count() > 0;
     for (const auto& s : o->stops) check_utf8(s, "--stop");

@@ -76,7 +76,7 @@ void run(TrainCli& c) {
   TrainHooks hooks;
   hooks.message = [&](const std::string& m) {
     clear_bar();
-    std::fprintf(stderr, "%s\n", m.c_str());
+    print_above_progress(m);
   };
   hooks.step = [&](const StepReport& r) {
     if (tty) {
@@ -89,7 +89,9 @@ void run(TrainCli& c) {
   };
   hooks.eval = [&](int64_t step, double val) {
     clear_bar();
-    std::fprintf(stderr, "step %lld  val_loss %.4f  val_ppl %.2f\n", static_cast<long long>(step), val, std::exp(val));
+    char line[96];
+    std::snprintf(line, sizeof line, "step %lld  val_loss %.4f  val_ppl %.2f", static_cast<long long>(step), val, std::exp(val));
+    print_above_progress(line);  // the validation's status line may still be drawn
   };
   hooks.should_stop = [] { return g_interrupted != 0; };
   g_interrupted = 0;
@@ -105,8 +107,8 @@ void run(TrainCli& c) {
     std::fflush(stderr);
     std::exit(130);  // the shell's code for "stopped by Ctrl-C", after everything was saved
   }
-  std::fprintf(stderr, "done: %lld steps; checkpoint %s; model %s/hf\n", static_cast<long long>(res.step),
-               res.checkpoint.c_str(), c.opt.out.c_str());
+  std::fprintf(stderr, "done: %lld steps; checkpoint %s; model in %s/hf and %s/model.gguf\n",
+               static_cast<long long>(res.step), res.checkpoint.c_str(), c.opt.out.c_str(), c.opt.out.c_str());
 }
 
 void setup(CLI::App& app) {

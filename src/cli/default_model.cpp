@@ -16,7 +16,11 @@ std::string default_model_path() {
   std::vector<std::filesystem::path> places;
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) places.push_back(exe.parent_path().parent_path() / "models" / "default.gguf");
+  if (!ec) {
+    const auto prefix = exe.parent_path().parent_path();
+    places.push_back(prefix / "share" / "mmfree" / "default.gguf");  // installed: PREFIX/bin/mmfree
+    places.push_back(prefix / "models" / "default.gguf");            // built: SOURCE/build/mmfree
+  }
   places.push_back(std::filesystem::path(MMFREE_SOURCE_DIR) / "models" / "default.gguf");
   std::string looked;
   for (const auto& p : places) {

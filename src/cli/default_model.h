@@ -6,8 +6,9 @@
 
 namespace mmfree::cli {
 
-// $MMFREE_MODEL when set; else models/default.gguf beside the binary's folder (build/mmfree ->
-// models/) or in the source tree the binary was built from. Throws Error naming where it looked.
+// $MMFREE_MODEL when set; else share/mmfree/default.gguf beside the binary's folder (installed:
+// PREFIX/bin/mmfree), models/default.gguf there (build/mmfree -> models/), or in the source tree the
+// binary was built from. Throws Error naming where it looked.
 std::string default_model_path();
 
 // --model for a command that takes a Hugging Face directory or a .gguf file; left out, the default model.

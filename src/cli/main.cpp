@@ -4,6 +4,8 @@
 #include <exception>
 
 #include "cli/command.h"
+#include "cli/usage.h"
+#include "util/progress.h"
 #include "util/error.h"
 
 namespace mmfree::cli {
@@ -19,15 +21,8 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   app.set_help_all_flag("--help-all", "Show help for every command");
   for (auto setup : mmfree::cli::command_setups()) setup(app);
-  // CLI11 would call an unknown word "an unexpected positional"; name it as the unknown command it is.
-  if (argc > 1 && argv[1][0] != '-') {
-    bool known = false;
-    for (const auto* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
-    if (!known) {
-      std::fprintf(stderr, "mmfree: error: unknown command '%s' (mmfree --help lists them)\n", argv[1]);
-      return 2;
-    }
-  }
+  if (mmfree::cli::reject_unknown_command(app, argc, argv)) return mmfree::cli::kUsageExit;
+  mmfree::set_progress_enabled(mmfree::cli::wants_progress(argc, argv));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -35,8 +30,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    mmfree::cli::report_parse_error(app, argc, argv, e);
+    return mmfree::cli::kUsageExit;
   } catch (const mmfree::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "mmfree: error: %s\n", e.what());

@@ -125,7 +125,7 @@ void GgufWriter::write(const std::string& path) const {
       // Pad after every tensor, the last included, as ggml's writer does.
       out.write(zeros.data(), static_cast<std::streamsize>(align_up(t.nbytes, alignment) - t.nbytes));
     }
-  });
+  }, static_cast<int64_t>(head.size() + offset));
 }
 
 }  // namespace mmfree

@@ -130,7 +130,9 @@ void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> sh
 }
 
 void SafetensorsWriter::write(const std::string& path) const {
-  write_file_atomically(path, [&](std::ostream& out) { write_to(out); });
+  int64_t bytes = 0;
+  for (const auto& e : entries_) bytes += static_cast<int64_t>(e.bytes.size());
+  write_file_atomically(path, [&](std::ostream& out) { write_to(out); }, bytes);
 }
 
 void SafetensorsWriter::write_to(std::ostream& out) const {

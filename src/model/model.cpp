@@ -6,6 +6,7 @@
 
 #include "model/tensor_names.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
@@ -100,12 +101,14 @@ Model::Model(std::shared_ptr<const WeightSource> weights, std::unique_ptr<Backen
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
   const auto lb = lower_bounds_from_params(weights_->floats("model.lower_bounds"), L, d);
   layers_.reserve(static_cast<size_t>(L));
+  Progress progress("loading the model", static_cast<double>(L), "layers");  // packing F32 weights takes a while
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = layer_prefix(l);
     const bool use_lb = cfg_.use_lower_bound && l > 0;
     layers_.push_back(Layer{upload_floats(be, weights_->floats(p + "attn_norm.weight")),
                             upload_floats(be, weights_->floats(p + "mlp_norm.weight")),
                             Mlgru(be, *weights_, l, use_lb ? lb[l] : std::vector<float>{}), Glu(be, *weights_, l)});
+    progress.add(1);
   }
   final_norm_ = upload_floats(be, weights_->floats("model.norm.weight"));
   lm_head_ = BitLinear(be, weights_->bitlinear("lm_head"));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
@@ -15,6 +16,7 @@ SequenceNll sequence_nll(const Model& model, const std::vector<int64_t>& ids, in
   Workspace ws(model, std::min(ctx, std::max<int64_t>(n, 1)));
   std::vector<float> logits(static_cast<size_t>(std::min(ctx, std::max<int64_t>(n, 1)) * V));
   SequenceNll r;
+  Progress progress("scoring", static_cast<double>(n - 1), "tokens");
   for (int64_t s = 0; s + 1 < n; s += ctx) {
     const int64_t len = std::min(ctx, n - s);
     if (!carry_state) st.reset_all();
@@ -27,6 +29,7 @@ SequenceNll sequence_nll(const Model& model, const std::vector<int64_t>& ids, in
       r.nll += mx + std::log(sum) - l[ids[static_cast<size_t>(s + i + 1)]];
       ++r.tokens;
     }
+    progress.update(static_cast<double>(r.tokens));
   }
   return r;
 }

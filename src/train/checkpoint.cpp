@@ -1,7 +1,10 @@
 #include "train/checkpoint.h"
 
 #include "util/atomic_write.h"
+#include <filesystem>
+
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
@@ -31,7 +34,9 @@ void write_checkpoint(std::ostream& out, const std::vector<Parameter>& params, c
 
 void save_checkpoint(const std::string& path, const std::vector<Parameter>& params, const AdamW& opt,
                      const CheckpointMeta& meta) {
-  write_file_atomically(path, [&](std::ostream& out) { write_checkpoint(out, params, opt, meta); });
+  int64_t bytes = 0;  // the weights and both moments, F32 (the header is small)
+  for (const auto& p : params) bytes += 3 * static_cast<int64_t>(p.value.size() * sizeof(float));
+  write_file_atomically(path, [&](std::ostream& out) { write_checkpoint(out, params, opt, meta); }, bytes);
 }
 
 bool Checkpoint::looks_like_checkpoint(const std::string& path) {
@@ -92,12 +97,16 @@ void Checkpoint::restore(const ModelConfig& config, std::vector<Parameter>& para
               ", expected F32 of the model's shape");
     dst = t.to_f32();
   };
+  double bytes = 0;
+  for (const auto& p : params) bytes += static_cast<double>((opt ? 3 : 1) * p.value.size() * sizeof(float));
+  Progress progress("reading " + std::filesystem::path(path()).filename().string(), bytes, "B");
   for (size_t k = 0; k < params.size(); ++k) {
     copy("param." + params[k].name, params[k], params[k].value);
     if (opt) {
       copy("adam_m." + params[k].name, params[k], opt->first_moments()[k]);
       copy("adam_v." + params[k].name, params[k], opt->second_moments()[k]);
     }
+    progress.add(static_cast<double>((opt ? 3 : 1) * params[k].value.size() * sizeof(float)));
   }
   if (opt) opt->set_steps_taken(meta_.adam_steps);
 }

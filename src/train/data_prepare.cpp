@@ -13,6 +13,7 @@
 #include "train/token_file.h"
 #include "util/atomic_write.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
@@ -41,6 +42,9 @@ void encode_all(const Tokenizer& tok, const std::vector<std::string>& inputs, st
   EncodeOptions eo;
   eo.add_bos = eo.add_eos = false;
   const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  double total = 0;
+  for (const auto& d : docs) total += static_cast<double>(d.text.size());
+  Progress progress("tokenizing", total, "B");
   std::vector<std::thread> pool;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
   for (int w = 0; w < n; ++w)
@@ -49,6 +53,7 @@ void encode_all(const Tokenizer& tok, const std::vector<std::string>& inputs, st
         for (size_t i = static_cast<size_t>(w); i < docs.size(); i += static_cast<size_t>(n)) {
           try {
             docs[i].ids = tok.encode(docs[i].text, eo);
+            progress.add(static_cast<double>(docs[i].text.size()));
           } catch (const Error& e) {
             throw Error("--input: " + inputs[docs[i].file] + ": " + e.what());
           }

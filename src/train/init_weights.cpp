@@ -6,6 +6,7 @@
 #include <random>
 
 #include "model/tensor_names.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
@@ -33,9 +34,17 @@ void fill_uniform(std::vector<float>& v, double bound, std::mt19937_64& rng) {
 std::vector<Parameter> init_parameters(const ModelConfig& c, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<Parameter> params;
-  for (const TensorSpec& spec : expected_tensors(c)) {
+  const auto specs = expected_tensors(c);
+  const auto numel = [](const TensorSpec& spec) {
     int64_t count = 1;
     for (auto dim : spec.shape) count *= dim;
+    return count;
+  };
+  double total = 0;
+  for (const TensorSpec& spec : specs) total += static_cast<double>(numel(spec));
+  Progress progress("initialising the weights", total, "weights");
+  for (const TensorSpec& spec : specs) {
+    const int64_t count = numel(spec);
     Parameter p{spec.name, spec.shape, std::vector<float>(static_cast<size_t>(count)),
                 std::vector<float>(static_cast<size_t>(count), 0.0f)};
     const std::string& n = spec.name;
@@ -52,6 +61,7 @@ std::vector<Parameter> init_parameters(const ModelConfig& c, uint64_t seed) {
       fill_normal(p.value, kInitStd, rng);
     }
     params.push_back(std::move(p));
+    progress.add(static_cast<double>(count));
   }
   return params;
 }

@@ -3,13 +3,10 @@
 #include <string>
 
 #include "train/train_run.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
-// "42s", "3m05s", "2h07m"; "?" for a negative or non-finite time.
-std::string format_duration(double seconds);
-// "12.3k" for 12345: tokens per second at a glance.
-std::string format_rate(double per_second);
 // "step 12/100  loss 5.1234  lr 1.50e-03  12.3k tok/s  ETA 1m23s", with a bar of `bar_width`
 // cells in front when bar_width > 0.
 std::string progress_line(const StepReport& r, int bar_width);

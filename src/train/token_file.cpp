@@ -51,7 +51,7 @@ void write_token_file(const std::string& path, const std::vector<int32_t>& ids, 
   write_file_atomically(path, [&](std::ostream& out) {
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(reinterpret_cast<const char*>(body.data()), static_cast<std::streamsize>(body.size()));
-  });
+  }, static_cast<int64_t>(header.size() + body.size()));
 }
 
 TokenFile::TokenFile(const std::string& path) : map_(path) {

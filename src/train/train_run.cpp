@@ -20,6 +20,7 @@
 #include "train/train_log.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace mmfree {
 
@@ -181,6 +182,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
                                                      std::to_string(data.vocab_needed() - 1) +
                                                      ", outside the model's vocabulary of " + std::to_string(cfg.vocab_size));
 
+  std::optional<Progress> starting(std::in_place, "setting up the model and optimizer");
   TrainableModel model = resume_from ? TrainableModel::random_init(cfg, o.seed) : make_model(o, cfg);
   AdamWOptions ao;
   ao.beta1 = o.beta1;
@@ -198,6 +200,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     elapsed_before = resume_from->meta().elapsed_s;
     hooks.message("resuming " + ckpt_path + " at step " + std::to_string(step));
   }
+  starting.reset();
   const LrSchedule sched{parse_lr_schedule(o.lr_schedule), o.lr, o.min_lr, o.warmup, o.steps};
   TrainLog log(o.log_path(), resume_from ? step : -1);
   const int64_t tokens_per_step = o.grad_accum * data.rows * (data.width - 1);
@@ -205,10 +208,10 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
                 ", " + std::to_string(cfg.num_layers) + " layers, vocab " + std::to_string(cfg.vocab_size) + "); " +
                 std::to_string(tokens_per_step) + " tokens per step; " + std::to_string(o.steps) + " steps");
 
-  const int64_t start_step = step;
   const auto t_start = clock_type::now();
   auto elapsed = [&] { return elapsed_before + seconds_since(t_start); };
   auto save = [&] {
+    const Progress saving("saving step " + std::to_string(step));  // the file being written shows instead
     CheckpointMeta meta;
     meta.config = cfg;
     meta.step = step;
@@ -224,14 +227,29 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     hooks.message("checkpoint at step " + std::to_string(step) + ": " + ckpt_path + ", model in " + o.out + "/hf and " +
                   o.out + "/model.gguf");
   };
+  double eval_s = 0;  // the last evaluation's time, for the ETA
   auto evaluate = [&] {
+    const auto t0 = clock_type::now();
+    Progress progress("validation", static_cast<double>(data.eval.batches.size()), "batches");
     double sum = 0;
-    for (const auto& b : data.eval.batches) sum += model.loss(b.data(), data.eval.rows_per_batch, o.seq_len + 1);
+    for (const auto& b : data.eval.batches) {
+      sum += model.loss(b.data(), data.eval.rows_per_batch, o.seq_len + 1);
+      progress.add(1);
+    }
+    eval_s = seconds_since(t0);
     const double val = sum / static_cast<double>(data.eval.batches.size());
     log.write({{"step", step}, {"val_loss", val}, {"val_ppl", std::exp(val)}});
     hooks.eval(step, val);
   };
 
+  // The ETA counts step time only (a step of this process; evaluations apart), and leaves out the
+  // first step, which pays for first touches of the workspaces and moments.
+  double steps_s = 0, first_step_s = 0;
+  int64_t timed_steps = 0;
+  auto evaluations_from = [&](int64_t from) {  // at the loop's checks for step = from .. o.steps
+    if (o.eval_every <= 0 || !data.train) return int64_t{0};
+    return o.steps / o.eval_every - (from - 1) / o.eval_every + (o.steps % o.eval_every != 0 ? 1 : 0);
+  };
   std::vector<int32_t> batch;
   bool saved_at_step = false;
   while (true) {
@@ -262,7 +280,10 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     r.grad_norm = grad_norm;
     r.tokens_per_s = static_cast<double>(tokens_per_step) / std::max(dt, 1e-9);
     r.elapsed_s = elapsed();
-    r.eta_s = seconds_since(t_start) / static_cast<double>(step + 1 - start_step) * static_cast<double>(o.steps - step - 1);
+    if (timed_steps++ == 0) first_step_s = dt;
+    steps_s += dt;
+    const double per_step = timed_steps > 1 ? (steps_s - first_step_s) / static_cast<double>(timed_steps - 1) : dt;
+    r.eta_s = per_step * static_cast<double>(o.steps - step - 1) + eval_s * static_cast<double>(evaluations_from(step + 1));
     log.write({{"step", step},
                {"loss", loss},
                {"lr", lr},

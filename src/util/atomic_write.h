@@ -1,11 +1,14 @@
 #pragma once
 // Writes a file so that a crash mid-write never harms an existing one: temp file, fsync, rename.
+#include <cstdint>
 #include <functional>
 #include <ostream>
 #include <string>
 
 namespace mmfree {
 
-void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill);
+// `expected_bytes` (0: unknown) sizes the progress line shown while a large file is written.
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill,
+                           int64_t expected_bytes = 0);
 
 }  // namespace mmfree
