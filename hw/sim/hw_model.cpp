@@ -59,11 +59,11 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
     const BlockLayout::Param norm_of[] = {BlockLayout::INorm, BlockLayout::FNorm, BlockLayout::GNorm,
                                           BlockLayout::ONorm, BlockLayout::GateNorm, BlockLayout::DownNorm};
     for (int m = 0; m < BlockLayout::kMatrices; ++m) {
-      const BitLinear bl = w_->bitlinear(p + names[m]);
+      const PackedLinear bl = w_->bitlinear(p + names[m]);
       s_w[m] = bl.weight_scale();
       put(norm_of[m], bl.norm());
       const auto t = bl.ternary();
-      const auto bytes = pack_weights(t.data(), bl.out_features(), bl.in_features());
+      const auto bytes = pack_weights(t.data(), bl.weight().rows, bl.weight().cols);
       dram.insert(dram.end(), bytes.begin(), bytes.end());
     }
     put(BlockLayout::AttnNorm, w_->floats(p + "attn_norm.weight"));
@@ -76,10 +76,10 @@ HwModel::HwModel(std::shared_ptr<const WeightSource> w, CoreSim& core)
       if (in.op == Op::Tmv) in.wbase += base;
     programs_.push_back(std::move(prog));
   }
-  const BitLinear head = w_->bitlinear("lm_head");
+  const PackedLinear head = w_->bitlinear("lm_head");
   const uint32_t head_base = static_cast<uint32_t>(dram.size() / (kLanes / 4));
   const auto t = head.ternary();
-  const auto bytes = pack_weights(t.data(), head.out_features(), head.in_features());
+  const auto bytes = pack_weights(t.data(), head.weight().rows, head.weight().cols);
   dram.insert(dram.end(), bytes.begin(), bytes.end());
   head_beats_ = static_cast<int64_t>(bytes.size()) / (kLanes / 4);
   head_program_ = head_program(layout_, c.vocab_size, head.weight_scale(), head_base);
@@ -140,25 +140,24 @@ int64_t HwModel::param_bytes_per_token() const {
 RefBlock::RefBlock(const WeightSource& w, int64_t layer)
     : d_(w.config().hidden_size),
       eps_(static_cast<float>(w.config().rms_norm_eps)),
-      attn_norm_(w.floats(layer_prefix(layer) + "attn_norm.weight")),
-      mlp_norm_(w.floats(layer_prefix(layer) + "mlp_norm.weight")),
-      a_(static_cast<size_t>(d_)),
+      attn_norm_(upload_floats(be_, w.floats(layer_prefix(layer) + "attn_norm.weight"))),
+      mlp_norm_(upload_floats(be_, w.floats(layer_prefix(layer) + "mlp_norm.weight"))),
       o_(static_cast<size_t>(d_)),
-      mixer_(w, layer, w.config().use_lower_bound && layer > 0 ? lower_bounds(w)[layer] : std::vector<float>{}),
-      mlp_(w, layer) {
-  const int64_t I = w.config().intermediate_size;
-  ms_.reserve(1, d_);
-  gs_.reserve(1, I);
-  bs_.reserve(1, std::max(d_, I));
+      mixer_(be_, w, layer, w.config().use_lower_bound && layer > 0 ? lower_bounds(w)[layer] : std::vector<float>{}),
+      mlp_(be_, w, layer),
+      ms_(be_, 1, d_),
+      gs_(be_, 1, w.config().intermediate_size) {
+  be_.reserve(1, std::max(d_, w.config().intermediate_size));
 }
 
 void RefBlock::forward(std::vector<float>& x, std::vector<float>& h) {
-  const ComputeContext c{.reference = true};
-  rmsnorm_rows(x.data(), attn_norm_.data(), 1, d_, eps_, a_.data());
-  mixer_.forward(a_.data(), 1, 1, h.data(), d_, o_.data(), ms_, bs_, c);
-  for (int64_t i = 0; i < d_; ++i) x[i] += o_[i];
-  rmsnorm_rows(x.data(), mlp_norm_.data(), 1, d_, eps_, a_.data());
-  mlp_.forward(a_.data(), 1, o_.data(), gs_, bs_, c);
+  using Kind = BitLinearInput::Kind;
+  const int32_t slot = 0;
+  mixer_.forward(be_, {.kind = Kind::Norm, .x = x.data(), .ld = d_, .w = attn_norm_.as<float>(), .eps = eps_}, 1, 1,
+                 StateSlots{h.data(), &slot, d_}, 0, o_.data(), ms_);
+  // x += o, then the GLU on RMSNorm(x) (the Norm input adds the mixer's output to x).
+  mlp_.forward(be_, {.kind = Kind::Norm, .x = x.data(), .ld = d_, .add = o_.data(), .w = mlp_norm_.as<float>(), .eps = eps_},
+               1, o_.data(), gs_);
   for (int64_t i = 0; i < d_; ++i) x[i] += o_[i];
 }
 

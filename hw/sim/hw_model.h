@@ -9,6 +9,7 @@
 
 #include "core_sim.h"
 #include "hw_program.h"
+#include "backend/ref/ref_backend.h"
 #include "model/embedding_table.h"
 #include "model/glu.h"
 #include "model/mlgru.h"
@@ -54,21 +55,22 @@ class HwModel {
   int64_t cycles_ = 0;
 };
 
-// mmfree's own block l (its Mlgru and Glu, reference kernels), for comparison with the core.
+// mmfree's own block l (its Mlgru and Glu on the ref backend), for comparison with the core.
 class RefBlock {
  public:
   RefBlock(const WeightSource& w, int64_t layer);
   void forward(std::vector<float>& x, std::vector<float>& h);  // one token
 
  private:
+  RefBackend be_;  // host memory: x and h are read and written in place
   int64_t d_;
   float eps_;
-  std::vector<float> attn_norm_, mlp_norm_, a_, o_;
+  Buffer attn_norm_, mlp_norm_;
+  std::vector<float> o_;
   Mlgru mixer_;
   Glu mlp_;
   MlgruScratch ms_;
   GluScratch gs_;
-  BitLinearScratch bs_;
 };
 
 }  // namespace mmfree::hw

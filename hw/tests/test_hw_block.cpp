@@ -44,8 +44,8 @@ std::vector<double> block_errors(const std::string& model, const std::vector<int
   const ModelConfig& c = w->config();
   CoreSim core;
   HwModel hw(w, core);
-  std::vector<RefBlock> ref;
-  for (int64_t l = 0; l < c.num_layers; ++l) ref.emplace_back(*w, l);
+  std::vector<std::unique_ptr<RefBlock>> ref;
+  for (int64_t l = 0; l < c.num_layers; ++l) ref.push_back(std::make_unique<RefBlock>(*w, l));
   std::vector<std::vector<float>> h(c.num_layers, std::vector<float>(c.hidden_size, 0.0f));
   const EmbeddingTable emb = w->embeddings();
   std::vector<double> errs;
@@ -57,7 +57,7 @@ std::vector<double> block_errors(const std::string& model, const std::vector<int
       for (float& v : x) v = static_cast<float>(from_v24(to_v24(v)));  // the input the core holds
       std::vector<float> xh = x, x0 = x;
       cycles += hw.block(l, xh);
-      ref[l].forward(x, h[l]);
+      ref[l]->forward(x, h[l]);
       double num = 0, den = 0;
       for (int64_t i = 0; i < c.hidden_size; ++i) {
         num += (double(xh[i]) - x[i]) * (double(xh[i]) - x[i]);
@@ -111,9 +111,9 @@ Decode decode_on_core(HwModel& hw, const std::vector<int64_t>& prompt, int64_t n
 
 // mmfree's own decoding: the ref backend, or (reference false) its fast kernels.
 Decode decode_reference(const std::string& model, const std::vector<int64_t>& prompt, int64_t n, bool reference = true) {
-  const auto m = Model::load(model, ComputeOptions{.reference = reference, .threads = 1, .isa = {}});
-  RecurrentState st(m->config(), 1);
-  Workspace ws(m->config(), static_cast<int64_t>(prompt.size()));
+  const auto m = Model::load(model, DeviceOptions{.device = reference ? "ref" : "cpu", .threads = 1, .isa = {}});
+  StatePool st(*m, 1);
+  Workspace ws(*m, static_cast<int64_t>(prompt.size()));
   std::vector<float> logits(static_cast<size_t>(m->config().vocab_size));
   m->forward(prompt.data(), 1, static_cast<int64_t>(prompt.size()), st, ws, logits.data(), false);
   Decode d;
@@ -193,11 +193,13 @@ double reference_sensitivity(const std::string& model, const std::vector<int64_t
   const ModelConfig& c = w->config();
   const int64_t d = c.hidden_size, L = c.num_layers;
   const EmbeddingTable emb = w->embeddings();
-  const BitLinear head = w->bitlinear("lm_head");
+  RefBackend be;
+  be.reserve(1, d);
+  const BitLinear head(be, w->bitlinear("lm_head"));
   const auto final_norm = w->floats("model.norm.weight");
   const auto logits = [&](double noise, uint32_t seed) {
-    std::vector<RefBlock> blocks;
-    for (int64_t l = 0; l < L; ++l) blocks.emplace_back(*w, l);
+    std::vector<std::unique_ptr<RefBlock>> blocks;
+    for (int64_t l = 0; l < L; ++l) blocks.push_back(std::make_unique<RefBlock>(*w, l));
     std::vector<std::vector<float>> h(L, std::vector<float>(d, 0.0f));
     std::mt19937 rng(seed);
     std::normal_distribution<double> nd(0, 1);
@@ -205,12 +207,10 @@ double reference_sensitivity(const std::string& model, const std::vector<int64_t
     for (int64_t id : prompt) {
       emb.row(id, x.data());
       for (float& v : x) v = static_cast<float>(v * (1 + noise * nd(rng)));
-      for (int64_t l = 0; l < L; ++l) blocks[l].forward(x, h[l]);
+      for (int64_t l = 0; l < L; ++l) blocks[l]->forward(x, h[l]);
     }
-    BitLinearScratch bs;
-    bs.reserve(1, d);
     rmsnorm_rows(x.data(), final_norm.data(), 1, d, static_cast<float>(c.rms_norm_eps), a.data());
-    head.forward(a.data(), 1, out.data(), bs, ComputeContext{.reference = true});
+    head.forward(be, {.kind = BitLinearInput::Kind::Plain, .x = a.data(), .ld = d}, 1, out.data());
     return out;
   };
   const auto base = logits(0, 0);

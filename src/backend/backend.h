@@ -108,6 +108,10 @@ struct BitLinearInput {
 
 class Backend {
  public:
+  Backend() = default;
+  // Buffers and weights point back at their backend: it never moves.
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
   virtual ~Backend() = default;
   // "ref", "cpu", "cuda:0": what --device names it.
   virtual std::string name() const = 0;
