@@ -39,13 +39,27 @@ std::vector<int> read_labels(const std::string& path, size_t count, const std::m
   return out;
 }
 
-// arc_easy.yaml: "Question: {{question}}\nAnswer:", choices.text, target choices.label.index(answerKey).
-std::vector<ChoiceDoc> arc(const std::string& path) {
+// One doc per object of a JSON-lines file: make(object, "path item N" for messages).
+template <class Make>
+std::vector<ChoiceDoc> jsonl_docs(const std::string& path, Make make) {
   std::vector<ChoiceDoc> docs;
   const auto rows = read_jsonl(path);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::string where = path + " item " + std::to_string(i + 1);
-    const auto& q = rows[i].value("question", nlohmann::json());
+  for (size_t i = 0; i < rows.size(); ++i) docs.push_back(make(rows[i], path + " item " + std::to_string(i + 1)));
+  return docs;
+}
+
+// The gold answers from a .lst file beside the items (one label per line, mapped through values).
+std::vector<ChoiceDoc> with_labels(std::vector<ChoiceDoc> docs, const std::string& path,
+                                   const std::map<std::string, int>& values) {
+  const auto labels = read_labels(path, docs.size(), values);
+  for (size_t i = 0; i < docs.size(); ++i) docs[i].gold = labels[i];
+  return docs;
+}
+
+// arc_easy.yaml: "Question: {{question}}\nAnswer:", choices.text, target choices.label.index(answerKey).
+std::vector<ChoiceDoc> arc(const std::string& path) {
+  return jsonl_docs(path, [](const nlohmann::json& row, const std::string& where) {
+    const auto& q = row.value("question", nlohmann::json());
     check(q.is_object() && q.contains("choices") && q["choices"].is_array(), where + ": no question.choices list");
     std::vector<std::string> texts, labels;
     for (const auto& c : q["choices"]) {
@@ -53,13 +67,12 @@ std::vector<ChoiceDoc> arc(const std::string& path) {
       texts.push_back(json_string(c, "text", where));
       labels.push_back(json_string(c, "label", where));
     }
-    const std::string key = json_string(rows[i], "answerKey", where);
+    const std::string key = json_string(row, "answerKey", where);
     const auto it = std::find(labels.begin(), labels.end(), key);
     check(it != labels.end(), where + ": answerKey '" + key + "' is none of the choice labels");
-    docs.push_back(choice_doc("Question: " + json_string(q, "stem", where) + "\nAnswer:", std::move(texts),
-                              static_cast<int>(it - labels.begin())));
-  }
-  return docs;
+    return choice_doc("Question: " + json_string(q, "stem", where) + "\nAnswer:", std::move(texts),
+                      static_cast<int>(it - labels.begin()));
+  });
 }
 
 // hellaswag.yaml + utils.py: query = preprocess(activity_label: ctx), choices = preprocessed endings.
@@ -82,41 +95,30 @@ std::vector<ChoiceDoc> hellaswag(const std::string& path) {
 
 // piqa.yaml: "Question: {{goal}}\nAnswer:", choices [sol1, sol2], target label.
 std::vector<ChoiceDoc> piqa(const std::string& dir) {
-  const std::string path = dir + "/valid.jsonl";
-  const auto rows = read_jsonl(path);
-  const auto labels = read_labels(dir + "/valid-labels.lst", rows.size(), {{"0", 0}, {"1", 1}});
-  std::vector<ChoiceDoc> docs;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::string where = path + " item " + std::to_string(i + 1);
-    docs.push_back(choice_doc("Question: " + json_string(rows[i], "goal", where) + "\nAnswer:",
-                              {json_string(rows[i], "sol1", where), json_string(rows[i], "sol2", where)}, labels[i]));
-  }
-  return docs;
+  auto docs = jsonl_docs(dir + "/valid.jsonl", [](const nlohmann::json& row, const std::string& where) {
+    return choice_doc("Question: " + json_string(row, "goal", where) + "\nAnswer:",
+                      {json_string(row, "sol1", where), json_string(row, "sol2", where)}, 0);
+  });
+  return with_labels(std::move(docs), dir + "/valid-labels.lst", {{"0", 0}, {"1", 1}});
 }
 
 // winogrande preprocess_winogrande.py: partial scoring. The contexts are the sentence up to the
 // blank with each option filled in; the continuation, shared, is " " + the rest after the blank.
 std::vector<ChoiceDoc> winogrande(const std::string& dir) {
-  const std::string path = dir + "/dev.jsonl";
-  const auto rows = read_jsonl(path);
-  const auto labels = read_labels(dir + "/dev-labels.lst", rows.size(), {{"1", 0}, {"2", 1}});
-  std::vector<ChoiceDoc> docs;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::string where = path + " item " + std::to_string(i + 1);
-    const std::string s = json_string(rows[i], "sentence", where);
+  auto docs = jsonl_docs(dir + "/dev.jsonl", [](const nlohmann::json& row, const std::string& where) {
+    const std::string s = json_string(row, "sentence", where);
     const size_t blank = s.find('_');
     check(blank != std::string::npos, where + ": the sentence has no blank '_'");
     std::string rest(" ");
     rest += py::strip(std::string_view(s).substr(blank + 1));
     ChoiceDoc d;
     for (const char* key : {"option1", "option2"}) {
-      d.choices.push_back(s.substr(0, blank) + json_string(rows[i], key, where));
+      d.choices.push_back(s.substr(0, blank) + json_string(row, key, where));
       d.requests.push_back({d.choices.back(), rest});
     }
-    d.gold = labels[i];
-    docs.push_back(std::move(d));
-  }
-  return docs;
+    return d;
+  });
+  return with_labels(std::move(docs), dir + "/dev-labels.lst", {{"1", 0}, {"2", 1}});
 }
 
 // openbookqa.yaml: context question_stem, choices.text, target choices.label.index(answerKey.lstrip()).
@@ -149,35 +151,28 @@ std::vector<ChoiceDoc> openbookqa(const std::string& path) {
 
 // super_glue/boolq/default.yaml: "{{passage}}\nQuestion: {{question}}?\nAnswer:", choices [no, yes].
 std::vector<ChoiceDoc> boolq(const std::string& path) {
-  std::vector<ChoiceDoc> docs;
-  const auto rows = read_jsonl(path);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::string where = path + " item " + std::to_string(i + 1);
-    const auto& l = rows[i].value("label", nlohmann::json());
-    const bool yes = l.is_boolean() ? l.get<bool>() : l == "true";
+  return jsonl_docs(path, [](const nlohmann::json& row, const std::string& where) {
+    const auto& l = row.value("label", nlohmann::json());
     check(l.is_boolean() || l == "true" || l == "false", where + ": label is not true/false");
-    docs.push_back(choice_doc(json_string(rows[i], "passage", where) + "\nQuestion: " +
-                                  json_string(rows[i], "question", where) + "?\nAnswer:",
-                              {"no", "yes"}, yes ? 1 : 0));
-  }
-  return docs;
+    const bool yes = l.is_boolean() ? l.get<bool>() : l == "true";
+    return choice_doc(json_string(row, "passage", where) + "\nQuestion: " + json_string(row, "question", where) +
+                          "?\nAnswer:",
+                      {"no", "yes"}, yes ? 1 : 0);
+  });
 }
 
 // lambada_openai.yaml: context = all but the last space-separated word, continuation " " + it.
 std::vector<ChoiceDoc> lambada(const std::string& path) {
-  std::vector<ChoiceDoc> docs;
-  const auto rows = read_jsonl(path);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::string text = json_string(rows[i], "text", path + " item " + std::to_string(i + 1));
+  return jsonl_docs(path, [](const nlohmann::json& row, const std::string& where) {
+    const std::string text = json_string(row, "text", where);
     const size_t cut = text.rfind(' ');
     ChoiceDoc d;
     // Python's text.split(' ') with no space gives [text]: the context is then "".
     d.requests.push_back({cut == std::string::npos ? "" : text.substr(0, cut),
                           " " + (cut == std::string::npos ? text : text.substr(cut + 1))});
     d.choices.push_back(d.requests[0].continuation);
-    docs.push_back(std::move(d));
-  }
-  return docs;
+    return d;
+  });
 }
 
 // wikitext.yaml + preprocess_wikitext.py: each page detokenized; words and bytes of the page as read.
