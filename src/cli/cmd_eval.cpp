@@ -75,6 +75,12 @@ class ProgressLine {
   double last_ = -1;
 };
 
+std::string format_stderr(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 void run(const EvalCliOptions& o) {
@@ -93,7 +99,7 @@ void run(const EvalCliOptions& o) {
   nlohmann::json results = nlohmann::json::object();
   std::string items_out;
   if (!o.json)
-    std::printf("%-14s %-16s %10s %10s %7s %9s %8s\n", "task", "metric", "value", "stderr", "items", "seconds",
+    std::printf("%-14s %-16s %12s %12s %7s %9s %8s\n", "task", "metric", "value", "stderr", "items", "seconds",
                 "items/s");
   for (const auto& task : tasks) {
     ProgressLine bar(task.name);
@@ -105,9 +111,8 @@ void run(const EvalCliOptions& o) {
       j[m.name] = number(m.value);
       j[m.name + "_stderr"] = number(m.stderr_);
       if (!o.json)
-        std::printf("%-14s %-16s %10.4f %10s %7zu %9.1f %8.2f\n", task.name.c_str(), m.name.c_str(), m.value,
-                    std::isfinite(m.stderr_) ? std::to_string(m.stderr_).substr(0, 8).c_str() : "N/A",
-                    task.size(), r.seconds, rate);
+        std::printf("%-14s %-16s %12.6g %12s %7zu %9.1f %8.2f\n", task.name.c_str(), m.name.c_str(), m.value,
+                    std::isfinite(m.stderr_) ? format_stderr(m.stderr_).c_str() : "N/A", task.size(), r.seconds, rate);
     }
     results[task.name] = j;
     if (!o.output.empty())
