@@ -21,13 +21,15 @@ TEST(EvalCli, EveryTaskWithItsMetricsAndStderrs) {
   // Every task but WikiText (whose pages are long; the next test gives it a short file).
   const auto r = test::run_mmfree("eval --model " + test::default_model() +
                                   " --task arc_easy,arc_challenge,hellaswag,piqa,winogrande,openbookqa,boolq,lambada"
-                                  " --limit 3 --json --output " + dir.file("items.jsonl") + data_flag());
+                                  " --limit 3 --json --output " +
+                                  dir.file("items.jsonl") + data_flag());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   const auto& res = j.at("results");
   for (const char* t : {"arc_easy", "arc_challenge", "hellaswag", "piqa", "openbookqa"}) {
     EXPECT_EQ(res.at(t).at("items"), 3) << t;
-    for (const char* m : {"acc", "acc_stderr", "acc_norm", "acc_norm_stderr"}) EXPECT_TRUE(res.at(t).contains(m)) << t << m;
+    for (const char* m : {"acc", "acc_stderr", "acc_norm", "acc_norm_stderr"})
+      EXPECT_TRUE(res.at(t).contains(m)) << t << m;
     EXPECT_GE(res.at(t).at("acc").get<double>(), 0.0);
     EXPECT_LE(res.at(t).at("acc").get<double>(), 1.0);
   }
@@ -72,7 +74,8 @@ TEST(EvalCli, WikitextPerplexitiesFromItsWindows) {
 
 TEST(EvalCli, ForkedAndFromScratchGiveTheSameLogLikelihoods) {
   test::TempDir dir;
-  const std::string base = "eval --model " + test::default_model() + " --task hellaswag,winogrande --limit 8" + data_flag();
+  const std::string base =
+      "eval --model " + test::default_model() + " --task hellaswag,winogrande --limit 8" + data_flag();
   ASSERT_EQ(test::run_mmfree(base + " --output " + dir.file("fork.jsonl")).exit_code, 0);
   ASSERT_EQ(test::run_mmfree(base + " --from-scratch --output " + dir.file("scratch.jsonl")).exit_code, 0);
   const std::string a = test::read_file(dir.file("fork.jsonl")), b = test::read_file(dir.file("scratch.jsonl"));

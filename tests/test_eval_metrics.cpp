@@ -30,7 +30,7 @@ TEST(EvalMetrics, MeanAndItsStandardError) {
 }
 
 TEST(EvalMetrics, PerplexityAndItsBootstrap) {
-  EXPECT_NEAR(eval::perplexity({-1, -3}), 7.38905609893065, 1e-12);  // exp(2)
+  EXPECT_NEAR(eval::perplexity({-1, -3}), 7.38905609893065, 1e-12);                // exp(2)
   EXPECT_NEAR(eval::perplexity_bootstrap_stderr({-2, -2, -2}, 1000), 0.0, 1e-12);  // rounding of exp only
   // Against the delta method, exp(-m) * stderr(mean), which the bootstrap approaches for many
   // items: 2000 log-likelihoods; measured ratio 0.988, bound 5% (bootstrap noise at 2000
@@ -47,9 +47,9 @@ TEST(EvalMetrics, PerplexityAndItsBootstrap) {
 
 TEST(EvalMetrics, WordAndBytePerplexityAndBitsPerByte) {
   const eval::RollingTotals t{-100, 20, 80};
-  EXPECT_NEAR(eval::word_perplexity(t), 148.4131591025766, 1e-9);  // exp(100 / 20)
+  EXPECT_NEAR(eval::word_perplexity(t), 148.4131591025766, 1e-9);    // exp(100 / 20)
   EXPECT_NEAR(eval::byte_perplexity(t), 3.4903429574618414, 1e-12);  // exp(100 / 80)
-  EXPECT_NEAR(eval::bits_per_byte(t), 1.8033688011112042, 1e-12);   // 1.25 / ln 2
+  EXPECT_NEAR(eval::bits_per_byte(t), 1.8033688011112042, 1e-12);    // 1.25 / ln 2
 }
 
 }  // namespace

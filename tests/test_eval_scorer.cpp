@@ -9,8 +9,8 @@
 #include "eval/requests.h"
 #include "eval/scorer.h"
 #include "format/safetensors.h"
-#include "util/error.h"
 #include "test_util.h"
+#include "util/error.h"
 
 namespace mmfree {
 namespace {

@@ -32,13 +32,14 @@ void expect_choice_doc(const eval::ChoiceDoc& d, const std::string& context, con
 TEST(EvalTasks, ArcQuestionAnswerFormat) {
   const auto e = eval::load_task("arc_easy", data());
   EXPECT_EQ(e.size(), 2376u);
-  expect_choice_doc(e.docs[0],
-                    "Question: Which statement best explains why photosynthesis is the foundation of most food "
-                    "webs?\nAnswer:",
-                    {"Sunlight is the source of energy for nearly all ecosystems.",
-                     "Most ecosystems are found on land instead of in water.",
-                     "Carbon dioxide is more available than other gases.", "The producers in all ecosystems are plants."},
-                    0);
+  expect_choice_doc(
+      e.docs[0],
+      "Question: Which statement best explains why photosynthesis is the foundation of most food "
+      "webs?\nAnswer:",
+      {"Sunlight is the source of energy for nearly all ecosystems.",
+       "Most ecosystems are found on land instead of in water.", "Carbon dioxide is more available than other gases.",
+       "The producers in all ecosystems are plants."},
+      0);
   // Item 15 keys its choices "1".."4": answerKey "2" is the second choice.
   expect_choice_doc(e.docs[14], "Question: All living and nonliving material is composed of\nAnswer:",
                     {"air", "elements", "water", "soil"}, 1);
@@ -68,7 +69,8 @@ TEST(EvalTasks, HellaswagQueryCapitalizesTheFragment) {
 TEST(EvalTasks, PiqaWinograndeOpenbookqaBoolqLambada) {
   const auto p = eval::load_task("piqa", data());
   EXPECT_EQ(p.size(), 1838u);
-  EXPECT_EQ(p.docs[0].requests[0].context, "Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:");
+  EXPECT_EQ(p.docs[0].requests[0].context,
+            "Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:");
   EXPECT_EQ(p.docs[0].gold, 0);
   // Choices are used as stored (the harness does not strip them): trailing and double spaces stay.
   expect_choice_doc(p.docs[1], "Question: dresser\nAnswer:",
@@ -88,8 +90,8 @@ TEST(EvalTasks, PiqaWinograndeOpenbookqaBoolqLambada) {
 
   const auto o = eval::load_task("openbookqa", data());
   EXPECT_EQ(o.size(), 500u);
-  expect_choice_doc(o.docs[1], "There is most likely going to be fog around:",
-                    {"a marsh", "a tundra", "the plains", "a desert"}, 0);
+  expect_choice_doc(
+      o.docs[1], "There is most likely going to be fog around:", {"a marsh", "a tundra", "the plains", "a desert"}, 0);
   EXPECT_EQ(o.docs[0].gold, 1);
 
   const auto b = eval::load_task("boolq", data());
@@ -160,10 +162,12 @@ struct BadData {
 TEST(EvalTasks, BadFilesGiveCleanErrors) {
   BadData b;
   EXPECT_TRUE(test::has_all(b.error("arc_easy"), {"ARC-Easy-Test.jsonl", "cannot open"}));
-  b.write("arc_easy/ARC-Easy-Test.jsonl", "{\"question\":{\"stem\":\"q\",\"choices\":[]},\"answerKey\":\"A\"}\nnot json\n");
+  b.write("arc_easy/ARC-Easy-Test.jsonl",
+          "{\"question\":{\"stem\":\"q\",\"choices\":[]},\"answerKey\":\"A\"}\nnot json\n");
   EXPECT_TRUE(test::has_all(b.error("arc_easy"), {"ARC-Easy-Test.jsonl:2", "not a JSON object"}));
-  b.write("arc_easy/ARC-Easy-Test.jsonl", "{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}]},"
-                                          "\"answerKey\":\"B\"}\n");
+  b.write("arc_easy/ARC-Easy-Test.jsonl",
+          "{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}]},"
+          "\"answerKey\":\"B\"}\n");
   EXPECT_TRUE(test::has_all(b.error("arc_easy"), {"item 1", "answerKey 'B'"}));
   b.write("hellaswag/hellaswag_val_full.txt.bz2", "BZh9 this is not bzip2 data");
   EXPECT_TRUE(test::has_all(b.error("hellaswag"), {"hellaswag_val_full.txt.bz2", "bzip2"}));

@@ -87,7 +87,8 @@ void run(const EvalCliOptions& o) {
   const std::string dir = data_dir(o.data);
   const auto names = split_tasks(o.tasks);
   std::vector<eval::Task> tasks;
-  for (const auto& n : names) tasks.push_back(eval::load_task(n, dir, o.limit));  // bad files fail before the model loads
+  for (const auto& n : names)
+    tasks.push_back(eval::load_task(n, dir, o.limit));  // bad files fail before the model loads
   const auto model = Model::load(o.model, o.compute);
   const auto tok = load_tokenizer(o.tokenizer.empty() ? o.model : o.tokenizer);
   check(tok->vocab_size() <= model->config().vocab_size,
@@ -105,8 +106,11 @@ void run(const EvalCliOptions& o) {
     ProgressLine bar(task.name);
     const auto r = eval::evaluate(task, *tok, scorer, eo, std::ref(bar));
     const double rate = static_cast<double>(task.size()) / r.seconds;
-    nlohmann::json j = {{"items", task.size()}, {"seconds", r.seconds}, {"items_per_second", rate},
-                        {"tokens_read", r.tokens_read}, {"harness_file", task.harness_file}};
+    nlohmann::json j = {{"items", task.size()},
+                        {"seconds", r.seconds},
+                        {"items_per_second", rate},
+                        {"tokens_read", r.tokens_read},
+                        {"harness_file", task.harness_file}};
     for (const auto& m : r.metrics) {
       j[m.name] = number(m.value);
       j[m.name + "_stderr"] = number(m.stderr_);
@@ -117,8 +121,8 @@ void run(const EvalCliOptions& o) {
     results[task.name] = j;
     if (!o.output.empty())
       for (size_t i = 0; i < r.items.size(); ++i) {
-        nlohmann::json item = {{"task", task.name}, {"index", i}, {"loglikelihoods", r.items[i].lls},
-                               {"greedy", r.items[i].greedy}};
+        nlohmann::json item = {
+            {"task", task.name}, {"index", i}, {"loglikelihoods", r.items[i].lls}, {"greedy", r.items[i].greedy}};
         if (task.kind != eval::TaskKind::Rolling) item["gold"] = task.docs[i].gold;
         items_out += item.dump() + "\n";
       }
@@ -126,8 +130,11 @@ void run(const EvalCliOptions& o) {
   }
   if (!o.output.empty()) write_file_atomically(o.output, [&](std::ostream& f) { f << items_out; });
   if (o.json) {
-    const nlohmann::json out = {{"model", o.model}, {"limit", o.limit}, {"max_length", eo.max_length},
-                                {"shared_context", eo.share_context}, {"results", results}};
+    const nlohmann::json out = {{"model", o.model},
+                                {"limit", o.limit},
+                                {"max_length", eo.max_length},
+                                {"shared_context", eo.share_context},
+                                {"results", results}};
     std::printf("%s\n", out.dump().c_str());
   }
 }

@@ -38,7 +38,8 @@ std::string bunzip2(const std::string& in, const std::string& path) {
     s.next_out = buf;
     s.avail_out = sizeof buf;
     const int rc = BZ2_bzDecompress(&s);
-    check(rc == BZ_OK || rc == BZ_STREAM_END, path + ": not a valid bzip2 file (bzip2 error " + std::to_string(rc) + ")");
+    check(rc == BZ_OK || rc == BZ_STREAM_END,
+          path + ": not a valid bzip2 file (bzip2 error " + std::to_string(rc) + ")");
     out.append(buf, sizeof buf - s.avail_out);
     check(out.size() <= kMaxBytes, path + ": decompresses to more than 1 GiB, not an evaluation set");
     if (rc == BZ_STREAM_END) return out;

@@ -11,18 +11,29 @@
 namespace mmfree::eval {
 namespace {
 
-// The token requests of item i: its text requests (choices), or a page's rolling windows.
-std::vector<TokenRequest> item_requests(const Task& task, size_t i, const Tokenizer& tok, const EvalOptions& o) {
+// What the model reads for item i: groups of requests that each share one state. A
+// multiple-choice item is one group (its choices, forked from its context); a page is one group per
+// rolling window (each read from a fresh state), and its log-likelihood is the sum over them.
+struct ItemReads {
+  std::vector<std::vector<TokenRequest>> groups;
+  bool summed = false;  // one result, the sum of every request's log-likelihood
+};
+
+ItemReads item_reads(const Task& task, size_t i, const Tokenizer& tok, const EvalOptions& o) {
+  ItemReads r;
   if (task.kind == TaskKind::Rolling) {
     check(tok.bos_id() >= 0, "wikitext: the rolling windows start with BOS, and " + tok.name() + " has none");
     EncodeOptions eo;
     eo.add_eos = false;
     const auto ids = tok.encode(task.pages[i].text, eo);
-    return rolling_windows({ids.begin(), ids.end()}, tok.bos_id(), o.max_length);
+    for (auto& w : rolling_windows({ids.begin(), ids.end()}, tok.bos_id(), o.max_length))
+      r.groups.push_back({std::move(w)});
+    r.summed = true;
+    return r;
   }
-  std::vector<TokenRequest> out;
-  for (const auto& r : task.docs[i].requests) out.push_back(encode_pair(tok, r));
-  return out;
+  r.groups.emplace_back();
+  for (const auto& q : task.docs[i].requests) r.groups[0].push_back(encode_pair(tok, q));
+  return r;
 }
 
 std::vector<Metric> task_metrics(const Task& task, const std::vector<ItemScores>& items) {
@@ -71,17 +82,17 @@ TaskResult evaluate(const Task& task, const Tokenizer& tok, Scorer& scorer, cons
   const size_t per_batch = task.kind == TaskKind::Rolling ? 1 : static_cast<size_t>(o.items_per_batch);
   for (size_t first = 0; first < task.size(); first += per_batch) {
     const size_t n = std::min(per_batch, task.size() - first);
-    // Each request of a batch's items: its own state (its item's prefix read once, or each
-    // window's context from zero), then every continuation scored side by side.
+    // Every group of the batch's items gets its state (its shared prefix read once), then every
+    // continuation of the batch is scored side by side.
     std::vector<ScoreState> states;
     std::vector<Continuation> conts;
-    std::vector<std::pair<size_t, size_t>> owner;  // (item, request) of each continuation
+    std::vector<std::pair<size_t, size_t>> owner;  // (item, result) of each continuation
     for (size_t i = first; i < first + n; ++i) {
-      const auto reqs = item_requests(task, i, tok, o);
-      // A page's windows are separate model calls from a fresh state; an item's choices share one.
-      const bool per_request = task.kind == TaskKind::Rolling;
-      for (size_t g = 0; g < (per_request ? reqs.size() : 1); ++g) {
-        const std::vector<TokenRequest> group = per_request ? std::vector<TokenRequest>{reqs[g]} : reqs;
+      const ItemReads reads = item_reads(task, i, tok, o);
+      const size_t results = reads.summed ? 1 : reads.groups[0].size();
+      r.items[i].lls.assign(results, 0.0);
+      r.items[i].greedy.assign(results, true);
+      for (const auto& group : reads.groups) {
         ItemPlan plan = plan_item(group, o.max_length, o.share_context);
         states.push_back(scorer.zero_state());
         scorer.advance(states.back(), plan.prefix);
@@ -89,12 +100,10 @@ TaskResult evaluate(const Task& task, const Tokenizer& tok, Scorer& scorer, cons
         for (size_t k = 0; k < plan.continuations.size(); ++k) {
           plan.continuations[k].from = states.size() - 1;
           r.tokens_read += static_cast<int64_t>(plan.continuations[k].input.size());
-          owner.emplace_back(i, per_request ? 0 : k);
+          owner.emplace_back(i, reads.summed ? 0 : k);
           conts.push_back(std::move(plan.continuations[k]));
         }
       }
-      r.items[i].lls.assign(per_request ? 1 : reqs.size(), 0.0);
-      r.items[i].greedy.assign(per_request ? 1 : reqs.size(), true);
     }
     const auto scores = scorer.score(states, conts);
     for (size_t c = 0; c < scores.size(); ++c) {

@@ -12,7 +12,7 @@ namespace mmfree::eval::py {
 bool isspace(char32_t c);
 std::string_view rstrip(std::string_view s);
 std::string_view strip(std::string_view s);
-int64_t len(std::string_view s);          // code points (bytes that do not continue a sequence)
+int64_t len(std::string_view s);             // code points (bytes that do not continue a sequence)
 int64_t split_ws_count(std::string_view s);  // len(re.split(r"\s+", s)): whitespace runs + 1
 std::string capitalize(std::string_view s);
 

@@ -30,7 +30,8 @@ TokenRequest encode_pair(const Tokenizer& tok, const TextRequest& r) {
   const std::string moved = r.context.substr(ctx.size()) + r.continuation;
   TokenRequest t{ids(tok, ctx, true), {}};
   const auto whole = ids(tok, std::string(ctx) + moved, true);
-  if (whole.size() > t.context.size()) t.continuation.assign(whole.begin() + static_cast<std::ptrdiff_t>(t.context.size()), whole.end());
+  if (whole.size() > t.context.size())
+    t.continuation.assign(whole.begin() + static_cast<std::ptrdiff_t>(t.context.size()), whole.end());
   return t;
 }
 
@@ -40,9 +41,7 @@ std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, in
   std::vector<TokenRequest> out;
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) return out;
-  auto slice = [&](int64_t a, int64_t b) {
-    return std::vector<int64_t>(tokens.begin() + a, tokens.begin() + b);
-  };
+  auto slice = [&](int64_t a, int64_t b) { return std::vector<int64_t>(tokens.begin() + a, tokens.begin() + b); };
   // First window: [prefix] + tokens[:first - 1] predicts tokens[:first]; its disjoint context is
   // the prefix alone.
   const int64_t first = std::min(max_length, n);

@@ -29,8 +29,7 @@ struct TokenRequest {
 TokenRequest encode_pair(const Tokenizer& tok, const TextRequest& r);
 
 // get_rolling_token_windows + make_disjoint_window over tok(text).
-std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, int64_t prefix_token,
-                                          int64_t max_length);
+std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, int64_t prefix_token, int64_t max_length);
 
 // The requests of one item as the model reads them: `prefix` once, then each continuation from a
 // copy of the state after it. With share, prefix is the longest run of tokens that every request

@@ -41,8 +41,8 @@ std::vector<ContinuationScore> Scorer::score(const std::vector<ScoreState>& stat
     check(!c.targets.empty() && c.targets.size() <= c.input.size(),
           "evaluation request: a continuation needs 1 to len(input) targets");
     for (int64_t t : c.targets)
-      check(t >= 0 && t < model_.config().vocab_size, "evaluation request: token " + std::to_string(t) +
-                                                          " is outside the model's vocabulary");
+      check(t >= 0 && t < model_.config().vocab_size,
+            "evaluation request: token " + std::to_string(t) + " is outside the model's vocabulary");
   }
   // Longest inputs first, then greedy batches: add rows while rows x longest input fits (sorted,
   // the rows of a batch have similar lengths and little padding). An input longer than max_rows
@@ -55,8 +55,10 @@ std::vector<ContinuationScore> Scorer::score(const std::vector<ScoreState>& stat
     const size_t longest = conts[order[first]].input.size();
     size_t n = 1;
     while (first + n < order.size() && static_cast<int64_t>((n + 1) * longest) <= max_rows_) ++n;
-    score_batch(states, conts, {order.begin() + static_cast<std::ptrdiff_t>(first),
-                                order.begin() + static_cast<std::ptrdiff_t>(first + n)}, out);
+    score_batch(
+        states, conts,
+        {order.begin() + static_cast<std::ptrdiff_t>(first), order.begin() + static_cast<std::ptrdiff_t>(first + n)},
+        out);
     first += n;
   }
   return out;
@@ -87,8 +89,7 @@ void Scorer::score_batch(const std::vector<ScoreState>& states, const std::vecto
   for (int64_t t0 = 0; t0 < T; t0 += W) {
     const int64_t w = std::min(W, T - t0);
     chunk_.resize(static_cast<size_t>(B * w));
-    for (int64_t b = 0; b < B; ++b)
-      std::copy_n(tokens_.begin() + b * T + t0, w, chunk_.begin() + b * w);
+    for (int64_t b = 0; b < B; ++b) std::copy_n(tokens_.begin() + b * T + t0, w, chunk_.begin() + b * w);
     logits_.resize(static_cast<size_t>(B * w * V));
     model_.forward(chunk_.data(), B, w, st, ws_, logits_.data(), true);
     for (int64_t b = 0; b < B; ++b) {

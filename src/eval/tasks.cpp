@@ -28,8 +28,8 @@ ChoiceDoc choice_doc(const std::string& context, std::vector<std::string> choice
 std::vector<int> read_labels(const std::string& path, size_t count, const std::map<std::string, int>& values) {
   std::vector<std::string> lines = read_lines(path);
   while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  check(lines.size() == count, path + ": " + std::to_string(lines.size()) + " labels for " + std::to_string(count) +
-                                   " items");
+  check(lines.size() == count,
+        path + ": " + std::to_string(lines.size()) + " labels for " + std::to_string(count) + " items");
   std::vector<int> out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto it = values.find(std::string(py::strip(lines[i])));
@@ -78,8 +78,8 @@ std::vector<ChoiceDoc> arc(const std::string& path) {
 // hellaswag.yaml + utils.py: query = preprocess(activity_label: ctx), choices = preprocessed endings.
 std::vector<ChoiceDoc> hellaswag(const std::string& path) {
   std::vector<std::string> lines = read_lines(path);
-  check(lines.size() % 6 == 0, path + ": " + std::to_string(lines.size()) +
-                                   " lines, not 6 per item (context, label, 4 endings)");
+  check(lines.size() % 6 == 0,
+        path + ": " + std::to_string(lines.size()) + " lines, not 6 per item (context, label, 4 endings)");
   std::vector<ChoiceDoc> docs;
   for (size_t i = 0; i < lines.size(); i += 6) {
     const std::string label(py::strip(lines[i + 1]));
@@ -155,9 +155,9 @@ std::vector<ChoiceDoc> boolq(const std::string& path) {
     const auto& l = row.value("label", nlohmann::json());
     check(l.is_boolean() || l == "true" || l == "false", where + ": label is not true/false");
     const bool yes = l.is_boolean() ? l.get<bool>() : l == "true";
-    return choice_doc(json_string(row, "passage", where) + "\nQuestion: " + json_string(row, "question", where) +
-                          "?\nAnswer:",
-                      {"no", "yes"}, yes ? 1 : 0);
+    return choice_doc(
+        json_string(row, "passage", where) + "\nQuestion: " + json_string(row, "question", where) + "?\nAnswer:",
+        {"no", "yes"}, yes ? 1 : 0);
   });
 }
 
@@ -192,24 +192,31 @@ struct TaskDef {
 
 const std::map<std::string, TaskDef>& definitions() {
   static const std::map<std::string, TaskDef> defs = {
-      {"arc_easy", {"lm_eval/tasks/arc/arc_easy.yaml", TaskKind::MultipleChoice, true,
-                    [](const std::string& d) { return arc(d + "/arc_easy/ARC-Easy-Test.jsonl"); }}},
-      {"arc_challenge", {"lm_eval/tasks/arc/arc_challenge.yaml", TaskKind::MultipleChoice, true,
-                         [](const std::string& d) { return arc(d + "/arc_challenge/ARC-Challenge-Test.jsonl"); }}},
-      {"hellaswag", {"lm_eval/tasks/hellaswag/hellaswag.yaml, utils.py", TaskKind::MultipleChoice, true,
-                     [](const std::string& d) { return hellaswag(d + "/hellaswag/hellaswag_val_full.txt.bz2"); }}},
-      {"piqa", {"lm_eval/tasks/piqa/piqa.yaml", TaskKind::MultipleChoice, true,
-                [](const std::string& d) { return piqa(d + "/piqa"); }}},
-      {"winogrande", {"lm_eval/tasks/winogrande/default.yaml, preprocess_winogrande.py", TaskKind::MultipleChoice,
-                      false, [](const std::string& d) { return winogrande(d + "/winogrande"); }}},
-      {"openbookqa", {"lm_eval/tasks/openbookqa/openbookqa.yaml", TaskKind::MultipleChoice, true,
-                      [](const std::string& d) { return openbookqa(d + "/openbookqa/test.tsv"); }}},
-      {"boolq", {"lm_eval/tasks/super_glue/boolq/default.yaml", TaskKind::MultipleChoice, false,
-                 [](const std::string& d) { return boolq(d + "/boolq/val.jsonl"); }}},
-      {"lambada", {"lm_eval/tasks/lambada/lambada_openai.yaml", TaskKind::Lambada, false,
-                   [](const std::string& d) { return lambada(d + "/lambada/lambada_test.jsonl"); }}},
-      {"wikitext", {"lm_eval/tasks/wikitext/wikitext.yaml, preprocess_wikitext.py", TaskKind::Rolling, false,
-                    nullptr}},
+      {"arc_easy",
+       {"lm_eval/tasks/arc/arc_easy.yaml", TaskKind::MultipleChoice, true,
+        [](const std::string& d) { return arc(d + "/arc_easy/ARC-Easy-Test.jsonl"); }}},
+      {"arc_challenge",
+       {"lm_eval/tasks/arc/arc_challenge.yaml", TaskKind::MultipleChoice, true,
+        [](const std::string& d) { return arc(d + "/arc_challenge/ARC-Challenge-Test.jsonl"); }}},
+      {"hellaswag",
+       {"lm_eval/tasks/hellaswag/hellaswag.yaml, utils.py", TaskKind::MultipleChoice, true,
+        [](const std::string& d) { return hellaswag(d + "/hellaswag/hellaswag_val_full.txt.bz2"); }}},
+      {"piqa",
+       {"lm_eval/tasks/piqa/piqa.yaml", TaskKind::MultipleChoice, true,
+        [](const std::string& d) { return piqa(d + "/piqa"); }}},
+      {"winogrande",
+       {"lm_eval/tasks/winogrande/default.yaml, preprocess_winogrande.py", TaskKind::MultipleChoice, false,
+        [](const std::string& d) { return winogrande(d + "/winogrande"); }}},
+      {"openbookqa",
+       {"lm_eval/tasks/openbookqa/openbookqa.yaml", TaskKind::MultipleChoice, true,
+        [](const std::string& d) { return openbookqa(d + "/openbookqa/test.tsv"); }}},
+      {"boolq",
+       {"lm_eval/tasks/super_glue/boolq/default.yaml", TaskKind::MultipleChoice, false,
+        [](const std::string& d) { return boolq(d + "/boolq/val.jsonl"); }}},
+      {"lambada",
+       {"lm_eval/tasks/lambada/lambada_openai.yaml", TaskKind::Lambada, false,
+        [](const std::string& d) { return lambada(d + "/lambada/lambada_test.jsonl"); }}},
+      {"wikitext", {"lm_eval/tasks/wikitext/wikitext.yaml, preprocess_wikitext.py", TaskKind::Rolling, false, nullptr}},
   };
   return defs;
 }
@@ -217,8 +224,8 @@ const std::map<std::string, TaskDef>& definitions() {
 }  // namespace
 
 const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {"arc_easy", "arc_challenge", "hellaswag", "piqa",    "winogrande",
-                                                 "openbookqa", "boolq",       "lambada",   "wikitext"};
+  static const std::vector<std::string> names = {"arc_easy",   "arc_challenge", "hellaswag", "piqa",    "winogrande",
+                                                 "openbookqa", "boolq",         "lambada",   "wikitext"};
   return names;
 }
 
@@ -251,7 +258,7 @@ std::string hellaswag_query(const std::string& line) {
 }
 
 std::vector<std::pair<std::string, std::string>> openbookqa_choices(const std::string& column,
-                                                                     const std::string& where) {
+                                                                    const std::string& where) {
   std::vector<std::pair<std::string, std::string>> out;
   size_t pos = 0;
   for (char label = 'A';; ++label) {

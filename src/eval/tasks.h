@@ -58,6 +58,7 @@ Task load_task(const std::string& name, const std::string& data_dir, int64_t lim
 std::string hellaswag_query(const std::string& line);
 
 // OpenBookQA's "(A) text (B) text ..." choices column as a list of texts with their labels.
-std::vector<std::pair<std::string, std::string>> openbookqa_choices(const std::string& column, const std::string& where);
+std::vector<std::pair<std::string, std::string>> openbookqa_choices(const std::string& column,
+                                                                    const std::string& where);
 
 }  // namespace mmfree::eval

@@ -93,13 +93,26 @@ std::vector<std::string> wikitext_pages(std::string_view raw) {
 std::string wikitext_detokenize(std::string_view page) {
   std::string s = replace_all(page, "s '", "s'");
   s = slash_quote_digit(s);
-  for (const auto& [from, to] : {std::pair{" @-@ ", "-"}, {" @,@ ", ","}, {" @.@ ", "."}, {" : ", ": "},
-                                 {" ; ", "; "}, {" . ", ". "}, {" ! ", "! "}, {" ? ", "? "}, {" , ", ", "}})
+  for (const auto& [from, to] : {std::pair{" @-@ ", "-"},
+                                 {" @,@ ", ","},
+                                 {" @.@ ", "."},
+                                 {" : ", ": "},
+                                 {" ; ", "; "},
+                                 {" . ", ". "},
+                                 {" ! ", "! "},
+                                 {" ? ", "? "},
+                                 {" , ", ", "}})
     s = replace_all(s, from, to);
   for (const auto& [open, close] : {std::pair{'(', ')'}, {'[', ']'}, {'{', '}'}, {'"', '"'}, {'\'', '\''}})
     s = tighten_pairs(s, open, close);
-  for (const auto& [from, to] : {std::pair{"= = = =", "===="}, {"= = =", "==="}, {"= =", "=="},
-                                 {" \xC2\xB0 ", "\xC2\xB0"}, {" \n", "\n"}, {"\n ", "\n"}, {" N ", " 1 "}, {" 's", "'s"}})
+  for (const auto& [from, to] : {std::pair{"= = = =", "===="},
+                                 {"= = =", "==="},
+                                 {"= =", "=="},
+                                 {" \xC2\xB0 ", "\xC2\xB0"},
+                                 {" \n", "\n"},
+                                 {"\n ", "\n"},
+                                 {" N ", " 1 "},
+                                 {" 's", "'s"}})
     s = replace_all(s, from, to);
   return s;
 }
