@@ -12,7 +12,9 @@
 namespace mmfree::eval {
 
 struct EvalOptions {
-  int64_t max_length = 2048;  // the harness's context window (HFLM's default max_length)
+  // The harness's max_length: HFLM reads max_position_embeddings from the model config, 2048 in
+  // every hgrn_bit config (and HFLM's own default).
+  int64_t max_length = 2048;
   // Read each item's shared prefix (its context) once and fork the state for each choice; false
   // reads every request whole from a zero state, as a transformer evaluation does.
   bool share_context = true;

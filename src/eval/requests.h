@@ -19,9 +19,6 @@
 
 namespace mmfree::eval {
 
-// The harness's default max_length for a model whose config gives none (HFLM._DEFAULT_MAX_LENGTH).
-constexpr int64_t kHarnessMaxLength = 2048;
-
 struct TokenRequest {
   std::vector<int64_t> context, continuation;
 };
