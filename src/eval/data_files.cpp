@@ -11,14 +11,14 @@
 namespace mmfree::eval {
 namespace {
 
-// The largest evaluation file we accept, compressed or not (the biggest set is ~30 MB of text).
-constexpr size_t kMaxBytes = size_t{1} << 30;
+// The largest evaluation file we accept, compressed or not (the biggest set, HellaSwag, is 7.8 MB of text).
+constexpr size_t kMaxBytes = size_t{256} << 20;
 
 std::string read_raw(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   check(f.good(), path + ": cannot open (is --data the folder of the evaluation sets?)");
   const auto size = static_cast<std::streamoff>(f.tellg());
-  check(size >= 0 && static_cast<size_t>(size) <= kMaxBytes, path + ": larger than 1 GiB, not an evaluation set");
+  check(size >= 0 && static_cast<size_t>(size) <= kMaxBytes, path + ": larger than 256 MiB, not an evaluation set");
   std::string bytes(static_cast<size_t>(size), '\0');
   f.seekg(0);
   f.read(bytes.data(), size);
@@ -41,7 +41,7 @@ std::string bunzip2(const std::string& in, const std::string& path) {
     check(rc == BZ_OK || rc == BZ_STREAM_END,
           path + ": not a valid bzip2 file (bzip2 error " + std::to_string(rc) + ")");
     out.append(buf, sizeof buf - s.avail_out);
-    check(out.size() <= kMaxBytes, path + ": decompresses to more than 1 GiB, not an evaluation set");
+    check(out.size() <= kMaxBytes, path + ": decompresses to more than 256 MiB, not an evaluation set");
     if (rc == BZ_STREAM_END) return out;
     check(s.avail_in > 0 || s.avail_out == 0, path + ": bzip2 data ends early (truncated file?)");
   }
