@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # verilator: the accelerator RTL simulation (hw/); its tests are skipped without it.
-PKGS=(g++ cmake ninja-build pkg-config nlohmann-json3-dev libcli11-dev libsentencepiece-dev libgtest-dev libopenblas-dev verilator)
+PKGS=(g++ cmake ninja-build pkg-config nlohmann-json3-dev libcli11-dev libsentencepiece-dev libgtest-dev libopenblas-dev libbz2-dev verilator)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

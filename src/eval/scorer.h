@@ -1,0 +1,63 @@
+#pragma once
+// The one place where evaluation calls the model: advance a recurrent state over tokens, copy a
+// state, and score continuations from a state. Everything else in src/eval/ works on token ids and
+// log-likelihoods only, so a change of the model's API touches this file alone.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/model.h"
+
+namespace mmfree::eval {
+
+// A point in a token sequence: the recurrent state after the tokens read so far (zero at the start).
+class ScoreState {
+ public:
+  explicit ScoreState(const ModelConfig& c) : h_(c, 1) {}
+
+ private:
+  friend class Scorer;
+  RecurrentState h_;
+};
+
+// One continuation to score from states[from]: `input` is fed from that state, and its last
+// targets.size() positions predict `targets` (target k is predicted after reading
+// input[input.size() - targets.size() + k]). The harness's convention: the input is
+// (context + continuation)[:-1], and the logits of its last len(continuation) positions count.
+struct Continuation {
+  size_t from = 0;
+  std::vector<int64_t> input;
+  std::vector<int64_t> targets;
+};
+
+struct ContinuationScore {
+  double logprob = 0;   // sum over the targets of log softmax(logits)[target], in nats
+  bool greedy = false;  // every target is the argmax of its position's logits (first index on ties)
+};
+
+class Scorer {
+ public:
+  // max_rows bounds the tokens of one batched forward (and so the memory of its logits).
+  Scorer(const Model& model, int64_t max_rows);
+
+  ScoreState zero_state() const { return ScoreState(model_.config()); }
+  // Reads tokens into st (no logits kept).
+  void advance(ScoreState& st, const std::vector<int64_t>& tokens);
+  // Scores every continuation from a copy of its state (the states are left as they are).
+  // Continuations, of one item or of many, run side by side, as many per forward call as
+  // max_rows allows.
+  std::vector<ContinuationScore> score(const std::vector<ScoreState>& states, const std::vector<Continuation>& conts);
+
+ private:
+  // Runs conts[rows[0]], conts[rows[1]], ... as one batch, padded to the longest input.
+  void score_batch(const std::vector<ScoreState>& states, const std::vector<Continuation>& conts,
+                   const std::vector<size_t>& rows, std::vector<ContinuationScore>& out);
+
+  const Model& model_;
+  int64_t max_rows_;
+  Workspace ws_;
+  std::vector<float> logits_;
+  std::vector<int64_t> tokens_, chunk_;  // a batch's inputs [B][T] and one time chunk of them [B][W]
+};
+
+}  // namespace mmfree::eval
