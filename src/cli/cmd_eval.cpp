@@ -26,7 +26,7 @@ struct EvalCliOptions {
   int64_t limit = 0;
   bool json = false, from_scratch = false;
   eval::EvalOptions eval;
-  ComputeOptions compute;
+  DeviceOptions device;
 };
 
 // --data left out: $MMFREE_EVAL_DATA, else the shared evaluation sets beside the source tree.
@@ -89,14 +89,14 @@ void run(const EvalCliOptions& o) {
   std::vector<eval::Task> tasks;
   for (const auto& n : names)
     tasks.push_back(eval::load_task(n, dir, o.limit));  // bad files fail before the model loads
-  const auto model = Model::load(o.model, o.compute);
+  const auto model = Model::load(o.model, o.device);
   const auto tok = load_tokenizer(o.tokenizer.empty() ? o.model : o.tokenizer);
   check(tok->vocab_size() <= model->config().vocab_size,
         "the tokenizer " + tok->name() + " has " + std::to_string(tok->vocab_size()) +
             " tokens, more than the model's vocabulary of " + std::to_string(model->config().vocab_size));
   eval::EvalOptions eo = o.eval;
   eo.share_context = !o.from_scratch;
-  eval::Scorer scorer(*model, kPrefillRows);
+  eval::Scorer scorer(*model, model->backend().prefill_rows());
   nlohmann::json results = nlohmann::json::object();
   std::string items_out;
   if (!o.json)
@@ -157,7 +157,7 @@ void setup(CLI::App& app) {
                 "Read every context + choice whole from a zero state (no state fork; for speed comparison)");
   cmd->add_flag("--json", o->json, "Print the results as one JSON object");
   cmd->add_option("--output", o->output, "Write each item's log-likelihoods as JSON lines to FILE");
-  add_threads_option(cmd, o->compute);
+  add_device_options(cmd, o->device);
   cmd->callback([o] { run(*o); });
 }
 

@@ -22,7 +22,7 @@ ContinuationScore add_position(const float* l, int64_t V, int64_t target, Contin
 }  // namespace
 
 Scorer::Scorer(const Model& model, int64_t max_rows)
-    : model_(model), max_rows_(max_rows), ws_(model.config(), max_rows) {
+    : model_(model), max_rows_(max_rows), ws_(model, max_rows), one_(model, 1) {
   check(max_rows > 0, "evaluation batch: must hold at least one token");
 }
 
@@ -30,7 +30,9 @@ void Scorer::advance(ScoreState& st, const std::vector<int64_t>& tokens) {
   if (tokens.empty()) return;
   // forward writes the last position's logits even when we do not need them.
   logits_.resize(static_cast<size_t>(model_.config().vocab_size));
-  model_.forward(tokens.data(), 1, static_cast<int64_t>(tokens.size()), st.h_, ws_, logits_.data(), false);
+  one_.write(0, st.h_.data());
+  model_.forward(tokens.data(), 1, static_cast<int64_t>(tokens.size()), one_, ws_, logits_.data(), false);
+  one_.read(0, st.h_.data());
 }
 
 std::vector<ContinuationScore> Scorer::score(const std::vector<ScoreState>& states,
@@ -71,11 +73,8 @@ void Scorer::score_batch(const std::vector<ScoreState>& states, const std::vecto
   for (size_t r : rows) T = std::max<int64_t>(T, static_cast<int64_t>(conts[r].input.size()));
   // Each row starts from a copy of the state and is padded at its end with its own last token: the
   // recurrence is causal, so padding after a row's input changes none of the positions we read.
-  RecurrentState st(model_.config(), B);
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& h = states[conts[rows[static_cast<size_t>(b)]].from].h_.h;
-    std::copy(h.begin(), h.end(), st.h.begin() + static_cast<std::ptrdiff_t>(b * static_cast<int64_t>(h.size())));
-  }
+  StatePool st(model_, B);
+  for (int64_t b = 0; b < B; ++b) st.write(b, states[conts[rows[static_cast<size_t>(b)]].from].h_.data());
   tokens_.assign(static_cast<size_t>(B * T), 0);
   for (int64_t b = 0; b < B; ++b) {
     const auto& in = conts[rows[static_cast<size_t>(b)]].input;

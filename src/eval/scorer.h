@@ -13,11 +13,11 @@ namespace mmfree::eval {
 // A point in a token sequence: the recurrent state after the tokens read so far (zero at the start).
 class ScoreState {
  public:
-  explicit ScoreState(const ModelConfig& c) : h_(c, 1) {}
+  explicit ScoreState(const ModelConfig& c) : h_(static_cast<size_t>(c.num_layers * c.hidden_size), 0.0f) {}
 
  private:
   friend class Scorer;
-  RecurrentState h_;
+  std::vector<float> h_;  // [L][d], on the host: a question's states outnumber the device's slots
 };
 
 // One continuation to score from states[from]: `input` is fed from that state, and its last
@@ -56,6 +56,7 @@ class Scorer {
   const Model& model_;
   int64_t max_rows_;
   Workspace ws_;
+  StatePool one_;  // advance() runs here
   std::vector<float> logits_;
   std::vector<int64_t> tokens_, chunk_;  // a batch's inputs [B][T] and one time chunk of them [B][W]
 };

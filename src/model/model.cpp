@@ -48,6 +48,11 @@ void StatePool::read(int64_t slot, float* host) const {
   be_->read(host, data() + slot * slot_floats_, slot_floats_ * static_cast<int64_t>(sizeof(float)));
 }
 
+void StatePool::write(int64_t slot, const float* host) {
+  check_slot(slot);
+  be_->write(data() + slot * slot_floats_, host, slot_floats_ * static_cast<int64_t>(sizeof(float)));
+}
+
 std::vector<float> StatePool::snapshot() const {
   std::vector<float> h(static_cast<size_t>(slots_ * slot_floats_));
   be_->read(h.data(), data(), static_cast<int64_t>(h.size() * sizeof(float)));

@@ -34,6 +34,7 @@ class StatePool {
   void reset_all();
   void copy(int64_t from, int64_t to);  // e.g. one context shared by several continuations
   void read(int64_t slot, float* host) const;  // host: slot_floats() floats, [L][d]
+  void write(int64_t slot, const float* host);
   std::vector<float> snapshot() const;         // every slot, [slots][L][d]
 
  private:
