@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "model/model.h"
 
@@ -31,16 +34,42 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-CommandResult run_mmfree(const std::string& args) {
+namespace {
+
+// Runs `prefix mmfree args` through /bin/sh with exec, so that wait4 reports the binary's own
+// peak memory and signal rather than the shell's.
+CommandResult run_shell(const std::string& prefix, const std::string& args) {
   TempDir tmp;
   const std::string out = tmp.file("out"), err = tmp.file("err");
-  const std::string cmd = mmfree_binary() + " " + args + " >" + out + " 2>" + err;
-  int status = std::system(cmd.c_str());
+  const std::string cmd = "exec " + prefix + mmfree_binary() + " " + args + " >" + out + " 2>" + err;
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
   CommandResult r;
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) {
+    r.exit_code = -1;
+    return r;
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  r.max_rss_kb = usage.ru_maxrss;
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+
+}  // namespace
+
+CommandResult run_mmfree(const std::string& args) { return run_shell("", args); }
+
+CommandResult run_mmfree_limited(const std::string& args, int time_limit_s) {
+  return run_shell("timeout -s KILL " + std::to_string(time_limit_s) + " ", args);
 }
 
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {

@@ -34,12 +34,17 @@ class TempDir {
 std::string read_file(const std::string& path);
 
 struct CommandResult {
-  int exit_code = 0;
+  int exit_code = 0;      // -1 when killed by a signal
+  int signal = 0;         // the signal that ended it, 0 when it exited
+  long max_rss_kb = 0;    // peak resident memory of the command (kernel's ru_maxrss)
+  double seconds = 0;     // wall time
   std::string out;  // stdout
   std::string err;  // stderr
 };
 // Runs the mmfree binary with the given argument string (shell syntax).
 CommandResult run_mmfree(const std::string& args);
+// The same, killed after time_limit_s seconds (then signal is SIGKILL): for inputs that once hung.
+CommandResult run_mmfree_limited(const std::string& args, int time_limit_s);
 
 // The logits [B][T][V] of B sequences of T tokens (ids [B][T]) run from a fresh state.
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T);
