@@ -25,8 +25,11 @@ inline ::testing::AssertionResult clean_failure(const CommandResult& r, std::ini
                                          << " s, " << r.max_rss_kb / 1024 << " MB, stderr \"" << r.err << "\": ";
   };
   if (r.exit_code != 1 || r.signal != 0) return fail() << "expected exit 1";
-  if (r.err.rfind("mmfree: error: ", 0) != 0 || r.err.find('\n') != r.err.size() - 1)
-    return fail() << "expected one line 'mmfree: error: ...'";
+  // Progress lines may come first (e.g. "resuming ..."); the error is the last line, and the only one.
+  const size_t start = r.err.rfind('\n', r.err.size() >= 2 ? r.err.size() - 2 : 0);
+  const std::string last = r.err.substr(start == std::string::npos ? 0 : start + 1);
+  if (last.rfind("mmfree: error: ", 0) != 0 || last.back() != '\n' || r.err.find("mmfree: error: ") != r.err.size() - last.size())
+    return fail() << "expected one last line 'mmfree: error: ...'";
   if (r.max_rss_kb > 300 * 1024) return fail() << "used over 300 MB";
   if (r.seconds > 30) return fail() << "took over 30 s";
   return has_all(r.err, parts);

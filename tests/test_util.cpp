@@ -38,10 +38,10 @@ namespace {
 
 // Runs `prefix mmfree args` through /bin/sh with exec, so that wait4 reports the binary's own
 // peak memory and signal rather than the shell's.
-CommandResult run_shell(const std::string& prefix, const std::string& args) {
+CommandResult run_shell(const std::string& prefix, const std::string& args, const std::string& cwd = ".") {
   TempDir tmp;
   const std::string out = tmp.file("out"), err = tmp.file("err");
-  const std::string cmd = "exec " + prefix + mmfree_binary() + " " + args + " >" + out + " 2>" + err;
+  const std::string cmd = "cd " + cwd + " && exec " + prefix + mmfree_binary() + " " + args + " >" + out + " 2>" + err;
   const auto start = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -67,6 +67,8 @@ CommandResult run_shell(const std::string& prefix, const std::string& args) {
 }  // namespace
 
 CommandResult run_mmfree(const std::string& args) { return run_shell("", args); }
+
+CommandResult run_mmfree_in(const std::string& cwd, const std::string& args) { return run_shell("", args, cwd); }
 
 CommandResult run_mmfree_limited(const std::string& args, int time_limit_s) {
   return run_shell("timeout -s KILL " + std::to_string(time_limit_s) + " ", args);

@@ -45,6 +45,8 @@ struct CommandResult {
 CommandResult run_mmfree(const std::string& args);
 // The same, killed after time_limit_s seconds (then signal is SIGKILL): for inputs that once hung.
 CommandResult run_mmfree_limited(const std::string& args, int time_limit_s);
+// The same, run in working directory `cwd`.
+CommandResult run_mmfree_in(const std::string& cwd, const std::string& args);
 
 // The logits [B][T][V] of B sequences of T tokens (ids [B][T]) run from a fresh state.
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T);

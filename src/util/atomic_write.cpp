@@ -22,7 +22,8 @@ void fsync_path(const std::string& path, bool directory) {
 }
 }  // namespace
 
-void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill) {
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill,
+                           const std::function<void(const std::string&)>& verify) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -41,6 +42,14 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     }
   }
   fsync_path(tmp, false);
+  if (verify) {
+    try {
+      verify(tmp);
+    } catch (...) {
+      std::remove(tmp.c_str());
+      throw;
+    }
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     std::remove(tmp.c_str());

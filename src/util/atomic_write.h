@@ -6,6 +6,9 @@
 
 namespace mmfree {
 
-void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill);
+// `verify`, when given, reads the finished temp file (its path is the argument) and throws to keep
+// the old file: the new one replaces it only once it has been read back whole.
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill,
+                           const std::function<void(const std::string&)>& verify = {});
 
 }  // namespace mmfree
