@@ -58,8 +58,13 @@ std::vector<int64_t> prompt_ids(const GenerateOptions& o, const Tokenizer* tok, 
   return {ids.begin(), ids.end()};
 }
 
+// More than anyone waits for, and the ids of --json stay a few GB at most.
+constexpr int64_t kMaxGenerate = INT32_MAX;
+
 void run(const GenerateOptions& o) {
   using clock = std::chrono::steady_clock;
+  check(o.n <= kMaxGenerate, "-n/--n-predict: " + std::to_string(o.n) + " tokens, at most " +
+                                 std::to_string(kMaxGenerate) + " are generated");
   auto model = Model::load(o.model, o.compute);
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
@@ -73,10 +78,14 @@ void run(const GenerateOptions& o) {
   RecurrentState st(c, 1);
   Workspace ws(c, std::min(P, kPrefillRows));  // longer prompts run in chunks
   std::vector<float> logits(static_cast<size_t>(V));
-  Sampler sampler(o.sampler, V);
+  // No more tokens than the prompt and the generation can enter the penalty's window: a larger
+  // --repeat-last-n is the same window, without its buffer.
+  SamplerOptions so = o.sampler;
+  so.repeat_last_n = std::min(so.repeat_last_n, P + o.n);
+  Sampler sampler(so, V);
   for (int64_t id : prompt) sampler.accept(id);
   std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(o.n));
+  out.reserve(static_cast<size_t>(std::min<int64_t>(o.n, 4096)));
   // Text continues the prompt's, unless the prompt holds no text (BOS alone).
   const bool at_text_start = !tok || std::all_of(prompt.begin(), prompt.end(), [&](int64_t id) {
     return id >= tok->vocab_size() || tok->token_bytes(static_cast<int32_t>(id)).empty();

@@ -1,5 +1,6 @@
 #include "cli/inputs.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -36,6 +37,8 @@ std::string read_text_file(const std::string& path) {
   if (path == "-") {
     s << std::cin.rdbuf();
   } else {
+    // A directory opens as a stream that reads nothing: it would pass as an empty text.
+    check(!std::filesystem::is_directory(path), path + ": is a directory, not a text file");
     std::ifstream in(path, std::ios::binary);
     check(static_cast<bool>(in), path + ": cannot open");
     s << in.rdbuf();
