@@ -1,7 +1,8 @@
 // libFuzzer target: the command line. The input is split at spaces and newlines into arguments
-// after "mmfree"; every command's flags are parsed and validated as the binary does, with the
-// commands' actions replaced by nothing (they would read models and write files). Token id lists
-// (--prompt-ids) have their own parser, fed the whole input too.
+// after "mmfree"; every command's flags are parsed, converted and validated as the binary does,
+// then a parse-complete hook stops before the command would run (it would read models and write
+// files). The commands' own callbacks stay in place: they own the options the parser writes to.
+// Token id lists (--prompt-ids) have their own parser, fed the whole input too.
 #include <string>
 #include <vector>
 
@@ -33,12 +34,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CLI::App app{"mmfree", "mmfree"};
   app.require_subcommand(1);
   for (auto setup : cli::command_setups()) setup(app);
+  struct Parsed {};
   for (auto* sub : app.get_subcommands({})) {
-    sub->callback([] {});
-    for (auto* nested : sub->get_subcommands({})) nested->callback([] {});
+    sub->parse_complete_callback([] { throw Parsed{}; });
+    for (auto* nested : sub->get_subcommands({})) nested->parse_complete_callback([] { throw Parsed{}; });
   }
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const Parsed&) {
   } catch (const CLI::Error&) {
   } catch (const Error&) {
   }
