@@ -59,6 +59,12 @@ std::unique_ptr<Tokenizer> TokenizerSource::open() const {
   return load_tokenizer(model.empty() ? default_model_path() : model);
 }
 
+void add_parse_special_flag(CLI::App* cmd, bool& parse_special) {
+  cmd->add_flag("--parse-special,!--no-parse-special", parse_special,
+                "Special tokens written in the text (\"<s>\") are read as such, as the Hugging Face tokenizer does "
+                "(the default); --no-parse-special reads them as plain text");
+}
+
 void add_threads_option(CLI::App* cmd, ComputeOptions& compute) {
   cmd->add_option("--threads", compute.threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
 }
