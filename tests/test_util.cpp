@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -96,6 +98,7 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
     }
     double e = std::sqrt(num / std::max(den, 1e-30));
     errs.push_back(e);
+    c.over_1e4 += e > 1e-4;
     if (e > c.worst) {
       c.worst = e;
       c.worst_position = p;
@@ -106,6 +109,7 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
   std::sort(sorted.begin(), sorted.end());
   const size_t m = sorted.size();
   c.median = m == 0 ? 0 : (m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]));
+  c.positions = positions;
   c.argmax_agreement = positions ? static_cast<double>(same) / static_cast<double>(positions) : 1.0;
   return c;
 }
@@ -113,8 +117,16 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
 std::string describe(const LogitComparison& c) {
   std::ostringstream s;
   s << "median rel L2 " << c.median << ", worst " << c.worst << " at position " << c.worst_position
-    << ", argmax agreement " << c.argmax_agreement * 100 << "%";
+    << " (" << c.over_1e4 << " of " << c.positions << " positions over 1e-4), argmax agreement "
+    << c.argmax_agreement * 100 << "%";
   return s.str();
+}
+
+void expect_matches_original(const LogitComparison& c) {
+  EXPECT_LE(c.median, 1e-6) << describe(c);
+  EXPECT_LE(c.worst, 2e-2) << describe(c);
+  EXPECT_LE(c.over_1e4 * 8, c.positions) << describe(c);
+  EXPECT_GE(c.argmax_agreement, 0.99) << describe(c);
 }
 
 }  // namespace mmfree::test
