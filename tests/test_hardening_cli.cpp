@@ -27,7 +27,7 @@ TEST(HardeningCli, PlotOfExtremeLosses) {
     const auto r = test::run_mmfree_limited("plot --log " + dir.file("log.jsonl") + " --out " + dir.file("p.svg"), 30);
     EXPECT_EQ(r.exit_code, 0) << losses << ": " << r.err;
     EXPECT_EQ(r.signal, 0);
-    EXPECT_LT(r.max_rss_kb, 300 * 1024);
+    EXPECT_LT(r.max_rss_kb, test::kMaxRunRssKb);
     const std::string svg = test::read_file(dir.file("p.svg"));
     EXPECT_NE(svg.find("<polyline"), std::string::npos) << losses;
     EXPECT_EQ(svg.find("nan"), std::string::npos) << losses;
@@ -44,7 +44,7 @@ TEST(HardeningCli, DataPrepareWithHugeThreadCount) {
                                           60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.signal, 0);
-  EXPECT_LT(r.max_rss_kb, 300 * 1024);
+  EXPECT_LT(r.max_rss_kb, test::kMaxRunRssKb);
   EXPECT_TRUE(std::filesystem::exists(dir.file("data/train.bin")));
 }
 
@@ -54,7 +54,7 @@ TEST(HardeningCli, HugeCountFlags) {
   const std::string model = " --model " + test::tiny_a();
   auto r = test::run_mmfree_limited("generate" + model + " --prompt-ids 1,2 -n 3 --repeat-last-n 300000000 --json", 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_LT(r.max_rss_kb, 300 * 1024);
+  EXPECT_LT(r.max_rss_kb, test::kMaxRunRssKb);
   // The same ids as the default window: no more than 5 tokens can enter either.
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"],
             nlohmann::json::parse(test::run_mmfree("generate" + model + " --prompt-ids 1,2 -n 3 --json").out)["ids"]);
