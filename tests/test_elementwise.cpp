@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/elementwise.h"
@@ -122,6 +123,15 @@ TEST(Elementwise, SiluMulMatchesReference) {
   }
 }
 
+// What an MLGRU step's result is sensitive to: h = fg * h0 + s * (1 - fg) moves by
+// (h0 - s) * dfg when the gate fg moves, and the vectorised exp moves fg by about an ulp, so the
+// scale counts |fg| * (|h0| + |s|) besides the two terms. (The terms alone were the scale until
+// widths of several thousand met gates near 1 beside a large silu: differences of 1.1e-6 of the
+// terms, 2 ulps of fg, in the scalar formula against itself in double as much as in AVX-512.)
+float mlgru_scale(float fg, float h0, float s) {
+  return std::fabs(fg * h0) + std::fabs(s * (1.0f - fg)) + std::fabs(fg) * (std::fabs(h0) + std::fabs(s));
+}
+
 TEST(Elementwise, MlgruStepMatchesReference) {
   for (Isa isa : available_isas())
     for (bool with_lb : {false, true}) {
@@ -133,12 +143,74 @@ TEST(Elementwise, MlgruStepMatchesReference) {
         float fg = sigmoidf(f[c]);
         if (with_lb) fg = lb[c] + (1.0f - lb[c]) * fg;
         want_h[c] = fg * want_h[c] + siluf(i[c]) * (1.0f - fg);
-        scale[c] = std::fabs(fg * h0[c]) + std::fabs(siluf(i[c]) * (1.0f - fg));
+        scale[c] = mlgru_scale(fg, h0[c], siluf(i[c]));
       }
       mlgru_step(isa, i.data(), f.data(), with_lb ? lb.data() : nullptr, d, got_h.data(), got_out.data());
       expect_close(got_h, want_h, scale, isa_name(isa));
       EXPECT_EQ(got_out, got_h);
     }
+}
+
+// Widths around every vector width and tail length (16 floats per AVX-512 register, 8 per AVX2),
+// up to several thousand, odd ones included.
+const int64_t kWidths[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 127, 129,
+                           255, 256, 257, 511, 513, 1001, 1024, 2047, 2560, 4097, 5461, 6913};
+
+// silu_mul as production calls it: the MLGRU writes silu(i) * g over g (out aliases b, all strides
+// d), the GLU reads gate and value interleaved in one buffer (in_stride 2I) into another; and with
+// out aliasing a. Every width, with and without the pool.
+TEST(Elementwise, SiluMulAtEveryWidthWithProductionAliasing) {
+  ThreadPool pool(2);
+  for (Isa isa : available_isas())
+    for (int64_t cols : kWidths)
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        const int64_t rows = 3;
+        const auto a = randn(rows * cols, static_cast<uint32_t>(cols), 4.0f);
+        const auto b = randn(rows * cols, static_cast<uint32_t>(cols + 1));
+        std::vector<float> want(a.size()), scale(a.size());
+        for (size_t k = 0; k < a.size(); ++k) {
+          want[k] = siluf(a[k]) * b[k];
+          scale[k] = std::fabs(want[k]);
+        }
+        const std::string what = std::string(isa_name(isa)) + " cols=" + std::to_string(cols);
+        std::vector<float> over_b = b;  // mlgru.cpp: silu_mul(i, g, ..., out = g)
+        silu_mul(isa, a.data(), over_b.data(), rows, cols, cols, over_b.data(), cols, p);
+        expect_close(over_b, want, scale, (what + " out=b").c_str());
+        std::vector<float> over_a = a;
+        silu_mul(isa, over_a.data(), b.data(), rows, cols, cols, over_a.data(), cols, p);
+        expect_close(over_a, want, scale, (what + " out=a").c_str());
+        std::vector<float> gv(static_cast<size_t>(2 * rows * cols)), out(a.size());  // glu.cpp: [gate | value] rows
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            gv[static_cast<size_t>(r * 2 * cols + c)] = a[static_cast<size_t>(r * cols + c)];
+            gv[static_cast<size_t>(r * 2 * cols + cols + c)] = b[static_cast<size_t>(r * cols + c)];
+          }
+        silu_mul(isa, gv.data(), gv.data() + cols, rows, cols, 2 * cols, out.data(), cols, p);
+        expect_close(out, want, scale, (what + " interleaved").c_str());
+      }
+}
+
+// mlgru_step as mlgru.cpp calls it: the new state written over the input gate (h_out aliases i),
+// at every width, with and without lower bounds.
+TEST(Elementwise, MlgruStepAtEveryWidthWithOutputOverInput) {
+  for (Isa isa : available_isas())
+    for (int64_t d : kWidths)
+      for (bool with_lb : {false, true}) {
+        const auto i0 = randn(d, static_cast<uint32_t>(d), 3.0f), f = randn(d, static_cast<uint32_t>(d + 1), 3.0f);
+        const auto lb = randn(d, static_cast<uint32_t>(d + 2), 0.2f), h0 = randn(d, static_cast<uint32_t>(d + 3));
+        std::vector<float> want(static_cast<size_t>(d)), scale(want.size());
+        for (size_t c = 0; c < want.size(); ++c) {
+          float fg = sigmoidf(f[c]);
+          if (with_lb) fg = lb[c] + (1.0f - lb[c]) * fg;
+          want[c] = fg * h0[c] + siluf(i0[c]) * (1.0f - fg);
+          scale[c] = mlgru_scale(fg, h0[c], siluf(i0[c]));
+        }
+        std::vector<float> h = h0, i = i0;
+        mlgru_step(isa, i.data(), f.data(), with_lb ? lb.data() : nullptr, d, h.data(), i.data());
+        const std::string what = std::string(isa_name(isa)) + " d=" + std::to_string(d);
+        expect_close(h, want, scale, what.c_str());
+        EXPECT_EQ(i, h) << what;  // the output landed over i, equal to the state
+      }
 }
 
 }  // namespace

@@ -61,7 +61,10 @@ void compare_fast_with_reference(const std::string& dir) {
       const auto got = test::all_logits(*fast, ids, B, T);
       const auto c = test::compare_logits(got.data(), want.data(), B * T, V);
       std::printf("[ metric ] fast (%s, %d threads) vs reference: %s\n", isa_name(isa), threads, test::describe(c).c_str());
-      EXPECT_LE(c.median, 1e-5) << isa_name(isa);
+      // Integer products are exact; only float sums are reordered. Measured: median 0, worst
+      // 2.1e-7 (AVX-512's exp, ~1 ulp): bounds 1e-6 and 1e-5.
+      EXPECT_LE(c.median, 1e-6) << isa_name(isa);
+      EXPECT_LE(c.worst, 1e-5) << isa_name(isa) << " " << test::describe(c);
       EXPECT_GE(c.argmax_agreement, 0.99) << isa_name(isa);
     }
 }

@@ -38,8 +38,7 @@ TEST_F(GoldenForward, FullSequenceLogits) {
   model_->forward(ids.data(), B, T, st, ws, logits.data(), true);
   auto c = test::compare_logits(logits.data(), want.data(), B * T, V);
   std::printf("[ metric ] full-sequence logits vs golden: %s\n", test::describe(c).c_str());
-  EXPECT_LE(c.median, 1e-4);
-  EXPECT_GE(c.argmax_agreement, 0.99);
+  test::expect_matches_original(c);
 }
 
 TEST_F(GoldenForward, TokenByTokenMatchesFullSequence) {
@@ -62,8 +61,8 @@ TEST_F(GoldenForward, TokenByTokenMatchesFullSequence) {
   }
   auto c = test::compare_logits(stepped.data(), full.data(), B * T, V);
   std::printf("[ metric ] token-by-token vs full sequence: %s\n", test::describe(c).c_str());
-  EXPECT_LE(c.median, 1e-4);
-  EXPECT_GE(c.argmax_agreement, 0.99);
+  // One implementation, two paths through the same arithmetic: measured 0 at every position.
+  EXPECT_LE(c.worst, 1e-6) << test::describe(c);
   EXPECT_EQ(st.snapshot(), full_state.snapshot());
 }
 
@@ -106,8 +105,7 @@ TEST_F(GoldenForward, GreedyDecodingMatchesGolden) {
   EXPECT_EQ(got, want_ids);
   auto c = test::compare_logits(all.data(), want_logits.data(), N, V);
   std::printf("[ metric ] greedy step logits vs golden: %s\n", test::describe(c).c_str());
-  EXPECT_LE(c.median, 1e-4);
-  EXPECT_GE(c.argmax_agreement, 0.99);
+  test::expect_matches_original(c);
 }
 
 }  // namespace

@@ -36,9 +36,11 @@ TEST(TokenizeCli, PlainOutputOneTokenPerLine) {
 }
 
 TEST(TokenizeCli, SpecialTokensAndEmptyText) {
-  auto r = run_mmfree("tokenize --tokenizer " + mistral() + " --text '</s>' --parse-special --json");
+  auto r = run_mmfree("tokenize --tokenizer " + mistral() + " --text '</s>' --json");  // parsed by default
   EXPECT_EQ(json::parse(r.out)["ids"], json::parse("[1, 2]"));
-  r = run_mmfree("tokenize --tokenizer " + mistral() + " --text '</s>' --json");
+  r = run_mmfree("tokenize --tokenizer " + mistral() + " --text '</s>' --parse-special --json");
+  EXPECT_EQ(json::parse(r.out)["ids"], json::parse("[1, 2]"));
+  r = run_mmfree("tokenize --tokenizer " + mistral() + " --text '</s>' --no-parse-special --json");
   EXPECT_GT(json::parse(r.out)["ids"].size(), 2u);
   for (const auto& tok : {llama(), mistral()}) {
     r = run_mmfree("tokenize --tokenizer " + tok + " --text '' --json");

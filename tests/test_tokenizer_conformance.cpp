@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "test_util.h"
@@ -68,6 +69,40 @@ void expect_conformance(const Tokenizer& tok, const std::string& out_path) {
     EXPECT_EQ(got, want[i]) << "text " << i << ": '" << texts[i] << "'";
   }
   std::printf("[ metric ] %s: %d/%zu conformance texts exact\n", tok.name().c_str(), exact, texts.size());
+}
+
+// Special tokens written in the text, as the Hugging Face tokenizer reads them by default (its
+// added tokens are split out before normalization). The ids are what the `tokenizers` library
+// 0.23.2 (its Node binding, npm `tokenizers`) gave for mistral/tokenizer.json with
+// add_special_tokens=false; "<s> hello </s>" is the held-back conformance case of issue 16.
+TEST(TokenizerConformance, SpecialTokensInTextAsHuggingFaceReadsThem) {
+  auto tok = load_tokenizer(mistral_json());
+  const std::vector<std::pair<std::string, std::vector<int32_t>>> cases = {
+      {"<s> hello </s>", {1, 28705, 6312, 28709, 28705, 2}},
+      {"</s>", {2}},
+      {"hello</s>world", {6312, 28709, 2, 1526}},
+      {" <s> ", {259, 1, 259}},
+      {"a<unk>b", {264, 0, 287}},
+  };
+  EncodeOptions o;
+  o.add_bos = false;
+  o.parse_special = true;
+  for (const auto& [text, want] : cases) EXPECT_EQ(tok->encode(text, o), want) << "'" << text << "'";
+  // And through the CLI, where reading them is the default (--no-parse-special opts out).
+  auto r = test::run_mmfree("tokenize --tokenizer " + mistral_json() + " --no-bos --json --text '<s> hello </s>'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"ids\":[1,28705,6312,28709,28705,2]"), std::string::npos) << r.out;
+  r = test::run_mmfree("tokenize --tokenizer " + mistral_json() + " --no-bos --no-parse-special --json --text '<s>'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("\"ids\":[1]"), std::string::npos) << r.out;
+  // generate reads its prompt the same way: BOS + "</s>" is two tokens, unless told otherwise.
+  const std::string gen = "generate --model " + test::default_model() + " -n 1 --temperature 0 --json --prompt '</s>'";
+  r = test::run_mmfree(gen);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["prompt_tokens"], 2) << r.out;
+  r = test::run_mmfree(gen + " --no-parse-special");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(nlohmann::json::parse(r.out)["prompt_tokens"], 2) << r.out;
 }
 
 TEST(TokenizerConformance, SentencePieceModel) {

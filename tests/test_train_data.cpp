@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -262,15 +263,18 @@ TEST(TrainLoader, EvalBatchesAreTheFirstWindowsInOrder) {
   EXPECT_EQ(make_eval_batches(f, 2, 10, 100).batches.size(), 4u);  // 9 windows: 4 full batches
 }
 
-// Parameters of a made-up model; only names and shapes matter to checkpoints.
+// Parameters of a made-up model; only names and shapes matter to checkpoints, and that they hold
+// as many values as fake_meta's config has parameters (3460), which Checkpoint checks.
 std::vector<Parameter> fake_params(float base) {
-  std::vector<Parameter> ps(2);
+  std::vector<Parameter> ps(3);
   ps[0].name = "model.embeddings.weight";
   ps[0].shape = {3, 4};
   ps[1].name = "model.norm.weight";
   ps[1].shape = {4};
+  ps[2].name = "model.layers.0.mlp.gate_proj.weight";
+  ps[2].shape = {3444};
   for (auto& p : ps) {
-    p.value.resize(p.shape.size() == 2 ? 12 : 4);
+    p.value.resize(static_cast<size_t>(p.shape.size() == 2 ? 12 : p.shape[0]));
     for (size_t i = 0; i < p.value.size(); ++i) p.value[i] = base + 0.1f * static_cast<float>(i);
     p.grad.assign(p.value.size(), 0.5f);
   }
@@ -355,6 +359,32 @@ class KillAfter : public std::streambuf {
   std::streambuf* to_;
   std::streamsize left_;
 };
+
+// A checkpoint whose values are not all finite is written, read back, refused, and removed: the
+// previous one stays, byte for byte (issue 16: a diverged run once replaced it with NaN weights).
+TEST(TrainCheckpoint, NonFiniteValuesNeverReplaceThePreviousOne) {
+  test::TempDir dir;
+  const std::string path = dir.file("checkpoint.safetensors");
+  auto params = fake_params(1.0f);
+  AdamW opt(params, {});
+  save_checkpoint(path, params, opt, fake_meta(1));
+  const std::string before = read_bytes(path);
+  auto bad = fake_params(2.0f);
+  bad[2].value[100] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    save_checkpoint(path, bad, opt, fake_meta(2));
+    ADD_FAILURE() << "a NaN parameter was saved";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'param.model.layers.0.mlp.gate_proj.weight' holds nan at index 100"),
+              std::string::npos)
+        << e.what();
+  }
+  opt.first_moments()[0][3] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(save_checkpoint(path, params, opt, fake_meta(2)), Error);
+  EXPECT_EQ(read_bytes(path), before);
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string(), "checkpoint.safetensors");  // no temp file left
+}
 
 TEST(TrainCheckpoint, KillDuringWriteLeavesThePreviousOne) {
   test::TempDir dir;

@@ -52,12 +52,19 @@ TEST(TrainGolden, ForwardMatchesInferenceModel) {
   tm.logits(g.ids.data(), g.B, g.T, got.data());
   auto c = test::compare_logits(got.data(), want.data(), g.B * g.T, V);
   std::printf("[ metric ] training forward vs inference Model: %s\n", test::describe(c).c_str());
+  // Measured: median 0, worst 2.3e-7 (summation order only, no code flipped): 4x and 40x margins.
   EXPECT_LE(c.median, 1e-6);
+  EXPECT_LE(c.worst, 1e-5) << test::describe(c);
   EXPECT_EQ(c.argmax_agreement, 1.0);
   auto cg = test::compare_logits(got.data(), golden.get("logits").to_f32().data(), g.B * g.T, V);
   std::printf("[ metric ] training forward vs golden logits: %s\n", test::describe(cg).c_str());
-  EXPECT_LE(cg.median, 1e-4);
+  test::expect_matches_original(cg);
 }
+
+// Step-0 gradients against the original's, relative L2 per tensor. Measured: median 3.3e-5 over the
+// 35 tensors, worst 7.6e-4 (lm_head.weight, which sees the logits' flipped positions). Bounds: the
+// median 3x, the worst 4x the measured (SPEC.md: ~1e-3 when correct; a wrong formula gives 1e-1).
+constexpr double kGradMedian = 1e-4, kGradWorst = 3e-3;
 
 TEST(TrainGolden, StepZeroLossAndGradients) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
@@ -79,7 +86,7 @@ TEST(TrainGolden, StepZeroLossAndGradients) {
     ASSERT_EQ(want.shape, p.shape) << p.name;
     const double e = relative_l2(p.grad, want.to_f32());
     std::printf("[ metric ]   grad %-45s rel L2 %.3g\n", p.name.c_str(), e);
-    EXPECT_LE(e, 3e-2) << p.name;
+    EXPECT_LE(e, kGradWorst) << p.name;
     errs.push_back(e);
     if (e > worst) worst = e, worst_name = p.name;
   }
@@ -89,7 +96,7 @@ TEST(TrainGolden, StepZeroLossAndGradients) {
   const double median = m % 2 ? errs[m / 2] : 0.5 * (errs[m / 2 - 1] + errs[m / 2]);
   std::printf("[ metric ] step-0 gradients vs golden over %zu tensors: median rel L2 %.3g, worst %.3g (%s)\n", m, median,
               worst, worst_name.c_str());
-  EXPECT_LE(median, 1e-2);
+  EXPECT_LE(median, kGradMedian);
 }
 
 TEST(TrainGolden, LossWithoutGradientsIsTheSame) {

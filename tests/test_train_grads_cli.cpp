@@ -40,7 +40,8 @@ TEST(TrainGradsCli, WritesLossAndEveryGradient) {
     const auto a = g.to_f32(), b = view.to_f32();
     double num = 0, den = 0;
     for (size_t k = 0; k < a.size(); ++k) num += (a[k] - b[k]) * (a[k] - b[k]), den += b[k] * b[k];
-    EXPECT_LE(std::sqrt(num / den), 3e-2) << name;
+    // As TrainGolden.StepZeroLossAndGradients (the same computation): measured worst 7.6e-4.
+    EXPECT_LE(std::sqrt(num / den), 3e-3) << name;
   }
 }
 

@@ -1,13 +1,18 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "model/model.h"
 
@@ -31,16 +36,44 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-CommandResult run_mmfree(const std::string& args) {
+namespace {
+
+// Runs `prefix mmfree args` through /bin/sh with exec, so that wait4 reports the binary's own
+// peak memory and signal rather than the shell's.
+CommandResult run_shell(const std::string& prefix, const std::string& args, const std::string& cwd = ".") {
   TempDir tmp;
   const std::string out = tmp.file("out"), err = tmp.file("err");
-  const std::string cmd = mmfree_binary() + " " + args + " >" + out + " 2>" + err;
-  int status = std::system(cmd.c_str());
+  const std::string cmd = "cd " + cwd + " && exec " + prefix + mmfree_binary() + " " + args + " >" + out + " 2>" + err;
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
   CommandResult r;
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) {
+    r.exit_code = -1;
+    return r;
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  r.max_rss_kb = usage.ru_maxrss;
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+
+}  // namespace
+
+CommandResult run_mmfree(const std::string& args) { return run_shell("", args); }
+
+CommandResult run_mmfree_in(const std::string& cwd, const std::string& args) { return run_shell("", args, cwd); }
+
+CommandResult run_mmfree_limited(const std::string& args, int time_limit_s) {
+  return run_shell("timeout -s KILL " + std::to_string(time_limit_s) + " ", args);
 }
 
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T) {
@@ -65,6 +98,7 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
     }
     double e = std::sqrt(num / std::max(den, 1e-30));
     errs.push_back(e);
+    c.over_1e4 += e > 1e-4;
     if (e > c.worst) {
       c.worst = e;
       c.worst_position = p;
@@ -75,6 +109,7 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
   std::sort(sorted.begin(), sorted.end());
   const size_t m = sorted.size();
   c.median = m == 0 ? 0 : (m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]));
+  c.positions = positions;
   c.argmax_agreement = positions ? static_cast<double>(same) / static_cast<double>(positions) : 1.0;
   return c;
 }
@@ -82,8 +117,16 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
 std::string describe(const LogitComparison& c) {
   std::ostringstream s;
   s << "median rel L2 " << c.median << ", worst " << c.worst << " at position " << c.worst_position
-    << ", argmax agreement " << c.argmax_agreement * 100 << "%";
+    << " (" << c.over_1e4 << " of " << c.positions << " positions over 1e-4), argmax agreement "
+    << c.argmax_agreement * 100 << "%";
   return s.str();
+}
+
+void expect_matches_original(const LogitComparison& c) {
+  EXPECT_LE(c.median, 1e-6) << describe(c);
+  EXPECT_LE(c.worst, 2e-2) << describe(c);
+  EXPECT_LE(c.over_1e4 * 8, c.positions) << describe(c);
+  EXPECT_GE(c.argmax_agreement, 0.99) << describe(c);
 }
 
 }  // namespace mmfree::test

@@ -12,6 +12,7 @@
 #include "cli/default_model.h"
 #include "cli/inputs.h"
 #include "model/model.h"
+#include "util/error.h"
 #include "util/machine_stats.h"
 #include "util/thread_pool.h"
 
@@ -48,7 +49,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Long enough for any prefill measurement; the token buffer is allocated up front.
+constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
+
 void run(const BenchOptions& o) {
+  check(o.n_prompt <= kMaxBenchTokens, "-p/--n-prompt: " + std::to_string(o.n_prompt) + " tokens, at most " +
+                                           std::to_string(kMaxBenchTokens) + " are measured");
+  check(o.n_gen <= kMaxBenchTokens, "-n/--n-gen: " + std::to_string(o.n_gen) + " tokens, at most " +
+                                        std::to_string(kMaxBenchTokens) + " are measured");
   const auto weights = open_weight_source(o.model);
   const StorageInfo storage = weights->storage();
   const Model model(weights, make_backend(o.device));

@@ -41,7 +41,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--document-bytes", c->opt.document_bytes,
                   "Files longer than this are cut into documents of about this size, at blank lines")
       ->capture_default_str();
-  cmd->add_option("--threads", c->opt.threads, "Tokenizer threads (0: one per core; the output does not depend on it)")
+  cmd->add_option("--threads", c->opt.threads, "Tokenizer threads (0: one per core; at most one per document and 1024; the output does not depend on it)")
       ->capture_default_str();
   cmd->callback([c] { run(*c); });
 }

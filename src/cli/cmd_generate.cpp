@@ -26,7 +26,7 @@ struct GenerateOptions {
   int64_t n = 128;
   SamplerOptions sampler;
   std::vector<std::string> stops;
-  bool json = false, ignore_eos = false;
+  bool json = false, ignore_eos = false, parse_special = true;
 };
 
 // The model directory's tokenizer (or --tokenizer's); null when there is none and `needed_for` is "".
@@ -52,11 +52,17 @@ std::vector<int64_t> prompt_ids(const GenerateOptions& o, const Tokenizer* tok, 
   check_utf8(text, o.has_prompt ? "--prompt" : from_stdin ? "the prompt on stdin" : o.file);
   EncodeOptions eo;
   eo.add_eos = false;
+  eo.parse_special = o.parse_special;
   const auto ids = tok->encode(text, eo);
   return {ids.begin(), ids.end()};
 }
 
+// More than anyone waits for, and the ids of --json stay a few GB at most.
+constexpr int64_t kMaxGenerate = INT32_MAX;
+
 void run(const GenerateOptions& o) {
+  check(o.n <= kMaxGenerate, "-n/--n-predict: " + std::to_string(o.n) + " tokens, at most " +
+                                 std::to_string(kMaxGenerate) + " are generated");
   auto model = Model::load(o.model, o.device);
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
@@ -146,6 +152,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--stop", o->stops, "Stop when the text holds this string (not printed); repeatable")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_parse_special_flag(cmd, o->parse_special);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past the end-of-sequence token");
   cmd->add_flag("--json", o->json, "Print one JSON object {\"text\": ..., \"ids\": [...], ...} instead of streaming");
   add_device_options(cmd, o->device);

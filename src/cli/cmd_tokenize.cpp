@@ -16,7 +16,7 @@ namespace {
 struct TokenizeOptions {
   TokenizerSource source;
   std::string text, file;
-  bool no_bos = false, parse_special = false, json = false;
+  bool no_bos = false, parse_special = true, json = false;
   int bench = 0;
 };
 
@@ -102,7 +102,7 @@ void setup(CLI::App& app) {
   input->add_option("--file", o->file, "A file holding the text ('-' for stdin)");
   input->require_option(1);
   cmd->add_flag("--no-bos", o->no_bos, "Do not add the BOS token even where the tokenizer adds one");
-  cmd->add_flag("--parse-special", o->parse_special, "Read special tokens written in the text (\"<s>\") as such");
+  add_parse_special_flag(cmd, o->parse_special);
   cmd->add_flag("--json", o->json, "Print {\"ids\": [...], \"pieces\": [...]}");
   cmd->add_option("--bench", o->bench, "Instead: encode the text N times and print the median throughput")
       ->check(CLI::PositiveNumber);

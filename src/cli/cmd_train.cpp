@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 
@@ -41,7 +42,20 @@ struct TrainCli {
   std::string betas = "0.9,0.95";
   int64_t print_every = 10;
   CLI::App* cmd = nullptr;
+  std::vector<std::string> from_checkpoint;  // settings a resumed run took from its checkpoint
 };
+
+// An error about a setting the resumed run took from its checkpoint names the checkpoint, not a
+// flag the user did not pass: "--data: X is not a directory" -> "--data (from the checkpoint): ...".
+Error blame_checkpoint(const TrainCli& c, const Error& e) {
+  const std::string m = e.what();
+  for (const auto& key : c.from_checkpoint) {
+    const std::string flag = "--" + key;
+    if (m.starts_with(flag + ":") || m.starts_with(flag + " "))
+      return Error(flag + " (not given; taken from the checkpoint in " + c.opt.out + ")" + m.substr(flag.size()));
+  }
+  return e;
+}
 
 void parse_betas(const std::string& s, TrainOptions& o) {
   std::istringstream in(s);
@@ -51,15 +65,42 @@ void parse_betas(const std::string& s, TrainOptions& o) {
     throw Error("--betas: expected two numbers like 0.9,0.95, got '" + s + "'");
 }
 
-// A resumed run takes every setting not given on the command line from its checkpoint.
+// True when `path` lies inside directory `dir` (after resolving both).
+bool inside(const std::string& path, const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string d = fs::weakly_canonical(fs::absolute(dir)).string() + "/";
+  return fs::weakly_canonical(fs::absolute(path)).string().starts_with(d);
+}
+
+// A resumed run takes every setting not given on the command line from its checkpoint, except
+// the model source (the checkpoint holds the model itself; a stored relative --config would name
+// another file from another directory). The stored settings are checked on their own first, so
+// that a bad one is blamed on the checkpoint, not on a flag the user never passed.
 void merge_resumed_options(TrainCli& c) {
   const std::string path = c.opt.out + "/" + kCheckpointFile;
   check(!c.opt.out.empty(), "--out: required");
   check(std::filesystem::exists(path), "--resume: " + c.opt.out + " holds no checkpoint (" + kCheckpointFile + ")");
   const nlohmann::json stored = Checkpoint(path).meta().options;
+  try {
+    TrainOptions s = TrainOptions::from_json(stored, path);
+    s.resume = true;
+    s.validate();
+  } catch (const Error& e) {
+    throw Error(path + ": the checkpoint's stored training options are invalid (" + e.what() + ")");
+  }
   nlohmann::json now = c.opt.to_json();
   for (const auto& [key, value] : stored.items())
-    if (now.contains(key) && c.cmd->count("--" + key) == 0) now[key] = value;
+    if (now.contains(key) && c.cmd->count("--" + key) == 0 && key != "preset" && key != "config" && key != "init-from" &&
+        now[key] != value) {
+      now[key] = value;
+      c.from_checkpoint.push_back(key);
+    }
+  // A stored --log outside the run directory is written only when asked again: the checkpoint may
+  // come from elsewhere, and appending to an unrelated file would destroy it.
+  const std::string stored_log = stored.value("log", "");
+  check(c.cmd->count("--log") > 0 || stored_log.empty() || inside(stored_log, c.opt.out),
+        "--resume: the checkpoint's log " + stored_log + " lies outside the run directory " + c.opt.out +
+            "; pass --log " + stored_log + " to append to it, or another --log");
   c.opt = TrainOptions::from_json(now, path);
   c.opt.resume = true;
 }
@@ -98,7 +139,11 @@ void run(TrainCli& c) {
   TrainResult res;
   {
     SigintGuard guard;
-    res = run_training(c.opt, hooks);
+    try {
+      res = run_training(c.opt, hooks);
+    } catch (const Error& e) {
+      throw blame_checkpoint(c, e);
+    }
   }
   clear_bar();
   if (res.interrupted) {

@@ -1,5 +1,6 @@
 #include "cli/inputs.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -36,6 +37,8 @@ std::string read_text_file(const std::string& path) {
   if (path == "-") {
     s << std::cin.rdbuf();
   } else {
+    // A directory opens as a stream that reads nothing: it would pass as an empty text.
+    check(!std::filesystem::is_directory(path), path + ": is a directory, not a text file");
     std::ifstream in(path, std::ios::binary);
     check(static_cast<bool>(in), path + ": cannot open");
     s << in.rdbuf();
@@ -54,6 +57,12 @@ void TokenizerSource::add_options(CLI::App* cmd) {
 std::unique_ptr<Tokenizer> TokenizerSource::open() const {
   if (!tokenizer.empty()) return load_tokenizer(tokenizer);
   return load_tokenizer(model.empty() ? default_model_path() : model);
+}
+
+void add_parse_special_flag(CLI::App* cmd, bool& parse_special) {
+  cmd->add_flag("--parse-special,!--no-parse-special", parse_special,
+                "Special tokens written in the text (\"<s>\") are read as such, as the Hugging Face tokenizer does "
+                "(the default); --no-parse-special reads them as plain text");
 }
 
 void add_device_options(CLI::App* cmd, DeviceOptions& device) {

@@ -18,6 +18,10 @@ std::vector<int64_t> parse_ids(const std::string& s, int64_t vocab, const std::s
 // The whole file, or all of stdin for "-"; throws Error naming the file.
 std::string read_text_file(const std::string& path);
 
+// --no-parse-special (and --parse-special, the default): whether "<s>" written in the text is the
+// special token, as the Hugging Face tokenizer reads it by default, or plain text.
+void add_parse_special_flag(CLI::App* cmd, bool& parse_special);
+
 // --device and --threads for every command that runs the model: the backend, and the CPU
 // backend's thread pool (default: physical cores).
 void add_device_options(CLI::App* cmd, DeviceOptions& device);

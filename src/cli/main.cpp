@@ -8,13 +8,6 @@
 #include "util/progress.h"
 #include "util/error.h"
 
-namespace mmfree::cli {
-std::vector<CommandSetup>& command_setups() {
-  static std::vector<CommandSetup> setups;
-  return setups;
-}
-}  // namespace mmfree::cli
-
 int main(int argc, char** argv) {
   CLI::App app{"mmfree: train and run MatMul-free language models (ternary BitLinear + MLGRU)", "mmfree"};
   app.require_subcommand(1);

@@ -53,4 +53,45 @@ void decode_floats(GgmlType t, const uint8_t* in, int64_t n, float* out) {
   }
 }
 
+namespace {
+// The first i in [0, n) whose element (stride bytes apart, `bytes` wide) has every exponent bit
+// set, or -1: a NaN or an infinity in IEEE binary32, binary16 and bfloat16 alike.
+template <class U>
+int64_t first_all_ones(const uint8_t* in, int64_t n, size_t stride, U exponent_mask) {
+  for (int64_t i = 0; i < n; ++i) {
+    U v;
+    std::memcpy(&v, in + static_cast<size_t>(i) * stride, sizeof(U));
+    if ((v & exponent_mask) == exponent_mask) return i;
+  }
+  return -1;
+}
+}  // namespace
+
+int64_t first_non_finite(GgmlType t, const uint8_t* in, int64_t n) {
+  switch (t) {
+    case GgmlType::F32: return first_all_ones<uint32_t>(in, n, 4, 0x7f800000u);
+    case GgmlType::F16: return first_all_ones<uint16_t>(in, n, 2, 0x7c00u);
+    case GgmlType::BF16: return first_all_ones<uint16_t>(in, n, 2, 0x7f80u);
+    case GgmlType::Q8_0: {
+      const int64_t b = first_all_ones<uint16_t>(in, n / kQ8_0Block, kQ8_0BlockBytes, 0x7c00u);
+      return b < 0 ? -1 : b * kQ8_0Block;
+    }
+    default:
+      throw Error("internal: " + ggml_type_name(static_cast<uint32_t>(t)) + " is not a float storage type");
+  }
+}
+
+void check_finite(GgmlType t, const uint8_t* in, int64_t n, const std::string& what) {
+  const int64_t i = first_non_finite(t, in, n);
+  if (i < 0) return;
+  std::string value = "a non-finite block scale";
+  if (t != GgmlType::Q8_0) {
+    float v = 0;
+    decode_floats(t, in + i * (t == GgmlType::F32 ? 4 : 2), 1, &v);
+    value = std::to_string(v);
+  }
+  throw Error(what + " holds " + value + " at index " + std::to_string(i) +
+              " (non-finite weights: a diverged training run or a corrupt file)");
+}
+
 }  // namespace mmfree

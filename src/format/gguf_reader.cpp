@@ -80,7 +80,24 @@ uint64_t min_value_bytes(GgufValueType t) {
 
 bool valid_value_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufValueType::FLOAT64); }
 
-GgufValue read_value(Cursor& c, GgufValueType t, int depth) {
+// Every decoded value costs sizeof(GgufValue) (plus its string) of memory, however few bytes it
+// took in the file: an array of 10^8 uint8 in a 100 MB file would take ~5 GB. The metadata may use
+// the file's size plus 64 MiB, far above what real files need (a 150k-token vocabulary, ~10 MB).
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(uint64_t file_size) : left_(file_size + (uint64_t{64} << 20)) {}
+  void spend(uint64_t bytes, const Cursor& c) {
+    if (bytes > left_)
+      throw Error(c.fail_prefix() + "the metadata would take more memory than the file's size plus 64 MiB "
+                                    "(huge arrays: corrupt file?)");
+    left_ -= bytes;
+  }
+
+ private:
+  uint64_t left_;
+};
+
+GgufValue read_value(Cursor& c, GgufValueType t, int depth, MemoryBudget& budget) {
   using T = GgufValueType;
   switch (t) {
     case T::UINT8: return GgufValue::of_uint(t, c.read<uint8_t>("value"));
@@ -98,7 +115,11 @@ GgufValue read_value(Cursor& c, GgufValueType t, int depth) {
       if (b > 1) throw Error(c.fail_prefix() + "bool value is " + std::to_string(b) + ", must be 0 or 1");
       return GgufValue::of_bool(b == 1);
     }
-    case T::STRING: return GgufValue::of_string(c.read_string("string value", UINT64_MAX));
+    case T::STRING: {
+      std::string v = c.read_string("string value", UINT64_MAX);
+      budget.spend(v.size(), c);
+      return GgufValue::of_string(std::move(v));
+    }
     case T::ARRAY: {
       const uint32_t et = c.read<uint32_t>("array element type");
       check(valid_value_type(et), c.fail_prefix() + "array has unknown element type " + std::to_string(et));
@@ -108,9 +129,10 @@ GgufValue read_value(Cursor& c, GgufValueType t, int depth) {
       check(n <= c.remaining() / min_value_bytes(elem),
             c.fail_prefix() + "array of " + std::to_string(n) + " " + gguf_value_type_name(elem) +
                 " values does not fit in the " + std::to_string(c.remaining()) + " bytes left (truncated or corrupt file)");
+      budget.spend(n * sizeof(GgufValue), c);  // the reserve below, before it happens (n < file size)
       GgufValue::Array items;
       items.reserve(n);
-      for (uint64_t i = 0; i < n; ++i) items.push_back(read_value(c, elem, depth + 1));
+      for (uint64_t i = 0; i < n; ++i) items.push_back(read_value(c, elem, depth + 1, budget));
       return GgufValue::of_array(elem, std::move(items));
     }
   }
@@ -155,6 +177,7 @@ void GgufFile::parse() {
   check(n_tensors <= c.remaining() / 24, p + ": the header announces " + std::to_string(n_tensors) +
                                              " tensors, more than the file can hold (truncated or corrupt)");
 
+  MemoryBudget budget(size);
   for (uint64_t i = 0; i < n_kv; ++i) {
     c.set_context("metadata entry " + std::to_string(i));
     std::string key = c.read_string("key", kMaxKeyBytes);
@@ -162,10 +185,11 @@ void GgufFile::parse() {
     for (unsigned char ch : key)
       check(ch >= 0x20 && ch < 0x7f, c.fail_prefix() + "key is not printable ASCII");
     c.set_context("metadata key '" + key + "'");
+    budget.spend(sizeof(metadata_[0]) + 2 * key.size() + 64, c);  // the entry, its key twice (index), a map node
     check(metadata_index_.count(key) == 0, c.fail_prefix() + "appears twice");
     const uint32_t t = c.read<uint32_t>("value type");
     check(valid_value_type(t), c.fail_prefix() + "unknown value type " + std::to_string(t));
-    GgufValue v = read_value(c, static_cast<GgufValueType>(t), 0);
+    GgufValue v = read_value(c, static_cast<GgufValueType>(t), 0, budget);
     metadata_index_.emplace(key, metadata_.size());
     metadata_.emplace_back(std::move(key), std::move(v));
   }

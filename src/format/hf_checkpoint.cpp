@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "format/float_codec.h"
 #include "model/tensor_names.h"
 #include "util/error.h"
 
@@ -79,6 +80,12 @@ HfCheckpoint::HfCheckpoint(const std::string& dir) : dir_(dir) {
   for (const auto& [tname, file] : weight_map)
     check(tensors_.count(tname) != 0, (d / file).string() + ": missing tensor '" + tname + "' listed in the index");
 
+  // The config is bounded by the files before its tensor list is built: 2 bytes (BF16, F16) is the
+  // least a parameter takes here.
+  uint64_t stored = 0;
+  for (const auto& [_, view] : tensors_) stored += view->nbytes;
+  config_.check_fits(stored, 2, (d / "config.json").string());
+
   // Every tensor the config implies, with its shape and a float type; nothing else.
   std::set<std::string> expected;
   for (const auto& spec : expected_tensors(config_)) {
@@ -92,6 +99,7 @@ HfCheckpoint::HfCheckpoint(const std::string& dir) : dir_(dir) {
                                      ", the config implies " + want.shape_str());
     check(t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16,
           t.file + ": tensor '" + spec.name + "' has dtype " + dtype_name(t.dtype) + ", expected F32, BF16 or F16");
+    check_finite(float_storage_of(t.dtype), t.data, t.numel(), t.file + ": tensor '" + spec.name + "'");
   }
   for (const auto& [tname, view] : tensors_)
     check(expected.count(tname) != 0, view->file + ": unexpected tensor '" + tname + "' (not part of an hgrn_bit model with this config)");

@@ -43,18 +43,19 @@ ModelConfig config_from_metadata(const GgufFile& f) {
   const std::string& arch = f.get_string(gguf_key::kArchitecture);
   check(arch == kModelArchitecture, f.path() + ": general.architecture is '" + arch + "', mmfree runs '" +
                                         kModelArchitecture + "' models");
-  auto count = [&](const char* key, int64_t min_value) {
+  auto count = [&](const char* key, int64_t min_value, int64_t max_value) {
     const int64_t v = f.get_int(key);
-    check(v >= min_value && v <= (int64_t{1} << 31),
-          f.path() + ": metadata key '" + key + "' = " + std::to_string(v) + " is out of range");
+    check(v >= min_value && v <= max_value, f.path() + ": metadata key '" + key + "' = " + std::to_string(v) +
+                                                " is out of range [" + std::to_string(min_value) + ", " +
+                                                std::to_string(max_value) + "]");
     return v;
   };
   ModelConfig c;
-  c.vocab_size = count(gguf_key::kVocabSize, 1);
-  c.hidden_size = count(gguf_key::kEmbeddingLength, 1);
-  c.num_layers = count(gguf_key::kBlockCount, 1);
-  c.intermediate_size = count(gguf_key::kFeedForwardLength, 1);
-  c.num_heads = count(gguf_key::kHeadCount, 1);
+  c.vocab_size = count(gguf_key::kVocabSize, 1, ModelConfig::kMaxVocab);
+  c.hidden_size = count(gguf_key::kEmbeddingLength, 1, ModelConfig::kMaxHidden);
+  c.num_layers = count(gguf_key::kBlockCount, 1, ModelConfig::kMaxLayers);
+  c.intermediate_size = count(gguf_key::kFeedForwardLength, 1, ModelConfig::kMaxIntermediate);
+  c.num_heads = count(gguf_key::kHeadCount, 1, c.hidden_size);
   check(c.hidden_size % c.num_heads == 0, f.path() + ": metadata: embedding_length " + std::to_string(c.hidden_size) +
                                               " is not a multiple of head_count " + std::to_string(c.num_heads));
   c.rms_norm_eps = decimal_value(f.get_float(gguf_key::kRmsEps));
@@ -62,8 +63,9 @@ ModelConfig config_from_metadata(const GgufFile& f) {
         f.path() + ": metadata key '" + gguf_key::kRmsEps + "' must be a positive number");
   c.use_lower_bound = f.get_bool(gguf_key::kUseLowerBound);
   // Token ids are optional in GGUF; without them the config's defaults (1, 2) hold.
-  if (f.find(gguf_key::kBosId)) c.bos_token_id = count(gguf_key::kBosId, 0);
-  if (f.find(gguf_key::kEosId)) c.eos_token_id = count(gguf_key::kEosId, 0);
+  if (f.find(gguf_key::kBosId)) c.bos_token_id = count(gguf_key::kBosId, 0, ModelConfig::kMaxVocab);
+  if (f.find(gguf_key::kEosId)) c.eos_token_id = count(gguf_key::kEosId, 0, ModelConfig::kMaxVocab);
+  c.check_limits(f.path() + ": metadata");
   return c;
 }
 
@@ -83,6 +85,8 @@ float read_scale(const GgufTensorInfo& s) {
 
 ModelGguf::ModelGguf(const std::string& path) : file_(path), config_(config_from_metadata(file_)) {
   const std::string& p = file_.path();
+  // TQ1_0 (54 bytes per 256 weights) is the densest encoding a model file may use.
+  config_.check_fits(file_.file_size(), 54.0 / 256, p);
   if (file_.find(gguf_key::kTernaryLayout)) {
     const std::string& layout = file_.get_string(gguf_key::kTernaryLayout);
     check(layout == format_name(TernaryFormat::TQ2_0_R8), p + ": metadata key '" + gguf_key::kTernaryLayout + "' is '" +
@@ -112,10 +116,12 @@ ModelGguf::ModelGguf(const std::string& path) : file_(path), config_(config_from
       }
       case TensorKind::Embeddings:
         check(is_float_storage(t.type()), where + "has type " + type + ", expected f32, f16, bf16 or q8_0");
+        check_finite(t.type(), t.data, t.numel(), p + ": tensor '" + spec.name + "'");
         break;
       case TensorKind::Norm:
       case TensorKind::LowerBounds:
         check(t.type() == GgmlType::F32, where + "has type " + type + ", expected f32");
+        check_finite(t.type(), t.data, t.numel(), p + ": tensor '" + spec.name + "'");
         break;
     }
   }

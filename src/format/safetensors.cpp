@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/atomic_write.h"
+#include "util/checked_math.h"
 #include "util/error.h"
 
 namespace mmfree {
@@ -93,9 +94,14 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
                                         ") run past the end of the data (" + std::to_string(data_size) +
                                         " bytes): truncated file?");
     t.nbytes = e - b;
-    check(t.nbytes == static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype),
-          where + "holds " + std::to_string(t.nbytes) + " bytes but shape " + t.shape_str() + " of " +
-              dtype_name(t.dtype) + " needs " + std::to_string(t.numel() * dtype_size(t.dtype)));
+    // The byte count is checked for overflow before it is compared: a wrapped product would let a
+    // huge shape pass with a few bytes of data, and every consumer trusts numel().
+    const auto need = checked_numel(t.shape, dtype_size(t.dtype));
+    check(need.has_value(), where + "shape " + t.shape_str() + " of " + dtype_name(t.dtype) +
+                                " needs more than 2^63 bytes (corrupt header)");
+    check(t.nbytes == static_cast<uint64_t>(*need), where + "holds " + std::to_string(t.nbytes) + " bytes but shape " +
+                                                        t.shape_str() + " of " + dtype_name(t.dtype) + " needs " +
+                                                        std::to_string(*need));
     t.data = base + b;
     ranges.emplace_back(b, e);
     tensors_.emplace(name, std::move(t));

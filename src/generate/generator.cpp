@@ -19,10 +19,14 @@ GenerateResult generate(const Model& model, const Tokenizer* tok, const Generate
   StatePool st(model, 1);
   Workspace ws(model, std::min(P, model.backend().prefill_rows()));  // longer prompts run in chunks
   std::vector<float> logits(static_cast<size_t>(V));
-  Sampler sampler(req.sampler, V);
+  // No more tokens than the prompt and the generation can enter the penalty's window: a larger
+  // repeat_last_n is the same window, without its buffer.
+  SamplerOptions so = req.sampler;
+  so.repeat_last_n = std::min(so.repeat_last_n, P + std::max<int64_t>(req.max_tokens, 0));
+  Sampler sampler(so, V);
   for (int64_t id : req.prompt) sampler.accept(id);
   GenerateResult r;
-  r.ids.reserve(static_cast<size_t>(std::max<int64_t>(req.max_tokens, 0)));
+  r.ids.reserve(static_cast<size_t>(std::clamp<int64_t>(req.max_tokens, 0, 4096)));
   // Text continues the prompt's, unless the prompt holds no text (BOS alone).
   const bool at_text_start = !tok || std::all_of(req.prompt.begin(), req.prompt.end(), [&](int64_t id) {
     return id >= tok->vocab_size() || tok->token_bytes(static_cast<int32_t>(id)).empty();

@@ -65,6 +65,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
     unsupported("hidden_act", "only swish is supported");
   int_key("bos_token_id", c.bos_token_id, false, 0);
   int_key("eos_token_id", c.eos_token_id, false, 0);
+  c.check_limits(where);
   return c;
 }
 
@@ -106,6 +107,29 @@ json ModelConfig::to_json() const {
       {"max_position_embeddings", 2048},
       {"use_cache", true},
   };
+}
+
+void ModelConfig::check_limits(const std::string& where) const {
+  auto within = [&](const char* key, int64_t v, int64_t hi) {
+    check(v >= 1 && v <= hi, where + ": " + key + " = " + std::to_string(v) + " is out of range [1, " +
+                                 std::to_string(hi) + "]");
+  };
+  within("vocab_size", vocab_size, kMaxVocab);
+  within("hidden_size", hidden_size, kMaxHidden);
+  within("num_hidden_layers", num_layers, kMaxLayers);
+  within("intermediate_size", intermediate_size, kMaxIntermediate);
+  within("num_heads", num_heads, hidden_size);
+  check(bos_token_id >= 0 && bos_token_id <= kMaxVocab && eos_token_id >= 0 && eos_token_id <= kMaxVocab,
+        where + ": bos_token_id / eos_token_id out of range");
+}
+
+void ModelConfig::check_fits(uint64_t stored_bytes, double min_bytes_per_parameter, const std::string& what) const {
+  const double need = static_cast<double>(parameter_count()) * min_bytes_per_parameter;
+  check(need <= static_cast<double>(stored_bytes),
+        what + ": the config describes " + std::to_string(parameter_count()) + " parameters (" + std::to_string(num_layers) +
+            " layers, hidden_size " + std::to_string(hidden_size) + ", vocab_size " + std::to_string(vocab_size) +
+            "), at least " + std::to_string(static_cast<uint64_t>(need)) + " bytes stored, but the file holds " +
+            std::to_string(stored_bytes) + " (corrupt config or truncated file)");
 }
 
 int64_t ModelConfig::parameter_count() const {

@@ -23,6 +23,19 @@ struct ModelConfig {
   static ModelConfig from_file(const std::string& path);
   nlohmann::json to_json() const;  // a config.json the original implementation loads
 
+  // Upper limits of the sizes, far above any released model, so that parameter_count() and every
+  // tensor's byte count fit in int64 and a corrupt file fails before anything is allocated.
+  static constexpr int64_t kMaxVocab = INT32_MAX;  // ids are int32
+  static constexpr int64_t kMaxHidden = int64_t{1} << 16;
+  static constexpr int64_t kMaxLayers = int64_t{1} << 12;
+  static constexpr int64_t kMaxIntermediate = int64_t{1} << 18;
+  // Throws Error naming `where` and the key unless every size lies within those limits.
+  void check_limits(const std::string& where) const;
+  // Throws Error unless `stored_bytes` can hold this model's parameters at `min_bytes_per_parameter`
+  // each (the densest encoding the source allows): a config announcing more parameters than its
+  // file can hold is refused before the tensor list or any buffer is built from it.
+  void check_fits(uint64_t stored_bytes, double min_bytes_per_parameter, const std::string& what) const;
+
   // Default intermediate size for hidden size d: 256 * ceil(int(d * 4 * 2 / 3) / 256).
   static int64_t default_intermediate(int64_t d);
   int64_t parameter_count() const;

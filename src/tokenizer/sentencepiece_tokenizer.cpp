@@ -1,6 +1,7 @@
 #include "tokenizer/sentencepiece_tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "util/error.h"
@@ -15,7 +16,14 @@ constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // "▁", how Sentenc
 SentencePieceTokenizer::SentencePieceTokenizer(std::string bytes, const TokenizerSettings& settings,
                                                const std::string& name)
     : Tokenizer(TokenizerKind::SentencePiece, std::move(bytes), settings, name) {
-  const auto status = sp_.LoadFromSerializedProto(file_bytes());
+  // The library throws its own exceptions for some malformed models (an empty piece: "failed to
+  // insert key: zero-length key", found by fuzzing); they are named as the file's fault here.
+  sentencepiece::util::Status status;
+  try {
+    status = sp_.LoadFromSerializedProto(file_bytes());
+  } catch (const std::exception& e) {
+    throw Error(name + ": not a valid SentencePiece model (" + e.what() + ")");
+  }
   check(status.ok() && sp_.GetPieceSize() > 0, name + ": not a valid SentencePiece model (" + status.ToString() + ")");
   const int n = sp_.GetPieceSize();
   token_bytes_.resize(static_cast<size_t>(n));
@@ -23,8 +31,12 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string bytes, const Tokenize
     const std::string& p = sp_.IdToPiece(id);
     if (sp_.IsControl(id) || sp_.IsUnknown(id)) specials_.push_back({p, id, true});
     if (sp_.IsControl(id)) continue;  // no text
-    if (sp_.IsByte(id))
-      token_bytes_[id] = std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));  // "<0xNN>"
+    if (sp_.IsByte(id)) {
+      check(p.size() == 6 && p.starts_with("<0x") && p.ends_with(">") && std::isxdigit(static_cast<unsigned char>(p[3])) &&
+                std::isxdigit(static_cast<unsigned char>(p[4])),
+            name + ": byte piece " + std::to_string(id) + " is '" + p + "', not <0xNN>");
+      token_bytes_[id] = std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+    }
     else if (sp_.IsUnknown(id))
       token_bytes_[id] = sp_.DecodeIds({id});  // the library's surface for it, " ⁇ "
     else

@@ -1,5 +1,8 @@
 #include "train/checkpoint.h"
 
+#include <cstring>
+
+#include "format/float_codec.h"
 #include "util/atomic_write.h"
 #include <filesystem>
 
@@ -36,7 +39,10 @@ void save_checkpoint(const std::string& path, const std::vector<Parameter>& para
                      const CheckpointMeta& meta) {
   int64_t bytes = 0;  // the weights and both moments, F32 (the header is small)
   for (const auto& p : params) bytes += 3 * static_cast<int64_t>(p.value.size() * sizeof(float));
-  write_file_atomically(path, [&](std::ostream& out) { write_checkpoint(out, params, opt, meta); }, bytes);
+  // The previous checkpoint is replaced only by one that reads back whole: its metadata parses and
+  // every tensor restores, finite and of the model's shape (a diverged run must not destroy it).
+  auto verify = [&](const std::string& tmp) { Checkpoint(tmp).check_holds(meta, params, opt); };
+  write_file_atomically(path, [&](std::ostream& out) { write_checkpoint(out, params, opt, meta); }, bytes, verify);
 }
 
 bool Checkpoint::looks_like_checkpoint(const std::string& path) {
@@ -82,6 +88,7 @@ Checkpoint::Checkpoint(const std::string& path) : file_(path) {
   check(elapsed.is_number(), path + ": corrupt checkpoint metadata 'elapsed_s'");
   meta_.elapsed_s = elapsed.get<double>();
   meta_.config = ModelConfig::from_json(parse_json("config"), path + " (config)");
+  meta_.config.check_fits(file_.file_size(), 4, path);  // every parameter is stored as F32
   meta_.loader = LoaderState::from_json(parse_json("loader"), path);
   meta_.options = parse_json("options");
   check(meta_.options.is_object(), path + ": corrupt checkpoint metadata 'options'");
@@ -95,6 +102,7 @@ void Checkpoint::restore(const ModelConfig& config, std::vector<Parameter>& para
     check(t.dtype == DType::F32 && t.shape == p.shape,
           path() + ": tensor '" + name + "' has shape " + t.shape_str() + " " + dtype_name(t.dtype) +
               ", expected F32 of the model's shape");
+    check_finite(GgmlType::F32, t.data, t.numel(), path() + ": tensor '" + name + "'");
     dst = t.to_f32();
   };
   double bytes = 0;
@@ -109,6 +117,22 @@ void Checkpoint::restore(const ModelConfig& config, std::vector<Parameter>& para
     progress.add(static_cast<double>((opt ? 3 : 1) * params[k].value.size() * sizeof(float)));
   }
   if (opt) opt->set_steps_taken(meta_.adam_steps);
+}
+
+void Checkpoint::check_holds(const CheckpointMeta& meta, const std::vector<Parameter>& params, const AdamW& opt) const {
+  const std::string diff = config_difference(meta_.config, meta.config);
+  check(diff.empty() && meta_.step == meta.step, path() + ": reads back another model or step than was written");
+  auto same = [&](const std::string& name, const std::vector<float>& want) {
+    const TensorView& t = file_.get(name);
+    check(t.dtype == DType::F32 && t.nbytes == want.size() * 4 && std::memcmp(t.data, want.data(), t.nbytes) == 0,
+          path() + ": tensor '" + name + "' reads back other bytes than were written (disk error?)");
+    check_finite(GgmlType::F32, t.data, t.numel(), path() + ": tensor '" + name + "'");
+  };
+  for (size_t k = 0; k < params.size(); ++k) {
+    same("param." + params[k].name, params[k].value);
+    same("adam_m." + params[k].name, opt.first_moments()[k]);
+    same("adam_v." + params[k].name, opt.second_moments()[k]);
+  }
 }
 
 std::string config_difference(const ModelConfig& a, const ModelConfig& b) {

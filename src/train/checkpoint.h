@@ -27,6 +27,7 @@ struct CheckpointMeta {
 
 void write_checkpoint(std::ostream& out, const std::vector<Parameter>& params, const AdamW& opt,
                       const CheckpointMeta& meta);
+// Replaces the file at path only once the new one has been read back and found whole and finite.
 void save_checkpoint(const std::string& path, const std::vector<Parameter>& params, const AdamW& opt,
                      const CheckpointMeta& meta);
 
@@ -41,6 +42,9 @@ class Checkpoint {
   // Copies the parameters (and the moments, when opt is given) into params / opt, checking the
   // config and every name and shape.
   void restore(const ModelConfig& config, std::vector<Parameter>& params, AdamW* opt) const;
+  // Throws Error unless this file holds exactly `meta`'s model and step and these values, all
+  // finite: how save_checkpoint verifies a new checkpoint before it replaces the previous one.
+  void check_holds(const CheckpointMeta& meta, const std::vector<Parameter>& params, const AdamW& opt) const;
 
  private:
   SafetensorsFile file_;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "train/shuffle.h"
@@ -41,28 +42,42 @@ struct Document {
 void encode_all(const Tokenizer& tok, const std::vector<std::string>& inputs, std::vector<Document>& docs, int threads) {
   EncodeOptions eo;
   eo.add_bos = eo.add_eos = false;
-  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  // No more threads than documents (the rest would have nothing to do), nor than 1024.
+  const int64_t wanted = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  const int n = static_cast<int>(std::clamp<int64_t>(wanted, 1, std::clamp<int64_t>(std::ssize(docs), 1, 1024)));
   double total = 0;
   for (const auto& d : docs) total += static_cast<double>(d.text.size());
   Progress progress("tokenizing", total, "B");
   std::vector<std::thread> pool;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  for (int w = 0; w < n; ++w)
-    pool.emplace_back([&, w] {
-      try {
-        for (size_t i = static_cast<size_t>(w); i < docs.size(); i += static_cast<size_t>(n)) {
-          try {
-            docs[i].ids = tok.encode(docs[i].text, eo);
-            progress.add(static_cast<double>(docs[i].text.size()));
-          } catch (const Error& e) {
-            throw Error("--input: " + inputs[docs[i].file] + ": " + e.what());
-          }
+  // Threads that started are joined even when a later one cannot start (a joinable std::thread
+  // destroyed would abort the process).
+  auto join_all = [&] {
+    for (auto& t : pool) t.join();
+  };
+  auto work = [&](int w) {
+    try {
+      for (size_t i = static_cast<size_t>(w); i < docs.size(); i += static_cast<size_t>(n)) {
+        try {
+          docs[i].ids = tok.encode(docs[i].text, eo);
+          progress.add(static_cast<double>(docs[i].text.size()));
+        } catch (const Error& e) {
+          throw Error("--input: " + inputs[docs[i].file] + ": " + e.what());
         }
-      } catch (...) {
-        errors[static_cast<size_t>(w)] = std::current_exception();
       }
-    });
-  for (auto& t : pool) t.join();
+    } catch (...) {
+      errors[static_cast<size_t>(w)] = std::current_exception();
+    }
+  };
+  for (int w = 0; w < n; ++w) {
+    try {
+      pool.emplace_back(work, w);
+    } catch (const std::system_error& e) {
+      join_all();
+      throw Error("--threads: cannot start thread " + std::to_string(w + 1) + " of " + std::to_string(n) + ": " + e.what());
+    }
+  }
+  join_all();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
 }

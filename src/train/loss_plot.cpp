@@ -32,7 +32,9 @@ LossCurves read_loss_log(const std::string& path) {
 
 std::vector<double> nice_ticks(double lo, double hi, int count) {
   if (!(hi > lo)) hi = lo + 1;
-  const double raw = (hi - lo) / std::max(count, 1);
+  count = std::max(count, 1);
+  // Halves, so that a range of +-1e308 does not overflow to infinity.
+  const double raw = (hi / 2 - lo / 2) / count * 2;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = 10 * mag;
   for (double m : {1.0, 2.0, 5.0})
@@ -40,9 +42,17 @@ std::vector<double> nice_ticks(double lo, double hi, int count) {
       step = m * mag;
       break;
     }
+  // A step below the values' resolution (1e20 to 1e20 + 1 ulp) cannot advance: the ends alone.
+  if (!std::isfinite(step) || !(step > 1e-12 * std::max(std::abs(lo), std::abs(hi)))) return {lo, hi};
+  // Ticks by index, so that the loop runs a bounded number of times whatever the rounding.
+  const double first = std::ceil(lo / step - 1e-9);
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + 1e-9 * step; t += step)
+  for (int i = 0; i <= 4 * count + 4; ++i) {
+    const double t = (first + i) * step;
+    if (!(t <= hi + 1e-9 * step)) break;
     ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
+  }
+  if (ticks.empty()) ticks = {lo, hi};
   return ticks;
 }
 
@@ -88,8 +98,9 @@ std::string loss_plot_svg(const LossCurves& c, const std::string& title) {
   y0 = std::min(y0, yt.front()), y1 = std::max(y1, yt.back());
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + 1;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (W - left - right); };
-  auto py = [&](double y) { return top + (y1 - y) / (y1 - y0) * (H - top - bottom); };
+  // Halves again: the span of +-1e308 is not a finite double.
+  auto px = [&](double x) { return left + (x / 2 - x0 / 2) / (x1 / 2 - x0 / 2) * (W - left - right); };
+  auto py = [&](double y) { return top + (y1 / 2 - y / 2) / (y1 / 2 - y0 / 2) * (H - top - bottom); };
 
   std::ostringstream s;
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << ' '

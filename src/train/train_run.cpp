@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <unistd.h>
 
 #include "format/hf_checkpoint.h"
 #include "format/safetensors.h"
@@ -52,6 +53,7 @@ struct RunData {
 RunData open_data(const TrainOptions& o) {
   RunData d;
   if (!o.batch_file.empty()) {
+    check(fs::is_regular_file(o.batch_file), "--batch-file: " + o.batch_file + " is not a file");
     SafetensorsFile f(o.batch_file);
     const TensorView& t = f.get("input_ids");
     check(t.shape.size() == 2 && t.shape[0] > 0 && t.shape[1] >= 2,
@@ -125,6 +127,23 @@ void check_resumable(const TrainOptions& now, const nlohmann::json& then, const 
               " of the run that wrote " + where + " (the batches would differ)");
 }
 
+// The least memory training takes: the weights, gradients and two AdamW moments (16 bytes per
+// parameter), and per token of a micro-batch the layer inputs kept for backward (4 x d floats a
+// layer) and the logits. Checked against the machine's memory before anything is allocated, so a
+// huge config is named instead of ending in a bare "out of memory".
+void check_training_memory(const ModelConfig& c, double tokens) {
+  const double params = static_cast<double>(c.parameter_count());
+  const double activations = 4.0 * tokens *
+                             (4.0 * static_cast<double>(c.num_layers * c.hidden_size) + static_cast<double>(c.vocab_size));
+  const double need = 16.0 * params + activations;
+  const double have = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  auto bytes = [](double b) { return std::to_string(static_cast<uint64_t>(b)) + " bytes"; };
+  check(need <= have, "training this model needs at least " + bytes(need) + " of memory (" +
+                          std::to_string(c.parameter_count()) + " parameters at 16 bytes for the weights, gradients and "
+                          "AdamW moments, and " + bytes(activations) + " of activations for " + std::to_string(static_cast<uint64_t>(tokens)) +
+                          " tokens per micro-batch); this machine has " + bytes(have));
+}
+
 // Temp files of atomic writes that a killed run left behind (write_file_atomically names them
 // FILE.tmp.PID); the finished files they were meant to replace are intact.
 void remove_stale_temp_files(const std::string& dir) {
@@ -141,6 +160,8 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   // Absolute paths, so that a resume from another directory finds them equal.
   if (!o.data.empty()) o.data = fs::weakly_canonical(o.data).string();
   if (!o.batch_file.empty()) o.batch_file = fs::weakly_canonical(o.batch_file).string();
+  for (std::string* p : {&o.config, &o.init_from, &o.log})
+    if (!p->empty()) *p = fs::weakly_canonical(*p).string();
   TrainHooks hooks = hooks_in;  // the ones not given do nothing
   if (!hooks.message) hooks.message = [](const std::string&) {};
   if (!hooks.step) hooks.step = [](const StepReport&) {};
@@ -182,6 +203,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
                                                      std::to_string(data.vocab_needed() - 1) +
                                                      ", outside the model's vocabulary of " + std::to_string(cfg.vocab_size));
 
+  check_training_memory(cfg, static_cast<double>(data.rows) * static_cast<double>(data.width));
   std::optional<Progress> starting(std::in_place, "setting up the model and optimizer");
   TrainableModel model = resume_from ? TrainableModel::random_init(cfg, o.seed) : make_model(o, cfg);
   AdamWOptions ao;
@@ -219,7 +241,14 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     meta.elapsed_s = elapsed();
     if (data.loader) meta.loader = data.loader->state();
     meta.options = o.to_json();
-    save_checkpoint(ckpt_path, model.params(), opt, meta);
+    // The export follows the checkpoint only once the checkpoint has been verified (finite weights
+    // that read back whole), so a diverged run leaves both the previous checkpoint and export.
+    try {
+      save_checkpoint(ckpt_path, model.params(), opt, meta);
+    } catch (const Error& e) {
+      throw Error("step " + std::to_string(step) + ": the checkpoint was not saved, " + ckpt_path +
+                  " and the export keep the previous one: " + e.what());
+    }
     model.save_hf(o.out + "/hf");
     if (!o.data.empty()) copy_tokenizer_files(o.data, o.out + "/hf");
     // The packed file for inference: ternary weights, the exact scales, the tokenizer inside.
@@ -270,6 +299,11 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     }
     loss /= static_cast<double>(o.grad_accum);
     const double grad_norm = o.grad_clip > 0 ? clip_grad_norm(model.params(), o.grad_clip) : global_grad_norm(model.params());
+    // Stop before the update: the weights stay those of the last step, and nothing is saved.
+    check(std::isfinite(loss) && std::isfinite(grad_norm),
+          "step " + std::to_string(step) + ": the loss is " + std::to_string(loss) + " and the gradient norm " +
+              std::to_string(grad_norm) + "; training stopped before this update (lower --lr or set --grad-clip); " +
+              (fs::exists(ckpt_path) ? ckpt_path + " is left as it was" : "no checkpoint was written"));
     opt.step(model.params(), lr);
     const double dt = seconds_since(t0);
     StepReport r;

@@ -50,7 +50,7 @@ class CountingBuf : public std::streambuf {
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& fill,
-                           int64_t expected_bytes) {
+                           int64_t expected_bytes, const std::function<void(const std::string&)>& verify) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   Progress progress("writing " + std::filesystem::path(path).filename().string(), static_cast<double>(expected_bytes), "B");
   {
@@ -74,6 +74,14 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     }
   }
   fsync_path(tmp, false);
+  if (verify) {
+    try {
+      verify(tmp);
+    } catch (...) {
+      std::remove(tmp.c_str());
+      throw;
+    }
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     std::remove(tmp.c_str());
