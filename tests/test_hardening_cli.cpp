@@ -52,12 +52,12 @@ TEST(HardeningCli, DataPrepareWithHugeThreadCount) {
 // the benchmark's prompt.
 TEST(HardeningCli, HugeCountFlags) {
   const std::string model = " --model " + test::tiny_a();
-  auto r = test::run_mmfree_limited("generate" + model + " --prompt-ids 1,2 -n 3 --repeat-last-n 300000000 --json", 60);
+  auto r = test::run_mmfree_limited("generate" + model + " --prompt-ids 1,2 -n 3 --seed 1 --repeat-last-n 300000000 --json", 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(r.max_rss_kb, test::kMaxRunRssKb);
   // The same ids as the default window: no more than 5 tokens can enter either.
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"],
-            nlohmann::json::parse(test::run_mmfree("generate" + model + " --prompt-ids 1,2 -n 3 --json").out)["ids"]);
+            nlohmann::json::parse(test::run_mmfree("generate" + model + " --prompt-ids 1,2 -n 3 --seed 1 --json").out)["ids"]);
   EXPECT_TRUE(test::clean_failure(test::run_mmfree_limited("generate" + model + " --prompt-ids 1 -n 1000000000000", 60),
                                   {"-n/--n-predict: 1000000000000 tokens, at most 2147483647"}));
   EXPECT_TRUE(test::clean_failure(test::run_mmfree_limited("bench" + model + " -p 2000000000 -n 1", 60),
