@@ -18,6 +18,9 @@
 #include "model/config.h"
 #include "message_checks.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
+#include "train/batch_loader.h"
+#include "util/error.h"
 
 namespace mmfree {
 namespace {
@@ -231,6 +234,24 @@ TEST(Hardening, DivergedTrainingKeepsTheLastGoodCheckpoint) {
   EXPECT_TRUE(test::clean_failure(r, {"step 3: the loss is", "training stopped before this update",
                                       run + "/checkpoint.safetensors is left as it was"}));
   unchanged();
+}
+
+// Floats where integers belong were cast out of range (undefined behaviour, found by
+// fuzz_tokenizer_json): a token id of 3e32, a data-loader position of 1e300.
+TEST(Hardening, FloatWhereAnIntegerBelongs) {
+  const std::string tok = R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 3e32}, "merges": []}})";
+  try {
+    load_tokenizer_from_bytes(TokenizerKind::HuggingFace, tok, {}, "t.json");
+    ADD_FAILURE() << "a float id was accepted";
+  } catch (const Error& e) {
+    EXPECT_TRUE(test::has_all(e.what(), {"t.json: the id of token 'b' is 3e+32, not an integer"}));
+  }
+  try {
+    LoaderState::from_json(nlohmann::json::parse(R"({"seed": 1, "epoch": 0, "cursor": 1e300})"), "ck");
+    ADD_FAILURE() << "a float cursor was accepted";
+  } catch (const Error& e) {
+    EXPECT_TRUE(test::has_all(e.what(), {"ck: malformed data-loader state: 'cursor' is not an integer"}));
+  }
 }
 
 }  // namespace

@@ -45,6 +45,16 @@ class TokenizerJsonReader {
                 " (mmfree reads BPE with byte fallback, a Prepend/Replace normalizer and no pre-tokenizer)");
   }
 
+  // An integer field (a token id, a count). nlohmann converts a float such as 3e32 to an integer
+  // with a cast whose overflow is undefined (found by fuzz_tokenizer_json): refuse anything else.
+  int64_t integer(const json& v, const std::string& what, int64_t lo, int64_t hi) const {
+    if (!v.is_number_integer()) throw Error(name_ + ": " + what + " is " + v.dump() + ", not an integer");
+    const int64_t i = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX) ? hi + 1 : v.get<int64_t>();
+    if (i < lo || i > hi)
+      throw Error(name_ + ": " + what + " is " + v.dump() + ", outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return i;
+  }
+
   // Replace's pattern must be a plain string; a Regex pattern is not supported.
   std::string string_pattern(const json& step) const {
     const json& p = step.at("pattern");
@@ -79,7 +89,7 @@ class TokenizerJsonReader {
       out.byte_fallback = true;
     } else if (type == "Strip") {
       if (d.at("content") != " " || d.at("stop") != 0) unsupported("decoder", d);
-      out.strip_start = d.at("start").get<int>();
+      out.strip_start = static_cast<int>(integer(d.at("start"), "the Strip decoder's start", 0, 1024));
     } else if (type != "Fuse") {  // Fuse joins the tokens, which the decode table does anyway
       unsupported("decoder", d);
     }
@@ -140,13 +150,15 @@ HfBpeTokenizer::HfBpeTokenizer(std::string bytes, const TokenizerSettings& setti
       pieces_[static_cast<size_t>(id)] = content;
     };
     for (const auto& [content, id] : vocab.items()) {
-      place(content, id.get<int64_t>());
-      ids[content] = id.get<int32_t>();
+      const int64_t i = reader.integer(id, "the id of token '" + content + "'", 0, INT32_MAX);
+      place(content, i);
+      ids[content] = static_cast<int32_t>(i);
     }
     for (const json& a : added) {
       const std::string content = a.at("content").get<std::string>();
-      place(content, a.at("id").get<int64_t>());
-      specials_.push_back({content, a.at("id").get<int32_t>(), a.value("special", false)});
+      const int64_t i = reader.integer(a.at("id"), "the id of added token '" + content + "'", 0, INT32_MAX);
+      place(content, i);
+      specials_.push_back({content, static_cast<int32_t>(i), a.value("special", false)});
     }
     check(!pieces_.empty(), name + ": the vocabulary is empty");
     const auto id_of = [&](const std::string& piece, const std::string& where) {

@@ -12,6 +12,10 @@ nlohmann::json LoaderState::to_json() const { return {{"seed", seed}, {"epoch", 
 
 LoaderState LoaderState::from_json(const nlohmann::json& j, const std::string& where) {
   LoaderState s;
+  // A float where an integer belongs would be cast out of range (undefined): refused first.
+  for (const char* key : {"seed", "epoch", "cursor"})
+    check(!j.is_object() || !j.contains(key) || j[key].is_number_integer(),
+          where + ": malformed data-loader state: '" + key + "' is not an integer");
   try {
     s.seed = j.at("seed").get<uint64_t>();
     s.epoch = j.at("epoch").get<int64_t>();

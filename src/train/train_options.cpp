@@ -35,6 +35,11 @@ nlohmann::json TrainOptions::to_json() const {
 
 TrainOptions TrainOptions::from_json(const nlohmann::json& j, const std::string& where) {
   TrainOptions o;
+  // A float where an integer belongs would be cast out of range (undefined): refused first.
+  for (const char* key : {"batch", "seq-len", "steps", "grad-accum", "warmup", "seed", "eval-every", "eval-batches",
+                          "save-every", "threads"})
+    check(!j.is_object() || !j.contains(key) || j[key].is_number_integer(),
+          where + ": malformed training options: '" + key + "' is not an integer");
   try {
     o.preset = j.at("preset");
     o.config = j.at("config");
