@@ -18,9 +18,13 @@
 #include "backend/ref/ref_backend.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/ternary_ref.h"
+#include "test_util.h"
 
 namespace mmfree {
 namespace {
+
+using test::randn;
+using test::random_ternary;
 
 struct BackendCase {
   std::string name;
@@ -47,22 +51,6 @@ std::vector<BackendCase> backends_under_test() {
   }
   out.push_back({"cuda", [] { return make_backend(DeviceOptions{.device = "cuda", .threads = 0, .isa = ""}); }, cuda_skip});
   return out;
-}
-
-std::vector<float> randn(int64_t count, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(static_cast<size_t>(count));
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-std::vector<int8_t> random_ternary(int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> d(-1, 1);
-  std::vector<int8_t> v(static_cast<size_t>(count));
-  for (auto& x : v) x = static_cast<int8_t>(d(rng));
-  return v;
 }
 
 template <class T>

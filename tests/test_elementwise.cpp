@@ -11,17 +11,13 @@
 #include "kernels/ternary_ref.h"
 #include "model/ops.h"
 #include "util/thread_pool.h"
+#include "test_util.h"
 
 namespace mmfree {
 namespace {
 
-std::vector<float> randn(int64_t count, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(static_cast<size_t>(count));
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
+using test::random_ternary;
 
 const int64_t kSizes[] = {1, 15, 16, 17, 128, 255, 2560, 6913};
 

@@ -10,17 +10,13 @@
 #include "kernels/ternary_format.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "test_util.h"
 
 namespace mmfree {
 namespace {
 
-std::vector<int8_t> random_ternary(int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> d(-1, 1);
-  std::vector<int8_t> t(static_cast<size_t>(count));
-  for (auto& v : t) v = static_cast<int8_t>(d(rng));
-  return t;
-}
+using test::randn;
+using test::random_ternary;
 
 // ggml's quantize_row_tq2_0_ref loop structure, on exact ternary input: for each 128-weight half j,
 // byte m takes x[m + l*32] in bits 2l.

@@ -129,4 +129,20 @@ void expect_matches_original(const LogitComparison& c) {
   EXPECT_GE(c.argmax_agreement, 0.99) << describe(c);
 }
 
+std::vector<float> randn(int64_t count, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<int8_t> random_ternary(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(-1, 1);
+  std::vector<int8_t> v(static_cast<size_t>(count));
+  for (auto& x : v) x = static_cast<int8_t>(d(rng));
+  return v;
+}
+
 }  // namespace mmfree::test

@@ -70,4 +70,8 @@ std::string describe(const LogitComparison& c);
 // worst <= 2e-2 (twice SPEC's flip size), at most 1 position in 8 over 1e-4, argmax >= 99%.
 void expect_matches_original(const LogitComparison& c);
 
+// Seeded random inputs: normal(0, scale) floats; values in {-1, 0, 1}.
+std::vector<float> randn(int64_t count, uint32_t seed, float scale = 1.0f);
+std::vector<int8_t> random_ternary(int64_t count, uint32_t seed);
+
 }  // namespace mmfree::test
