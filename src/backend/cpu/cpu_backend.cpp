@@ -6,15 +6,28 @@
 
 namespace mmfree {
 
-namespace {
-struct CpuMatrix : BackendMatrix {
+struct CpuBackend::CpuMatrix : BackendMatrix {
+  CpuMatrix(CpuBackend& be) : owner(&be) { owner->live_.push_back(this); }
+  // A hint must never name weights that are gone: a matrix leaving forgets every chain.
+  ~CpuMatrix() override {
+    std::erase(owner->live_, this);
+    owner->forget_chains();
+  }
+  CpuMatrix(const CpuMatrix&) = delete;
+  CpuMatrix& operator=(const CpuMatrix&) = delete;
+
+  CpuBackend* owner;
   TernaryMatrix w;  // the packed bytes where the model file or loader keeps them
   // The matrices of the decode product that followed the group this matrix leads: a hint for the
   // pool's read-ahead, learned by the backend while decoding (never changes a result).
-  mutable TernaryMatrix next[kMaxSharedInput];
-  mutable int next_count = 0;
+  TernaryMatrix next[kMaxSharedInput];
+  int next_count = 0;
 };
-}  // namespace
+
+void CpuBackend::forget_chains() {
+  for (CpuMatrix* m : live_) m->next_count = 0;
+  last_decode_group_ = nullptr;
+}
 
 CpuBackend::CpuBackend(int threads, const std::string& isa) : isa_(isa.empty() ? best_isa() : parse_isa(isa)) {
   check(threads >= 0, "--threads must be at least 1, got " + std::to_string(threads));
@@ -32,7 +45,7 @@ std::string CpuBackend::description() const {
 }
 
 std::unique_ptr<BackendMatrix> CpuBackend::upload_matrix(const TernaryMatrix& w, float s_w) {
-  auto m = std::make_unique<CpuMatrix>();
+  auto m = std::make_unique<CpuMatrix>(*this);
   m->rows = w.rows;
   m->cols = w.cols;
   m->s_w = s_w;
@@ -80,14 +93,15 @@ void CpuBackend::ternary_product(const BackendMatrix& w, const int8_t* q, int64_
 }
 
 void CpuBackend::chain_decode_products(std::span<const BitLinearCall> calls) {
-  const auto& lead = static_cast<const CpuMatrix&>(*calls[0].w);
+  // The backend made every matrix it is handed (upload_matrix), so they are CpuMatrix objects it
+  // may annotate.
+  auto* lead = const_cast<CpuMatrix*>(static_cast<const CpuMatrix*>(calls[0].w));
   if (last_decode_group_) {
-    const auto& prev = static_cast<const CpuMatrix&>(*last_decode_group_);
-    prev.next_count = static_cast<int>(calls.size());
-    for (size_t j = 0; j < calls.size(); ++j) prev.next[j] = static_cast<const CpuMatrix&>(*calls[j].w).w;
+    last_decode_group_->next_count = static_cast<int>(calls.size());
+    for (size_t j = 0; j < calls.size(); ++j) last_decode_group_->next[j] = static_cast<const CpuMatrix&>(*calls[j].w).w;
   }
-  last_decode_group_ = &lead;
-  if (lead.next_count > 0) ternary_prefetch_next({lead.next, static_cast<size_t>(lead.next_count)}, workers_, isa_);
+  last_decode_group_ = lead;
+  if (lead->next_count > 0) ternary_prefetch_next({lead->next, static_cast<size_t>(lead->next_count)}, workers_, isa_);
 }
 
 void CpuBackend::mlgru_scan(const MlgruScan& s) {

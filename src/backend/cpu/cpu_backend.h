@@ -3,6 +3,7 @@
 // run time, a persistent thread pool, and, for decoding, the read-ahead chain that has waiting
 // threads pull in the next product's first weights (ternary_prefetch_next).
 #include <memory>
+#include <vector>
 
 #include "backend/host_backend.h"
 #include "kernels/cpu_isa.h"
@@ -53,7 +54,10 @@ class CpuBackend : public HostBackend {
   ThreadPool* workers_ = nullptr;  // pool_ when it has more than one thread
   CallScratch scratch_[kMaxSharedInput];
   int64_t rows_ = 0, cols_ = 0;
-  const BackendMatrix* last_decode_group_ = nullptr;
+  struct CpuMatrix;
+  void forget_chains();
+  std::vector<CpuMatrix*> live_;  // every matrix this backend made and that still exists
+  CpuMatrix* last_decode_group_ = nullptr;
 };
 
 }  // namespace mmfree
