@@ -328,6 +328,21 @@ TEST_P(BackendOps, MlgruScanMatchesRef) {
   std::printf("[ metric ] %s mlgru_scan worst normwise error %.3g (bound 1e-6)\n", GetParam().name.c_str(), worst);
 }
 
+TEST_P(BackendOps, ReserveOnlyGrows) {
+  // A model plans its scratch once; a later, smaller reserve (a second workspace) must not cut it.
+  const PackedCase p = pack(TernaryFormat::I8, 30, 300, 5);
+  const auto x = randn(20 * 300, 6), norm = randn(300, 7);
+  for (Backend* be : {static_cast<Backend*>(&ref_), be_.get()}) {
+    be->reserve(20, 300);
+    be->reserve(1, 7);
+    const auto w = be->upload_matrix(p.w, p.s_w);
+    const Buffer xb = put(*be, x), nb = put(*be, norm);
+    Buffer y = be->alloc(20 * 30 * 4);
+    const BitLinearCall c{w.get(), nb.as<float>(), y.as<float>()};
+    EXPECT_NO_THROW(be->bitlinear({&c, 1}, plain(xb.as<float>(), 300), 20)) << be->name();
+  }
+}
+
 TEST_P(BackendOps, EmbedAndMemoryMatchRef) {
   const auto want = randn(1001, 1);
   const Buffer xb = put(*be_, want);

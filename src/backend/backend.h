@@ -106,6 +106,16 @@ struct BitLinearInput {
   const MlgruScan* scan = nullptr;  // Recurrent: rows of x are its B*T rows
 };
 
+// What identifies a recorded op sequence (Backend::run_recorded): the memory it runs on (ids that
+// are never reused, unlike addresses), the rows, and the caller's variant bits. Compared whole, so
+// two different sequences never share a recording.
+struct RecordingKey {
+  uint64_t workspace = 0, states = 0;
+  int64_t rows = 0;
+  uint32_t variant = 0;
+  bool operator==(const RecordingKey&) const = default;
+};
+
 class Backend {
  public:
   Backend() = default;
@@ -156,10 +166,10 @@ class Backend {
   virtual void mlgru_scan(const MlgruScan& s) = 0;
 
   // Runs fn(ctx), which enqueues ops. A backend that can record work may keep what fn enqueued under
-  // `key` and replay it for the same key without calling fn (a CUDA graph: one launch for a whole
+  // `key` and replay it for an equal key without calling fn (a CUDA graph: one launch for a whole
   // decode step). fn must enqueue the same ops on the same memory each time for one key; the data in
   // that memory may change. Host backends just call fn.
-  virtual void run_recorded(uint64_t /*key*/, void (*fn)(void*), void* ctx) { fn(ctx); }
+  virtual void run_recorded(const RecordingKey& /*key*/, void (*fn)(void*), void* ctx) { fn(ctx); }
 };
 
 // What --device and --threads/--isa ask for.

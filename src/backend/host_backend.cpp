@@ -54,7 +54,6 @@ void HostBackend::embed(const BackendEmbeddings& table, const int32_t* tokens, i
 void HostBackend::reserve(int64_t rows, int64_t max_cols) {
   rows_ = std::max(rows_, rows);
   cols_ = std::max(cols_, max_cols);
-  // 2 x cols: a GLU input row holds the gate and v.
   m_.resize(static_cast<size_t>(rows_ * cols_));
 }
 

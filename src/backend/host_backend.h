@@ -39,6 +39,12 @@ class HostBackend : public Backend {
   virtual int probe_threads() const { return 1; }
   std::vector<float> m_;  // [rows][max_cols], sized by reserve()
   int64_t rows_ = 0, cols_ = 0;
+
+ protected:
+  // What reserve() has been asked for so far (it only grows): the derived backends size their own
+  // scratch from it.
+  int64_t reserved_rows() const { return rows_; }
+  int64_t reserved_cols() const { return cols_; }
 };
 
 }  // namespace mmfree

@@ -175,7 +175,7 @@ void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int3
   float* out = !logits ? nullptr : be.host_memory() ? logits : ws.logits.as<float>();
   Steps steps{this, B, T, &st, &ws, out, all_positions};
   if (T == 1 && !be.host_memory()) {
-    const uint64_t key = (ws.id * 1000003u + st.id()) * 8192u + static_cast<uint64_t>(B) * 4 + (out ? 2 : 0) + all_positions;
+    const RecordingKey key{ws.id, st.id(), B, (out ? 2u : 0u) | (all_positions ? 1u : 0u)};
     be.run_recorded(key, [](void* p) { static_cast<Steps*>(p)->run(); }, &steps);
   } else {
     steps.run();

@@ -54,14 +54,14 @@ std::unique_ptr<BackendMatrix> CpuBackend::upload_matrix(const TernaryMatrix& w,
 }
 
 void CpuBackend::reserve(int64_t rows, int64_t max_cols) {
+  const bool grows = rows > reserved_rows() || max_cols > reserved_cols();
   HostBackend::reserve(rows, max_cols);
-  if (rows <= rows_ && max_cols <= cols_) return;
-  rows_ = std::max(rows, rows_);
-  cols_ = std::max(max_cols, cols_);
+  if (!grows) return;
+  const int64_t r = reserved_rows(), c = reserved_cols();
   for (CallScratch& s : scratch_) {
-    s.q = AlignedBuffer<int8_t>(static_cast<size_t>(rows_ * cols_));
-    s.s_x = AlignedBuffer<float>(static_cast<size_t>(rows_));
-    s.acts.reserve(rows_, cols_);
+    s.q = AlignedBuffer<int8_t>(static_cast<size_t>(r * c));
+    s.s_x = AlignedBuffer<float>(static_cast<size_t>(r));
+    s.acts.reserve(r, c);
   }
 }
 
@@ -75,7 +75,7 @@ void CpuBackend::products(std::span<const BitLinearCall> calls, const float* x, 
   for (size_t j = 0; j < calls.size(); ++j) {
     const auto& m = static_cast<const CpuMatrix&>(*calls[j].w);
     CallScratch& s = scratch_[j];
-    if (n > rows_ || m.cols > cols_) throw Error("internal: cpu backend scratch too small (reserve)");
+    if (n > reserved_rows() || m.cols > reserved_cols()) throw Error("internal: cpu backend scratch too small (reserve)");
     rmsnorm_quantize(isa_, x, calls[j].norm, n, m.cols, s.q.data(), s.s_x.data(), workers_);
     s.prepared = s.acts.prepare(m.w.format, s.q.data(), n, m.cols, n > 16 ? workers_ : nullptr);
     tasks[j] = MatmulTask{&m.w, &s.prepared, MatmulOutput{nullptr, calls[j].y, s.s_x.data(), m.s_w}};
@@ -87,7 +87,7 @@ void CpuBackend::products(std::span<const BitLinearCall> calls, const float* x, 
 void CpuBackend::ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) {
   const auto& m = static_cast<const CpuMatrix&>(w);
   CallScratch& s = scratch_[0];
-  if (n > rows_ || m.cols > cols_) throw Error("internal: cpu backend scratch too small (reserve)");
+  if (n > reserved_rows() || m.cols > reserved_cols()) throw Error("internal: cpu backend scratch too small (reserve)");
   s.prepared = s.acts.prepare(m.w.format, q, n, m.cols, n > 16 ? workers_ : nullptr);
   ternary_matmul(m.w, s.prepared, MatmulOutput{acc}, workers_, isa_);
 }

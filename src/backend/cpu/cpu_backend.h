@@ -22,7 +22,6 @@ class CpuBackend : public HostBackend {
 
   std::string name() const override { return "cpu"; }
   std::string description() const override;
-  Isa isa() const { return isa_; }
   int threads() const;
   int probe_threads() const override { return threads(); }
   // The kernels take tokens in blocks of about 100 (ternary_simd.inc): 256 rows are full speed.
@@ -53,7 +52,6 @@ class CpuBackend : public HostBackend {
   std::unique_ptr<ThreadPool> pool_;
   ThreadPool* workers_ = nullptr;  // pool_ when it has more than one thread
   CallScratch scratch_[kMaxSharedInput];
-  int64_t rows_ = 0, cols_ = 0;
   struct CpuMatrix;
   void forget_chains();
   std::vector<CpuMatrix*> live_;  // every matrix this backend made and that still exists

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <functional>
 #include <unordered_map>
 
 #include "backend/cuda/backend_kernels.h"
@@ -192,7 +193,7 @@ class CudaBackend : public Backend {
 
   // A decode step is dozens of small kernels per layer: recorded once as a CUDA graph, then one
   // launch per step, so launch latency no longer adds up.
-  void run_recorded(uint64_t key, void (*fn)(void*), void* ctx) override {
+  void run_recorded(const RecordingKey& key, void (*fn)(void*), void* ctx) override {
     auto it = graphs_.find(key);
     if (it == graphs_.end()) {
       if (graphs_.size() >= kMaxGraphs) graphs_.clear();  // shapes come and go (servers): keep a bounded set
@@ -247,7 +248,13 @@ class CudaBackend : public Backend {
   Scratch scratch_[kMaxSharedInput];
   cuda::DeviceBuffer<float> dense_states_;
   int64_t rows_ = 0, cols_ = 0, q_stride_ = 0;
-  std::unordered_map<uint64_t, GraphExec> graphs_;  // destroyed before the stream
+  struct KeyHash {
+    size_t operator()(const RecordingKey& k) const noexcept {
+      return std::hash<uint64_t>{}(k.workspace * 0x9e3779b97f4a7c15ull ^ k.states * 0xc2b2ae3d27d4eb4full ^
+                                   static_cast<uint64_t>(k.rows) << 2 ^ k.variant);
+    }
+  };
+  std::unordered_map<RecordingKey, GraphExec, KeyHash> graphs_;  // destroyed before the stream
   std::unordered_map<void*, int64_t> sizes_;         // alloc()'s buffers
   int64_t in_use_ = 0, peak_ = 0;
 };

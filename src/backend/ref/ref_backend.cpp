@@ -26,8 +26,8 @@ std::unique_ptr<BackendMatrix> RefBackend::upload_matrix(const TernaryMatrix& w,
 
 void RefBackend::reserve(int64_t rows, int64_t max_cols) {
   HostBackend::reserve(rows, max_cols);
-  q_.resize(static_cast<size_t>(rows * max_cols));
-  s_x_.resize(static_cast<size_t>(rows));
+  q_.resize(static_cast<size_t>(reserved_rows() * reserved_cols()));
+  s_x_.resize(static_cast<size_t>(reserved_rows()));
 }
 
 void RefBackend::rmsnorm(const float* x, int64_t x_ld, const float* w, int64_t n, int64_t k, float eps, float* out) {
