@@ -1,5 +1,6 @@
-// The training BitLinear (float products on OpenBLAS) against the inference BitLinear and plain
-// references of SPEC.md's straight-through formulas, at odd sizes.
+// The training BitLinear (a trainable matrix: float products on the backend) against the inference
+// BitLinear and plain references of SPEC.md's straight-through formulas, at odd sizes, on every
+// backend that trains.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +10,6 @@
 #include "kernels/ternary_ref.h"
 #include "backend/ref/ref_backend.h"
 #include "model/bitlinear.h"
-#include "train/bitlinear_train.h"
 
 namespace mmfree {
 namespace {
@@ -18,42 +18,62 @@ struct Case {
   int64_t n, in, out;
 };
 
+// A BitLinear to train, its parameters in an arena on one backend.
+struct Trainee {
+  std::unique_ptr<Backend> be;
+  ParameterArena arena;
+  BitLinear layer;
+  Trainee(const std::string& device, const Case& c, const std::vector<float>& w, const std::vector<float>& norm,
+          bool identity)
+      : be(make_backend({device, 2, ""})), arena(*be, {{"w", {c.out, c.in}}, {"norm", {c.in}}}) {
+    std::copy(w.begin(), w.end(), arena["w"].value.begin());
+    std::copy(norm.begin(), norm.end(), arena["norm"].value.begin());
+    layer = BitLinear(*be, arena["w"], {arena["norm"].value.data(), arena["norm"].grad.data()}, identity);
+    layer.requantize(*be);
+    be->reserve_training(c.n, c.in);
+  }
+  std::vector<float> forward(const std::vector<float>& x, int64_t n) {
+    std::vector<float> y(static_cast<size_t>(n * layer.out_features()));
+    layer.forward(*be, {.kind = BitLinearInput::Kind::Plain, .x = const_cast<float*>(x.data()), .ld = layer.in_features()},
+                  n, y.data());
+    return y;
+  }
+};
+
+const char* const kTrainingBackends[] = {"ref", "cpu"};
+
 class TrainBitLinearTest : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
     const Case c = GetParam();
     std::mt19937_64 rng(static_cast<uint64_t>(c.n * 1000 + c.in * 10 + c.out));
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    params_ = {Parameter{"w", {c.out, c.in}, {}, {}}, Parameter{"norm", {c.in}, {}, {}}};
-    for (int64_t k = 0; k < c.out * c.in; ++k) params_[0].value.push_back(0.05f * normal(rng));
-    for (int64_t k = 0; k < c.in; ++k) params_[1].value.push_back(1.0f + 0.3f * normal(rng));
-    for (auto& p : params_) p.grad.assign(p.value.size(), 0.0f);
+    for (int64_t k = 0; k < c.out * c.in; ++k) w_.push_back(0.05f * normal(rng));
+    for (int64_t k = 0; k < c.in; ++k) norm_.push_back(1.0f + 0.3f * normal(rng));
     for (int64_t k = 0; k < c.n * c.in; ++k) x_.push_back(2.0f * normal(rng));
     for (int64_t k = 0; k < c.n * c.out; ++k) dy_.push_back(normal(rng));
-    scratch_.reserve(c.n, c.in);
   }
 
-  std::vector<Parameter> params_;
-  std::vector<float> x_, dy_;
-  BitLinearTrainScratch scratch_;
+  void check_backward(const std::string& device);
+  std::vector<float> w_, norm_, x_, dy_;
 };
 
-TensorView view(const Parameter& p) {
-  return TensorView{p.name, "test", DType::F32, p.shape, reinterpret_cast<const uint8_t*>(p.value.data()),
-                    p.value.size() * sizeof(float)};
+TensorView view(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& v) {
+  return TensorView{name, "test", DType::F32, shape, reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)};
 }
 
 TEST_P(TrainBitLinearTest, ForwardEqualsInferenceBitLinear) {
   const Case c = GetParam();
-  TrainBitLinear train;
-  train.prepare(params_, {0, 1}, Quantizers::On);
-  std::vector<float> got(static_cast<size_t>(c.n * c.out)), want(got.size());
-  train.forward(x_.data(), c.n, got.data(), scratch_);
   RefBackend be;
   be.reserve(c.n, c.in);
-  const BitLinear ref(be, PackedLinear(view(params_[0]), view(params_[1])));
-  ref.forward(be, {.kind = BitLinearInput::Kind::Plain, .x = x_.data(), .ld = c.in}, c.n, want.data());  // ref memory is host memory
-  EXPECT_EQ(got, want);  // the float product of integer values is exact
+  const PackedLinear packed(view("w", {c.out, c.in}, w_), view("norm", {c.in}, norm_));
+  const BitLinear inference(be, packed, {packed.norm().data(), nullptr});
+  std::vector<float> want(static_cast<size_t>(c.n * c.out));
+  inference.forward(be, {.kind = BitLinearInput::Kind::Plain, .x = x_.data(), .ld = c.in}, c.n, want.data());  // ref memory is host memory
+  for (const char* device : kTrainingBackends) {
+    Trainee t(device, c, w_, norm_, false);
+    EXPECT_EQ(t.forward(x_, c.n), want) << device;  // the float product of integer values is exact
+  }
 }
 
 // u = x / sqrt(mean(x^2) + 1e-6) * w for one row, in double.
@@ -67,22 +87,29 @@ std::vector<double> rms_normed(const double* x, const double* w, int64_t k) {
 }
 
 TEST_P(TrainBitLinearTest, StraightThroughBackward) {
+  for (const char* device : kTrainingBackends) {
+    SCOPED_TRACE(device);
+    check_backward(device);
+  }
+}
+
+void TrainBitLinearTest::check_backward(const std::string& device) {
   const Case c = GetParam();
-  TrainBitLinear train;
-  train.prepare(params_, {0, 1}, Quantizers::On);
+  Trainee train(device, c, w_, norm_, false);
   std::vector<float> dx(static_cast<size_t>(c.n * c.in));
-  train.backward(x_.data(), dy_.data(), c.n, dx.data(), false, scratch_);
+  train.layer.backward(*train.be, x_.data(), dy_.data(), c.n, dx.data(), false);
+  const std::span<const float> dw = train.arena["w"].grad, dnorm = train.arena["norm"].grad;
 
   // Reference STE: dW = dy^T (q / s_x); du = dy (T / s_w).
   std::vector<int8_t> tern(static_cast<size_t>(c.out * c.in)), q(static_cast<size_t>(c.n * c.in));
   std::vector<float> s_x(static_cast<size_t>(c.n));
-  const float s_w = ternarize_ref(params_[0].value.data(), c.out * c.in, tern.data());
-  rmsnorm_quantize_ref(x_.data(), params_[1].value.data(), c.n, c.in, q.data(), s_x.data());
+  const float s_w = ternarize_ref(w_.data(), c.out * c.in, tern.data());
+  rmsnorm_quantize_ref(x_.data(), norm_.data(), c.n, c.in, q.data(), s_x.data());
   for (int64_t o = 0; o < c.out; ++o)
     for (int64_t i = 0; i < c.in; ++i) {
       double want = 0;
       for (int64_t t = 0; t < c.n; ++t) want += static_cast<double>(dy_[t * c.out + o]) * (q[t * c.in + i] / s_x[t]);
-      EXPECT_NEAR(params_[0].grad[o * c.in + i], want, 1e-5 * (1 + std::fabs(want))) << "dW[" << o << "][" << i << "]";
+      EXPECT_NEAR(dw[o * c.in + i], want, 1e-5 * (1 + std::fabs(want))) << "dW[" << o << "][" << i << "]";
     }
   std::vector<double> du(static_cast<size_t>(c.n * c.in), 0.0);
   for (int64_t t = 0; t < c.n; ++t)
@@ -91,7 +118,7 @@ TEST_P(TrainBitLinearTest, StraightThroughBackward) {
 
   // The RMSNorm is the smooth part: dx and dnorm are the derivatives of sum(u(x, w) * du), taken
   // here by central differences in double.
-  std::vector<double> xd(x_.begin(), x_.end()), wd(params_[1].value.begin(), params_[1].value.end());
+  std::vector<double> xd(x_.begin(), x_.end()), wd(norm_.begin(), norm_.end());
   auto g = [&]() {
     double s = 0;
     for (int64_t t = 0; t < c.n; ++t) {
@@ -115,23 +142,23 @@ TEST_P(TrainBitLinearTest, StraightThroughBackward) {
   }
   for (int64_t i = 0; i < c.in; ++i) {
     const double want = central(wd[i]);
-    EXPECT_NEAR(params_[1].grad[i], want, 1e-4 * (1 + std::fabs(want))) << "dnorm[" << i << "]";
+    EXPECT_NEAR(dnorm[i], want, 1e-4 * (1 + std::fabs(want))) << "dnorm[" << i << "]";
   }
 }
 
 TEST_P(TrainBitLinearTest, IdentityQuantizersAreAFloatLinearLayer) {
   const Case c = GetParam();
-  TrainBitLinear train;
-  train.prepare(params_, {0, 1}, Quantizers::Identity);
-  std::vector<float> y(static_cast<size_t>(c.n * c.out));
-  train.forward(x_.data(), c.n, y.data(), scratch_);
-  std::vector<double> xd(x_.begin(), x_.end()), wd(params_[1].value.begin(), params_[1].value.end());
-  for (int64_t t = 0; t < c.n; ++t) {
-    auto u = rms_normed(xd.data() + t * c.in, wd.data(), c.in);
-    for (int64_t o = 0; o < c.out; ++o) {
-      double want = 0;
-      for (int64_t i = 0; i < c.in; ++i) want += u[i] * params_[0].value[o * c.in + i];
-      EXPECT_NEAR(y[t * c.out + o], want, 1e-5 * (1 + std::fabs(want)));
+  std::vector<double> xd(x_.begin(), x_.end()), wd(norm_.begin(), norm_.end());
+  for (const char* device : kTrainingBackends) {
+    Trainee train(device, c, w_, norm_, true);
+    const std::vector<float> y = train.forward(x_, c.n);
+    for (int64_t t = 0; t < c.n; ++t) {
+      auto u = rms_normed(xd.data() + t * c.in, wd.data(), c.in);
+      for (int64_t o = 0; o < c.out; ++o) {
+        double want = 0;
+        for (int64_t i = 0; i < c.in; ++i) want += u[i] * w_[o * c.in + i];
+        EXPECT_NEAR(y[t * c.out + o], want, 1e-5 * (1 + std::fabs(want))) << device;
+      }
     }
   }
 }

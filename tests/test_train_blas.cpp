@@ -1,4 +1,4 @@
-// blas::gemm (OpenBLAS calls on blocks of C over the training threads) against a plain triple loop,
+// blas::gemm (OpenBLAS calls on blocks of C over a pool's threads) against a plain triple loop,
 // for every transpose combination, padded strides, beta 0 and 1, and shapes that split by rows,
 // by columns, or not at all.
 #include <gtest/gtest.h>
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <random>
 
-#include "train/blas.h"
-#include "train/parallel.h"
+#include "kernels/blas.h"
+#include "util/thread_pool.h"
 
 namespace mmfree {
 namespace {
@@ -17,7 +17,7 @@ struct Shape {
 };
 
 TEST(TrainBlas, GemmMatchesPlainLoops) {
-  set_parallel_threads(2);
+  ThreadPool pool(2);
   std::mt19937 rng(4);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (Shape s : {Shape{1, 1, 1}, Shape{7, 13, 5}, Shape{2000, 40, 64}, Shape{40, 2000, 64}, Shape{257, 1031, 130}}) {
@@ -39,7 +39,7 @@ TEST(TrainBlas, GemmMatchesPlainLoops) {
                 acc += static_cast<double>(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
               want[i * ldc + j] = static_cast<float>(0.5 * acc + beta * c[i * ldc + j]);
             }
-          blas::gemm(ta, tb, s.m, s.n, s.k, 0.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+          blas::gemm(ta, tb, s.m, s.n, s.k, 0.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc, &pool);
           for (int64_t i = 0; i < s.m; ++i)
             for (int64_t j = 0; j < s.n; ++j)
               ASSERT_NEAR(c[i * ldc + j], want[i * ldc + j], 1e-4f * (1.0f + std::sqrt(static_cast<float>(s.k))))
@@ -49,7 +49,6 @@ TEST(TrainBlas, GemmMatchesPlainLoops) {
             for (int64_t j = s.n; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], want[i * ldc + j]);
         }
   }
-  set_parallel_threads(0);
 }
 
 }  // namespace

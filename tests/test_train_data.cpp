@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "backend/ref/ref_backend.h"
 #include "train/batch_loader.h"
 #include "train/checkpoint.h"
 #include "train/data_prepare.h"
@@ -265,21 +266,23 @@ TEST(TrainLoader, EvalBatchesAreTheFirstWindowsInOrder) {
 
 // Parameters of a made-up model; only names and shapes matter to checkpoints, and that they hold
 // as many values as fake_meta's config has parameters (3460), which Checkpoint checks.
-std::vector<Parameter> fake_params(float base) {
-  std::vector<Parameter> ps(3);
-  ps[0].name = "model.embeddings.weight";
-  ps[0].shape = {3, 4};
-  ps[1].name = "model.norm.weight";
-  ps[1].shape = {4};
-  ps[2].name = "model.layers.0.mlp.gate_proj.weight";
-  ps[2].shape = {3444};
-  for (auto& p : ps) {
-    p.value.resize(static_cast<size_t>(p.shape.size() == 2 ? 12 : p.shape[0]));
+struct FakeParams {
+  RefBackend be;
+  ParameterArena arena{be, {{"model.embeddings.weight", {3, 4}}, {"model.norm.weight", {4}},
+                            {"model.layers.0.mlp.gate_proj.weight", {3444}}}};
+  std::vector<Parameter>& params() { return arena.params(); }
+};
+
+std::unique_ptr<FakeParams> fake_params(float base) {
+  auto ps = std::make_unique<FakeParams>();
+  for (auto& p : ps->params()) {
     for (size_t i = 0; i < p.value.size(); ++i) p.value[i] = base + 0.1f * static_cast<float>(i);
-    p.grad.assign(p.value.size(), 0.5f);
+    std::fill(p.grad.begin(), p.grad.end(), 0.5f);
   }
   return ps;
 }
+
+bool same(std::span<const float> a, std::span<const float> b) { return std::ranges::equal(a, b); }
 
 CheckpointMeta fake_meta(int64_t step) {
   CheckpointMeta m;
@@ -297,22 +300,24 @@ CheckpointMeta fake_meta(int64_t step) {
 
 TEST(TrainCheckpoint, RoundTrips) {
   test::TempDir dir;
-  auto params = fake_params(1.0f);
-  AdamW opt(params, {});
-  opt.step(params, 0.01);
+  auto fake = fake_params(1.0f);
+  auto& params = fake->params();
+  AdamW opt(fake->arena, {});
+  opt.step(0.01);
   save_checkpoint(dir.file("ck.safetensors"), params, opt, fake_meta(1));
   Checkpoint ck(dir.file("ck.safetensors"));
   EXPECT_EQ(ck.meta().step, 1);
   EXPECT_EQ(ck.meta().loader.epoch, 2);
   EXPECT_EQ(ck.meta().loader.cursor, 5);
   EXPECT_EQ(ck.meta().options["lr"], 0.001);
-  auto restored = fake_params(0.0f);
-  AdamW opt2(restored, {});
+  auto fake_restored = fake_params(0.0f);
+  auto& restored = fake_restored->params();
+  AdamW opt2(fake_restored->arena, {});
   ck.restore(fake_meta(1).config, restored, &opt2);
   for (size_t k = 0; k < params.size(); ++k) {
-    EXPECT_EQ(restored[k].value, params[k].value);
-    EXPECT_EQ(opt2.first_moments()[k], opt.first_moments()[k]);
-    EXPECT_EQ(opt2.second_moments()[k], opt.second_moments()[k]);
+    EXPECT_TRUE(same(restored[k].value, params[k].value));
+    EXPECT_TRUE(same(opt2.first_moments()[k], opt.first_moments()[k]));
+    EXPECT_TRUE(same(opt2.second_moments()[k], opt.second_moments()[k]));
   }
   EXPECT_EQ(opt2.steps_taken(), 1);
   ModelConfig other = fake_meta(1).config;
@@ -365,11 +370,13 @@ class KillAfter : public std::streambuf {
 TEST(TrainCheckpoint, NonFiniteValuesNeverReplaceThePreviousOne) {
   test::TempDir dir;
   const std::string path = dir.file("checkpoint.safetensors");
-  auto params = fake_params(1.0f);
-  AdamW opt(params, {});
+  auto fake = fake_params(1.0f);
+  auto& params = fake->params();
+  AdamW opt(fake->arena, {});
   save_checkpoint(path, params, opt, fake_meta(1));
   const std::string before = read_bytes(path);
-  auto bad = fake_params(2.0f);
+  auto fake_bad = fake_params(2.0f);
+  auto& bad = fake_bad->params();
   bad[2].value[100] = std::numeric_limits<float>::quiet_NaN();
   try {
     save_checkpoint(path, bad, opt, fake_meta(2));
@@ -389,11 +396,13 @@ TEST(TrainCheckpoint, NonFiniteValuesNeverReplaceThePreviousOne) {
 TEST(TrainCheckpoint, KillDuringWriteLeavesThePreviousOne) {
   test::TempDir dir;
   const std::string path = dir.file("checkpoint.safetensors");
-  auto params = fake_params(1.0f);
-  AdamW opt(params, {});
+  auto fake = fake_params(1.0f);
+  auto& params = fake->params();
+  AdamW opt(fake->arena, {});
   save_checkpoint(path, params, opt, fake_meta(1));
   const std::string before = read_bytes(path);
-  auto newer = fake_params(5.0f);
+  auto fake_newer = fake_params(5.0f);
+  auto& newer = fake_newer->params();
   std::ostringstream full;
   write_checkpoint(full, newer, opt, fake_meta(2));
   const int64_t half = static_cast<int64_t>(full.str().size() / 2);
@@ -423,9 +432,9 @@ TEST(TrainCheckpoint, KillDuringWriteLeavesThePreviousOne) {
   EXPECT_EQ(read_bytes(path), before);
   Checkpoint ck(path);
   EXPECT_EQ(ck.meta().step, 1);
-  auto restored = fake_params(0.0f);
-  ck.restore(fake_meta(1).config, restored, nullptr);
-  EXPECT_EQ(restored[0].value, params[0].value);
+  auto fake_restored = fake_params(0.0f);
+  ck.restore(fake_meta(1).config, fake_restored->params(), nullptr);
+  EXPECT_TRUE(same(fake_restored->params()[0].value, params[0].value));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "backend/ref/ref_backend.h"
 #include "train/adamw.h"
 #include "train/lr_schedule.h"
 #include "train/progress_text.h"
@@ -11,14 +12,27 @@
 namespace mmfree {
 namespace {
 
-Parameter make_param(const std::string& name, std::vector<float> value) {
-  Parameter p;
-  p.name = name;
-  p.shape = {static_cast<int64_t>(value.size())};
-  p.grad.assign(value.size(), 0.0f);
-  p.value = std::move(value);
-  return p;
+void set(std::span<float> dst, const std::vector<float>& v) {
+  ASSERT_EQ(dst.size(), v.size());
+  std::copy(v.begin(), v.end(), dst.begin());
 }
+
+// An arena on the ref backend holding the named vectors with these values (grads zero).
+struct TestParams {
+  RefBackend be;
+  ParameterArena arena;
+  explicit TestParams(const std::vector<std::pair<std::string, std::vector<float>>>& tensors)
+      : arena(be, specs(tensors)) {
+    for (size_t k = 0; k < tensors.size(); ++k) set(arena.params()[k].value, tensors[k].second);
+  }
+  Parameter& operator[](size_t k) { return arena.params()[k]; }
+  static std::vector<TensorSpec> specs(const std::vector<std::pair<std::string, std::vector<float>>>& tensors) {
+    std::vector<TensorSpec> out;
+    for (const auto& [name, v] : tensors) out.push_back({name, {static_cast<int64_t>(v.size())}});
+    return out;
+  }
+};
+
 
 // Two steps of AdamW (lr 0.1, betas 0.9/0.99, eps 1e-8, wd 0.1) worked out by hand:
 // step 1, element 0: p = 1 * (1 - 0.01) = 0.99; m = 0.05; v = 0.0025; m^ = 0.05/0.1 = 0.5,
@@ -26,35 +40,36 @@ Parameter make_param(const std::string& name, std::vector<float> value) {
 // step 2, element 0 (g = 0.1): p = 0.89 * 0.99 = 0.8811; m = 0.055; v = 0.002575; m^ = 0.055/0.19;
 //   v^ = 0.002575/0.0199; p = 0.8811 - 0.1 * 0.2894737 / 0.3597182 = 0.800627594.
 TEST(TrainAdamW, TwoStepsMatchHandComputation) {
-  std::vector<Parameter> params = {make_param("w", {1.0f, -2.0f})};
+  TestParams params({{"w", {1.0f, -2.0f}}});
   AdamWOptions o;
   o.beta1 = 0.9;
   o.beta2 = 0.99;
   o.eps = 1e-8;
   o.weight_decay = 0.1;
-  AdamW opt(params, o);
-  params[0].grad = {0.5f, -1.0f};
-  opt.step(params, 0.1);
+  AdamW opt(params.arena, o);
+  set(params[0].grad, {0.5f, -1.0f});
+  opt.step(0.1);
   EXPECT_NEAR(params[0].value[0], 0.890000002, 1e-6);
   EXPECT_NEAR(params[0].value[1], -1.880000001, 1e-6);
   EXPECT_NEAR(opt.first_moments()[0][0], 0.05, 1e-8);
   EXPECT_NEAR(opt.second_moments()[0][1], 0.01, 1e-8);
-  params[0].grad = {0.1f, 0.3f};
-  opt.step(params, 0.1);
+  set(params[0].grad, {0.1f, 0.3f});
+  opt.step(0.1);
   EXPECT_NEAR(params[0].value[0], 0.800627594, 1e-6);
   EXPECT_NEAR(params[0].value[1], -1.818334066, 1e-6);
   EXPECT_EQ(opt.steps_taken(), 2);
 }
 
 TEST(TrainAdamW, ExcludedParametersAreNotDecayed) {
-  std::vector<Parameter> params = {make_param("model.norm.weight", {1.0f}), make_param("model.lower_bounds", {1.0f}),
-                                   make_param("model.embeddings.weight", {1.0f}),
-                                   make_param("model.layers.0.attn.i_proj.weight", {1.0f})};
+  TestParams params({{"model.norm.weight", {1.0f}},
+                     {"model.lower_bounds", {1.0f}},
+                     {"model.embeddings.weight", {1.0f}},
+                     {"model.layers.0.attn.i_proj.weight", {1.0f}}});
   AdamWOptions o;
   o.weight_decay = 0.5;
   o.exclude_norms_from_decay = true;
-  AdamW opt(params, o);
-  opt.step(params, 0.1);  // zero gradients: only the decay moves a weight
+  AdamW opt(params.arena, o);
+  opt.step(0.1);  // zero gradients: only the decay moves a weight
   EXPECT_EQ(params[0].value[0], 1.0f);
   EXPECT_EQ(params[1].value[0], 1.0f);
   EXPECT_EQ(params[2].value[0], 1.0f);
@@ -64,32 +79,32 @@ TEST(TrainAdamW, ExcludedParametersAreNotDecayed) {
 }
 
 TEST(TrainAdamW, DecaysEverythingByDefault) {
-  std::vector<Parameter> params = {make_param("model.norm.weight", {2.0f})};
+  TestParams params({{"model.norm.weight", {2.0f}}});
   AdamWOptions o;
   o.weight_decay = 0.5;
-  AdamW opt(params, o);
-  opt.step(params, 0.1);
+  AdamW opt(params.arena, o);
+  opt.step(0.1);
   EXPECT_FLOAT_EQ(params[0].value[0], 1.9f);
 }
 
 TEST(TrainClip, ScalesToMaxNorm) {
-  std::vector<Parameter> params = {make_param("a", {0, 0}), make_param("b", {0})};
-  params[0].grad = {3.0f, 4.0f};
-  params[1].grad = {12.0f};  // global norm sqrt(9 + 16 + 144) = 13
-  EXPECT_DOUBLE_EQ(global_grad_norm(params), 13.0);
-  const double norm = clip_grad_norm(params, 6.5);
+  TestParams params({{"a", {0, 0}}, {"b", {0}}});
+  set(params[0].grad, {3.0f, 4.0f});
+  set(params[1].grad, {12.0f});  // global norm sqrt(9 + 16 + 144) = 13
+  EXPECT_DOUBLE_EQ(global_grad_norm(params.arena), 13.0);
+  const double norm = clip_grad_norm(params.arena, 6.5);
   EXPECT_DOUBLE_EQ(norm, 13.0);
   const double c = 6.5 / (13.0 + 1e-6);
   EXPECT_FLOAT_EQ(params[0].grad[0], static_cast<float>(3.0 * c));
   EXPECT_FLOAT_EQ(params[0].grad[1], static_cast<float>(4.0 * c));
   EXPECT_FLOAT_EQ(params[1].grad[0], static_cast<float>(12.0 * c));
-  EXPECT_NEAR(global_grad_norm(params), 6.5, 1e-5);
+  EXPECT_NEAR(global_grad_norm(params.arena), 6.5, 1e-5);
 }
 
 TEST(TrainClip, LeavesSmallGradientsAlone) {
-  std::vector<Parameter> params = {make_param("a", {0, 0})};
-  params[0].grad = {0.3f, 0.4f};
-  EXPECT_NEAR(clip_grad_norm(params, 1.0), 0.5, 1e-7);
+  TestParams params({{"a", {0, 0}}});
+  set(params[0].grad, {0.3f, 0.4f});
+  EXPECT_NEAR(clip_grad_norm(params.arena, 1.0), 0.5, 1e-7);
   EXPECT_EQ(params[0].grad[0], 0.3f);
   EXPECT_EQ(params[0].grad[1], 0.4f);
 }

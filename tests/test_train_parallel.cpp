@@ -1,23 +1,22 @@
-// The element-wise work of training is split over threads: results must not depend on the split
-// beyond float rounding, and must repeat exactly for a given thread count.
+// Training on the cpu backend splits its work over the backend's threads: results must not depend
+// on the split beyond float rounding, and must repeat exactly for a given thread count.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "train/parallel.h"
 #include "train/trainable_model.h"
 
 namespace mmfree {
 namespace {
 
 // Large enough that every row, channel and vocabulary loop splits over two threads.
-TrainableModel model() {
+TrainableModel model(int threads = 1) {
   ModelConfig c;
   c.vocab_size = 1000;
   c.hidden_size = 256;
   c.num_layers = 2;
   c.intermediate_size = 512;
-  TrainableModel m = TrainableModel::random_init(c, 3);
+  TrainableModel m = TrainableModel::random_init(c, 3, {"cpu", threads, ""});
   for (auto& p : m.params())  // off the initial symmetric values (norms 1, lower bounds 0)
     for (size_t k = 0; k < p.value.size(); ++k) p.value[k] += 0.05f * std::sin(static_cast<float>(k) * 0.37f);
   return m;
@@ -29,14 +28,12 @@ struct Outcome {
 };
 
 Outcome run(int threads) {
-  set_parallel_threads(threads);
-  TrainableModel m = model();
+  TrainableModel m = model(threads);
   const int64_t B = 2, T = 128;
   std::vector<int32_t> tokens;
   for (int64_t k = 0; k < B * T; ++k) tokens.push_back(static_cast<int32_t>((k * 7919) % 1000));
   Outcome r{m.forward_backward(tokens.data(), B, T), {}};
-  for (const auto& p : m.params()) r.grads.push_back(p.grad);
-  set_parallel_threads(0);
+  for (const auto& p : m.params()) r.grads.emplace_back(p.grad.begin(), p.grad.end());
   return r;
 }
 

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "kernels/ternary_ref.h"
-#include "train/train_quant.h"
+#include "kernels/train_quant.h"
 
 namespace mmfree {
 namespace {

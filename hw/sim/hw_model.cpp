@@ -140,11 +140,14 @@ int64_t HwModel::param_bytes_per_token() const {
 RefBlock::RefBlock(const WeightSource& w, int64_t layer)
     : d_(w.config().hidden_size),
       eps_(static_cast<float>(w.config().rms_norm_eps)),
-      attn_norm_(upload_floats(be_, w.floats(layer_prefix(layer) + "attn_norm.weight"))),
-      mlp_norm_(upload_floats(be_, w.floats(layer_prefix(layer) + "mlp_norm.weight"))),
+      // The source outlives the block (its caller holds it): a non-owning pointer.
+      weights_(be_, std::shared_ptr<const WeightSource>(std::shared_ptr<const void>(), &w)),
+      lower_bound_(w.config().use_lower_bound && layer > 0 ? weights_.upload(lower_bounds(w)[layer]) : nullptr),
+      attn_norm_(weights_.vector(layer_prefix(layer) + "attn_norm.weight")),
+      mlp_norm_(weights_.vector(layer_prefix(layer) + "mlp_norm.weight")),
       o_(static_cast<size_t>(d_)),
-      mixer_(be_, w, layer, w.config().use_lower_bound && layer > 0 ? lower_bounds(w)[layer] : std::vector<float>{}),
-      mlp_(be_, w, layer),
+      mixer_(weights_, layer, w.config(), lower_bound_),
+      mlp_(weights_, layer, w.config()),
       ms_(be_, 1, d_),
       gs_(be_, 1, w.config().intermediate_size) {
   be_.reserve(1, std::max(d_, w.config().intermediate_size));
@@ -153,11 +156,11 @@ RefBlock::RefBlock(const WeightSource& w, int64_t layer)
 void RefBlock::forward(std::vector<float>& x, std::vector<float>& h) {
   using Kind = BitLinearInput::Kind;
   const int32_t slot = 0;
-  mixer_.forward(be_, {.kind = Kind::Norm, .x = x.data(), .ld = d_, .w = attn_norm_.as<float>(), .eps = eps_}, 1, 1,
-                 StateSlots{h.data(), &slot, d_}, 0, o_.data(), ms_);
+  mixer_.forward(be_, {.kind = Kind::Norm, .x = x.data(), .ld = d_, .w = attn_norm_.value, .eps = eps_}, 1, 1,
+                 StateSlots{h.data(), &slot, d_}, 0, o_.data(), ms_.buffers());
   // x += o, then the GLU on RMSNorm(x) (the Norm input adds the mixer's output to x).
-  mlp_.forward(be_, {.kind = Kind::Norm, .x = x.data(), .ld = d_, .add = o_.data(), .w = mlp_norm_.as<float>(), .eps = eps_},
-               1, o_.data(), gs_);
+  mlp_.forward(be_, {.kind = Kind::Norm, .x = x.data(), .ld = d_, .add = o_.data(), .w = mlp_norm_.value, .eps = eps_},
+               1, o_.data(), gs_.buffers());
   for (int64_t i = 0; i < d_; ++i) x[i] += o_[i];
 }
 

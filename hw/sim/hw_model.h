@@ -65,7 +65,9 @@ class RefBlock {
   RefBackend be_;  // host memory: x and h are read and written in place
   int64_t d_;
   float eps_;
-  Buffer attn_norm_, mlp_norm_;
+  UploadedWeights weights_;
+  const float* lower_bound_;  // null for layer 0
+  ModelVector attn_norm_, mlp_norm_;
   std::vector<float> o_;
   Mlgru mixer_;
   Glu mlp_;

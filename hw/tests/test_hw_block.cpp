@@ -195,7 +195,8 @@ double reference_sensitivity(const std::string& model, const std::vector<int64_t
   const EmbeddingTable emb = w->embeddings();
   RefBackend be;
   be.reserve(1, d);
-  const BitLinear head(be, w->bitlinear("lm_head"));
+  UploadedWeights uploaded(be, w);
+  const BitLinear head = uploaded.bitlinear("lm_head");
   const auto final_norm = w->floats("model.norm.weight");
   const auto logits = [&](double noise, uint32_t seed) {
     std::vector<std::unique_ptr<RefBlock>> blocks;

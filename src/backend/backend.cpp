@@ -51,3 +51,25 @@ std::vector<std::string> describe_backends() {
 }
 
 }  // namespace mmfree
+
+namespace mmfree {
+
+// Training ops of a backend that does not train yet.
+void Backend::not_trained() const { throw Error("--device " + name() + ": training is not implemented on this backend yet"); }
+std::unique_ptr<BackendMatrix> Backend::trainable_matrix(int64_t, int64_t, bool) { not_trained(); }
+void Backend::ternarize(BackendMatrix&, const float*) { not_trained(); }
+void Backend::reserve_training(int64_t, int64_t) { not_trained(); }
+void Backend::bitlinear_backward(const BitLinearBackward&) { not_trained(); }
+void Backend::rmsnorm_backward(const float*, const float*, const float*, int64_t, int64_t, float, float*, bool, float*) {
+  not_trained();
+}
+void Backend::gated_backward(const GatedBackward&) { not_trained(); }
+void Backend::glu_backward(const float*, const float*, int64_t, int64_t, float*) { not_trained(); }
+void Backend::mlgru_scan_backward(const MlgruScanBackward&) { not_trained(); }
+void Backend::embed_backward(const int32_t*, const float*, int64_t, int64_t, float*) { not_trained(); }
+double Backend::cross_entropy(float*, const int32_t*, int64_t, int64_t, float) { not_trained(); }
+void Backend::adamw(const AdamWUpdate&) { not_trained(); }
+double Backend::sum_squares(const float*, int64_t) { not_trained(); }
+void Backend::scale(float*, int64_t, float) { not_trained(); }
+
+}  // namespace mmfree

@@ -104,6 +104,59 @@ struct BitLinearInput {
   const float* w = nullptr;    // Norm, Gated, Recurrent: [cols]
   float eps = 1e-6f;           // Norm, Gated, Recurrent
   const MlgruScan* scan = nullptr;  // Recurrent: rows of x are its B*T rows
+  // What training keeps for the backward (null for inference): keep_m [n][cols] receives m;
+  // keep_x [n][cols] (Norm) receives x after the add. With keep_m set, Recurrent is not allowed
+  // (training scans with mlgru_scan and feeds h to a Gated input).
+  float* keep_m = nullptr;
+  float* keep_x = nullptr;
+};
+
+// ---- Training (SPEC.md, Training). The forward is the ops above on trainable matrices, keeping
+// what the backward needs (BitLinearInput::keep_*); these are the backward ops and the optimizer.
+// Gradients are added into (`+=`) unless an op says it writes.
+
+// A BitLinear's backward (straight-through estimators for both quantisers): for y = BitLinear(m),
+// dy [n][rows]: dw [rows][cols] += dy^T (q / s_x); du = dy T / s_w; dnorm [cols] += and dm [n][cols]
+// (written, or added to when accumulate) from the RMSNorm backward of du. With identity quantisers
+// q / s_x is RMSNorm(m) * norm itself and T / s_w the latent weights.
+struct BitLinearBackward {
+  const BackendMatrix* w = nullptr;  // a trainable matrix
+  const float* norm = nullptr;
+  const float* m = nullptr;   // [n][cols]: the product's input, as kept
+  const float* dy = nullptr;  // [n][rows]
+  int64_t n = 0;
+  float* dm = nullptr;
+  bool accumulate = false;
+  float* dw = nullptr;
+  float* dnorm = nullptr;
+};
+
+// The MLGRU recurrence's backward over B sequences of T steps, each starting from a zero state,
+// given the forward's i, f_lin, h (as MlgruScan wrote them) and dh, the gradient at h from the
+// layer's output: di and df_lin written [B*T][d]; dlb [d] += (when lb is set).
+struct MlgruScanBackward {
+  const float *i = nullptr, *f_lin = nullptr, *h = nullptr, *lb = nullptr, *dh = nullptr;
+  int64_t B = 0, T = 0, d = 0;
+  float *di = nullptr, *df_lin = nullptr, *dlb = nullptr;
+};
+
+// The backward of m = silu(h) * (RMSNorm(g) * w) (the Gated input): dh and dg written, dw +=.
+struct GatedBackward {
+  const float *h = nullptr, *g = nullptr, *w = nullptr, *dm = nullptr;
+  int64_t n = 0, d = 0;
+  float eps = 1e-6f;
+  float *dh = nullptr, *dg = nullptr, *dw = nullptr;
+};
+
+// One AdamW update of n parameters, PyTorch's order of operations (torch.optim.AdamW):
+//   p *= decay;  m = lerp(m, g, 1 - b1);  v = b2 v + (1 - b2) g g;
+//   p += (-step_size m) / (sqrt(v) / bc2_sqrt + eps)
+struct AdamWUpdate {
+  float* p = nullptr;
+  const float* g = nullptr;
+  float *m = nullptr, *v = nullptr;
+  int64_t n = 0;
+  float decay = 1, step_size = 0, bc2_sqrt = 1, one_minus_b1 = 0, b2 = 0, one_minus_b2 = 0, eps = 0;
 };
 
 // What identifies a recorded op sequence (Backend::run_recorded): the memory it runs on (ids that
@@ -170,6 +223,37 @@ class Backend {
   // decode step). fn must enqueue the same ops on the same memory each time for one key; the data in
   // that memory may change. Host backends just call fn.
   virtual void run_recorded(const RecordingKey& /*key*/, void (*fn)(void*), void* ctx) { fn(ctx); }
+
+  // ---- Training. Backends that do not train yet throw Error naming themselves.
+  // A matrix whose weights come from latent floats, quantised again by ternarize() each step; the
+  // products (bitlinear) and bitlinear_backward take it. identity: no quantisers (RMSNorm + a float
+  // linear layer, for gradient checks against finite differences).
+  virtual std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity);
+  // w's weights from latent [rows][cols] (backend memory): ternary codes and s_w (SPEC.md), or the
+  // latent weights themselves for an identity matrix.
+  virtual void ternarize(BackendMatrix& w, const float* latent);
+  // Scratch for the backward of up to `rows` rows of up to max_cols inputs (once per plan).
+  virtual void reserve_training(int64_t rows, int64_t max_cols);
+  virtual void bitlinear_backward(const BitLinearBackward& b);
+  // For y = RMSNorm(x) * w over n rows of k: dx = (written, or added to when accumulate), dw +=.
+  virtual void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps,
+                                float* dx, bool accumulate, float* dw);
+  virtual void gated_backward(const GatedBackward& b);
+  // For m = silu(gv[:, c]) * gv[:, I + c]: dgv [n][2I] written from dm [n][I].
+  virtual void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv);
+  virtual void mlgru_scan_backward(const MlgruScanBackward& b);
+  // The backward of embed() on a F32 table [rows][d]: dtable rows += dx rows, in row order
+  // (deterministic).
+  virtual void embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable);
+  // Next-token cross-entropy on logits [n][V], turned in place into d(coef * NLL)/d(logits); rows
+  // whose label is -1 are unlabelled (no loss, zero gradient). Returns the summed NLL (double).
+  virtual double cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef);
+  virtual void adamw(const AdamWUpdate& u);
+  virtual double sum_squares(const float* x, int64_t n);  // accumulated in double
+  virtual void scale(float* x, int64_t n, float c);
+
+ private:
+  [[noreturn]] void not_trained() const;
 };
 
 // What --device and --threads/--isa ask for.

@@ -59,9 +59,10 @@ void HostBackend::reserve(int64_t rows, int64_t max_cols) {
 
 const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_t cols) {
   using Kind = BitLinearInput::Kind;
-  if (in.kind == Kind::Plain && in.ld == cols) return in.x;
-  if (n > rows_ || cols > cols_) throw Error("internal: host backend scratch too small (reserve)");
-  float* m = m_.data();
+  if (in.kind == Kind::Plain && in.ld == cols && !in.keep_m) return in.x;
+  if (in.keep_m && in.kind == Kind::Recurrent) throw Error("internal: a Recurrent input cannot be kept");
+  if (!in.keep_m && (n > rows_ || cols > cols_)) throw Error("internal: host backend scratch too small (reserve)");
+  float* m = in.keep_m ? in.keep_m : m_.data();
   switch (in.kind) {
     case Kind::Plain:
       for (int64_t r = 0; r < n; ++r) std::copy_n(in.x + r * in.ld, cols, m + r * cols);
@@ -70,6 +71,8 @@ const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_
       if (in.add)
         for (int64_t r = 0; r < n; ++r)
           for (int64_t c = 0; c < cols; ++c) in.x[r * in.ld + c] += in.add[r * in.ld + c];
+      if (in.keep_x)
+        for (int64_t r = 0; r < n; ++r) std::copy_n(in.x + r * in.ld, cols, in.keep_x + r * cols);
       rmsnorm(in.x, in.ld, in.w, n, cols, in.eps, m);
       break;
     case Kind::Gated:
@@ -97,7 +100,11 @@ const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_
 void HostBackend::bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) {
   if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
     throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
-  products(calls, form_input(in, n, calls[0].w->cols), n);
+  const float* m = form_input(in, n, calls[0].w->cols);
+  if (is_trainable(*calls[0].w))
+    train_products(calls, m, n);
+  else
+    products(calls, m, n);
 }
 
 }  // namespace mmfree

@@ -8,8 +8,7 @@
 #include <random>
 
 #include "cli/command.h"
-#include "train/blas.h"
-#include "train/parallel.h"
+#include "kernels/blas.h"
 #include "train/fp32_peak.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
@@ -20,6 +19,7 @@ namespace {
 struct BenchTrainOptions {
   int64_t hidden = 512, layers = 8, intermediate = 0, vocab = 32000, seq = 256, batch = 4;
   int steps = 5, warmup = 1, threads = 2;
+  std::string device = "cpu";
   bool json = false, skip_peak = false;
 };
 
@@ -30,18 +30,17 @@ double median(std::vector<double> v) {
 
 void run(const BenchTrainOptions& o) {
   using clock = std::chrono::steady_clock;
-  set_parallel_threads(o.threads);
   PeakMeasurement fma, sgemm;  // first, while no training threads are about
   if (!o.skip_peak) {
     fma = fma_peak(o.threads, 5);
-    sgemm = sgemm_peak(2048, 5);
+    sgemm = sgemm_peak(2048, 5, o.threads);
   }
   ModelConfig c;
   c.hidden_size = o.hidden;
   c.num_layers = o.layers;
   c.vocab_size = o.vocab;
   c.intermediate_size = o.intermediate > 0 ? o.intermediate : ModelConfig::default_intermediate(o.hidden);
-  TrainableModel m = TrainableModel::random_init(c, 1);
+  TrainableModel m = TrainableModel::random_init(c, 1, {o.device, o.threads, ""});
   std::mt19937_64 rng(2);
   std::vector<int32_t> tokens(static_cast<size_t>(o.batch * o.seq));
   for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(o.vocab));
@@ -113,7 +112,8 @@ void setup(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Sequences per step B")->check(CLI::Range(1, 1 << 16))->capture_default_str();
   cmd->add_option("--steps", o->steps, "Timed steps (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--device", o->device, "Where to train: cpu (default) or ref")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads of the cpu device (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
   cmd->add_flag("--json", o->json, "One JSON object instead of text");
   cmd->callback([o] { run(*o); });

@@ -5,7 +5,7 @@
 
 #include "cli/command.h"
 #include "format/safetensors.h"
-#include "train/lm_loss.h"
+#include "cli/inputs.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
 
@@ -14,10 +14,11 @@ namespace {
 
 struct GradsOptions {
   std::string model, input, output;
+  DeviceOptions device;
 };
 
 void run(const GradsOptions& o) {
-  TrainableModel m = TrainableModel::from_checkpoint(o.model);
+  TrainableModel m = TrainableModel::from_checkpoint(o.model, o.device);
   const int64_t V = m.config().vocab_size;
   SafetensorsFile in(o.input);
   const TensorView& t = in.get("input_ids");
@@ -55,6 +56,7 @@ void setup(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "grads", "Write the loss and every parameter's gradient (F32, checkpoint names) for a batch of token ids");
   cmd->add_option("--model", o->model, "Model directory (Hugging Face layout)")->required();
+  add_device_options(cmd, o->device);
   cmd->add_option("--input", o->input,
                   "safetensors file holding input_ids [B,T] (I64 or I32); labels are the inputs shifted left, the "
                   "last position of each row unlabelled")

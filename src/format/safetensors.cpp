@@ -131,7 +131,7 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<in
   entries_.push_back({name, dtype, std::move(shape), std::vector<uint8_t>(b, b + nbytes)});
 }
 
-void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v) {
+void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> shape, std::span<const float> v) {
   add(name, DType::F32, std::move(shape), v.data(), v.size() * 4);
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,7 @@ class SafetensorsFile {
 class SafetensorsWriter {
  public:
   void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes);
-  void add_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
+  void add_f32(const std::string& name, std::vector<int64_t> shape, std::span<const float> v);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::string& path) const;
   // The same bytes to a stream (write() is this through write_file_atomically).

@@ -1,33 +1,53 @@
 #pragma once
 // BitLinear (SPEC.md): RMSNorm, int8 activations, ternary weights, one integer product, one
-// scale, on a backend: the weights as the backend holds them, the norm in backend memory.
+// scale, on a backend. For inference the weights are packed once (the backend's own layout); for
+// training they are latent floats in a ParameterArena, quantised again each step, and the layer
+// has a backward.
 #include <cstdint>
 #include <memory>
 #include <span>
 
 #include "backend/backend.h"
 #include "model/packed_linear.h"
+#include "model/parameters.h"
 
 namespace mmfree {
+
+// A vector of the model (a norm weight) in backend memory, and where its gradient goes (training).
+struct ModelVector {
+  const float* value = nullptr;
+  float* grad = nullptr;
+};
 
 class BitLinear {
  public:
   BitLinear() = default;
-  BitLinear(Backend& be, const PackedLinear& p);
+  // Inference: the packed weights uploaded once; norm in backend memory.
+  BitLinear(Backend& be, const PackedLinear& p, ModelVector norm);
+  // Training: the latent weights [out][in] of `weight`, ternarised by requantize().
+  BitLinear(Backend& be, const Parameter& weight, ModelVector norm, bool identity_quantizers);
 
   int64_t out_features() const { return w_->rows; }
   int64_t in_features() const { return w_->cols; }
   int64_t weight_bytes() const { return weight_bytes_; }
 
   // This layer's part of a group that reads one input (Backend::bitlinear), writing y.
-  BitLinearCall call(float* y) const { return BitLinearCall{w_.get(), norm_.as<float>(), y}; }
+  BitLinearCall call(float* y) const { return BitLinearCall{w_.get(), norm_.value, y}; }
   // y[n][out] = BitLinear(m), m [n][in] formed from backend memory as `in` says.
   void forward(Backend& be, const BitLinearInput& in, int64_t n, float* y) const;
+
+  // Training: this step's weights from the latent ones (once per step, as they change).
+  void requantize(Backend& be) const;
+  // Training: for y = forward(m), m [n][in] as kept: dm (written, or added to when accumulate)
+  // from dy [n][out], and this layer's gradients added to.
+  void backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate) const;
 
  private:
   std::unique_ptr<BackendMatrix> w_;
   std::shared_ptr<const void> host_bytes_;  // what w_ reads in place on a host-memory backend
-  Buffer norm_;
+  ModelVector norm_;
+  const float* latent_ = nullptr;  // training
+  float* weight_grad_ = nullptr;   // training
   int64_t weight_bytes_ = 0;
 };
 

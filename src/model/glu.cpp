@@ -6,17 +6,32 @@ namespace mmfree {
 
 GluScratch::GluScratch(Backend& be, int64_t rows, int64_t I) : gv(be.alloc(rows * 2 * I * 4)) {}
 
-Glu::Glu(Backend& be, const WeightSource& w, int64_t layer) : I_(w.config().intermediate_size) {
+GluGrads::GluGrads(Backend& be, int64_t rows, int64_t I) : dz(be.alloc(rows * I * 4)), dgv(be.alloc(rows * 2 * I * 4)) {}
+
+Glu::Glu(LayerWeights& w, int64_t layer, const ModelConfig& c) : I_(c.intermediate_size) {
   const std::string p = layer_prefix(layer) + "mlp.";
-  gate_ = BitLinear(be, w.bitlinear(p + "gate_proj"));
-  down_ = BitLinear(be, w.bitlinear(p + "down_proj"));
+  gate_ = w.bitlinear(p + "gate_proj");
+  down_ = w.bitlinear(p + "down_proj");
 }
 
-void Glu::forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, GluScratch& s) const {
-  float* gv = s.gv.as<float>();
-  gate_.forward(be, in, n, gv);
+void Glu::requantize(Backend& be) const {
+  gate_.requantize(be);
+  down_.requantize(be);
+}
+
+void Glu::forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, const GluBuffers& buf) const {
+  BitLinearInput gate_in = in;
+  gate_in.keep_m = buf.m;
+  gate_.forward(be, gate_in, n, buf.gv);
   // down(silu(gate) * v) per row: the first I outputs are the gate, the next I are v.
-  down_.forward(be, BitLinearInput{.kind = BitLinearInput::Kind::Glu, .x = gv, .ld = 2 * I_}, n, out);
+  down_.forward(be, BitLinearInput{.kind = BitLinearInput::Kind::Glu, .x = buf.gv, .ld = 2 * I_, .keep_m = buf.z}, n, out);
+}
+
+void Glu::backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const {
+  float *dz = s.dz.as<float>(), *dgv = s.dgv.as<float>();
+  down_.backward(be, buf.z, dout, n, dz, false);
+  be.glu_backward(buf.gv, dz, n, I_, dgv);
+  gate_.backward(be, buf.m, dgv, n, dm, false);
 }
 
 }  // namespace mmfree

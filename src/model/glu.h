@@ -3,23 +3,40 @@
 #include <cstdint>
 
 #include "model/bitlinear.h"
-#include "model/weight_source.h"
+#include "model/layer_weights.h"
 
 namespace mmfree {
 
-// Backend memory for one call over up to `rows` rows.
+// Where a forward puts its work (backend memory): gv [rows][2I]; and, for training, what the
+// backward needs: the normalised input m [rows][d] and down's input z [rows][I] (null for inference).
+struct GluBuffers {
+  float* gv = nullptr;
+  float *m = nullptr, *z = nullptr;
+};
+
+// Backend memory for inference over up to `rows` rows.
 struct GluScratch {
   Buffer gv;  // [rows][2I]
   GluScratch(Backend& be, int64_t rows, int64_t I);
+  GluBuffers buffers() const { return {gv.as<float>()}; }
+};
+
+// Gradient buffers of a backward over up to `rows` rows, shared by the layers.
+struct GluGrads {
+  Buffer dz, dgv;  // [rows][I], [rows][2I]
+  GluGrads(Backend& be, int64_t rows, int64_t I);
 };
 
 class Glu {
  public:
   Glu() = default;
-  Glu(Backend& be, const WeightSource& w, int64_t layer);
+  Glu(LayerWeights& w, int64_t layer, const ModelConfig& c);
 
   // in: the normalised input, n rows; writes out [n][d].
-  void forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, GluScratch& s) const;
+  void forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, const GluBuffers& buf) const;
+  // Training, after a forward that kept buf: dm [n][d] written from dout, the gradients added to.
+  void backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const;
+  void requantize(Backend& be) const;
   int64_t weight_bytes() const { return gate_.weight_bytes() + down_.weight_bytes(); }
 
  private:

@@ -7,36 +7,67 @@ namespace mmfree {
 MlgruScratch::MlgruScratch(Backend& be, int64_t rows, int64_t d)
     : i(be.alloc(rows * d * 4)), f(be.alloc(rows * d * 4)), g(be.alloc(rows * d * 4)) {}
 
-Mlgru::Mlgru(Backend& be, const WeightSource& w, int64_t layer, const std::vector<float>& lower_bound)
-    : d_(w.config().hidden_size), eps_(static_cast<float>(w.config().rms_norm_eps)) {
+MlgruGrads::MlgruGrads(Backend& be, int64_t rows, int64_t d)
+    : d_o_in(be.alloc(rows * d * 4)),
+      dh(be.alloc(rows * d * 4)),
+      dg(be.alloc(rows * d * 4)),
+      di(be.alloc(rows * d * 4)),
+      df(be.alloc(rows * d * 4)) {}
+
+Mlgru::Mlgru(LayerWeights& w, int64_t layer, const ModelConfig& c, const float* lower_bound)
+    : d_(c.hidden_size), eps_(static_cast<float>(c.rms_norm_eps)), lower_bound_(lower_bound) {
   const std::string p = layer_prefix(layer) + "attn.";
-  i_ = BitLinear(be, w.bitlinear(p + "i_proj"));
-  f_ = BitLinear(be, w.bitlinear(p + "f_proj"));
-  g_ = BitLinear(be, w.bitlinear(p + "g_proj"));
-  o_ = BitLinear(be, w.bitlinear(p + "o_proj"));
-  g_norm_ = upload_floats(be, w.floats(p + "g_norm.weight"));
-  if (!lower_bound.empty()) lower_bound_ = upload_floats(be, lower_bound);
-  lb_count_ = static_cast<int64_t>(lower_bound.size());
+  i_ = w.bitlinear(p + "i_proj");
+  f_ = w.bitlinear(p + "f_proj");
+  g_ = w.bitlinear(p + "g_proj");
+  o_ = w.bitlinear(p + "o_proj");
+  g_norm_ = w.vector(p + "g_norm.weight");
 }
 
 int64_t Mlgru::weight_bytes() const {
   return i_.weight_bytes() + f_.weight_bytes() + g_.weight_bytes() + o_.weight_bytes() +
-         (d_ + lb_count_) * static_cast<int64_t>(sizeof(float));
+         (lower_bound_ ? 2 : 1) * d_ * static_cast<int64_t>(sizeof(float));
+}
+
+void Mlgru::requantize(Backend& be) const {
+  for (const BitLinear* b : {&i_, &f_, &g_, &o_}) b->requantize(be);
 }
 
 void Mlgru::forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T, const StateSlots& st,
-                    int64_t layer_offset, float* out, MlgruScratch& s) const {
+                    int64_t layer_offset, float* out, const MlgruBuffers& buf) const {
   const int64_t n = B * T, d = d_;
-  float *i = s.i.as<float>(), *f = s.f.as<float>(), *g = s.g.as<float>();
   // i, f and g read the same input: one pass.
-  const BitLinearCall calls[] = {i_.call(i), f_.call(f), g_.call(g)};
-  be.bitlinear(calls, in, n);
-  // h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t) per sequence in time order (h_t may go over i), then
+  const BitLinearCall calls[] = {i_.call(buf.i), f_.call(buf.f), g_.call(buf.g)};
+  BitLinearInput ifg = in;
+  ifg.keep_m = buf.a;
+  be.bitlinear(calls, ifg, n);
+  // h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t) per sequence in time order, then
   // o = o_proj(silu(h) * RMSNorm(g) * g_norm).
-  const MlgruScan scan{i, f, lb_count_ ? lower_bound_.as<float>() : nullptr, B, T, d, st.states + layer_offset,
-                       st.slots, st.slot_stride, i};
-  o_.forward(be, {.kind = BitLinearInput::Kind::Recurrent, .x = g, .ld = d, .w = g_norm_.as<float>(), .eps = eps_, .scan = &scan},
+  MlgruScan scan{buf.i, buf.f, lower_bound_, B, T, d, st.states + layer_offset, st.slots, st.slot_stride, buf.i};
+  using Kind = BitLinearInput::Kind;
+  if (!buf.keeps()) {  // the recurrence fused into o_proj's input (h may go over i)
+    o_.forward(be, {.kind = Kind::Recurrent, .x = buf.g, .ld = d, .w = g_norm_.value, .eps = eps_, .scan = &scan}, n, out);
+    return;
+  }
+  scan.h_out = buf.h;
+  be.mlgru_scan(scan);
+  o_.forward(be, {.kind = Kind::Gated, .x = buf.g, .ld = d, .h = buf.h, .w = g_norm_.value, .eps = eps_, .keep_m = buf.o_in},
              n, out);
+}
+
+void Mlgru::backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf, const float* dout, float* da,
+                     float* dlb, const MlgruGrads& s) const {
+  const int64_t n = B * T, d = d_;
+  float *d_o_in = s.d_o_in.as<float>(), *dh = s.dh.as<float>(), *dg = s.dg.as<float>();
+  float *di = s.di.as<float>(), *df = s.df.as<float>();
+  o_.backward(be, buf.o_in, dout, n, d_o_in, false);
+  be.gated_backward({.h = buf.h, .g = buf.g, .w = g_norm_.value, .dm = d_o_in, .n = n, .d = d, .eps = eps_, .dh = dh,
+                     .dg = dg, .dw = g_norm_.grad});
+  be.mlgru_scan_backward({.i = buf.i, .f_lin = buf.f, .h = buf.h, .lb = lower_bound_, .dh = dh, .B = B, .T = T, .d = d,
+                          .di = di, .df_lin = df, .dlb = lower_bound_ ? dlb : nullptr});
+  i_.backward(be, buf.a, di, n, da, false);
+  f_.backward(be, buf.a, df, n, da, true);
+  g_.backward(be, buf.a, dg, n, da, true);
 }
 
 }  // namespace mmfree

@@ -2,17 +2,32 @@
 // The MLGRU token mixer (SPEC.md, block l): an element-wise gated linear recurrence in place of
 // attention. Its only state is h: d floats per layer and sequence.
 #include <cstdint>
-#include <vector>
 
 #include "model/bitlinear.h"
-#include "model/weight_source.h"
+#include "model/layer_weights.h"
 
 namespace mmfree {
 
-// Backend memory for one call over up to `rows` rows: the i, f, g projections, [rows][d] each.
+// Where a forward puts its work, [rows][d] each (backend memory): the i, f, g projections; and, for
+// training, what the backward needs: the normalised input a, the states h and o_proj's input o_in
+// (null for inference, which keeps nothing).
+struct MlgruBuffers {
+  float *i = nullptr, *f = nullptr, *g = nullptr;
+  float *a = nullptr, *h = nullptr, *o_in = nullptr;
+  bool keeps() const { return h != nullptr; }
+};
+
+// Backend memory for inference over up to `rows` rows.
 struct MlgruScratch {
   Buffer i, f, g;
   MlgruScratch(Backend& be, int64_t rows, int64_t d);
+  MlgruBuffers buffers() const { return {i.as<float>(), f.as<float>(), g.as<float>()}; }
+};
+
+// Gradient buffers of a backward over up to `rows` rows, [rows][d] each, shared by the layers.
+struct MlgruGrads {
+  Buffer d_o_in, dh, dg, di, df;
+  MlgruGrads(Backend& be, int64_t rows, int64_t d);
 };
 
 // Where the states of a batch's sequences lie: sequence b's layer-l state is states + slots[b] *
@@ -26,21 +41,27 @@ struct StateSlots {
 class Mlgru {
  public:
   Mlgru() = default;
-  Mlgru(Backend& be, const WeightSource& w, int64_t layer, const std::vector<float>& lower_bound);
+  // lower_bound: [d] in backend memory, or null (layer 0, or disabled by the config).
+  Mlgru(LayerWeights& w, int64_t layer, const ModelConfig& c, const float* lower_bound);
 
   // in: the normalised input, B*T rows batch-major; advances the B states (at layer offset
   // layer_offset within a slot); writes out [B*T][d] (the o_proj output, before the residual add).
   void forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset,
-               float* out, MlgruScratch& s) const;
+               float* out, const MlgruBuffers& buf) const;
+  // Training, after a forward that kept buf (each sequence from a zero state): da [B*T][d] written
+  // from dout; the layer's gradients added to, and dlb [d] (the gradient at this layer's lower
+  // bound) when it has one.
+  void backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf, const float* dout, float* da, float* dlb,
+                const MlgruGrads& s) const;
+  void requantize(Backend& be) const;
   int64_t weight_bytes() const;
 
  private:
   int64_t d_ = 0;
   float eps_ = 1e-6f;
   BitLinear i_, f_, g_, o_;
-  Buffer g_norm_;
-  Buffer lower_bound_;  // empty for layer 0 or when the config disables it
-  int64_t lb_count_ = 0;
+  ModelVector g_norm_;
+  const float* lower_bound_ = nullptr;
 };
 
 }  // namespace mmfree

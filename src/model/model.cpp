@@ -75,7 +75,7 @@ Workspace::Workspace(const Model& m, int64_t rows)
   m.backend().reserve(rows, std::max(m.config().hidden_size, m.config().intermediate_size));
 }
 
-std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float>& params, int64_t L, int64_t d) {
+std::vector<std::vector<float>> lower_bounds_from_params(std::span<const float> params, int64_t L, int64_t d) {
   std::vector<std::vector<float>> lb(static_cast<size_t>(L), std::vector<float>(static_cast<size_t>(d)));
   for (int64_t c = 0; c < d; ++c) {
     double mx = -INFINITY;
@@ -98,25 +98,44 @@ std::unique_ptr<Model> Model::load(const std::string& path, const DeviceOptions&
 }
 
 Model::Model(std::shared_ptr<const WeightSource> weights, std::unique_ptr<Backend> backend)
-    : cfg_(weights->config()), weights_(std::move(weights)), be_(std::move(backend)) {
-  Backend& be = *be_;
-  const EmbeddingTable table = weights_->embeddings();
+    : cfg_(weights->config()), be_(std::move(backend)) {
+  auto uploaded = std::make_unique<UploadedWeights>(*be_, weights);
+  const EmbeddingTable table = weights->embeddings();
   embedding_row_bytes_ = table.row_bytes();
-  embeddings_ = be.upload_embeddings(table);
+  embeddings_ = be_->upload_embeddings(table);
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
-  const auto lb = lower_bounds_from_params(weights_->floats("model.lower_bounds"), L, d);
+  lower_bounds_ = be_->alloc(L * d * static_cast<int64_t>(sizeof(float)));
+  const auto lb = lower_bounds_from_params(weights->floats("model.lower_bounds"), L, d);
+  for (int64_t l = 0; l < L; ++l) be_->write(lower_bounds_.as<float>() + l * d, lb[l].data(), d * static_cast<int64_t>(sizeof(float)));
+  weights_ = std::move(uploaded);
+  build(*weights_);
+}
+
+Model::Model(const ModelConfig& c, ParameterArena& params, std::shared_ptr<Backend> backend, bool identity_quantizers)
+    : cfg_(c), be_(std::move(backend)), params_(&params) {
+  weights_ = std::make_unique<ArenaWeights>(*be_, params, identity_quantizers);
+  const Parameter& emb = params["model.embeddings.weight"];
+  const EmbeddingTable table(GgmlType::F32, reinterpret_cast<const uint8_t*>(emb.value.data()), cfg_.vocab_size,
+                             cfg_.hidden_size);
+  embedding_row_bytes_ = table.row_bytes();
+  embeddings_ = be_->upload_embeddings(table);
+  lower_bounds_ = be_->alloc(cfg_.num_layers * cfg_.hidden_size * static_cast<int64_t>(sizeof(float)));
+  build(*weights_);
+}
+
+void Model::build(LayerWeights& w) {
+  const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
   layers_.reserve(static_cast<size_t>(L));
   Progress progress("loading the model", static_cast<double>(L), "layers");  // packing F32 weights takes a while
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = layer_prefix(l);
-    const bool use_lb = cfg_.use_lower_bound && l > 0;
-    layers_.push_back(Layer{upload_floats(be, weights_->floats(p + "attn_norm.weight")),
-                            upload_floats(be, weights_->floats(p + "mlp_norm.weight")),
-                            Mlgru(be, *weights_, l, use_lb ? lb[l] : std::vector<float>{}), Glu(be, *weights_, l)});
+    const bool use_lb = cfg_.use_lower_bound && l > 0;  // layer 0 has no lower bound
+    layers_.push_back(Layer{w.vector(p + "attn_norm.weight"), w.vector(p + "mlp_norm.weight"),
+                            Mlgru(w, l, cfg_, use_lb ? lower_bounds_.as<float>() + l * d : nullptr), Glu(w, l, cfg_)});
     progress.add(1);
   }
-  final_norm_ = upload_floats(be, weights_->floats("model.norm.weight"));
-  lm_head_ = BitLinear(be, weights_->bitlinear("lm_head"));
+  final_norm_ = w.vector("model.norm.weight");
+  lm_head_ = w.bitlinear("lm_head");
 }
 
 int64_t Model::weight_bytes_per_token() const {
@@ -185,27 +204,36 @@ void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int3
 
 void Model::Steps::run() const {
   const ModelConfig& c = m->cfg_;
-  const int64_t n = B * T, d = c.hidden_size, L = c.num_layers;
+  const int64_t n = B * T, d = c.hidden_size;
   Backend& be = *m->be_;
   float *x = ws->x.as<float>(), *o = ws->o.as<float>();
   be.embed(*m->embeddings_, ws->tokens.as<int32_t>(), n, x);
-  const float eps = static_cast<float>(c.rms_norm_eps);
-  const StateSlots states{st->data(), ws->slots.as<int32_t>(), st->slot_floats()};
+  const BlockBuffers scratch{ws->mlgru.buffers(), ws->glu.buffers()};
+  m->run_blocks(B, T, x, o, {st->data(), ws->slots.as<int32_t>(), st->slot_floats()}, {&scratch, 1});
+  if (!logits) return;  // a chunk before the last: only its states are wanted
+  // Every position, or each sequence's last one (rows T*d apart).
+  const int64_t rows = all_positions ? n : B, first = all_positions ? 0 : (T - 1) * d, ld = all_positions ? d : T * d;
+  m->lm_head_.forward(be, {.kind = BitLinearInput::Kind::Norm, .x = x + first, .ld = ld, .add = o + first,
+                           .w = m->final_norm_.value, .eps = static_cast<float>(c.rms_norm_eps)},
+                      rows, logits);
+}
+
+void Model::run_blocks(int64_t B, int64_t T, float* x, float* o, const StateSlots& st,
+                       std::span<const BlockBuffers> buf) const {
+  const int64_t n = B * T, d = cfg_.hidden_size, L = cfg_.num_layers;
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  Backend& be = *be_;
   // x is the residual stream: each branch's input adds the last branch's output o to it, then
   // normalises (BitLinearInput::Kind::Norm, fused with the quantisation where a backend can).
   using Kind = BitLinearInput::Kind;
   for (int64_t l = 0; l < L; ++l) {
-    const Layer& layer = m->layers_[l];
-    layer.mixer.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = l > 0 ? o : nullptr, .w = layer.attn_norm.as<float>(), .eps = eps},
-                        B, T, states, l * d, o, ws->mlgru);
-    layer.mlp.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = o, .w = layer.mlp_norm.as<float>(), .eps = eps}, n, o,
-                      ws->glu);
+    const Layer& layer = layers_[l];
+    const BlockBuffers& b = buf[buf.size() == 1 ? 0 : l];
+    layer.mixer.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = l > 0 ? o : nullptr, .w = layer.attn_norm.value, .eps = eps, .keep_x = b.x_in},
+                        B, T, st, l * d, o, b.mixer);
+    layer.mlp.forward(be, {.kind = Kind::Norm, .x = x, .ld = d, .add = o, .w = layer.mlp_norm.value, .eps = eps, .keep_x = b.x_mid},
+                      n, o, b.mlp);
   }
-  if (!logits) return;  // a chunk before the last: only its states are wanted
-  // Every position, or each sequence's last one (rows T*d apart).
-  const int64_t rows = all_positions ? n : B, first = all_positions ? 0 : (T - 1) * d, ld = all_positions ? d : T * d;
-  m->lm_head_.forward(be, {.kind = Kind::Norm, .x = x + first, .ld = ld, .add = o + first, .w = m->final_norm_.as<float>(), .eps = eps},
-                      rows, logits);
 }
 
 }  // namespace mmfree

@@ -13,7 +13,9 @@
 #include "model/bitlinear.h"
 #include "model/config.h"
 #include "model/glu.h"
+#include "model/layer_weights.h"
 #include "model/mlgru.h"
+#include "model/parameters.h"
 #include "model/weight_source.h"
 
 namespace mmfree {
@@ -45,6 +47,14 @@ class StatePool {
   Buffer h_;
 };
 
+// Where one block's forward puts its work: the mixer's and the GLU's buffers and, for training, the
+// residual stream entering the block (x_in) and after its mixer (x_mid); null for inference.
+struct BlockBuffers {
+  MlgruBuffers mixer;
+  GluBuffers mlp;
+  float *x_in = nullptr, *x_mid = nullptr;
+};
+
 // Every buffer a forward call needs, for up to max_rows = B*T rows at once, in backend memory.
 struct Workspace {
   Workspace(const Model& m, int64_t max_rows);
@@ -58,12 +68,39 @@ struct Workspace {
   std::vector<int32_t> host_tokens, host_slots;  // staging, sized once
 };
 
+// What a training pass over B sequences of T tokens keeps for its backward, and the backward's
+// buffers, in backend memory: per layer about 9 d + 3 I floats per token (as the forward keeps
+// them), and [chunk_rows][V] logits at a time (chunks of at most ~32 MiB).
+struct TrainBuffers {
+  TrainBuffers(const Model& m, int64_t B, int64_t T);
+  int64_t B, T, chunk_rows;
+  struct Layer {
+    Buffer x_in, x_mid, a, i, f, g, h, o_in, m, gv, z;
+    BlockBuffers view() const;
+  };
+  std::vector<Layer> layers;
+  std::vector<BlockBuffers> views;  // layers' view(), for Model::run_blocks
+  Buffer x, o, x_final, final_normed;  // [rows][d]
+  Buffer tokens, labels, slots;        // int32 [rows], [rows], [B]
+  Buffer states;                       // [B][L][d]: each sequence starts from zero
+  Buffer logits;                       // [chunk_rows][V]
+  Buffer dx, d_branch;                 // [rows][d]: gradients at the residual stream, at a norm's output
+  Buffer dlb;                          // [L][d]: gradients at the lower bounds lb[l]
+  MlgruGrads mixer_grads;
+  GluGrads mlp_grads;
+  std::vector<int32_t> host_labels;
+};
+
 class Model {
  public:
   // Loads a Hugging Face directory (config.json + safetensors; ternary weights packed at load) or
   // a converted .gguf file (packed weights used in place) onto the backend `device` names.
   static std::unique_ptr<Model> load(const std::string& path, const DeviceOptions& device = {});
   Model(std::shared_ptr<const WeightSource> weights, std::unique_ptr<Backend> backend);
+  // A model to train: its weights are the latent tensors of `params` (on `backend`), quantised
+  // again by prepare_step(); identity_quantizers makes every BitLinear RMSNorm + a float linear
+  // layer (gradient checks). params must outlive the model.
+  Model(const ModelConfig& c, ParameterArena& params, std::shared_ptr<Backend> backend, bool identity_quantizers);
 
   const ModelConfig& config() const { return cfg_; }
   Backend& backend() const { return *be_; }
@@ -83,7 +120,27 @@ class Model {
   // the lower bounds, and one embedding row.
   int64_t weight_bytes_per_token() const;
 
+  // Training (a model made from a ParameterArena). Derives this step's weights (ternary codes,
+  // lower bounds) from the parameters: call after they change.
+  void prepare_step() const;
+  // tokens [B][T] (host; B, T as tb was made for); labels are the tokens shifted left, the last
+  // position of each row unlabelled. Returns the NLL summed over the labelled positions; when
+  // grad_coef is not 0, adds d(grad_coef * NLL)/d(parameter) to every gradient of the arena.
+  double train_pass(const int32_t* tokens, TrainBuffers& tb, float grad_coef) const;
+  // The logits [B][T][V] (host) of every position through the training forward.
+  void train_logits(const int32_t* tokens, TrainBuffers& tb, float* logits) const;
+
  private:
+  friend struct TrainBuffers;
+  // The blocks over B*T rows: x [rows][d] holds the embedded tokens and becomes the residual
+  // stream less the last branch, o [rows][d] receives that branch. buf: one entry for every layer
+  // (inference scratch) or one per layer (what training keeps).
+  void run_blocks(int64_t B, int64_t T, float* x, float* o, const StateSlots& st, std::span<const BlockBuffers> buf) const;
+  // The training forward up to the LM head's input (kept in tb).
+  void train_forward(const int32_t* tokens, TrainBuffers& tb) const;
+  void train_backward(TrainBuffers& tb) const;
+  void build(LayerWeights& w);
+
   // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).
   void forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st, Workspace& ws,
                     float* logits, bool all_positions) const;
@@ -100,21 +157,25 @@ class Model {
   };
 
   ModelConfig cfg_;
-  std::shared_ptr<const WeightSource> weights_;  // keeps the mapped weights and embeddings alive
-  std::unique_ptr<Backend> be_;
+  std::shared_ptr<Backend> be_;
+  std::unique_ptr<LayerWeights> weights_;
+  ParameterArena* params_ = nullptr;  // training
   int64_t embedding_row_bytes_ = 0;
   std::unique_ptr<BackendEmbeddings> embeddings_;
+  Buffer lower_bounds_;  // [L][d]: lb[l] of SPEC.md (row 0 unused)
   struct Layer {
-    Buffer attn_norm, mlp_norm;
+    ModelVector attn_norm, mlp_norm;
     Mlgru mixer;
     Glu mlp;
   };
   std::vector<Layer> layers_;
-  Buffer final_norm_;
+  ModelVector final_norm_;
   BitLinear lm_head_;
 };
 
 // lb[l] = cumsum(softmax(lower_bounds, over layers))[l] - softmax(...)[0], for lower_bounds [L][d].
-std::vector<std::vector<float>> lower_bounds_from_params(const std::vector<float>& params, int64_t L, int64_t d);
+std::vector<std::vector<float>> lower_bounds_from_params(std::span<const float> params, int64_t L, int64_t d);
+// Its backward: given dlb [L][d], adds d(loss)/d(params) to dparams [L][d].
+void lower_bounds_backward(std::span<const float> params, const float* dlb, int64_t L, int64_t d, float* dparams);
 
 }  // namespace mmfree

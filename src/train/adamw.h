@@ -1,11 +1,14 @@
 #pragma once
 // AdamW with decoupled weight decay, in PyTorch's exact order of operations (torch.optim.AdamW,
 // single-tensor path), so that a run can be compared step by step with the original's optimizer.
+// The moments are two arenas shaped like the parameters' (model/parameters.h), on their backend;
+// a step is one Backend::adamw pass per run of parameters that share a weight-decay setting.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
-#include "train/parameter.h"
+#include "model/parameters.h"
 
 namespace mmfree {
 
@@ -21,33 +24,38 @@ bool is_no_decay_parameter(const std::string& name);
 
 class AdamW {
  public:
-  AdamW(const std::vector<Parameter>& params, const AdamWOptions& o);
+  AdamW(ParameterArena& params, const AdamWOptions& o);
 
   // One update of every parameter from its grad at learning rate lr:
   //   p -= lr*wd*p;  m = lerp(m, g, 1-b1);  v = b2*v + (1-b2)*g*g;
   //   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-  void step(std::vector<Parameter>& params, double lr);
+  void step(double lr);
 
   const AdamWOptions& options() const { return opt_; }
   int64_t steps_taken() const { return t_; }
-  // The moments, one vector per parameter in the order of params(); exposed for checkpoints.
-  std::vector<std::vector<float>>& first_moments() { return m_; }
-  std::vector<std::vector<float>>& second_moments() { return v_; }
-  const std::vector<std::vector<float>>& first_moments() const { return m_; }
-  const std::vector<std::vector<float>>& second_moments() const { return v_; }
+  // The moments of each parameter, in the order of params(); exposed for checkpoints. Host views:
+  // the backend's memory must be the host's.
+  const std::vector<std::span<float>>& first_moments() const { return m_views_; }
+  const std::vector<std::span<float>>& second_moments() const { return v_views_; }
   void set_steps_taken(int64_t t) { t_ = t; }
 
  private:
+  ParameterArena* params_;
   AdamWOptions opt_;
   int64_t t_ = 0;
-  std::vector<std::vector<float>> m_, v_;
-  std::vector<bool> decay_;
+  Buffer m_, v_;
+  std::vector<std::span<float>> m_views_, v_views_;
+  struct Run {
+    int64_t offset, count;
+    bool decay;
+  };
+  std::vector<Run> runs_;  // consecutive parameters with one decay setting
 };
 
 // The L2 norm of all gradients together (accumulated in double).
-double global_grad_norm(const std::vector<Parameter>& params);
+double global_grad_norm(ParameterArena& params);
 // Scales every gradient by max_norm / (norm + 1e-6) when that is below 1 (torch.nn.utils.clip_grad_norm_).
 // Returns the norm before clipping.
-double clip_grad_norm(std::vector<Parameter>& params, double max_norm);
+double clip_grad_norm(ParameterArena& params, double max_norm);
 
 }  // namespace mmfree

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <algorithm>
+
 #include "format/float_codec.h"
 #include "util/atomic_write.h"
 #include <filesystem>
@@ -97,13 +99,14 @@ Checkpoint::Checkpoint(const std::string& path) : file_(path) {
 void Checkpoint::restore(const ModelConfig& config, std::vector<Parameter>& params, AdamW* opt) const {
   const std::string diff = config_difference(meta_.config, config);
   check(diff.empty(), path() + ": the checkpoint holds another model (checkpoint vs this run: " + diff + ")");
-  auto copy = [&](const std::string& name, const Parameter& p, std::vector<float>& dst) {
+  auto copy = [&](const std::string& name, const Parameter& p, std::span<float> dst) {
     const TensorView& t = file_.get(name);
     check(t.dtype == DType::F32 && t.shape == p.shape,
           path() + ": tensor '" + name + "' has shape " + t.shape_str() + " " + dtype_name(t.dtype) +
               ", expected F32 of the model's shape");
     check_finite(GgmlType::F32, t.data, t.numel(), path() + ": tensor '" + name + "'");
-    dst = t.to_f32();
+    const std::vector<float> v = t.to_f32();
+    std::copy(v.begin(), v.end(), dst.begin());
   };
   double bytes = 0;
   for (const auto& p : params) bytes += static_cast<double>((opt ? 3 : 1) * p.value.size() * sizeof(float));
@@ -122,7 +125,7 @@ void Checkpoint::restore(const ModelConfig& config, std::vector<Parameter>& para
 void Checkpoint::check_holds(const CheckpointMeta& meta, const std::vector<Parameter>& params, const AdamW& opt) const {
   const std::string diff = config_difference(meta_.config, meta.config);
   check(diff.empty() && meta_.step == meta.step, path() + ": reads back another model or step than was written");
-  auto same = [&](const std::string& name, const std::vector<float>& want) {
+  auto same = [&](const std::string& name, std::span<const float> want) {
     const TensorView& t = file_.get(name);
     check(t.dtype == DType::F32 && t.nbytes == want.size() * 4 && std::memcmp(t.data, want.data(), t.nbytes) == 0,
           path() + ": tensor '" + name + "' reads back other bytes than were written (disk error?)");

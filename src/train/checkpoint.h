@@ -12,7 +12,7 @@
 #include "model/config.h"
 #include "train/adamw.h"
 #include "train/batch_loader.h"
-#include "train/parameter.h"
+#include "model/parameters.h"
 
 namespace mmfree {
 

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "train/blas.h"
-#include "train/parallel.h"
+#include "kernels/blas.h"
+#include "util/thread_pool.h"
 
 namespace mmfree {
 
@@ -110,7 +110,8 @@ PeakMeasurement fma_peak(int threads, int reps) {
   return best;
 }
 
-PeakMeasurement sgemm_peak(int64_t n, int reps) {
+PeakMeasurement sgemm_peak(int64_t n, int reps, int threads) {
+  ThreadPool pool(threads);
   using clock = std::chrono::steady_clock;
   const auto size = static_cast<size_t>(n * n);
   std::vector<float> a(size), b(size), c(size);
@@ -123,14 +124,14 @@ PeakMeasurement sgemm_peak(int64_t n, int reps) {
   for (int r = 0; r < reps; ++r) {
     const auto t0 = clock::now();
     const double c0 = process_cpu_seconds();
-    blas::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    blas::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n, &pool);
     const double cpu = process_cpu_seconds() - c0;
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
     best.gflops = std::max(best.gflops, flops / s / 1e9);
-    best.gflops_cpu_time = std::max(best.gflops_cpu_time, flops / (cpu / parallel_threads()) / 1e9);
+    best.gflops_cpu_time = std::max(best.gflops_cpu_time, flops / (cpu / pool.size()) / 1e9);
   }
   best.how = "OpenBLAS sgemm " + std::to_string(n) + "^3 (" + blas::core_name() + " kernels) as training calls it, " +
-             std::to_string(parallel_threads()) + " thread(s), best of " + std::to_string(reps);
+             std::to_string(pool.size()) + " thread(s), best of " + std::to_string(reps);
   return best;
 }
 

@@ -21,7 +21,7 @@ double process_cpu_seconds();
 // else scalar), on `threads` threads: the arithmetic ceiling no kernel can pass.
 PeakMeasurement fma_peak(int threads, int reps);
 
-// OpenBLAS sgemm of two n x n matrices, through blas::gemm on parallel_threads() threads.
-PeakMeasurement sgemm_peak(int64_t n, int reps);
+// OpenBLAS sgemm of two n x n matrices, through blas::gemm on `threads` threads (as the cpu backend calls it).
+PeakMeasurement sgemm_peak(int64_t n, int reps, int threads);
 
 }  // namespace mmfree

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "model/tensor_names.h"
+#include "util/error.h"
 #include "util/progress.h"
 
 namespace mmfree {
@@ -17,7 +18,7 @@ constexpr double kInitStd = 0.02;
 // Uniform in (0, 1) from the top 53 bits: never 0, so log() below is finite.
 double uniform01(std::mt19937_64& rng) { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; }
 
-void fill_normal(std::vector<float>& v, double stddev, std::mt19937_64& rng) {
+void fill_normal(std::span<float> v, double stddev, std::mt19937_64& rng) {
   for (size_t k = 0; k < v.size(); k += 2) {
     const double r = std::sqrt(-2.0 * std::log(uniform01(rng))), theta = 2.0 * std::numbers::pi * uniform01(rng);
     v[k] = static_cast<float>(stddev * r * std::cos(theta));
@@ -25,28 +26,22 @@ void fill_normal(std::vector<float>& v, double stddev, std::mt19937_64& rng) {
   }
 }
 
-void fill_uniform(std::vector<float>& v, double bound, std::mt19937_64& rng) {
+void fill_uniform(std::span<float> v, double bound, std::mt19937_64& rng) {
   for (auto& x : v) x = static_cast<float>(bound * (2.0 * uniform01(rng) - 1.0));
 }
 
 }  // namespace
 
-std::vector<Parameter> init_parameters(const ModelConfig& c, uint64_t seed) {
+void init_parameters(const ModelConfig& c, uint64_t seed, ParameterArena& params) {
   std::mt19937_64 rng(seed);
-  std::vector<Parameter> params;
   const auto specs = expected_tensors(c);
-  const auto numel = [](const TensorSpec& spec) {
-    int64_t count = 1;
-    for (auto dim : spec.shape) count *= dim;
-    return count;
-  };
-  double total = 0;
-  for (const TensorSpec& spec : specs) total += static_cast<double>(numel(spec));
-  Progress progress("initialising the weights", total, "weights");
-  for (const TensorSpec& spec : specs) {
-    const int64_t count = numel(spec);
-    Parameter p{spec.name, spec.shape, std::vector<float>(static_cast<size_t>(count)),
-                std::vector<float>(static_cast<size_t>(count), 0.0f)};
+  check(specs.size() == params.params().size(), "internal: an arena of another model");
+  Progress progress("initialising the weights", static_cast<double>(params.size()), "weights");
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const TensorSpec& spec = specs[k];
+    Parameter& p = params.params()[k];
+    check(p.name == spec.name, "internal: an arena of another model");
+    const auto count = static_cast<int64_t>(p.value.size());
     const std::string& n = spec.name;
     if (n == "model.lower_bounds") {
       // zeros: every layer's bound starts equal
@@ -60,10 +55,8 @@ std::vector<Parameter> init_parameters(const ModelConfig& c, uint64_t seed) {
     } else {
       fill_normal(p.value, kInitStd, rng);
     }
-    params.push_back(std::move(p));
     progress.add(static_cast<double>(count));
   }
-  return params;
 }
 
 }  // namespace mmfree

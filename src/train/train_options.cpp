@@ -30,6 +30,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"save-every", save_every},
           {"out", out},
           {"log", log},
+          {"device", device},
           {"threads", threads}};
 }
 
@@ -67,6 +68,7 @@ TrainOptions TrainOptions::from_json(const nlohmann::json& j, const std::string&
     o.out = j.at("out");
     o.log = j.at("log");
     o.threads = j.at("threads");
+    o.device = j.value("device", "cpu");  // absent before training had a --device
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": malformed training options: " + e.what());
   }

@@ -26,7 +26,8 @@ struct TrainOptions {
   uint64_t seed = 1;
   int64_t eval_every = 100, eval_batches = 16, save_every = 500;  // 0: never (a checkpoint is still saved at the end)
   std::string out, log;  // log defaults to OUT/train_log.jsonl
-  int threads = 0;       // 0: OpenBLAS's default (one per core)
+  std::string device = "cpu";  // ref | cpu (the backends that train)
+  int threads = 0;       // the cpu backend's; 0: physical cores
   bool resume = false;   // not stored
 
   nlohmann::json to_json() const;

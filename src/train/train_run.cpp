@@ -16,7 +16,6 @@
 #include "train/checkpoint.h"
 #include "train/data_prepare.h"
 #include "train/lr_schedule.h"
-#include "train/parallel.h"
 #include "train/token_file.h"
 #include "train/train_log.h"
 #include "train/trainable_model.h"
@@ -110,10 +109,12 @@ std::pair<ModelConfig, std::string> source_config(const TrainOptions& o, const R
   return {Checkpoint(o.init_from).meta().config, "--init-from " + o.init_from};
 }
 
+DeviceOptions device_of(const TrainOptions& o) { return {o.device, o.threads, ""}; }
+
 TrainableModel make_model(const TrainOptions& o, const ModelConfig& c) {
-  if (o.init_from.empty()) return TrainableModel::random_init(c, o.seed);
-  if (is_hf_directory(o.init_from)) return TrainableModel::from_checkpoint(o.init_from);
-  TrainableModel m = TrainableModel::random_init(c, o.seed);
+  if (o.init_from.empty()) return TrainableModel::random_init(c, o.seed, device_of(o));
+  if (is_hf_directory(o.init_from)) return TrainableModel::from_checkpoint(o.init_from, device_of(o));
+  TrainableModel m = TrainableModel::zeros(c, device_of(o));
   Checkpoint(o.init_from).restore(c, m.params(), nullptr);
   return m;
 }
@@ -167,7 +168,6 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   if (!hooks.step) hooks.step = [](const StepReport&) {};
   if (!hooks.eval) hooks.eval = [](int64_t, double) {};
   if (!hooks.should_stop) hooks.should_stop = [] { return false; };
-  set_parallel_threads(o.threads);  // 0: one per hardware thread
   std::error_code ec;
   fs::create_directories(o.out, ec);
   check(fs::is_directory(o.out), "--out: cannot create the directory " + o.out);
@@ -205,14 +205,14 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
 
   check_training_memory(cfg, static_cast<double>(data.rows) * static_cast<double>(data.width));
   std::optional<Progress> starting(std::in_place, "setting up the model and optimizer");
-  TrainableModel model = resume_from ? TrainableModel::random_init(cfg, o.seed) : make_model(o, cfg);
+  TrainableModel model = resume_from ? TrainableModel::zeros(cfg, device_of(o)) : make_model(o, cfg);
   AdamWOptions ao;
   ao.beta1 = o.beta1;
   ao.beta2 = o.beta2;
   ao.eps = o.adam_eps;
   ao.weight_decay = o.weight_decay;
   ao.exclude_norms_from_decay = o.no_decay_norms;
-  AdamW opt(model.params(), ao);
+  AdamW opt(model.arena(), ao);
   int64_t step = 0;
   double elapsed_before = 0;
   if (resume_from) {
@@ -298,13 +298,13 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
       loss += model.forward_backward(tokens, data.rows, data.width, 1.0f / static_cast<float>(o.grad_accum));
     }
     loss /= static_cast<double>(o.grad_accum);
-    const double grad_norm = o.grad_clip > 0 ? clip_grad_norm(model.params(), o.grad_clip) : global_grad_norm(model.params());
+    const double grad_norm = o.grad_clip > 0 ? clip_grad_norm(model.arena(), o.grad_clip) : global_grad_norm(model.arena());
     // Stop before the update: the weights stay those of the last step, and nothing is saved.
     check(std::isfinite(loss) && std::isfinite(grad_norm),
           "step " + std::to_string(step) + ": the loss is " + std::to_string(loss) + " and the gradient norm " +
               std::to_string(grad_norm) + "; training stopped before this update (lower --lr or set --grad-clip); " +
               (fs::exists(ckpt_path) ? ckpt_path + " is left as it was" : "no checkpoint was written"));
-    opt.step(model.params(), lr);
+    opt.step(lr);
     const double dt = seconds_since(t0);
     StepReport r;
     r.step = step;

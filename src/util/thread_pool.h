@@ -90,4 +90,22 @@ class ThreadPool {
 // Number of physical cores this process may run on (hyper-threads counted once); at least 1.
 int physical_core_count();
 
+// Splits [0, n) into at most pool->size() contiguous parts (one for a null pool) of at least
+// min_per_part items, fixed by n and the pool's size, runs fn(begin, end, part) on each and returns
+// the number of parts: per-part partial sums reduced in part order depend on the thread count only.
+template <class F>
+int run_parts(ThreadPool* pool, int64_t n, int64_t min_per_part, F&& fn) {
+  const int64_t by_size = n / (min_per_part > 1 ? min_per_part : 1);
+  const int threads = pool ? pool->size() : 1;
+  const int parts = static_cast<int>(by_size < 1 ? 1 : by_size > threads ? threads : by_size);
+  if (parts == 1) {
+    if (n > 0) fn(int64_t{0}, n, 0);
+    return 1;
+  }
+  pool->parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) fn(n * p / parts, n * (p + 1) / parts, static_cast<int>(p));
+  });
+  return parts;
+}
+
 }  // namespace mmfree

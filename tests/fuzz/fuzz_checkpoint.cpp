@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ModelConfig& c = ck.meta().config;
     if (c.parameter_count() > fuzz::kMaxFuzzParameters) return 0;
     TrainableModel m = TrainableModel::random_init(c, 1);
-    AdamW opt(m.params(), AdamWOptions{});
+    AdamW opt(m.arena(), AdamWOptions{});
     ck.restore(c, m.params(), &opt);
   } catch (const Error&) {
   }

@@ -1,6 +1,8 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include "kernels/blas.h"
 #include "kernels/elementwise.h"
+#include "kernels/train_quant.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -117,6 +119,21 @@ void CpuBackend::mlgru_scan(const MlgruScan& s) {
 void CpuBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_ld, float* out,
                           int64_t out_ld) {
   mmfree::silu_mul(isa_, a, b, rows, cols, in_ld, out, out_ld, workers_);
+}
+
+void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  blas::gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, workers_);
+}
+
+void CpuBackend::quantize_rows(const float* x, const float* w, int64_t n, int64_t k, float* q, float* s_x) {
+  mmfree::run_parts(workers_, n, std::max<int64_t>(1, 16384 / k), [&](int64_t b, int64_t e, int) {
+    rmsnorm_quantize_to_float(x + b * k, w, e - b, k, q + b * k, s_x + b);
+  });
+}
+
+int CpuBackend::run_parts(int64_t n, int64_t min_per_part, const std::function<void(int64_t, int64_t, int)>& fn) {
+  return mmfree::run_parts(workers_, n, min_per_part, fn);
 }
 
 }  // namespace mmfree

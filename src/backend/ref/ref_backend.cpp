@@ -75,4 +75,27 @@ void RefBackend::silu_mul(const float* a, const float* b, int64_t rows, int64_t 
     for (int64_t c = 0; c < cols; ++c) out[r * out_ld + c] = siluf(a[r * in_ld + c]) * b[r * in_ld + c];
 }
 
+void RefBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0;  // the oracle sums in double
+      for (int64_t p = 0; p < k; ++p)
+        sum += static_cast<double>(trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+      float& out = c[i * ldc + j];
+      out = static_cast<float>(alpha * sum + (beta == 0.0f ? 0.0 : static_cast<double>(beta) * out));
+    }
+}
+
+void RefBackend::quantize_rows(const float* x, const float* w, int64_t n, int64_t k, float* q, float* s_x) {
+  std::vector<int8_t> codes(static_cast<size_t>(n * k));  // the oracle may allocate
+  rmsnorm_quantize_ref(x, w, n, k, codes.data(), s_x);
+  for (int64_t i = 0; i < n * k; ++i) q[i] = codes[i];
+}
+
+int RefBackend::run_parts(int64_t n, int64_t /*min_per_part*/, const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n > 0) fn(0, n, 0);
+  return 1;
+}
+
 }  // namespace mmfree

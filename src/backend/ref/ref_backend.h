@@ -21,6 +21,11 @@ class RefBackend : public HostBackend {
   void rmsnorm(const float* x, int64_t x_ld, const float* w, int64_t n, int64_t k, float eps, float* out) override;
   void silu_mul(const float* a, const float* b, int64_t rows, int64_t cols, int64_t in_ld, float* out,
                 int64_t out_ld) override;
+  void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override;
+  void quantize_rows(const float* x, const float* w, int64_t n, int64_t k, float* q, float* s_x) override;
+  int run_parts(int64_t n, int64_t min_per_part, const std::function<void(int64_t, int64_t, int)>& fn) override;
+  int max_parts() const override { return 1; }
 
  private:
   std::vector<int8_t> q_;

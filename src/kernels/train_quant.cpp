@@ -1,4 +1,4 @@
-#include "train/train_quant.h"
+#include "kernels/train_quant.h"
 
 #include <algorithm>
 

@@ -1,10 +1,10 @@
-#include "train/blas.h"
+#include "kernels/blas.h"
 
 #include <cblas.h>
 
 #include <algorithm>
 
-#include "train/parallel.h"
+#include "util/thread_pool.h"
 
 namespace mmfree::blas {
 
@@ -17,7 +17,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
-// Each call runs on its caller's thread; parallel.h owns the threads.
+// Each call runs on its caller's thread; the pool owns the threads.
 void single_threaded_openblas() {
   static const bool once = [] {
     openblas_set_num_threads(1);
@@ -31,17 +31,17 @@ constexpr int64_t kMinFlopsPerPart = int64_t{1} << 21;
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, ThreadPool* pool) {
   if (m == 0 || n == 0) return;
   single_threaded_openblas();
   if (m >= n) {  // blocks of rows of C: rows of op(A)
     const int64_t min_rows = std::max<int64_t>(1, kMinFlopsPerPart / std::max<int64_t>(2 * n * k, 1));
-    parallel_for(m, min_rows, [&](int64_t r0, int64_t r1, int) {
+    run_parts(pool, m, min_rows, [&](int64_t r0, int64_t r1, int) {
       sgemm(trans_a, trans_b, r1 - r0, n, k, alpha, trans_a ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
     });
   } else {  // blocks of columns of C: columns of op(B)
     const int64_t min_cols = std::max<int64_t>(1, kMinFlopsPerPart / std::max<int64_t>(2 * m * k, 1));
-    parallel_for(n, min_cols, [&](int64_t c0, int64_t c1, int) {
+    run_parts(pool, n, min_cols, [&](int64_t c0, int64_t c1, int) {
       sgemm(trans_a, trans_b, m, c1 - c0, k, alpha, a, lda, trans_b ? b + c0 * ldb : b + c0, ldb, beta, c + c0, ldc);
     });
   }

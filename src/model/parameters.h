@@ -1,0 +1,44 @@
+#pragma once
+// The trainable parameters as one flat arena: the latent full-precision value of every tensor of
+// the model, and its gradient, each one allocation in backend memory with a tensor at an offset,
+// so that a backend allocates once and AdamW and clipping are passes over the whole.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/tensor_names.h"
+
+namespace mmfree {
+
+struct Parameter {
+  std::string name;  // as in model.safetensors, e.g. "model.layers.0.attn.i_proj.weight"
+  std::vector<int64_t> shape;
+  int64_t offset = 0;  // floats from the start of the arena
+  // Views into the arena. Host-addressable only on a backend whose memory is the host's.
+  std::span<float> value, grad;
+};
+
+class ParameterArena {
+ public:
+  // Every tensor of `specs`, in that order, zero.
+  ParameterArena(Backend& be, const std::vector<TensorSpec>& specs);
+
+  std::vector<Parameter>& params() { return params_; }
+  const std::vector<Parameter>& params() const { return params_; }
+  Parameter& operator[](const std::string& name);
+  const Parameter& operator[](const std::string& name) const;
+  int64_t size() const { return size_; }  // floats in the whole arena
+  float* values() const { return values_.as<float>(); }
+  float* grads() const { return grads_.as<float>(); }
+  Backend& backend() const { return *be_; }
+
+ private:
+  Backend* be_;
+  int64_t size_ = 0;
+  Buffer values_, grads_;
+  std::vector<Parameter> params_;
+};
+
+}  // namespace mmfree

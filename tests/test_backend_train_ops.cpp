@@ -1,0 +1,225 @@
+// The training ops of every backend that trains against the ref backend (test_backend_ops.cpp's
+// harness and backend list), at odd shapes. Ops that the host backends run with the same row code
+// on more threads must equal ref bit for bit; the float products (OpenBLAS in float against ref's
+// double sums) and reductions split over threads stay within the bounds stated at each check.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "backend/ref/ref_backend.h"
+#include "backend_harness.h"
+#include "test_util.h"
+
+namespace mmfree {
+namespace {
+
+using test::BackendCase;
+using test::get;
+using test::normwise_error;
+using test::put;
+using test::randn;
+
+class BackendTrainOps : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().skip_reason.empty()) GTEST_SKIP() << GetParam().name << ": " << GetParam().skip_reason;
+    be_ = GetParam().make();
+    try {
+      be_->trainable_matrix(1, 1, false);
+    } catch (const std::exception& e) {
+      GTEST_SKIP() << e.what();
+    }
+  }
+  RefBackend ref_;
+  std::unique_ptr<Backend> be_;
+};
+
+struct MatrixShape {
+  int64_t n, rows, cols;
+};
+const MatrixShape kMatrixShapes[] = {{1, 5, 37}, {7, 11, 13}, {33, 130, 64}, {100, 17, 300}, {5, 1030, 256}};
+
+// A trainable matrix of latent weights on one backend, re-quantised, with its norm.
+struct Trainable {
+  std::unique_ptr<BackendMatrix> w;
+  Buffer latent, norm;
+  Trainable(Backend& be, const MatrixShape& s, bool identity, const std::vector<float>& latent_w,
+            const std::vector<float>& norm_w)
+      : w(be.trainable_matrix(s.rows, s.cols, identity)), latent(put(be, latent_w)), norm(put(be, norm_w)) {
+    be.ternarize(*w, latent.as<float>());
+    be.reserve_training(s.n, s.cols);
+  }
+};
+
+TEST_P(BackendTrainOps, TrainableProductsMatchRef) {
+  for (const MatrixShape& s : kMatrixShapes)
+    for (bool identity : {false, true}) {
+      const auto latent = randn(s.rows * s.cols, 1, 0.05f), norm = randn(s.cols, 2), x = randn(s.n * s.cols, 3, 2.0f);
+      Trainable r(ref_, s, identity, latent, norm), b(*be_, s, identity, latent, norm);
+      EXPECT_EQ(r.w->s_w, b.w->s_w);
+      std::vector<float> want(static_cast<size_t>(s.n * s.rows));
+      std::vector<float> xr = x;
+      const BitLinearCall rc{r.w.get(), r.norm.as<float>(), want.data()};
+      ref_.bitlinear({&rc, 1}, {.kind = BitLinearInput::Kind::Plain, .x = xr.data(), .ld = s.cols}, s.n);
+      Buffer xb = put(*be_, x), y = be_->alloc(s.n * s.rows * 4);
+      const BitLinearCall bc{b.w.get(), b.norm.as<float>(), y.as<float>()};
+      be_->bitlinear({&bc, 1}, {.kind = BitLinearInput::Kind::Plain, .x = xb.as<float>(), .ld = s.cols}, s.n);
+      const auto got = get<float>(*be_, y, s.n * s.rows);
+      if (!identity) {
+        EXPECT_EQ(got, want) << s.n << "x" << s.rows << "x" << s.cols;  // exact integer sums, the same scaling
+        continue;
+      }
+      // Identity: a float product of k terms against ref's double sums: k * 2^-24 relative, normwise.
+      EXPECT_LE(normwise_error(got, want), static_cast<double>(s.cols) * 6e-8) << s.n << "x" << s.rows << "x" << s.cols;
+    }
+}
+
+TEST_P(BackendTrainOps, BitLinearBackwardMatchesRef) {
+  double worst = 0;
+  for (const MatrixShape& s : kMatrixShapes)
+    for (bool identity : {false, true})
+      for (bool accumulate : {false, true}) {
+        const auto latent = randn(s.rows * s.cols, 4, 0.05f), norm = randn(s.cols, 5), m = randn(s.n * s.cols, 6, 2.0f);
+        const auto dy = randn(s.n * s.rows, 7), dm0 = randn(s.n * s.cols, 8), dw0 = randn(s.rows * s.cols, 9),
+                   dn0 = randn(s.cols, 10);
+        Trainable r(ref_, s, identity, latent, norm), b(*be_, s, identity, latent, norm);
+        std::vector<float> want_dm = dm0, want_dw = dw0, want_dn = dn0, mr = m, dyr = dy;
+        ref_.bitlinear_backward({r.w.get(), r.norm.as<float>(), mr.data(), dyr.data(), s.n, want_dm.data(), accumulate,
+                                 want_dw.data(), want_dn.data()});
+        const Buffer mb = put(*be_, m), dyb = put(*be_, dy);
+        Buffer dmb = put(*be_, dm0), dwb = put(*be_, dw0), dnb = put(*be_, dn0);
+        be_->bitlinear_backward({b.w.get(), b.norm.as<float>(), mb.as<float>(), dyb.as<float>(), s.n, dmb.as<float>(),
+                                 accumulate, dwb.as<float>(), dnb.as<float>()});
+        const double e = std::max({normwise_error(get<float>(*be_, dmb, s.n * s.cols), want_dm),
+                                   normwise_error(get<float>(*be_, dwb, s.rows * s.cols), want_dw),
+                                   normwise_error(get<float>(*be_, dnb, s.cols), want_dn)});
+        worst = std::max(worst, e);
+        // Float sums of up to max(n, rows) <= 1030 terms against ref's double sums: 1030 * 2^-24 =
+        // 6e-5 worst case, normwise; then the RMSNorm backward's own few roundings.
+        EXPECT_LE(e, 1e-4) << s.n << "x" << s.rows << "x" << s.cols << " identity " << identity;
+      }
+  std::printf("[ metric ] %s bitlinear_backward worst normwise error %.3g (bound 1e-4)\n", GetParam().name.c_str(), worst);
+}
+
+TEST_P(BackendTrainOps, ElementwiseBackwardsEqualRef) {
+  // The host backends run these with ref's row code on more threads: bit for bit, partial sums of
+  // dw reduced in part order (within float rounding of ref's one pass).
+  for (int64_t n : {1, 7, 300})
+    for (int64_t d : {5, 64, 1000}) {
+      be_->reserve_training(n, 2 * d);
+      ref_.reserve_training(n, 2 * d);
+      const auto x = randn(n * d, 11, 3.0f), w = randn(d, 12), dy = randn(n * d, 13), dx0 = randn(n * d, 14),
+                 dw0 = randn(d, 15), h = randn(n * d, 16);
+      for (bool accumulate : {false, true}) {
+        std::vector<float> want_dx = dx0, want_dw = dw0, xr = x, wr = w, dyr = dy;
+        ref_.rmsnorm_backward(xr.data(), wr.data(), dyr.data(), n, d, 1e-6f, want_dx.data(), accumulate, want_dw.data());
+        const Buffer xb = put(*be_, x), wb = put(*be_, w), dyb = put(*be_, dy);
+        Buffer dxb = put(*be_, dx0), dwb = put(*be_, dw0);
+        be_->rmsnorm_backward(xb.as<float>(), wb.as<float>(), dyb.as<float>(), n, d, 1e-6f, dxb.as<float>(), accumulate,
+                              dwb.as<float>());
+        EXPECT_EQ(get<float>(*be_, dxb, n * d), want_dx) << "rmsnorm_backward n=" << n << " d=" << d;
+        EXPECT_LE(normwise_error(get<float>(*be_, dwb, d), want_dw), 4 * 6e-8 * n) << "rmsnorm dw n=" << n;
+      }
+      {  // gated
+        std::vector<float> want_dh(x.size()), want_dg(x.size()), want_dw = dw0, hr = h, gr = x, wr = w, dmr = dy;
+        ref_.gated_backward({hr.data(), gr.data(), wr.data(), dmr.data(), n, d, 1e-6f, want_dh.data(), want_dg.data(),
+                             want_dw.data()});
+        const Buffer hb = put(*be_, h), gb = put(*be_, x), wb = put(*be_, w), dmb = put(*be_, dy);
+        Buffer dhb = be_->alloc(n * d * 4), dgb = be_->alloc(n * d * 4), dwb = put(*be_, dw0);
+        be_->gated_backward({hb.as<float>(), gb.as<float>(), wb.as<float>(), dmb.as<float>(), n, d, 1e-6f,
+                             dhb.as<float>(), dgb.as<float>(), dwb.as<float>()});
+        EXPECT_EQ(get<float>(*be_, dhb, n * d), want_dh) << "gated dh n=" << n << " d=" << d;
+        EXPECT_EQ(get<float>(*be_, dgb, n * d), want_dg) << "gated dg n=" << n << " d=" << d;
+        EXPECT_LE(normwise_error(get<float>(*be_, dwb, d), want_dw), 4 * 6e-8 * n) << "gated dw n=" << n;
+      }
+      {  // GLU: gv [n][2d]
+        const auto gv = randn(n * 2 * d, 17, 2.0f);
+        std::vector<float> want(static_cast<size_t>(n * 2 * d)), gvr = gv, dmr = dy;
+        ref_.glu_backward(gvr.data(), dmr.data(), n, d, want.data());
+        const Buffer gvb = put(*be_, gv), dmb = put(*be_, dy);
+        Buffer out = be_->alloc(n * 2 * d * 4);
+        be_->glu_backward(gvb.as<float>(), dmb.as<float>(), n, d, out.as<float>());
+        EXPECT_EQ(get<float>(*be_, out, n * 2 * d), want) << "glu n=" << n << " d=" << d;
+      }
+    }
+}
+
+TEST_P(BackendTrainOps, MlgruScanBackwardEqualsRef) {
+  for (int64_t d : {1, 17, 1000})
+    for (int64_t B : {1, 3})
+      for (int64_t T : {1, 9})
+        for (bool with_lb : {false, true}) {
+          const int64_t n = B * T;
+          be_->reserve_training(n, d);
+          ref_.reserve_training(n, d);
+          const auto i = randn(n * d, 21), f = randn(n * d, 22, 2.0f), h = randn(n * d, 23), dh = randn(n * d, 24);
+          const auto lb = randn(d, 25, 0.3f), dlb0 = randn(d, 26);
+          std::vector<float> want_di(static_cast<size_t>(n * d)), want_df(want_di.size()), want_dlb = dlb0;
+          std::vector<float> ir = i, fr = f, hr = h, dhr = dh, lbr = lb;
+          ref_.mlgru_scan_backward({ir.data(), fr.data(), hr.data(), with_lb ? lbr.data() : nullptr, dhr.data(), B, T, d,
+                                    want_di.data(), want_df.data(), with_lb ? want_dlb.data() : nullptr});
+          const Buffer ib = put(*be_, i), fb = put(*be_, f), hb = put(*be_, h), dhb = put(*be_, dh), lbb = put(*be_, lb);
+          Buffer dib = be_->alloc(n * d * 4), dfb = be_->alloc(n * d * 4), dlbb = put(*be_, dlb0);
+          be_->mlgru_scan_backward({ib.as<float>(), fb.as<float>(), hb.as<float>(), with_lb ? lbb.as<float>() : nullptr,
+                                    dhb.as<float>(), B, T, d, dib.as<float>(), dfb.as<float>(),
+                                    with_lb ? dlbb.as<float>() : nullptr});
+          // Channels are independent: each part owns a range of them, so the result is ref's.
+          EXPECT_EQ(get<float>(*be_, dib, n * d), want_di) << "d=" << d << " B=" << B << " T=" << T;
+          EXPECT_EQ(get<float>(*be_, dfb, n * d), want_df) << "d=" << d << " B=" << B << " T=" << T;
+          EXPECT_EQ(get<float>(*be_, dlbb, d), want_dlb) << "d=" << d << " B=" << B << " T=" << T;
+        }
+}
+
+TEST_P(BackendTrainOps, LossOptimizerAndEmbeddingMatchRef) {
+  const int64_t n = 37, V = 1001, d = 19, rows = 50;
+  const auto logits = randn(n * V, 31, 3.0f);
+  std::vector<int32_t> labels(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) labels[r] = r % 5 == 4 ? -1 : static_cast<int32_t>((r * 7919) % V);
+  std::vector<float> want = logits;
+  const double want_nll = ref_.cross_entropy(want.data(), labels.data(), n, V, 0.25f);
+  Buffer lb = put(*be_, logits);
+  const Buffer labb = put(*be_, labels);
+  const double nll = be_->cross_entropy(lb.as<float>(), labb.as<int32_t>(), n, V, 0.25f);
+  EXPECT_NEAR(nll, want_nll, 1e-12 * want_nll);  // double partial sums in another order
+  EXPECT_EQ(get<float>(*be_, lb, n * V), want);  // each row alone: ref's code
+
+  const std::vector<int32_t> tokens = {3, 0, 49, 3, 3, 17};
+  const auto dx = randn(6 * d, 32), table0 = randn(rows * d, 33);
+  std::vector<float> want_t = table0, dxr = dx;
+  ref_.embed_backward(tokens.data(), dxr.data(), 6, d, want_t.data());
+  const Buffer tb = put(*be_, tokens), dxb = put(*be_, dx);
+  Buffer tab = put(*be_, table0);
+  be_->embed_backward(tb.as<int32_t>(), dxb.as<float>(), 6, d, tab.as<float>());
+  EXPECT_EQ(get<float>(*be_, tab, rows * d), want_t);
+
+  const int64_t count = 300001;  // parts of the cpu backend's threads
+  const auto p0 = randn(count, 34), g = randn(count, 35), m0 = randn(count, 36, 0.1f);
+  auto v0 = randn(count, 37, 0.1f);
+  for (auto& v : v0) v = v * v;
+  AdamWUpdate u{nullptr, nullptr, nullptr, nullptr, count, 0.999f, 1e-3f, 0.3f, 0.1f, 0.95f, 0.05f, 1e-8f};
+  std::vector<float> pr = p0, gr = g, mr = m0, vr = v0;
+  AdamWUpdate ur = u;
+  ur.p = pr.data(), ur.g = gr.data(), ur.m = mr.data(), ur.v = vr.data();
+  ref_.adamw(ur);
+  Buffer pb = put(*be_, p0), mb = put(*be_, m0), vb = put(*be_, v0);
+  const Buffer gb = put(*be_, g);
+  u.p = pb.as<float>(), u.g = gb.as<float>(), u.m = mb.as<float>(), u.v = vb.as<float>();
+  be_->adamw(u);
+  EXPECT_EQ(get<float>(*be_, pb, count), pr);
+  EXPECT_EQ(get<float>(*be_, mb, count), mr);
+  EXPECT_EQ(get<float>(*be_, vb, count), vr);
+
+  const double want_sq = ref_.sum_squares(gr.data(), count);
+  EXPECT_NEAR(be_->sum_squares(gb.as<float>(), count), want_sq, 1e-12 * want_sq);
+  be_->scale(pb.as<float>(), count, 0.5f);
+  for (auto& v : pr) v *= 0.5f;
+  EXPECT_EQ(get<float>(*be_, pb, count), pr);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendTrainOps, ::testing::ValuesIn(test::backends_under_test()),
+                         [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace mmfree
