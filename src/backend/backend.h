@@ -234,6 +234,9 @@ class Backend {
   virtual void ternarize(BackendMatrix& w, const float* latent);
   // Scratch for the backward of up to `rows` rows of up to max_cols inputs (once per plan).
   virtual void reserve_training(int64_t rows, int64_t max_cols);
+  // An embedding table that is a F32 tensor [rows][cols] in this backend's memory (the latent
+  // embeddings of a ParameterArena), read in place by embed(): it sees each step's values.
+  virtual std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols);
   virtual void bitlinear_backward(const BitLinearBackward& b);
   // For y = RMSNorm(x) * w over n rows of k: dx = (written, or added to when accumulate), dw +=.
   virtual void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps,

@@ -46,6 +46,10 @@ std::unique_ptr<BackendEmbeddings> HostBackend::upload_embeddings(const Embeddin
   return e;
 }
 
+std::unique_ptr<BackendEmbeddings> HostBackend::float_embeddings(const float* table, int64_t rows, int64_t cols) {
+  return upload_embeddings(EmbeddingTable(GgmlType::F32, reinterpret_cast<const uint8_t*>(table), rows, cols));
+}
+
 void HostBackend::embed(const BackendEmbeddings& table, const int32_t* tokens, int64_t n, float* x) {
   const auto& t = static_cast<const HostEmbeddings&>(table).table;
   for (int64_t r = 0; r < n; ++r) t.row(tokens[r], x + r * t.cols());

@@ -38,6 +38,7 @@ class HostBackend : public Backend {
   std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity) override;
   void ternarize(BackendMatrix& w, const float* latent) override;
   void reserve_training(int64_t rows, int64_t max_cols) override;
+  std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols) override;
   void bitlinear_backward(const BitLinearBackward& b) override;
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                         bool accumulate, float* dw) override;

@@ -114,11 +114,8 @@ Model::Model(std::shared_ptr<const WeightSource> weights, std::unique_ptr<Backen
 Model::Model(const ModelConfig& c, ParameterArena& params, std::shared_ptr<Backend> backend, bool identity_quantizers)
     : cfg_(c), be_(std::move(backend)), params_(&params) {
   weights_ = std::make_unique<ArenaWeights>(*be_, params, identity_quantizers);
-  const Parameter& emb = params["model.embeddings.weight"];
-  const EmbeddingTable table(GgmlType::F32, reinterpret_cast<const uint8_t*>(emb.value.data()), cfg_.vocab_size,
-                             cfg_.hidden_size);
-  embedding_row_bytes_ = table.row_bytes();
-  embeddings_ = be_->upload_embeddings(table);
+  embedding_row_bytes_ = cfg_.hidden_size * static_cast<int64_t>(sizeof(float));
+  embeddings_ = be_->float_embeddings(params["model.embeddings.weight"].value.data(), cfg_.vocab_size, cfg_.hidden_size);
   lower_bounds_ = be_->alloc(cfg_.num_layers * cfg_.hidden_size * static_cast<int64_t>(sizeof(float)));
   build(*weights_);
 }
