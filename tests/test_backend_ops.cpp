@@ -406,6 +406,38 @@ TEST_P(BackendOps, ReserveOnlyGrows) {
   }
 }
 
+TEST_P(BackendOps, RecordingsSurviveAGrowingReserve) {
+  // A recording names the scratch it ran on. A reserve that reallocates the scratch must not leave
+  // a replay writing the freed memory, which the next allocations are likely to hold.
+  const PackedCase p = pack(TernaryFormat::TQ2_0_R8, 64, 256, 3);
+  const auto x = randn(256, 4), norm = randn(256, 5);
+  be_->reserve(1, 256);
+  const auto w = be_->upload_matrix(p.w, p.s_w);
+  const Buffer xb = put(*be_, x), nb = put(*be_, norm);
+  Buffer y = be_->alloc(64 * 4);
+  struct Ctx {
+    Backend* be;
+    BitLinearCall call;
+    BitLinearInput in;
+  } ctx{be_.get(), {w.get(), nb.as<float>(), y.as<float>()}, plain(xb.as<float>(), 256)};
+  const RecordingKey key{1, 1, 1, 0};
+  auto step = [](void* c) {
+    auto* s = static_cast<Ctx*>(c);
+    s->be->bitlinear({&s->call, 1}, s->in, 1);
+  };
+  be_->run_recorded(key, step, &ctx);
+  const auto want = get<float>(*be_, y, 64);
+  be_->reserve(64, 4096);
+  const std::vector<uint8_t> pattern(256, 0x5a);
+  std::vector<Buffer> others;
+  for (int i = 0; i < 64; ++i) others.push_back(put(*be_, pattern));
+  be_->run_recorded(key, step, &ctx);
+  EXPECT_EQ(get<float>(*be_, y, 64), want);
+  int64_t changed = 0;
+  for (const Buffer& b : others) changed += get<uint8_t>(*be_, b, 256) != pattern;
+  EXPECT_EQ(changed, 0) << "buffers written by a replay after the reserve";
+}
+
 TEST_P(BackendOps, EmbedAndMemoryMatchRef) {
   const auto want = randn(1001, 1);
   const Buffer xb = put(*be_, want);
