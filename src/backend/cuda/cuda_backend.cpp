@@ -122,6 +122,8 @@ class CudaBackend : public Backend {
 
   void reserve(int64_t rows, int64_t max_cols) override {
     if (rows <= rows_ && max_cols <= cols_) return;
+    stream_.synchronize();  // no queued work may still use the scratch freed below,
+    graphs_.clear();        // nor a recording name it
     rows_ = std::max(rows, rows_);
     cols_ = std::max(max_cols, cols_);
     q_stride_ = cuda::padded_cols(cols_);
