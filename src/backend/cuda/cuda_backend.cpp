@@ -162,11 +162,6 @@ class CudaBackend : public Backend {
     const std::span<const cuda::QuantTarget> t(targets, calls.size());
     cudaStream_t st = stream_.get();
     using Kind = BitLinearInput::Kind;
-    if (in.kind == Kind::Glu && n == 1 && calls.size() == 1 && k <= cuda::kMaxGluCols) {
-      // Decode: the down product quantises its own input (one launch instead of two).
-      cuda::glu_product(in.x, calls[0].norm, products[0], st);
-      return;
-    }
     switch (in.kind) {
       case Kind::Plain: cuda::norm_quantize(in.x, nullptr, in.ld, nullptr, in.eps, n, k, t, q_stride_, st); break;
       case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;

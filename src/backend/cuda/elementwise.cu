@@ -4,7 +4,6 @@
 
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
-#include "backend/cuda/row_math.cuh"
 #include "backend/cuda/runtime.h"
 
 namespace mmfree::cuda {
@@ -18,6 +17,49 @@ constexpr int kRowThreads = 1024;  // H200, 2.7B shapes, one row: 256 threads to
 constexpr int kManyRowThreads = 256;
 constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
+
+// The CPU's sigmoidf and siluf (model/ops.h) with IEEE division; expf is within 2 ulp of std::exp.
+__device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
+
+// Every thread of the block gets op over all threads' v[j] for each j < N, combined in one fixed
+// order (so the result does not vary between runs or threads): each warp by shuffles, then every
+// warp over the warps' results, taking lane 0's. One barrier; scratch (32 * N values) must not be
+// used by another call in the same kernel.
+template <int N, class T, class Op>
+__device__ void block_reduce(T (&v)[N], Op op, T identity, T* scratch) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+#pragma unroll
+  for (int j = 0; j < N; ++j)
+    for (int o = 16; o > 0; o >>= 1) v[j] = op(v[j], __shfl_xor_sync(0xffffffffu, v[j], o));
+  if (lane == 0)
+#pragma unroll
+    for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
+  __syncthreads();
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    T r = lane < warps ? scratch[lane * N + j] : identity;
+    for (int o = 16; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
+    v[j] = __shfl_sync(0xffffffffu, r, 0);  // lanes may differ in the last bit of a double sum: take one
+  }
+}
+
+struct DoubleSum {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+struct IntSum {
+  __device__ int operator()(int a, int b) const { return a + b; }
+};
+struct FloatMax {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// 1 / sqrt(mean(x^2) + eps) from the block's partial sums of squares (in double, as model/ops.h).
+__device__ float rstd_of(double partial, int k, float eps, double* scratch) {
+  double ss[1] = {partial};
+  block_reduce(ss, DoubleSum{}, 0.0, scratch);
+  return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+}
 
 // One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
 struct Gate {
@@ -190,7 +232,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     int8_t* __restrict__ q = a.t[t].q + row * a.q_stride;
     for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
       int v = 0;
-      if (c < k) v = quantize_code(m(j, c), rstd, w_norm(t, j, c), s);
+      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w_norm(t, j, c) * s), -128.0f), 127.0f));
       q[c] = static_cast<int8_t>(v);
       sum[t] += v;
     });

@@ -5,7 +5,6 @@
 
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
-#include "backend/cuda/row_math.cuh"
 #include "backend/cuda/runtime.h"
 
 namespace mmfree::cuda {
@@ -28,17 +27,8 @@ struct KernelProduct {
   int strip_begin;  // the launch's strips [strip_begin, strip_begin + ceil(tiles / RT)) are this product's
 };
 
-// Decode of the GLU's down product (one token): every block quantises silu(gate) * up itself, as
-// glu_quantize does, into shared memory, instead of a separate launch writing q for it.
-struct GluInput {
-  const float* gv = nullptr;  // [2k]: gate, then up; null: the activations come quantised
-  const float* w_norm = nullptr;
-  int k = 0;
-};
-
 struct KernelArgs {
   KernelProduct p[kMaxProducts];
-  GluInput glu;
   int count;
   int n, total_strips;
   int row_warps, k_warps;  // warps of a block: row_warps strips x k_warps column slices
@@ -61,7 +51,7 @@ __device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
 // group nt is tok + 8 nt, clamped to last (tokens past the end read the last row; their sums are
 // never stored). Each activation fragment serves RT tiles: more rows per warp, fewer bytes of
 // activations per multiply-add.
-template <int NT, int RT, bool kSharedQ>
+template <int NT, int RT>
 __device__ __forceinline__ void strip_unit(int (&acc)[RT][NT][4], const uint4 (&wv)[RT], const int8_t* q, int64_t stride,
                                            int tok, int last) {
   uint32_t a[RT][4][4];
@@ -76,8 +66,8 @@ __device__ __forceinline__ void strip_unit(int (&acc)[RT][NT][4], const uint4 (&
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
     const int8_t* row = q + static_cast<int64_t>(min(tok + 8 * nt, last)) * stride;
-    const int4 lo = kSharedQ ? *reinterpret_cast<const int4*>(row) : __ldg(reinterpret_cast<const int4*>(row));
-    const int4 hi = kSharedQ ? *reinterpret_cast<const int4*>(row + 16) : __ldg(reinterpret_cast<const int4*>(row + 16));
+    const int4 lo = __ldg(reinterpret_cast<const int4*>(row));
+    const int4 hi = __ldg(reinterpret_cast<const int4*>(row + 16));
     const uint32_t b[8] = {uint32_t(lo.x), uint32_t(lo.y), uint32_t(lo.z), uint32_t(lo.w),
                            uint32_t(hi.x), uint32_t(hi.y), uint32_t(hi.z), uint32_t(hi.w)};
 #pragma unroll
@@ -88,48 +78,12 @@ __device__ __forceinline__ void strip_unit(int (&acc)[RT][NT][4], const uint4 (&
   }
 }
 
-struct GluQuant {
-  int sum;
-  float scale;
-};
-// glu_quantize's row (elementwise.cu, RowMode::Glu) by the whole block: q[0, cols) (zero past k),
-// its sum and scale s_x. m = silu(gate) * up is recomputed in each pass (the loads come from L1).
-__device__ GluQuant glu_prologue(const GluInput& in, int cols, int8_t* q) {
-  __shared__ double ss_scratch[32];
-  __shared__ float max_scratch[32];
-  __shared__ int sum_scratch[32];
-  const float* __restrict__ gv = in.gv;
-  const float* __restrict__ w = in.w_norm;
-  const int k = in.k;
-  auto m = [&](int c) { return silu_f(gv[c]) * gv[k + c]; };
-  double ss = 0;
-  for (int c = threadIdx.x; c < k; c += blockDim.x) {
-    const float v = m(c);
-    ss += static_cast<double>(v) * v;
-  }
-  const float rstd = rstd_of(ss, k, 1e-6f, ss_scratch);
-  float amax[1] = {0.0f};
-  for (int c = threadIdx.x; c < k; c += blockDim.x) amax[0] = fmaxf(amax[0], fabsf(m(c) * rstd * w[c]));
-  block_reduce(amax, FloatMax{}, 0.0f, max_scratch);
-  const float s = 127.0f / fmaxf(amax[0], 1e-5f);
-  int sum[1] = {0};
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    const int v = c < k ? quantize_code(m(c), rstd, w[c], s) : 0;
-    q[c] = static_cast<int8_t>(v);
-    sum[0] += v;
-  }
-  block_reduce(sum, IntSum{}, 0, sum_scratch);  // its barrier also publishes q to the block
-  return {sum[0], s};
-}
-
 // A warp computes one strip (RT row tiles of one product) for 8 * NT tokens over the units
 // wk, wk + k_warps, ...; its loads for kDepth units are in flight together. Warps of one strip
 // (k_warps > 1) add their partial sums in shared memory.
-template <int NT, int RT, bool kGlu>
+template <int NT, int RT>
 __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_kernel(const __grid_constant__ KernelArgs a) {
-  static_assert(!kGlu || (NT == 1 && RT == 1), "the GLU prologue serves one token");
   constexpr int kDepth = RT == 1 ? 4 : 2;
-  __shared__ __align__(16) int8_t q_glu[kGlu ? kMaxGluCols : 16];
   extern __shared__ int partial[];  // [warps][RT * NT * 4][32], only when k_warps > 1
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
@@ -152,7 +106,7 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       for (int c = 0; c < 4; ++c) acc[rt][nt][c] = 0;
 
   pdl_allow_next();
-  const int8_t* q = (kGlu ? q_glu : p.q) + 32 * t;
+  const int8_t* q = p.q + 32 * t;
   const uint4* wp = p.w + static_cast<int64_t>(tile0) * p.units * 32 + lane;
   const int64_t tile_step = static_cast<int64_t>(p.units) * 32;
   auto load = [&](uint4 (&w)[RT], int u) {
@@ -167,12 +121,10 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
   int32_t early_sum[kEarly ? NT : 1][2];
   float early_scale[kEarly ? NT : 1][2];
   if constexpr (RT == 1) {
-    // Decode: the strip's first units are loaded, and the rest sent to L2, before waiting for the
+    // Decode: the strip's weights are sent to L2 and its first units loaded before waiting for the
     // kernel that writes the activations, so that they stream while it finishes (weights are never
-    // written by a kernel).
-    const int loaded = kDepth * a.k_warps;  // units the strip's warps load before the wait
-    if (active && wk == 0 && lane == 0 && p.units > loaded)
-      prefetch_l2(wp - lane + static_cast<int64_t>(loaded) * 32, static_cast<uint32_t>(p.units - loaded) * kTileBytes);
+    // written by a kernel); the rest then come from L2.
+    if (active && wk == 0 && lane == 0) prefetch_l2(wp - lane, static_cast<uint32_t>(p.units) * kTileBytes);
     uint4 first[kDepth][1];
 #pragma unroll
     for (int d = 0; d < kDepth; ++d)
@@ -184,18 +136,13 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       for (int e = 0; e < 2; ++e) {
         const int tok = tok0 + nt * 8 + 2 * t + e;
         const bool mine = active && wk == 0 && tok < a.n;
-        early_sum[nt][e] = mine && !kGlu ? p.sums[tok] : 0;
-        early_scale[nt][e] = mine && !kGlu && p.y ? p.scale[tok] : 1.0f;
+        early_sum[nt][e] = mine ? p.sums[tok] : 0;
+        early_scale[nt][e] = mine && p.y ? p.scale[tok] : 1.0f;
       }
-    if constexpr (kGlu) {
-      const GluQuant g = glu_prologue(a.glu, p.units * kTileCols, q_glu);
-      early_sum[0][0] = g.sum;
-      early_scale[0][0] = g.scale;
-    }
 #pragma unroll
     for (int d = 0; d < kDepth; ++d)  // the condition is the same for the whole warp, as mma.sync needs
       if (active && u + d * a.k_warps < p.units)
-        strip_unit<NT, RT, kGlu>(acc, first[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g,
+        strip_unit<NT, RT>(acc, first[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g,
                            a.n - 1);
     u += kDepth * a.k_warps;
   } else {
@@ -208,12 +155,12 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       for (int d = 0; d < kDepth; ++d) load(w[d], u + d * a.k_warps);
 #pragma unroll
       for (int d = 0; d < kDepth; ++d)
-        strip_unit<NT, RT, kGlu>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g, a.n - 1);
+        strip_unit<NT, RT>(acc, w[d], q + static_cast<int64_t>(u + d * a.k_warps) * kTileCols, p.stride, tok0 + g, a.n - 1);
     }
     for (; u < p.units; u += a.k_warps) {
       uint4 w[RT];
       load(w, u);
-      strip_unit<NT, RT, kGlu>(acc, w, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
+      strip_unit<NT, RT>(acc, w, q + static_cast<int64_t>(u) * kTileCols, p.stride, tok0 + g, a.n - 1);
     }
   }
 
@@ -275,21 +222,23 @@ int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw) {
   return kw;
 }
 
-template <int NT, int RT, bool kGlu = false>
+template <int NT, int RT>
 void launch(const KernelArgs& a, int token_groups, cudaStream_t s) {
   const int warps = a.row_warps * a.k_warps;
   const dim3 grid((a.total_strips + a.row_warps - 1) / a.row_warps, token_groups);
   const size_t shared = a.k_warps > 1 ? static_cast<size_t>(warps) * RT * NT * 4 * 32 * sizeof(int) : 0;
   static const bool raised = [] {  // the partial sums of 8 warps x 2 tiles x 8 groups take 64 KB
-    check(cudaFuncSetAttribute(product_kernel<NT, RT, kGlu>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024),
+    check(cudaFuncSetAttribute(product_kernel<NT, RT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024),
           "raise the shared memory limit");
     return true;
   }();
   (void)raised;
-  launch_pdl("ternary product kernel", product_kernel<NT, RT, kGlu>, grid, dim3(32 * warps), shared, s, a);
+  launch_pdl("ternary product kernel", product_kernel<NT, RT>, grid, dim3(32 * warps), shared, s, a);
 }
 
-void launch_products(std::span<const Product> products, cudaStream_t s, ProductTuning tuning, const GluInput& glu) {
+}  // namespace
+
+void ternary_product(std::span<const Product> products, cudaStream_t s, ProductTuning tuning) {
   if (products.empty() || products.size() > static_cast<size_t>(kMaxProducts))
     throw Error("internal: ternary_product takes 1 to " + std::to_string(kMaxProducts) + " products");
   const int64_t n = products[0].x.n;
@@ -303,7 +252,6 @@ void launch_products(std::span<const Product> products, cudaStream_t s, ProductT
   const int rt = n > 32 ? 2 : 1;
   const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
   KernelArgs a{};
-  a.glu = glu;
   a.count = static_cast<int>(products.size());
   a.n = static_cast<int>(n);
   int64_t strips = 0;
@@ -312,12 +260,10 @@ void launch_products(std::span<const Product> products, cudaStream_t s, ProductT
     const Product& pr = products[i];
     const DeviceActivations& x = pr.x;
     mma_bytes(pr.w.rows, pr.w.cols);  // validates the shape
-    const bool x_ok = x.n == n && x.cols == pr.w.cols &&
-                      (glu.gv || (x.q && x.sums && x.stride % 16 == 0 && x.stride >= padded_cols(x.cols) &&
-                                  reinterpret_cast<uintptr_t>(x.q) % 16 == 0));
+    const bool x_ok = x.n == n && x.q && x.sums && x.cols == pr.w.cols && x.stride % 16 == 0 &&
+                      x.stride >= padded_cols(x.cols) && reinterpret_cast<uintptr_t>(x.q) % 16 == 0;
     const bool w_ok = pr.w.codes && reinterpret_cast<uintptr_t>(pr.w.codes) % 16 == 0;
-    const bool out_ok = (pr.out.acc != nullptr) != (pr.out.y != nullptr) && pr.out.ld >= pr.w.rows &&
-                        (!pr.out.y || x.scale || glu.gv);
+    const bool out_ok = (pr.out.acc != nullptr) != (pr.out.y != nullptr) && pr.out.ld >= pr.w.rows && (!pr.out.y || x.scale);
     if (!x_ok || !w_ok || !out_ok)
       throw Error("internal: ternary_product " + std::to_string(i) + ": " + std::to_string(pr.w.rows) + " x " +
                   std::to_string(pr.w.cols) + " matrix, activations " + std::to_string(x.n) + " x " +
@@ -352,26 +298,11 @@ void launch_products(std::span<const Product> products, cudaStream_t s, ProductT
   // Blocks of 8 warps (16 when kw = 16; past 32 tokens kw <= 8, as the launch bounds assume):
   // strips of a block share the activations in L1.
   a.row_warps = std::max(1, 8 / kw);
-  if (glu.gv) launch<1, 1, true>(a, token_groups, s);
-  else if (nt == 1) launch<1, 1>(a, token_groups, s);
+  if (nt == 1) launch<1, 1>(a, token_groups, s);
   else if (nt == 2) launch<2, 1>(a, token_groups, s);
   else if (nt == 4 && rt == 1) launch<4, 1>(a, token_groups, s);
   else if (nt == 4) launch<4, 2>(a, token_groups, s);
   else launch<8, 2>(a, token_groups, s);
-}
-
-}  // namespace
-
-void ternary_product(std::span<const Product> products, cudaStream_t s, ProductTuning tuning) {
-  launch_products(products, s, tuning, GluInput{});
-}
-
-void glu_product(const float* gv, const float* w_norm, const Product& p, cudaStream_t s, ProductTuning tuning) {
-  const int64_t k = p.w.cols;
-  if (!gv || !w_norm || p.x.n != 1 || k > kMaxGluCols)
-    throw Error("internal: glu_product takes one token of at most " + std::to_string(kMaxGluCols) + " columns, got " +
-                std::to_string(p.x.n) + " x " + std::to_string(k));
-  launch_products({&p, 1}, s, tuning, GluInput{gv, w_norm, static_cast<int>(k)});
 }
 
 }  // namespace mmfree::cuda

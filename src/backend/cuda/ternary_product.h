@@ -63,11 +63,4 @@ struct ProductTuning {
 void ternary_product(std::span<const Product> products, cudaStream_t s,
                      ProductTuning tuning = {});
 
-// Decode (one token) of the GLU's down product with its input quantisation in the same launch:
-// every block quantises m = silu(gv[c]) * gv[k + c] (gv [2k], k = p.w.cols <= kMaxGluCols) with
-// the norm weights w_norm as glu_quantize would, so one launch replaces two. p.x needs only n = 1
-// and cols; its q, sums and scale are not read (nor written).
-constexpr int kMaxGluCols = 8192;
-void glu_product(const float* gv, const float* w_norm, const Product& p, cudaStream_t s, ProductTuning tuning = {});
-
 }  // namespace mmfree::cuda
