@@ -41,11 +41,6 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, ui
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// Asks the copy engine to bring `bytes` (a multiple of 16) at p into L2; nothing waits for it.
-__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
-}
-
 // One 128-column unit of RT 16-row tiles times NT groups of 8 tokens. wv[rt]: this lane's 16 bytes
 // of tile rt's codes; q: this lane's 32 bytes of the unit in token 0's row; the lane's token in
 // group nt is tok + 8 nt, clamped to last (tokens past the end read the last row; their sums are
@@ -115,30 +110,14 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       w[rt] = tile0 + rt < p.tiles ? __ldcs(wp + rt * tile_step + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
   };
   int u = wk;
-  // Decode: what the epilogue reads of the activations (sums, scales), loaded with the first
-  // activations rather than after the last multiply.
-  constexpr bool kEarly = RT == 1;
-  int32_t early_sum[kEarly ? NT : 1][2];
-  float early_scale[kEarly ? NT : 1][2];
   if constexpr (RT == 1) {
-    // Decode: the strip's weights are sent to L2 and its first units loaded before waiting for the
-    // kernel that writes the activations, so that they stream while it finishes (weights are never
-    // written by a kernel); the rest then come from L2.
-    if (active && wk == 0 && lane == 0) prefetch_l2(wp - lane, static_cast<uint32_t>(p.units) * kTileBytes);
+    // Decode: the first units' weights are loaded before waiting for the kernel that writes the
+    // activations, so that they stream while it finishes (weights are never written by a kernel).
     uint4 first[kDepth][1];
 #pragma unroll
     for (int d = 0; d < kDepth; ++d)
       if (active && u + d * a.k_warps < p.units) load(first[d], u + d * a.k_warps);
     pdl_wait();
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int tok = tok0 + nt * 8 + 2 * t + e;
-        const bool mine = active && wk == 0 && tok < a.n;
-        early_sum[nt][e] = mine ? p.sums[tok] : 0;
-        early_scale[nt][e] = mine && p.y ? p.scale[tok] : 1.0f;
-      }
 #pragma unroll
     for (int d = 0; d < kDepth; ++d)  // the condition is the same for the whole warp, as mma.sync needs
       if (active && u + d * a.k_warps < p.units)
@@ -193,12 +172,10 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       for (int c = 0; c < 4; ++c) {
         const int row = (tile0 + rt) * kTileRows + g + 8 * (c >> 1), tok = tok0 + nt * 8 + 2 * t + (c & 1);
         if (row >= p.rows || tok >= a.n) continue;
-        const int32_t sum = kEarly ? early_sum[kEarly ? nt : 0][c & 1] : p.sums[tok];
-        const int32_t v = acc[rt][nt][c] - sum;
+        const int32_t v = acc[rt][nt][c] - p.sums[tok];
         const int64_t at = static_cast<int64_t>(tok) * p.ld + row;
         // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
-        const float scale = kEarly ? early_scale[kEarly ? nt : 0][c & 1] : (p.y ? p.scale[tok] : 1.0f);
-        if (p.y) p.y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(scale, p.w_scale));
+        if (p.y) p.y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(p.scale[tok], p.w_scale));
         else p.acc[at] = v;
       }
 }
