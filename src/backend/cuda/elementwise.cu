@@ -130,30 +130,6 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   const int k = a.k;
   float* __restrict__ x = a.x + row * a.ld;
   pdl_allow_next();
-  // Few rows: the norm weights and lower bounds (which no kernel writes) are loaded into registers
-  // while the kernel before this one finishes, so that only the activations' loads wait on memory.
-  // Not at 8 columns a thread, where they would spill.
-  constexpr int kRegs = PER > 0 && PER <= 4 ? PER : 0;
-  float w_pre_regs[kRegs > 0 ? kRegs : 1], lb_regs[kRegs > 0 ? kRegs : 1], w_norm_regs[N][kRegs > 0 ? kRegs : 1];
-  if constexpr (kRegs > 0)
-    for_cols<kRegs>(k, [&](int j, int c) {
-      if (a.w_pre) w_pre_regs[j] = a.w_pre[c];
-      if (M == RowMode::GatedStep && a.lb) lb_regs[j] = a.lb[c];
-#pragma unroll
-      for (int t = 0; t < N; ++t) w_norm_regs[t][j] = a.t[t].w_norm[c];
-    });
-  auto w_pre = [&](int j, int c) -> float {
-    if constexpr (kRegs > 0) return w_pre_regs[j];
-    else return a.w_pre[c];
-  };
-  auto lb = [&](int j, int c) -> float {
-    if constexpr (kRegs > 0) return lb_regs[j];
-    else return a.lb[c];
-  };
-  auto w_norm = [&](int t, int j, int c) -> float {
-    if constexpr (kRegs > 0) return w_norm_regs[t][j];
-    else return a.t[t].w_norm[c];
-  };
   pdl_wait();
 
   double ss = 0;  // the sum of squares of m, this thread's part
@@ -169,7 +145,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
       const float rstd = rstd_of(ss, k, a.eps, pre_scratch);
       ss = 0;
       for_cols<PER>(k, [&](int j, int c) {
-        const float v = m(j, c) * rstd * w_pre(j, c);
+        const float v = m(j, c) * rstd * a.w_pre[c];
         m(j, c) = v;
         ss += static_cast<double>(v) * v;
       });
@@ -182,13 +158,13 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     double gg = 0;
     for_cols<PER>(k, [&](int j, int c) {
       gg += static_cast<double>(x[c]) * x[c];
-      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? lb(j, c) : 0.0f), state[c]);
+      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? a.lb[c] : 0.0f), state[c]);
       state[c] = h;
       m(j, c) = h;
     });
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(m(j, c)) * (x[c] * rstd * w_pre(j, c));
+      const float v = silu_f(m(j, c)) * (x[c] * rstd * a.w_pre[c]);
       m(j, c) = v;
       ss += static_cast<double>(v) * v;
     });
@@ -198,7 +174,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     const float* __restrict__ h = a.h + row * a.ld;
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(h[c]) * (x[c] * rstd * w_pre(j, c));
+      const float v = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
       m(j, c) = v;
       ss += static_cast<double>(v) * v;
     });
@@ -223,16 +199,17 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   for_cols<PER>(k, [&](int j, int c) {
     const float u = m(j, c) * rstd;
 #pragma unroll
-    for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * w_norm(t, j, c)));
+    for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * a.t[t].w_norm[c]));
   });
   block_reduce(amax, FloatMax{}, 0.0f, max_scratch);
 #pragma unroll
   for (int t = 0; t < N; ++t) {
     const float s = 127.0f / fmaxf(amax[t], 1e-5f);
+    const float* __restrict__ w = a.t[t].w_norm;
     int8_t* __restrict__ q = a.t[t].q + row * a.q_stride;
     for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
       int v = 0;
-      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w_norm(t, j, c) * s), -128.0f), 127.0f));
+      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w[c] * s), -128.0f), 127.0f));
       q[c] = static_cast<int8_t>(v);
       sum[t] += v;
     });
