@@ -176,6 +176,7 @@ TEST_P(BackendOps, TernaryProductAtModelShapesEqualsRef) {
 // load to the next. Several large matrices (the 370M lm_head's shape) and embedding tables in a row,
 // each used at once; ref's answers are computed once for all backends.
 TEST_P(BackendOps, UploadsAreReadyWhenTheyReturn) {
+  if (be_->host_memory()) GTEST_SKIP() << GetParam().name << " reads the host's bytes in place: nothing is copied";
   constexpr int64_t rows = 32000, cols = 1024, n = 1;
   constexpr int kRounds = 3;
   struct Round {
