@@ -4,7 +4,6 @@
 // a whole 2.7B decode step (32 layers and the LM head as one CUDA graph).
 // Usage: mmfree_cuda_bench [--device N] [--sweep] [--only products|float|step]
 //   --sweep: every launch shape for each product; --only: one section (e.g. under a profiler)
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
