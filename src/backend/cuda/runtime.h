@@ -59,7 +59,7 @@ class DeviceBuffer {
   // Copies `count` elements (all when count < 0) from host memory; the bytes are on the device when
   // it returns, for work on any stream. cudaMemcpy from pageable memory returns once they are staged,
   // before its DMA lands, and a non-blocking stream is not ordered after it (issue 12: the re-layout
-  // of a model's weights read the previous matrix's codes at a reused address): wait for the copy.
+  // of a model's weights could read bytes the DMA had not yet written): wait for the copy.
   void upload(const T* host, int64_t count = -1) {
     check(cudaMemcpy(p_, host, bytes_of(count), cudaMemcpyHostToDevice), "copy to device");
     check(cudaStreamSynchronize(cudaStreamLegacy), "wait for the copy to device");
