@@ -21,6 +21,7 @@
 #include "kernels/ternary_ref.h"
 #include "backend_harness.h"
 #include "test_util.h"
+#include "util/half.h"
 
 namespace mmfree {
 namespace {
@@ -120,6 +121,69 @@ TEST_P(BackendOps, TernaryProductAtModelShapesEqualsRef) {
       for (size_t i = 0; i < got.size(); ++i) wrong += got[i] != want[i];
       EXPECT_EQ(wrong, 0) << s.rows << "x" << s.cols << " n=" << n;
     }
+}
+
+// Weights are ready the moment upload returns. Issue 12's defect: on CUDA a pageable cudaMemcpy
+// returned before its DMA landed, and the re-layout on the backend's own (non-blocking) stream read
+// part of the previous matrix's codes left at the reused address, so model logits changed from one
+// load to the next. Several large matrices (the 370M lm_head's shape) and embedding tables in a row,
+// each used at once; ref's answers are computed once for all backends.
+TEST_P(BackendOps, UploadsAreReadyWhenTheyReturn) {
+  if (be_->host_memory()) GTEST_SKIP() << GetParam().name << " reads the host's bytes in place: nothing is copied";
+  constexpr int64_t rows = 32000, cols = 1024, n = 1;
+  constexpr int kRounds = 3;
+  struct Round {
+    PackedCase w;
+    std::vector<int8_t> q;
+    std::vector<int32_t> sums;  // ref's
+    std::vector<uint16_t> table;  // BF16
+  };
+  static std::vector<Round> rounds = [] {
+    std::vector<Round> r(kRounds);
+    RefBackend ref;
+    for (int i = 0; i < kRounds; ++i) {
+      r[i].w = pack(TernaryFormat::TQ2_0_R8, rows, cols, static_cast<uint32_t>(100 + i));
+      std::mt19937 rng(static_cast<uint32_t>(i));
+      std::uniform_int_distribution<int> d(-128, 127);
+      r[i].q.resize(cols);
+      for (auto& x : r[i].q) x = static_cast<int8_t>(d(rng));
+      const auto wr = ref.upload_matrix(r[i].w.w, r[i].w.s_w);
+      r[i].sums.resize(rows);
+      ref.ternary_product(*wr, r[i].q.data(), n, r[i].sums.data());
+      const auto f = randn(rows * cols, static_cast<uint32_t>(200 + i));
+      r[i].table.resize(f.size());
+      for (size_t j = 0; j < f.size(); ++j) r[i].table[j] = f32_to_bf16(f[j]);
+    }
+    return r;
+  }();
+  // The table's last rows (the end of the copy) and a few others.
+  std::vector<int32_t> ids;
+  for (int32_t t = rows - 48; t < rows; ++t) ids.push_back(t);
+  for (int32_t t : {0, 1, 7, 12345, 31000}) ids.push_back(t);
+  const int64_t m = static_cast<int64_t>(ids.size());
+  be_->reserve(m, cols);
+  const Buffer idb = put(*be_, ids);
+  for (int i = 0; i < kRounds; ++i) {
+    const Round& r = rounds[i];
+    const auto wb = be_->upload_matrix(r.w.w, r.w.s_w);
+    const Buffer qb = put(*be_, r.q);
+    Buffer acc = be_->alloc(n * rows * 4);
+    be_->ternary_product(*wb, qb.as<int8_t>(), n, acc.as<int32_t>());
+    const auto got = get<int32_t>(*be_, acc, n * rows);
+    int64_t wrong = 0;
+    for (size_t j = 0; j < got.size(); ++j) wrong += got[j] != r.sums[j];
+    EXPECT_EQ(wrong, 0) << "matrix " << i;
+
+    const EmbeddingTable t(GgmlType::BF16, reinterpret_cast<const uint8_t*>(r.table.data()), rows, cols);
+    const auto eb = be_->upload_embeddings(t);
+    Buffer out = be_->alloc(m * cols * 4);
+    be_->embed(*eb, idb.as<int32_t>(), m, out.as<float>());
+    const auto e = get<float>(*be_, out, m * cols);
+    int64_t wrong_e = 0;
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t c = 0; c < cols; ++c) wrong_e += e[j * cols + c] != bf16_to_f32(r.table[ids[j] * cols + c]);
+    EXPECT_EQ(wrong_e, 0) << "table " << i;
+  }
 }
 
 TEST_P(BackendOps, BitLinearGroupsMatchRef) {
@@ -294,6 +358,38 @@ TEST_P(BackendOps, ReserveOnlyGrows) {
     const BitLinearCall c{w.get(), nb.as<float>(), y.as<float>()};
     EXPECT_NO_THROW(be->bitlinear({&c, 1}, plain(xb.as<float>(), 300), 20)) << be->name();
   }
+}
+
+TEST_P(BackendOps, RecordingsSurviveAGrowingReserve) {
+  // A recording names the scratch it ran on. A reserve that reallocates the scratch must not leave
+  // a replay writing the freed memory, which the next allocations are likely to hold.
+  const PackedCase p = pack(TernaryFormat::TQ2_0_R8, 64, 256, 3);
+  const auto x = randn(256, 4), norm = randn(256, 5);
+  be_->reserve(1, 256);
+  const auto w = be_->upload_matrix(p.w, p.s_w);
+  const Buffer xb = put(*be_, x), nb = put(*be_, norm);
+  Buffer y = be_->alloc(64 * 4);
+  struct Ctx {
+    Backend* be;
+    BitLinearCall call;
+    BitLinearInput in;
+  } ctx{be_.get(), {w.get(), nb.as<float>(), y.as<float>()}, plain(xb.as<float>(), 256)};
+  const RecordingKey key{1, 1, 1, 0};
+  auto step = [](void* c) {
+    auto* s = static_cast<Ctx*>(c);
+    s->be->bitlinear({&s->call, 1}, s->in, 1);
+  };
+  be_->run_recorded(key, step, &ctx);
+  const auto want = get<float>(*be_, y, 64);
+  be_->reserve(64, 4096);
+  const std::vector<uint8_t> pattern(256, 0x5a);
+  std::vector<Buffer> others;
+  for (int i = 0; i < 64; ++i) others.push_back(put(*be_, pattern));
+  be_->run_recorded(key, step, &ctx);
+  EXPECT_EQ(get<float>(*be_, y, 64), want);
+  int64_t changed = 0;
+  for (const Buffer& b : others) changed += get<uint8_t>(*be_, b, 256) != pattern;
+  EXPECT_EQ(changed, 0) << "buffers written by a replay after the reserve";
 }
 
 TEST_P(BackendOps, EmbedAndMemoryMatchRef) {

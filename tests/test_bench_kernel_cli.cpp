@@ -1,6 +1,8 @@
 // mmfree bench-kernel: a small run prints the promised JSON keys; bad flags fail with one clear message.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -53,11 +55,32 @@ TEST(BenchKernelCli, BadFlagsFailClearly) {
                         Case{"--isa neon", 1, "unknown instruction set 'neon'"},
                         Case{"--threads 0", 2, "--threads: Value 0 not in range 1 to 1024"},
                         Case{"--m 0", 2, "--m: Value 0 not in range"},
-                        Case{"--n x", 2, "--n"}}) {
+                        Case{"--n x", 2, "--n"},
+                        Case{"--device ref", 1, "mmfree: error: --device ref: bench-kernel times cpu, cuda or cuda:N"},
+                        Case{"--device cuda --isa scalar", 1, "mmfree: error: --isa and --threads apply to --device cpu"}}) {
     const auto r = test::run_mmfree(std::string("bench-kernel --hot --reps 1 ") + c.args);
     EXPECT_EQ(r.exit_code, c.code) << c.args << ": " << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
   }
+}
+
+// On a GPU the product runs and reports as on the CPU; elsewhere (CI) one line says why not: this
+// build has no CUDA, or this machine no GPU.
+TEST(BenchKernelCli, CudaRunsOrSaysWhyNot) {
+  const auto r = test::run_mmfree("bench-kernel --device cuda --m 300 --k 512 --n 3 --reps 2 --json");
+  if (r.exit_code != 0) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(r.err.rfind("mmfree: error: --device cuda: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    GTEST_SKIP() << "no CUDA here: " << r.err;
+  }
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("m").get<int64_t>(), 300);
+  EXPECT_EQ(j.at("format").get<std::string>(), "mma16");
+  EXPECT_EQ(j.at("weight_bytes").get<int64_t>(), 304 * 512 / 4);  // rows padded to 16-row tiles
+  EXPECT_GT(j.at("us_per_run").get<double>(), 0.0);
+  EXPECT_NEAR(j.at("gops").get<double>(), 2.0 * 300 * 3 * 512 / j.at("us_per_run").get<double>() / 1e3, 1e-9);
+  EXPECT_GE(j.at("copies").get<int>(), 2);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "backend/backend.h"
 #include "cli/command.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/ternary_matmul.h"
@@ -18,13 +19,17 @@
 #include "util/machine_stats.h"
 #include "util/thread_pool.h"
 
+#if defined(MMFREE_CUDA)
+#include "backend/cuda/product_bench.h"
+#endif
+
 namespace mmfree::cli {
 namespace {
 
 struct BenchKernelOptions {
   int64_t m = 4096, k = 14336, n = 1;
   int threads = 0;
-  std::string format = "tq2_0_r8", isa;
+  std::string format = "tq2_0_r8", isa, device = "cpu";
   int reps = 0;
   bool json = false, hot = false;
 };
@@ -60,7 +65,57 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+// On a GPU: the product as a decode step runs it, launches captured in one CUDA graph (the gaps
+// between dependent launches included, no host overhead), the weights in the device's layout.
+void run_cuda(const BenchKernelOptions& o) {
+  check(o.isa.empty() && o.threads == 0, "--isa and --threads apply to --device cpu");
+  // Refuses, with the usual message, a device this build or this machine does not have.
+  make_backend(DeviceOptions{.device = o.device, .threads = 0, .isa = ""});
+#if defined(MMFREE_CUDA)
+  const int replays = o.reps > 0 ? o.reps : 7;
+  const CudaProductBench r = bench_cuda_product(o.device, o.m, o.k, o.n, replays, o.hot);
+  const double ops = 2.0 * static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const double gops = ops / r.us_per_run / 1e3;
+  const double weight_gbs = static_cast<double>(r.weight_bytes) / r.us_per_run / 1e3;
+  const nlohmann::json roofline = r.bandwidth_gbs > 0 ? nlohmann::json(weight_gbs / r.bandwidth_gbs) : nlohmann::json();
+  if (o.json) {
+    const nlohmann::json j = {{"m", o.m},
+                              {"k", o.k},
+                              {"n", o.n},
+                              {"format", "mma16"},
+                              {"device", r.device},
+                              {"reps", replays},
+                              {"launches_per_graph", r.launches_per_graph},
+                              {"copies", r.copies},
+                              {"weights_from_memory", !o.hot},
+                              {"us_per_run", r.us_per_run},
+                              {"gops", gops},
+                              {"weight_bytes", r.weight_bytes},
+                              {"weight_gbs", weight_gbs},
+                              {"bandwidth_gbs", r.bandwidth_gbs},
+                              {"roofline_fraction", roofline}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("mma16 m=%lld k=%lld n=%lld | %s, weights %s\n", static_cast<long long>(o.m), static_cast<long long>(o.k),
+              static_cast<long long>(o.n), r.device.c_str(),
+              o.hot ? "reused (cache-hot)" : ("cycled through " + std::to_string(r.copies) + " copies, from memory").c_str());
+  std::printf("%.2f us/run (median of %d replays of a CUDA graph of %d launches, per launch)\n", r.us_per_run, replays,
+              r.launches_per_graph);
+  std::printf("%.1f G int-ops/s, %.1f GB/s of weights (%lld bytes)\n", gops, weight_gbs, static_cast<long long>(r.weight_bytes));
+  if (!o.hot)
+    std::printf("machine: %.1f GB/s streaming read -> the product at %.1f%% of it\n", r.bandwidth_gbs,
+                100 * weight_gbs / r.bandwidth_gbs);
+#else
+  throw Error("internal: --device " + o.device + " passed make_backend in a build without CUDA");
+#endif
+}
+
 void run(const BenchKernelOptions& o) {
+  if (o.device != "cpu") {
+    check(o.device.rfind("cuda", 0) == 0, "--device " + o.device + ": bench-kernel times cpu, cuda or cuda:N");
+    return run_cuda(o);
+  }
   const TernaryFormat f = parse_format(o.format);
   check(format_fits(f, o.k), "--k " + std::to_string(o.k) + ": format " + o.format + " needs a multiple of 256");
   const Isa isa = o.isa.empty() ? best_isa() : parse_isa(o.isa);
@@ -167,10 +222,12 @@ void setup(CLI::App& app) {
   cmd->add_option("--m", o->m, "Output rows")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
   cmd->add_option("--k", o->k, "Inputs per row (a multiple of 256 for tq2_0_r8/tq2_0/tq1_0)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
   cmd->add_option("--n", o->n, "Tokens (1: decode, matrix-vector)")->capture_default_str()->check(CLI::Range(int64_t{1}, kMaxDim));
+  cmd->add_option("--device", o->device, "Where: cpu, or cuda / cuda:N (the GPU runs every format from its own 2-bit layout)")
+      ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--format", o->format, "Weight format: tq2_0_r8 (mmfree's layout), tq2_0, tq1_0 or i8")->capture_default_str();
   cmd->add_option("--isa", o->isa, "Instruction set: scalar, avx2, avx512, avx512vnni (default: the best this CPU has)");
-  cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10; cuda: graph replays, default 7)")->check(CLI::Range(1, 1000000));
   cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through copies (256 MiB, or twice the "
                 "last-level cache)");
   cmd->add_flag("--json", o->json, "Print one JSON object (us_per_run, gops, ...)");

@@ -22,7 +22,7 @@ target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static)
 target_compile_definitions(mmfree_lib PUBLIC MMFREE_CUDA)
 target_link_libraries(mmfree_lib PUBLIC mmfree_cuda)
 # IEEE division and square root, no fast math: the kernels repeat the CPU's float operations.
-target_compile_options(mmfree_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
+target_compile_options(mmfree_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr --extended-lambda>)
 
 # These binaries also run on GPU machines whose system libraries differ from the build machine's:
 # the C++ runtime linked in, and no shared library the code does not use.
@@ -34,9 +34,8 @@ if(MMFREE_BUILD_TESTS)
   target_link_options(mmfree_tests PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
 endif()
 
-add_executable(mmfree_cuda_bench src/backend/cuda/tools/cuda_bench.cpp src/backend/cuda/tools/bench_fill.cu)
+add_executable(mmfree_cuda_bench src/backend/cuda/tools/cuda_bench.cpp)
 target_link_libraries(mmfree_cuda_bench PRIVATE mmfree_cuda)
-target_compile_options(mmfree_cuda_bench PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--extended-lambda>)
 target_link_options(mmfree_cuda_bench PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
 
 if(MMFREE_BUILD_TESTS)

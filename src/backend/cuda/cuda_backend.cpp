@@ -122,6 +122,8 @@ class CudaBackend : public Backend {
 
   void reserve(int64_t rows, int64_t max_cols) override {
     if (rows <= rows_ && max_cols <= cols_) return;
+    stream_.synchronize();  // no queued work may still use the scratch freed below,
+    graphs_.clear();        // nor a recording name it
     rows_ = std::max(rows, rows_);
     cols_ = std::max(max_cols, cols_);
     q_stride_ = cuda::padded_cols(cols_);
@@ -259,18 +261,18 @@ class CudaBackend : public Backend {
   int64_t in_use_ = 0, peak_ = 0;
 };
 
-int parse_index(const std::string& device) {
+}  // namespace
+
+int cuda_device_index(const std::string& device) {
   if (device == "cuda") return 0;
-  const std::string n = device.substr(5);
+  const std::string n = device.rfind("cuda:", 0) == 0 ? device.substr(5) : "";
   if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
     throw Error("--device " + device + ": expected cuda or cuda:N with N a GPU index");
   return std::stoi(n);
 }
 
-}  // namespace
-
 std::unique_ptr<Backend> make_cuda_backend(const std::string& device) {
-  const int index = parse_index(device);
+  const int index = cuda_device_index(device);
   const std::string why = cuda::unavailable_reason(index);
   if (!why.empty()) throw Error("--device " + device + ": " + why);
   return std::make_unique<CudaBackend>(index);

@@ -10,6 +10,8 @@
 
 namespace mmfree {
 
+// N of "cuda:N" (0 for "cuda"); throws Error on anything else.
+int cuda_device_index(const std::string& device);
 // "cuda" or "cuda:N"; throws Error saying why when the device cannot be used.
 std::unique_ptr<Backend> make_cuda_backend(const std::string& device);
 // One line per visible GPU, or one line saying why there is none.

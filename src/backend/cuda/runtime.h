@@ -56,10 +56,16 @@ class DeviceBuffer {
   int64_t size() const { return n_; }
   int64_t bytes() const { return n_ * static_cast<int64_t>(sizeof(T)); }
 
-  // Synchronous copies of `count` elements (all when count < 0) from / to host memory.
+  // Copies `count` elements (all when count < 0) from host memory; the bytes are on the device when
+  // it returns, for work on any stream. cudaMemcpy from pageable memory returns once they are staged,
+  // before its DMA lands, and a non-blocking stream is not ordered after it (issue 12: the re-layout
+  // of a model's weights could read bytes the DMA had not yet written): wait for the copy.
   void upload(const T* host, int64_t count = -1) {
     check(cudaMemcpy(p_, host, bytes_of(count), cudaMemcpyHostToDevice), "copy to device");
+    check(cudaStreamSynchronize(cudaStreamLegacy), "wait for the copy to device");
   }
+  // Copies `count` elements to host memory, once the work that wrote them has finished (synchronise
+  // the writer's stream first: this copy is not ordered after a non-blocking stream).
   void download(T* host, int64_t count = -1) const {
     check(cudaMemcpy(host, p_, bytes_of(count), cudaMemcpyDeviceToHost), "copy from device");
   }

@@ -4,63 +4,21 @@
 // a whole 2.7B decode step (32 layers and the LM head as one CUDA graph).
 // Usage: mmfree_cuda_bench [--device N] [--sweep] [--only products|float|step]
 //   --sweep: every launch shape for each product; --only: one section (e.g. under a profiler)
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "backend/cuda/bandwidth.h"
+#include "backend/cuda/bench_fill.h"
 #include "backend/cuda/elementwise.h"
+#include "backend/cuda/graph_timing.h"
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/ternary_product.h"
-#include "backend/cuda/tools/bench_fill.h"
 
 namespace mmfree::cuda::bench {
 namespace {
-
-// Median time of one replay of `graph` (which holds `per_graph` units of work), in ms per unit.
-float time_graph(cudaGraphExec_t exec, int per_graph, cudaStream_t s, int reps = 7) {
-  Timer t;
-  check(cudaGraphLaunch(exec, s), "graph launch");  // warm-up
-  std::vector<float> ms;
-  for (int r = 0; r < reps; ++r) {
-    t.start(s);
-    check(cudaGraphLaunch(exec, s), "graph launch");
-    ms.push_back(t.stop_ms(s));
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2] / static_cast<float>(per_graph);
-}
-
-// Captures whatever `enqueue` puts on s into an executable graph.
-template <class F>
-cudaGraphExec_t capture(cudaStream_t s, F enqueue) {
-  cudaGraph_t g = nullptr;
-  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "begin capture");
-  enqueue();
-  check(cudaStreamEndCapture(s, &g), "end capture");
-  cudaGraphExec_t exec = nullptr;
-  check(cudaGraphInstantiate(&exec, g, 0), "instantiate graph");
-  cudaGraphDestroy(g);
-  return exec;
-}
-
-// Device activations of n rows of k, random.
-struct Acts {
-  DeviceBuffer<int8_t> q;
-  DeviceBuffer<int32_t> sums;
-  DeviceBuffer<float> scale;
-  int64_t n, k, stride;
-  Acts(int64_t n_, int64_t k_, uint32_t seed, cudaStream_t s)
-      : q(n_ * padded_cols(k_)), sums(n_), scale(n_), n(n_), k(k_), stride(padded_cols(k_)) {
-    fill_int8(q.data(), q.size(), seed, s);
-    fill_int8(reinterpret_cast<int8_t*>(sums.data()), sums.bytes(), seed + 1, s);
-    fill_floats(scale.data(), n, seed + 2, 40.0f, 10.0f, s);
-  }
-  DeviceActivations view() const { return {q.data(), stride, sums.data(), scale.data(), n, k}; }
-};
 
 struct Shape {
   const char* name;
@@ -68,9 +26,6 @@ struct Shape {
   int count;  // matrices of this shape in one launch
   int64_t n;
 };
-
-// Enough copies of the weights that consecutive launches read from memory, not L2.
-int copies_for(int64_t bytes, int64_t l2) { return static_cast<int>(std::clamp<int64_t>(8 * l2 / bytes + 1, 2, 64)); }
 
 void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaStream_t s) {
   const Shape shapes[] = {
@@ -86,40 +41,18 @@ void bench_products(const DeviceInfo& dev, double probe_gbps, bool sweep, cudaSt
   std::printf("\n| product | n | packed MB | launch | us/launch | GB/s of weights | %% of probe | int8 TOPS |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const Shape& sh : shapes) {
-    const int64_t one = mma_bytes(sh.rows, sh.cols);
-    const int64_t launch_bytes = one * sh.count;
-    const int copies = sh.n > 64 ? 1 : copies_for(launch_bytes, dev.l2_bytes);
-    std::vector<DeviceBuffer<uint8_t>> w;
-    for (int c = 0; c < copies * sh.count; ++c) {
-      w.emplace_back(one);
-      fill_codes(w.back().data(), one, 100 + c, s);
-    }
-    std::vector<Acts> acts;
-    for (int j = 0; j < sh.count; ++j) acts.emplace_back(sh.n, sh.cols, 7 + j, s);
-    DeviceBuffer<float> y(sh.n * sh.rows * sh.count);
     std::vector<ProductTuning> tunings = {{}};
     if (sweep && sh.n <= 16) tunings = {{}, {1, 0}, {2, 0}, {4, 0}, {8, 0}, {16, 0}};
     if (sweep && sh.n > 32) tunings = {{}, {0, 64}};
     for (const ProductTuning tuning : tunings) {
-      const int per_graph = sh.n > 64 ? 5 : 100;
-      cudaGraphExec_t exec = capture(s, [&] {
-        for (int r = 0; r < per_graph; ++r) {
-          const int c = r % copies;
-          Product ps[kMaxProducts];
-          for (int j = 0; j < sh.count; ++j)
-            ps[j] = Product{{w[c * sh.count + j].data(), sh.rows, sh.cols}, acts[j].view(),
-                            {nullptr, y.data() + j * sh.n * sh.rows, sh.rows, 0.5f}};
-          ternary_product({ps, static_cast<size_t>(sh.count)}, s, tuning);
-        }
-      });
-      const float ms = time_graph(exec, per_graph, s);
-      cudaGraphExecDestroy(exec);
-      const double gbps = static_cast<double>(launch_bytes) / (ms * 1e-3) / 1e9;
-      const double tops = 2.0 * static_cast<double>(sh.rows * sh.cols * sh.count * sh.n) / (ms * 1e-3) / 1e12;
+      const ProductTiming t = time_products(sh.rows, sh.cols, sh.count, sh.n, tuning, false, dev.l2_bytes, s);
+      const double gbps = static_cast<double>(t.launch_bytes) / (t.us_per_launch * 1e-6) / 1e9;
+      const double tops = 2.0 * static_cast<double>(sh.rows * sh.cols * sh.count * sh.n) / (t.us_per_launch * 1e-6) / 1e12;
       const std::string shape = (tuning.k_warps ? "kw " + std::to_string(tuning.k_warps) : std::string("auto")) +
                                 (tuning.warp_tokens ? ", " + std::to_string(tuning.warp_tokens) + " tok/warp" : "");
       std::printf("| %s | %lld | %.2f | %s | %.2f | %.0f | %.1f%% | %.1f |\n", sh.name, static_cast<long long>(sh.n),
-                  static_cast<double>(launch_bytes) / 1e6, shape.c_str(), ms * 1e3, gbps, 100.0 * gbps / probe_gbps, tops);
+                  static_cast<double>(t.launch_bytes) / 1e6, shape.c_str(), t.us_per_launch, gbps, 100.0 * gbps / probe_gbps,
+                  tops);
     }
   }
 }

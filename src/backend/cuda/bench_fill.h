@@ -1,5 +1,6 @@
 #pragma once
-// Random device data for mmfree_cuda_bench (never zeros: they can time faster than real data).
+// Random device data for the benches (mmfree_cuda_bench, bench-kernel --device cuda); never zeros,
+// which can time faster than real data.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

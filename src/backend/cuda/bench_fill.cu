@@ -1,5 +1,5 @@
 #include "backend/cuda/runtime.h"
-#include "backend/cuda/tools/bench_fill.h"
+#include "backend/cuda/bench_fill.h"
 
 namespace mmfree::cuda::bench {
 namespace {
