@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <string>
 
+#include "backend/ref/ref_backend.h"
 #include "format/safetensors.h"
+#include "train/adamw.h"
 #include "model/model.h"
 #include "test_util.h"
 #include "train/trainable_model.h"
@@ -102,6 +104,43 @@ TEST_P(TrainGoldenOn, StepZeroLossAndGradients) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, TrainGoldenOn, ::testing::Values("cpu", "ref"));
+
+// ref's arithmetic on memory the trainer may only reach through write() and read(), as on a GPU: the
+// parameters, gradients and AdamW moments then live in host mirrors that download() and upload()
+// keep in step.
+class DeviceLikeRef : public RefBackend {
+ public:
+  bool host_memory() const override { return false; }
+};
+
+TEST(TrainGolden, MirroredArenaTrainsAsTheHostOne) {
+  SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
+  const GoldenBatch g = golden_batch(golden);
+  TrainableModel host = TrainableModel::from_checkpoint(test::tiny_a(), DeviceOptions{"ref", 0, ""});
+  TrainableModel mirrored = TrainableModel::from_checkpoint(test::tiny_a(), std::make_shared<DeviceLikeRef>());
+  AdamW host_opt(host.arena(), {}), mirrored_opt(mirrored.arena(), {});
+  for (int step = 0; step < 2; ++step) {
+    for (TrainableModel* m : {&host, &mirrored}) m->zero_grad();
+    EXPECT_EQ(host.forward_backward(g.ids.data(), g.B, g.T), mirrored.forward_backward(g.ids.data(), g.B, g.T));
+    host_opt.step(1e-3);
+    mirrored_opt.step(1e-3);
+  }
+  mirrored.arena().download();
+  mirrored_opt.download();
+  for (size_t k = 0; k < host.params().size(); ++k) {
+    const std::string& name = host.params()[k].name;
+    EXPECT_TRUE(std::ranges::equal(host.params()[k].value, mirrored.params()[k].value)) << name;
+    EXPECT_TRUE(std::ranges::equal(host.params()[k].grad, mirrored.params()[k].grad)) << name;
+    EXPECT_TRUE(std::ranges::equal(host_opt.first_moments()[k], mirrored_opt.first_moments()[k])) << name;
+    EXPECT_TRUE(std::ranges::equal(host_opt.second_moments()[k], mirrored_opt.second_moments()[k])) << name;
+  }
+  // And back: values written to the mirror reach the arena.
+  std::fill(mirrored.params()[0].value.begin(), mirrored.params()[0].value.end(), 0.5f);
+  mirrored.arena().upload();
+  std::fill(mirrored.params()[0].value.begin(), mirrored.params()[0].value.end(), 0.0f);
+  mirrored.arena().download();
+  EXPECT_EQ(mirrored.params()[0].value[0], 0.5f);
+}
 
 TEST(TrainGolden, LossWithoutGradientsIsTheSame) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");

@@ -37,6 +37,7 @@ void run(const GradsOptions& o) {
     ids.push_back(static_cast<int32_t>(id));
   }
   const double loss = m.forward_backward(ids.data(), B, T);
+  m.arena().download();
 
   SafetensorsWriter w;
   for (const auto& p : m.params()) w.add_f32(p.name, p.shape, p.grad);

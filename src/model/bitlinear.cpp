@@ -17,8 +17,8 @@ BitLinear::BitLinear(Backend& be, const PackedLinear& p, ModelVector norm)
 BitLinear::BitLinear(Backend& be, const Parameter& weight, ModelVector norm, bool identity_quantizers)
     : w_(be.trainable_matrix(weight.shape.at(0), weight.shape.at(1), identity_quantizers)),
       norm_(norm),
-      latent_(weight.value.data()),
-      weight_grad_(weight.grad.data()),
+      latent_(weight.value_mem),
+      weight_grad_(weight.grad_mem),
       weight_bytes_(static_cast<int64_t>(weight.value.size_bytes())) {}
 
 void BitLinear::forward(Backend& be, const BitLinearInput& in, int64_t n, float* y) const {

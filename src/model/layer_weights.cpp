@@ -23,7 +23,7 @@ BitLinear ArenaWeights::bitlinear(const std::string& prefix) {
 
 ModelVector ArenaWeights::vector(const std::string& name) {
   Parameter& p = (*arena_)[name];
-  return {p.value.data(), p.grad.data()};
+  return {p.value_mem, p.grad_mem};
 }
 
 }  // namespace mmfree

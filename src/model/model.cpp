@@ -115,7 +115,7 @@ Model::Model(const ModelConfig& c, ParameterArena& params, std::shared_ptr<Backe
     : cfg_(c), be_(std::move(backend)), params_(&params) {
   weights_ = std::make_unique<ArenaWeights>(*be_, params, identity_quantizers);
   embedding_row_bytes_ = cfg_.hidden_size * static_cast<int64_t>(sizeof(float));
-  embeddings_ = be_->float_embeddings(params["model.embeddings.weight"].value.data(), cfg_.vocab_size, cfg_.hidden_size);
+  embeddings_ = be_->float_embeddings(params["model.embeddings.weight"].value_mem, cfg_.vocab_size, cfg_.hidden_size);
   lower_bounds_ = be_->alloc(cfg_.num_layers * cfg_.hidden_size * static_cast<int64_t>(sizeof(float)));
   build(*weights_);
 }

@@ -77,7 +77,7 @@ void Model::prepare_step() const {
   Backend& be = *be_;
   const int64_t L = cfg_.num_layers, d = cfg_.hidden_size;
   std::vector<float> lb_params(static_cast<size_t>(L * d));
-  be.read(lb_params.data(), (*params_)["model.lower_bounds"].value.data(), L * d * static_cast<int64_t>(sizeof(float)));
+  be.read(lb_params.data(), (*params_)["model.lower_bounds"].value_mem, L * d * static_cast<int64_t>(sizeof(float)));
   const auto lb = lower_bounds_from_params(lb_params, L, d);
   for (int64_t l = 0; l < L; ++l) be.write(lower_bounds_.as<float>() + l * d, lb[l].data(), d * static_cast<int64_t>(sizeof(float)));
   for (const Layer& l : layers_) {
@@ -158,18 +158,18 @@ void Model::train_backward(TrainBuffers& tb) const {
     layer.mixer.backward(be, B, T, b.mixer, dx, d_branch, dlb + l * d, tb.mixer_grads);
     be.rmsnorm_backward(b.x_in, layer.attn_norm.value, d_branch, n, d, eps, dx, true, layer.attn_norm.grad);
   }
-  be.embed_backward(tb.tokens.as<int32_t>(), dx, n, d, (*params_)["model.embeddings.weight"].grad.data());
+  be.embed_backward(tb.tokens.as<int32_t>(), dx, n, d, (*params_)["model.embeddings.weight"].grad_mem);
   if (!cfg_.use_lower_bound) return;
   // L x d floats: on the host.
   Parameter& lb = (*params_)["model.lower_bounds"];
   const auto count = static_cast<size_t>(L * d);
   const auto bytes = static_cast<int64_t>(count * sizeof(float));
   std::vector<float> params(count), grads(count), host_dlb(count);
-  be.read(params.data(), lb.value.data(), bytes);
-  be.read(grads.data(), lb.grad.data(), bytes);
+  be.read(params.data(), lb.value_mem, bytes);
+  be.read(grads.data(), lb.grad_mem, bytes);
   be.read(host_dlb.data(), dlb, bytes);
   lower_bounds_backward(params, host_dlb.data(), L, d, grads.data());
-  be.write(lb.grad.data(), grads.data(), bytes);
+  be.write(lb.grad_mem, grads.data(), bytes);
 }
 
 }  // namespace mmfree

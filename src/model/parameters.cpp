@@ -8,18 +8,39 @@ ParameterArena::ParameterArena(Backend& be, const std::vector<TensorSpec>& specs
   for (const TensorSpec& spec : specs) {
     int64_t count = 1;
     for (int64_t dim : spec.shape) count *= dim;
-    params_.push_back(Parameter{spec.name, spec.shape, size_, {}, {}});
+    params_.push_back(Parameter{.name = spec.name, .shape = spec.shape, .offset = size_});
     size_ += count;
   }
-  check(be.host_memory(), "--device " + be.name() + ": training is not implemented on this backend yet");
   values_ = be.alloc(size_ * static_cast<int64_t>(sizeof(float)));
   grads_ = be.alloc(size_ * static_cast<int64_t>(sizeof(float)));
-  for (size_t k = 0; k < params_.size(); ++k) {
-    const int64_t end = k + 1 < params_.size() ? params_[k + 1].offset : size_;
-    const auto count = static_cast<size_t>(end - params_[k].offset);
-    params_[k].value = {values() + params_[k].offset, count};
-    params_[k].grad = {grads() + params_[k].offset, count};
+  float *host_values = values(), *host_grads = grads();
+  if (!be.host_memory()) {
+    host_values_.resize(static_cast<size_t>(size_));
+    host_grads_.resize(static_cast<size_t>(size_));
+    host_values = host_values_.data();
+    host_grads = host_grads_.data();
   }
+  for (size_t k = 0; k < params_.size(); ++k) {
+    Parameter& p = params_[k];
+    const int64_t end = k + 1 < params_.size() ? params_[k + 1].offset : size_;
+    const auto count = static_cast<size_t>(end - p.offset);
+    p.value_mem = values() + p.offset;
+    p.grad_mem = grads() + p.offset;
+    p.value = {host_values + p.offset, count};
+    p.grad = {host_grads + p.offset, count};
+  }
+}
+
+void ParameterArena::download() {
+  if (be_->host_memory()) return;
+  const int64_t bytes = size_ * static_cast<int64_t>(sizeof(float));
+  be_->read(host_values_.data(), values(), bytes);
+  be_->read(host_grads_.data(), grads(), bytes);
+}
+
+void ParameterArena::upload() {
+  if (be_->host_memory()) return;
+  be_->write(values(), host_values_.data(), size_ * static_cast<int64_t>(sizeof(float)));
 }
 
 Parameter& ParameterArena::operator[](const std::string& name) {

@@ -16,9 +16,16 @@ AdamW::AdamW(ParameterArena& params, const AdamWOptions& o) : params_(&params), 
   const int64_t bytes = params.size() * static_cast<int64_t>(sizeof(float));
   m_ = be.alloc(bytes);
   v_ = be.alloc(bytes);
+  float *host_m = m_.as<float>(), *host_v = v_.as<float>();
+  if (!be.host_memory()) {
+    host_m_.resize(static_cast<size_t>(params.size()));
+    host_v_.resize(static_cast<size_t>(params.size()));
+    host_m = host_m_.data();
+    host_v = host_v_.data();
+  }
   for (const Parameter& p : params.params()) {
-    m_views_.emplace_back(m_.as<float>() + p.offset, p.value.size());
-    v_views_.emplace_back(v_.as<float>() + p.offset, p.value.size());
+    m_views_.emplace_back(host_m + p.offset, p.value.size());
+    v_views_.emplace_back(host_v + p.offset, p.value.size());
     const bool decay = !(o.exclude_norms_from_decay && is_no_decay_parameter(p.name)) && o.weight_decay != 0.0;
     const auto count = static_cast<int64_t>(p.value.size());
     if (!runs_.empty() && runs_.back().decay == decay)
@@ -26,6 +33,20 @@ AdamW::AdamW(ParameterArena& params, const AdamWOptions& o) : params_(&params), 
     else
       runs_.push_back({p.offset, count, decay});
   }
+}
+
+void AdamW::download() {
+  Backend& be = params_->backend();
+  if (be.host_memory()) return;
+  be.read(host_m_.data(), m_.as<float>(), m_.bytes());
+  be.read(host_v_.data(), v_.as<float>(), v_.bytes());
+}
+
+void AdamW::upload() {
+  Backend& be = params_->backend();
+  if (be.host_memory()) return;
+  be.write(m_.as<float>(), host_m_.data(), m_.bytes());
+  be.write(v_.as<float>(), host_v_.data(), v_.bytes());
 }
 
 void AdamW::step(double lr) {

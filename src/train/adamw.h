@@ -33,17 +33,21 @@ class AdamW {
 
   const AdamWOptions& options() const { return opt_; }
   int64_t steps_taken() const { return t_; }
-  // The moments of each parameter, in the order of params(); exposed for checkpoints. Host views:
-  // the backend's memory must be the host's.
+  // The moments of each parameter, in the order of params(); exposed for checkpoints. Host views,
+  // as ParameterArena's: on a backend whose memory is not the host's, a mirror that download()
+  // makes current and upload() pushes back.
   const std::vector<std::span<float>>& first_moments() const { return m_views_; }
   const std::vector<std::span<float>>& second_moments() const { return v_views_; }
   void set_steps_taken(int64_t t) { t_ = t; }
+  void download();
+  void upload();
 
  private:
   ParameterArena* params_;
   AdamWOptions opt_;
   int64_t t_ = 0;
   Buffer m_, v_;
+  std::vector<float> host_m_, host_v_;  // the mirror, when the backend's memory is not the host's
   std::vector<std::span<float>> m_views_, v_views_;
   struct Run {
     int64_t offset, count;

@@ -57,6 +57,7 @@ void init_parameters(const ModelConfig& c, uint64_t seed, ParameterArena& params
     }
     progress.add(static_cast<double>(count));
   }
+  params.upload();
 }
 
 }  // namespace mmfree

@@ -116,6 +116,7 @@ TrainableModel make_model(const TrainOptions& o, const ModelConfig& c) {
   if (is_hf_directory(o.init_from)) return TrainableModel::from_checkpoint(o.init_from, device_of(o));
   TrainableModel m = TrainableModel::zeros(c, device_of(o));
   Checkpoint(o.init_from).restore(c, m.params(), nullptr);
+  m.arena().upload();
   return m;
 }
 
@@ -217,6 +218,8 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   double elapsed_before = 0;
   if (resume_from) {
     resume_from->restore(cfg, model.params(), &opt);
+    model.arena().upload();
+    opt.upload();
     if (data.loader) data.loader->restore(resume_from->meta().loader);
     step = resume_from->meta().step;
     elapsed_before = resume_from->meta().elapsed_s;
@@ -241,6 +244,8 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
     meta.elapsed_s = elapsed();
     if (data.loader) meta.loader = data.loader->state();
     meta.options = o.to_json();
+    model.arena().download();  // the host views (a device backend's mirror) made current
+    opt.download();
     // The export follows the checkpoint only once the checkpoint has been verified (finite weights
     // that read back whole), so a diverged run leaves both the previous checkpoint and export.
     try {

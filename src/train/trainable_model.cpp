@@ -15,28 +15,36 @@ namespace mmfree {
 
 namespace fs = std::filesystem;
 
-TrainableModel::TrainableModel(const ModelConfig& c, const DeviceOptions& device)
+TrainableModel::TrainableModel(const ModelConfig& c, std::shared_ptr<Backend> backend)
     : cfg_(c),
-      be_(make_backend(device)),
+      be_(std::move(backend)),
       arena_(std::make_unique<ParameterArena>(*be_, expected_tensors(c))),
       model_(std::make_unique<Model>(cfg_, *arena_, be_, false)) {}
 
 TrainableModel TrainableModel::from_checkpoint(const std::string& hf_dir, const DeviceOptions& device) {
   check(is_hf_directory(hf_dir), hf_dir + ": not a model (expected a directory with config.json)");
+  return from_checkpoint(hf_dir, make_backend(device));
+}
+
+TrainableModel TrainableModel::from_checkpoint(const std::string& hf_dir, std::shared_ptr<Backend> backend) {
+  check(is_hf_directory(hf_dir), hf_dir + ": not a model (expected a directory with config.json)");
   const HfCheckpoint ck(hf_dir);
-  TrainableModel m(ck.config(), device);
+  TrainableModel m(ck.config(), std::move(backend));
   for (Parameter& p : m.params()) {
     const std::vector<float> value = ck.tensor(p.name).to_f32();
     check(value.size() == p.value.size(), hf_dir + ": tensor '" + p.name + "' has the wrong size");
-    m.backend().write(p.value.data(), value.data(), static_cast<int64_t>(value.size() * sizeof(float)));
+    std::copy(value.begin(), value.end(), p.value.begin());
   }
+  m.arena().upload();
   return m;
 }
 
-TrainableModel TrainableModel::zeros(const ModelConfig& c, const DeviceOptions& device) { return TrainableModel(c, device); }
+TrainableModel TrainableModel::zeros(const ModelConfig& c, const DeviceOptions& device) {
+  return TrainableModel(c, make_backend(device));
+}
 
 TrainableModel TrainableModel::random_init(const ModelConfig& c, uint64_t seed, const DeviceOptions& device) {
-  TrainableModel m(c, device);
+  TrainableModel m(c, make_backend(device));
   init_parameters(c, seed, m.arena());
   return m;
 }
@@ -81,6 +89,7 @@ void TrainableModel::save_hf(const std::string& dir) const {
   check(fs::is_directory(dir), dir + ": cannot create the directory" + (ec ? ": " + ec.message() : ""));
   write_file_atomically((fs::path(dir) / "config.json").string(),
                         [&](std::ostream& out) { out << cfg_.to_json().dump(2) << "\n"; });
+  arena_->download();
   SafetensorsWriter w;
   for (const auto& p : params()) w.add_f32(p.name, p.shape, p.value);
   w.write((fs::path(dir) / "model.safetensors").string());

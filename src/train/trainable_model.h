@@ -28,6 +28,7 @@ class TrainableModel {
   // From a Hugging Face directory (any of F32/BF16/F16) or a fresh random init (init_weights.h), on
   // the backend `device` names (threads: the cpu backend's; results depend on their count only).
   static TrainableModel from_checkpoint(const std::string& hf_dir, const DeviceOptions& device = {});
+  static TrainableModel from_checkpoint(const std::string& hf_dir, std::shared_ptr<Backend> backend);
   static TrainableModel random_init(const ModelConfig& c, uint64_t seed, const DeviceOptions& device = {});
   // Every parameter zero: for a checkpoint to restore into.
   static TrainableModel zeros(const ModelConfig& c, const DeviceOptions& device = {});
@@ -58,7 +59,7 @@ class TrainableModel {
   void save_hf(const std::string& dir) const;
 
  private:
-  TrainableModel(const ModelConfig& c, const DeviceOptions& device);
+  TrainableModel(const ModelConfig& c, std::shared_ptr<Backend> backend);
   // The buffers of a B x T pass (made again when the shape changes), after this step's weights.
   TrainBuffers& prepare(int64_t B, int64_t T);
 
