@@ -8,7 +8,11 @@ ParameterArena::ParameterArena(Backend& be, const std::vector<TensorSpec>& specs
   for (const TensorSpec& spec : specs) {
     int64_t count = 1;
     for (int64_t dim : spec.shape) count *= dim;
-    params_.push_back(Parameter{.name = spec.name, .shape = spec.shape, .offset = size_});
+    Parameter p;
+    p.name = spec.name;
+    p.shape = spec.shape;
+    p.offset = size_;
+    params_.push_back(std::move(p));
     size_ += count;
   }
   values_ = be.alloc(size_ * static_cast<int64_t>(sizeof(float)));
