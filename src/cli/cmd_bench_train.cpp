@@ -12,6 +12,7 @@
 #include "train/fp32_peak.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
+#include "util/machine_stats.h"
 
 namespace mmfree::cli {
 namespace {
@@ -67,7 +68,9 @@ void run(const BenchTrainOptions& o) {
                         {"vocab", o.vocab}, {"seq", o.seq}, {"batch", o.batch}, {"threads", o.threads},
                         {"parameters", c.parameter_count()}, {"step_s", median(wall_s)}, {"step_cpu_s", median(cpu_s)},
                         {"tokens_per_s", tokens_per_s}, {"tokens_per_cpu_s", tokens_per_cpu_s}, {"gflops", gflops},
-                        {"gflops_cpu_time", gflops_cpu}, {"blas_core", blas::core_name()}};
+                        {"gflops_cpu_time", gflops_cpu}, {"blas_core", blas::core_name()},
+                        {"device", m.backend().name()}, {"peak_rss_bytes", peak_rss_bytes()},
+                        {"peak_device_bytes", m.backend().peak_device_bytes()}};
     if (!o.skip_peak) {
       j["fma_peak_gflops"] = fma.gflops;
       j["fma_peak_gflops_cpu_time"] = fma.gflops_cpu_time;
@@ -87,6 +90,13 @@ void run(const BenchTrainOptions& o) {
               median(cpu_s));
   std::printf("by the wall clock: %.1f tokens/s, %.1f GFLOP/s (6 x parameters x tokens)\n", tokens_per_s, gflops);
   std::printf("by CPU time:       %.1f tokens/s, %.1f GFLOP/s\n", tokens_per_cpu_s, gflops_cpu);
+  const int64_t device_peak = m.backend().peak_device_bytes();
+  if (device_peak >= 0)
+    std::printf("peak device memory %.1f MiB (%s)\n", static_cast<double>(device_peak) / (1 << 20),
+                m.backend().description().c_str());
+  else
+    std::printf("peak resident memory %.1f MiB (%s)\n", static_cast<double>(peak_rss_bytes()) / (1 << 20),
+                m.backend().description().c_str());
   if (o.skip_peak) return;
   auto share = [&](const char* what, const PeakMeasurement& p) {
     std::printf("%s %.1f GFLOP/s wall, %.1f by CPU time (%s): training reaches %.1f%% (wall) / %.1f%% (CPU time); "
