@@ -105,6 +105,18 @@ TEST_P(TrainGoldenOn, StepZeroLossAndGradients) {
 
 INSTANTIATE_TEST_SUITE_P(Devices, TrainGoldenOn, ::testing::Values("cpu", "ref"));
 
+TEST(TrainGolden, RecomputeGivesTheSameLossAndGradients) {
+  // The backward forms again what the forward formed, with the same ops: the same numbers.
+  SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
+  const GoldenBatch g = golden_batch(golden);
+  TrainableModel kept = TrainableModel::from_checkpoint(test::tiny_a());
+  TrainableModel recomputed = TrainableModel::from_checkpoint(test::tiny_a());
+  recomputed.set_recompute(true);
+  EXPECT_EQ(kept.forward_backward(g.ids.data(), g.B, g.T), recomputed.forward_backward(g.ids.data(), g.B, g.T));
+  for (size_t k = 0; k < kept.params().size(); ++k)
+    EXPECT_TRUE(std::ranges::equal(kept.params()[k].grad, recomputed.params()[k].grad)) << kept.params()[k].name;
+}
+
 // ref's arithmetic on memory the trainer may only reach through write() and read(), as on a GPU: the
 // parameters, gradients and AdamW moments then live in host mirrors that download() and upload()
 // keep in step.

@@ -59,6 +59,7 @@ void Backend::not_trained() const { throw Error("--device " + name() + ": traini
 std::unique_ptr<BackendMatrix> Backend::trainable_matrix(int64_t, int64_t, bool) { not_trained(); }
 void Backend::ternarize(BackendMatrix&, const float*) { not_trained(); }
 void Backend::reserve_training(int64_t, int64_t) { not_trained(); }
+void Backend::form_input(const BitLinearInput&, int64_t, int64_t) { not_trained(); }
 std::unique_ptr<BackendEmbeddings> Backend::float_embeddings(const float*, int64_t, int64_t) { not_trained(); }
 void Backend::bitlinear_backward(const BitLinearBackward&) { not_trained(); }
 void Backend::rmsnorm_backward(const float*, const float*, const float*, int64_t, int64_t, float, float*, bool, float*) {

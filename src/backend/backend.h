@@ -234,6 +234,10 @@ class Backend {
   virtual void ternarize(BackendMatrix& w, const float* latent);
   // Scratch for the backward of up to `rows` rows of up to max_cols inputs (once per plan).
   virtual void reserve_training(int64_t rows, int64_t max_cols);
+  // The input of a BitLinear group alone, without products: m [n][cols] formed as `in` says into
+  // in.keep_m (Kind::Norm without `add`; not Recurrent). Training recomputes in its backward what
+  // its forward did not keep (TrainBuffers' recompute).
+  virtual void form_input(const BitLinearInput& in, int64_t n, int64_t cols);
   // An embedding table that is a F32 tensor [rows][cols] in this backend's memory (the latent
   // embeddings of a ParameterArena), read in place by embed(): it sees each step's values.
   virtual std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols);

@@ -61,7 +61,13 @@ void HostBackend::reserve(int64_t rows, int64_t max_cols) {
   m_.resize(static_cast<size_t>(rows_ * cols_));
 }
 
-const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_t cols) {
+void HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_t cols) {
+  if (!in.keep_m || (in.kind == BitLinearInput::Kind::Norm && in.add))
+    throw Error("internal: form_input needs keep_m, and a Norm input without add");
+  formed_input(in, n, cols);
+}
+
+const float* HostBackend::formed_input(const BitLinearInput& in, int64_t n, int64_t cols) {
   using Kind = BitLinearInput::Kind;
   if (in.kind == Kind::Plain && in.ld == cols && !in.keep_m) return in.x;
   if (in.keep_m && in.kind == Kind::Recurrent) throw Error("internal: a Recurrent input cannot be kept");
@@ -104,7 +110,7 @@ const float* HostBackend::form_input(const BitLinearInput& in, int64_t n, int64_
 void HostBackend::bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) {
   if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
     throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
-  const float* m = form_input(in, n, calls[0].w->cols);
+  const float* m = formed_input(in, n, calls[0].w->cols);
   if (is_trainable(*calls[0].w))
     train_products(calls, m, n);
   else

@@ -38,6 +38,7 @@ class HostBackend : public Backend {
   std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity) override;
   void ternarize(BackendMatrix& w, const float* latent) override;
   void reserve_training(int64_t rows, int64_t max_cols) override;
+  void form_input(const BitLinearInput& in, int64_t n, int64_t cols) override;
   std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols) override;
   void bitlinear_backward(const BitLinearBackward& b) override;
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
@@ -75,8 +76,8 @@ class HostBackend : public Backend {
   virtual int max_parts() const = 0;
 
  private:
-  // The group's input as dense rows: x itself, or m_ filled.
-  const float* form_input(const BitLinearInput& in, int64_t n, int64_t cols);
+  // The group's input as dense rows: x itself, or m_ (or in.keep_m) filled.
+  const float* formed_input(const BitLinearInput& in, int64_t n, int64_t cols);
   virtual int probe_threads() const { return 1; }
   std::vector<float> m_;  // [rows][max_cols], sized by reserve()
   int64_t rows_ = 0, cols_ = 0;

@@ -21,6 +21,7 @@ struct BenchTrainOptions {
   int64_t hidden = 512, layers = 8, intermediate = 0, vocab = 32000, seq = 256, batch = 4;
   int steps = 5, warmup = 1, threads = 2;
   std::string device = "cpu";
+  bool recompute = false;
   bool json = false, skip_peak = false;
 };
 
@@ -42,6 +43,7 @@ void run(const BenchTrainOptions& o) {
   c.vocab_size = o.vocab;
   c.intermediate_size = o.intermediate > 0 ? o.intermediate : ModelConfig::default_intermediate(o.hidden);
   TrainableModel m = TrainableModel::random_init(c, 1, {o.device, o.threads, ""});
+  m.set_recompute(o.recompute);
   std::mt19937_64 rng(2);
   std::vector<int32_t> tokens(static_cast<size_t>(o.batch * o.seq));
   for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(o.vocab));
@@ -69,7 +71,7 @@ void run(const BenchTrainOptions& o) {
                         {"parameters", c.parameter_count()}, {"step_s", median(wall_s)}, {"step_cpu_s", median(cpu_s)},
                         {"tokens_per_s", tokens_per_s}, {"tokens_per_cpu_s", tokens_per_cpu_s}, {"gflops", gflops},
                         {"gflops_cpu_time", gflops_cpu}, {"blas_core", blas::core_name()},
-                        {"device", m.backend().name()}, {"peak_rss_bytes", peak_rss_bytes()},
+                        {"device", m.backend().name()}, {"recompute", o.recompute}, {"peak_rss_bytes", peak_rss_bytes()},
                         {"peak_device_bytes", m.backend().peak_device_bytes()}};
     if (!o.skip_peak) {
       j["fma_peak_gflops"] = fma.gflops;
@@ -125,6 +127,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--device", o->device, "Where to train: cpu (default) or ref")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads of the cpu device (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
+  cmd->add_flag("--recompute", o->recompute, "Keep less for the backward and form it again there (less memory)");
   cmd->add_flag("--json", o->json, "One JSON object instead of text");
   cmd->callback([o] { run(*o); });
 }

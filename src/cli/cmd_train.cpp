@@ -188,6 +188,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--out", o.out, "Output directory: checkpoint.safetensors, hf/ (exported model), train_log.jsonl")
       ->required();
   cmd->add_option("--log", o.log, "JSONL log (default OUT/train_log.jsonl)");
+  cmd->add_flag("--recompute", o.recompute, "Keep less for the backward and form it again there: 6d + 2I instead of 9d + 3I floats per token and layer, the same numbers");
   cmd->add_option("--device", o.device, "Where to train: cpu (default) or ref (the plain reference formulas)")->capture_default_str();
   cmd->add_option("--threads", o.threads, "Threads of the cpu device (0: physical cores)")->capture_default_str();
   cmd->add_option("--print-every", c->print_every, "Without a terminal: a progress line every N steps")

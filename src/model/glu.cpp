@@ -27,6 +27,10 @@ void Glu::forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, 
   down_.forward(be, BitLinearInput{.kind = BitLinearInput::Kind::Glu, .x = buf.gv, .ld = 2 * I_, .keep_m = buf.z}, n, out);
 }
 
+void Glu::form_z(Backend& be, int64_t n, const GluBuffers& buf) const {
+  be.form_input({.kind = BitLinearInput::Kind::Glu, .x = buf.gv, .ld = 2 * I_, .keep_m = buf.z}, n, I_);
+}
+
 void Glu::backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const {
   float *dz = s.dz.as<float>(), *dgv = s.dgv.as<float>();
   down_.backward(be, buf.z, dout, n, dz, false);

@@ -37,6 +37,8 @@ class Glu {
   // Training, after a forward that kept buf: dm [n][d] written from dout, the gradients added to.
   void backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const;
   void requantize(Backend& be) const;
+  // buf.z formed again from buf.gv, as the forward formed it.
+  void form_z(Backend& be, int64_t n, const GluBuffers& buf) const;
   int64_t weight_bytes() const { return gate_.weight_bytes() + down_.weight_bytes(); }
 
  private:

@@ -55,6 +55,12 @@ void Mlgru::forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T,
              n, out);
 }
 
+void Mlgru::form_o_in(Backend& be, int64_t n, const MlgruBuffers& buf) const {
+  be.form_input({.kind = BitLinearInput::Kind::Gated, .x = buf.g, .ld = d_, .h = buf.h, .w = g_norm_.value, .eps = eps_,
+                 .keep_m = buf.o_in},
+                n, d_);
+}
+
 void Mlgru::backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf, const float* dout, float* da,
                      float* dlb, const MlgruGrads& s) const {
   const int64_t n = B * T, d = d_;

@@ -54,6 +54,8 @@ class Mlgru {
   void backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf, const float* dout, float* da, float* dlb,
                 const MlgruGrads& s) const;
   void requantize(Backend& be) const;
+  // buf.o_in formed again from buf.g and buf.h, as the forward formed it.
+  void form_o_in(Backend& be, int64_t n, const MlgruBuffers& buf) const;
   int64_t weight_bytes() const;
 
  private:

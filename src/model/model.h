@@ -69,17 +69,21 @@ struct Workspace {
 };
 
 // What a training pass over B sequences of T tokens keeps for its backward, and the backward's
-// buffers, in backend memory: per layer about 9 d + 3 I floats per token (as the forward keeps
-// them), and [chunk_rows][V] logits at a time (chunks of at most ~32 MiB).
+// buffers, in backend memory: per layer 9 d + 3 I floats per token, and [chunk_rows][V] logits at
+// a time (chunks of at most ~32 MiB). With recompute, each layer keeps only the residual stream
+// (x_in, x_mid), i, f, g, h and gv, 6 d + 2 I floats per token, and the backward forms the norms'
+// outputs and the two products' gated inputs again (element-wise passes, no product).
 struct TrainBuffers {
-  TrainBuffers(const Model& m, int64_t B, int64_t T);
+  TrainBuffers(const Model& m, int64_t B, int64_t T, bool recompute = false);
   int64_t B, T, chunk_rows;
+  bool recompute;
   struct Layer {
-    Buffer x_in, x_mid, a, i, f, g, h, o_in, m, gv, z;
-    BlockBuffers view() const;
+    Buffer x_in, x_mid, i, f, g, h, gv;
+    Buffer a, o_in, m, z;  // empty with recompute: the shared ones below
   };
   std::vector<Layer> layers;
-  std::vector<BlockBuffers> views;  // layers' view(), for Model::run_blocks
+  Buffer shared_a, shared_o_in, shared_m, shared_z;  // recompute: one set for every layer
+  std::vector<BlockBuffers> views;  // where each layer works, for Model::run_blocks
   Buffer x, o, x_final, final_normed;  // [rows][d]
   Buffer tokens, labels, slots;        // int32 [rows], [rows], [B]
   Buffer states;                       // [B][L][d]: each sequence starts from zero
@@ -139,6 +143,8 @@ class Model {
   // The training forward up to the LM head's input (kept in tb).
   void train_forward(const int32_t* tokens, TrainBuffers& tb) const;
   void train_backward(TrainBuffers& tb) const;
+  // recompute: what layer l's forward formed and tb did not keep, formed again from what it kept.
+  void recompute_inputs(const TrainBuffers& tb, int64_t l) const;
   void build(LayerWeights& w);
 
   // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).

@@ -31,17 +31,11 @@ void lower_bounds_backward(std::span<const float> params, const float* dlb, int6
   }
 }
 
-BlockBuffers TrainBuffers::Layer::view() const {
-  return {{i.as<float>(), f.as<float>(), g.as<float>(), a.as<float>(), h.as<float>(), o_in.as<float>()},
-          {gv.as<float>(), m.as<float>(), z.as<float>()},
-          x_in.as<float>(),
-          x_mid.as<float>()};
-}
-
-TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_)
+TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, bool recompute_)
     : B(B_),
       T(T_),
       chunk_rows(std::clamp<int64_t>(kLogitBudget / model.config().vocab_size, 1, B_ * T_)),
+      recompute(recompute_),
       mixer_grads(model.backend(), B_ * T_, model.config().hidden_size),
       mlp_grads(model.backend(), B_ * T_, model.config().intermediate_size),
       host_labels(static_cast<size_t>(B_ * T_)) {
@@ -50,10 +44,28 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_)
   Backend& be = model.backend();
   const int64_t n = B * T, d = c.hidden_size, I = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
   auto floats = [&](int64_t count) { return be.alloc(count * static_cast<int64_t>(sizeof(float))); };
-  for (int64_t l = 0; l < L; ++l)
-    layers.push_back(Layer{floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * d),
-                           floats(n * d), floats(n * d), floats(n * d), floats(n * 2 * I), floats(n * I)});
-  for (const Layer& l : layers) views.push_back(l.view());
+  if (recompute) {
+    shared_a = floats(n * d);
+    shared_o_in = floats(n * d);
+    shared_m = floats(n * d);
+    shared_z = floats(n * I);
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    Layer k{floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * 2 * I)};
+    if (!recompute) {
+      k.a = floats(n * d);
+      k.o_in = floats(n * d);
+      k.m = floats(n * d);
+      k.z = floats(n * I);
+    }
+    const auto own = [](const Buffer& mine, const Buffer& shared) { return (mine.bytes() ? mine : shared).as<float>(); };
+    views.push_back({{k.i.as<float>(), k.f.as<float>(), k.g.as<float>(), own(k.a, shared_a), k.h.as<float>(),
+                      own(k.o_in, shared_o_in)},
+                     {k.gv.as<float>(), own(k.m, shared_m), own(k.z, shared_z)},
+                     k.x_in.as<float>(),
+                     k.x_mid.as<float>()});
+    layers.push_back(std::move(k));
+  }
   x = floats(n * d);
   o = floats(n * d);
   x_final = floats(n * d);
@@ -141,6 +153,19 @@ void Model::train_logits(const int32_t* tokens, TrainBuffers& tb, float* out) co
   }
 }
 
+void Model::recompute_inputs(const TrainBuffers& tb, int64_t l) const {
+  Backend& be = *be_;
+  const int64_t n = tb.B * tb.T, d = cfg_.hidden_size;
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  const Layer& layer = layers_[l];
+  const BlockBuffers& b = tb.views[l];
+  using Kind = BitLinearInput::Kind;
+  be.form_input({.kind = Kind::Norm, .x = b.x_in, .ld = d, .w = layer.attn_norm.value, .eps = eps, .keep_m = b.mixer.a}, n, d);
+  be.form_input({.kind = Kind::Norm, .x = b.x_mid, .ld = d, .w = layer.mlp_norm.value, .eps = eps, .keep_m = b.mlp.m}, n, d);
+  layer.mixer.form_o_in(be, n, b.mixer);
+  layer.mlp.form_z(be, n, b.mlp);
+}
+
 void Model::train_backward(TrainBuffers& tb) const {
   // tb.d_branch holds the gradient at the LM head's input.
   Backend& be = *be_;
@@ -152,6 +177,7 @@ void Model::train_backward(TrainBuffers& tb) const {
   for (int64_t l = L - 1; l >= 0; --l) {
     const Layer& layer = layers_[l];
     const BlockBuffers& b = tb.views[l];
+    if (tb.recompute) recompute_inputs(tb, l);
     // x_out = x_mid + mlp(m): dx passes through the residual, the branch adds through mlp_norm.
     layer.mlp.backward(be, n, b.mlp, dx, d_branch, tb.mlp_grads);
     be.rmsnorm_backward(b.x_mid, layer.mlp_norm.value, d_branch, n, d, eps, dx, true, layer.mlp_norm.grad);

@@ -31,6 +31,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"out", out},
           {"log", log},
           {"device", device},
+          {"recompute", recompute},
           {"threads", threads}};
 }
 
@@ -69,6 +70,7 @@ TrainOptions TrainOptions::from_json(const nlohmann::json& j, const std::string&
     o.log = j.at("log");
     o.threads = j.at("threads");
     o.device = j.value("device", "cpu");  // absent before training had a --device
+    o.recompute = j.value("recompute", false);
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": malformed training options: " + e.what());
   }

@@ -27,6 +27,7 @@ struct TrainOptions {
   int64_t eval_every = 100, eval_batches = 16, save_every = 500;  // 0: never (a checkpoint is still saved at the end)
   std::string out, log;  // log defaults to OUT/train_log.jsonl
   std::string device = "cpu";  // ref | cpu (the backends that train)
+  bool recompute = false;      // TrainableModel::set_recompute
   int threads = 0;       // the cpu backend's; 0: physical cores
   bool resume = false;   // not stored
 

@@ -207,6 +207,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   check_training_memory(cfg, static_cast<double>(data.rows) * static_cast<double>(data.width));
   std::optional<Progress> starting(std::in_place, "setting up the model and optimizer");
   TrainableModel model = resume_from ? TrainableModel::zeros(cfg, device_of(o)) : make_model(o, cfg);
+  model.set_recompute(o.recompute);
   AdamWOptions ao;
   ao.beta1 = o.beta1;
   ao.beta2 = o.beta2;

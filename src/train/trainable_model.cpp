@@ -56,12 +56,18 @@ void TrainableModel::set_quantizers(Quantizers q) {
   model_ = std::make_unique<Model>(cfg_, *arena_, be_, q == Quantizers::Identity);
 }
 
+void TrainableModel::set_recompute(bool on) {
+  if (on == recompute_) return;
+  recompute_ = on;
+  buffers_.reset();
+}
+
 void TrainableModel::zero_grad() { be_->fill_zero(arena_->grads(), arena_->size() * static_cast<int64_t>(sizeof(float))); }
 
 TrainBuffers& TrainableModel::prepare(int64_t B, int64_t T) {
   if (!buffers_ || buffers_->B != B || buffers_->T != T) {
     buffers_.reset();  // the old shape's memory first
-    buffers_ = std::make_unique<TrainBuffers>(*model_, B, T);
+    buffers_ = std::make_unique<TrainBuffers>(*model_, B, T, recompute_);
   }
   model_->prepare_step();
   return *buffers_;

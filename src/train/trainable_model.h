@@ -54,6 +54,9 @@ class TrainableModel {
 
   // On by default.
   void set_quantizers(Quantizers q);
+  // Keep less for the backward and form it again there (TrainBuffers): 6 d + 2 I instead of
+  // 9 d + 3 I floats per token and layer, the same numbers. Off by default.
+  void set_recompute(bool on);
 
   // config.json + model.safetensors (F32) that the original PyTorch code loads.
   void save_hf(const std::string& dir) const;
@@ -67,6 +70,7 @@ class TrainableModel {
   std::shared_ptr<Backend> be_;
   std::unique_ptr<ParameterArena> arena_;
   Quantizers quantizers_ = Quantizers::On;
+  bool recompute_ = false;
   std::unique_ptr<Model> model_;
   std::unique_ptr<TrainBuffers> buffers_;
 };
