@@ -1,6 +1,6 @@
 // mmfree serve: an OpenAI-compatible HTTP server with continuous batching (src/serve/, docs/SERVER.md).
-#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -35,15 +35,36 @@ std::string model_name(const ServeOptions& o) {
   return name.empty() ? "mmfree" : name;
 }
 
+// SIGTERM and SIGINT start a graceful stop. Libraries start threads of their own before main
+// (OpenBLAS), so the signal may land on any thread: the handler only writes the signal's number to
+// a pipe, and one thread of ours reads it.
+int g_stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] const ssize_t n = write(g_stop_pipe[1], &b, 1);
+}
+
+void catch_stop_signals() {
+  check(pipe(g_stop_pipe) == 0, "cannot create a pipe for the stop signals");
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client gone mid-write must not kill the server
+}
+
+// Blocks until a stop signal; returns its number.
+int wait_stop_signal() {
+  unsigned char b = 0;
+  while (read(g_stop_pipe[0], &b, 1) != 1) {
+  }
+  return b;
+}
+
 void run(ServeOptions o) {
-  // SIGTERM and SIGINT are taken by one thread (sigwait) for a graceful stop; every thread started
-  // from here on inherits the blocked mask. A client gone mid-write must not kill the server.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  catch_stop_signals();
 
   if (o.http.api_key.empty()) {
     if (const char* k = std::getenv("MMFREE_API_KEY")) o.http.api_key = k;
@@ -66,8 +87,7 @@ void run(ServeOptions o) {
   std::fprintf(stderr, "mmfree serve: listening on http://%s:%d (model %s, %lld slots, device %s)\n", o.http.host.c_str(), port,
                o.http.model_name.c_str(), static_cast<long long>(o.sched.parallel), o.device.device.c_str());
   std::thread stopper([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    const int sig = wait_stop_signal();
     std::fprintf(stderr, "mmfree serve: %s: finishing what runs (up to %llds), then exiting\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  static_cast<long long>(o.grace_s));
     http.stop(o.grace_s * 1000);

@@ -17,6 +17,7 @@ struct Scheduler::Sequence {
   int32_t slot;
   Continuation cont;
   int64_t prefilled = 0;  // prompt tokens read so far
+  bool dropped = false;   // cancelled before its end
   Job::clock::time_point last_token;
   int64_t prompt_size() const { return static_cast<int64_t>(job->gen.prompt.size()); }
 };
@@ -169,10 +170,12 @@ void Scheduler::drop_cancelled() {
     if (!s->cont.done() && (all || s->job->cancelled())) {
       s->job->push(Event::end(s->choice, "cancelled"));
       s->job->cancel();
+      s->dropped = true;
+      free_slots_.push_back(s->slot);
       if (metrics_) metrics_->cancelled();
     }
   }
-  retire_done();
+  std::erase_if(running_, [](const auto& s) { return s->dropped; });
 }
 
 void Scheduler::decode() {
@@ -249,9 +252,9 @@ void Scheduler::advance(Sequence& s, const float* logits) {
 
 void Scheduler::retire_done() {
   for (auto& s : running_) {
-    if (s->cont.done() || s->job->cancelled()) free_slots_.push_back(s->slot);
+    if (s->cont.done()) free_slots_.push_back(s->slot);
   }
-  std::erase_if(running_, [](const auto& s) { return s->cont.done() || s->job->cancelled(); });
+  std::erase_if(running_, [](const auto& s) { return s->cont.done(); });
 }
 
 void Scheduler::fail_all(const std::string& message) {
