@@ -210,10 +210,14 @@ std::map<std::string, FieldReader> fields_of(Api api) {
 }
 
 json parse_object(std::string_view body) {
+  // JSON text holds no NUL byte, but the parser stops at one: refuse it here.
+  if (const size_t at = body.find('\0'); at != std::string_view::npos) {
+    throw ApiError(400, "the request body is not valid JSON: a NUL byte at offset " + std::to_string(at));
+  }
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number beyond double
     throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw ApiError(400, "the request body must be a JSON object");
