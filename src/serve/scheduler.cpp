@@ -64,6 +64,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer* tok, const SchedulerOp
   tokens_.resize(static_cast<size_t>(rows));
   slots_.resize(static_cast<size_t>(rows));
   for (int64_t s = o.parallel - 1; s >= 0; --s) free_slots_.push_back(static_cast<int32_t>(s));
+  free_count_ = o.parallel;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -81,7 +82,9 @@ Scheduler::Admission Scheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Admission::Stopping;
-    if (static_cast<int64_t>(queue_.size()) >= opt_.max_queue) return Admission::QueueFull;
+    // Choices beyond the free slots wait; at most max_queue of them.
+    if (queued_choices_ + job->n > free_count_ + opt_.max_queue) return Admission::QueueFull;
+    queued_choices_ += job->n;
     queue_.push_back(std::move(job));
   }
   cv_.notify_all();
@@ -125,6 +128,7 @@ void Scheduler::step() {
   retire_done();
   std::lock_guard<std::mutex> lock(mu_);
   busy_ = static_cast<int64_t>(running_.size());
+  free_count_ = static_cast<int64_t>(free_slots_.size());
   if (metrics_) {
     if (rows_ > 0) metrics_->step(rows_, seconds_since(t0, Job::clock::now()));
     metrics_->set_load(static_cast<int64_t>(queue_.size()), busy_);
@@ -138,10 +142,12 @@ void Scheduler::admit() {
     std::shared_ptr<Job> job = queue_.front();
     if (job->cancelled() || cancel_all_) {
       for (int64_t c = 0; c < job->n; ++c) job->push(Event::end(c, "cancelled"));
+      queued_choices_ -= job->n;
       queue_.pop_front();
       continue;
     }
     if (static_cast<int64_t>(free_slots_.size()) < job->n) break;  // first come, first served
+    queued_choices_ -= job->n;
     queue_.pop_front();
     if (metrics_) metrics_->tokens(static_cast<int64_t>(job->gen.prompt.size()), 0);
     for (int64_t c = 0; c < job->n; ++c) {
@@ -158,6 +164,7 @@ void Scheduler::admit() {
     }
   }
   busy_ = static_cast<int64_t>(running_.size());
+  free_count_ = static_cast<int64_t>(free_slots_.size());
 }
 
 void Scheduler::drop_cancelled() {
@@ -266,6 +273,7 @@ void Scheduler::fail_all(const std::string& message) {
   running_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   busy_ = 0;
+  free_count_ = static_cast<int64_t>(free_slots_.size());
   if (queue_.empty()) idle_cv_.notify_all();
 }
 

@@ -24,7 +24,7 @@ namespace mmfree::serve {
 
 struct SchedulerOptions {
   int64_t parallel = 16;       // state slots: sequences generating at once
-  int64_t max_queue = 64;      // requests waiting for slots; more are refused (503)
+  int64_t max_queue = 64;      // sequences (choices) waiting for a slot; more are refused (503)
   int64_t prefill_chunk = 64;  // prompt rows per step, all prefilling sequences together
 };
 
@@ -77,6 +77,8 @@ class Scheduler {
   std::condition_variable cv_;          // work arrived, or exit
   std::condition_variable idle_cv_;     // nothing queued or running
   int64_t busy_ = 0;                    // sequences running (running_.size(), readable under mu_)
+  int64_t free_count_ = 0;              // free_slots_.size(), readable under mu_
+  int64_t queued_choices_ = 0;          // choices of the jobs in queue_
   std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false, cancel_all_ = false, exit_ = false;
   std::thread thread_;
