@@ -2,10 +2,9 @@
 
 namespace mmfree::serve {
 
-// Kept as one literal so that the binary is the whole server. `/?q=TEXT` sends TEXT once the page
-// has loaded (a link that opens a conversation; the headless-browser test uses it). The page marks
-// its state on <body data-state="idle|streaming|done|error"> and each reply's number of streamed
-// chunks on data-chunks, so that a test can see that the reply came in pieces.
+// Kept as one literal so that the binary is the whole server. The page marks its state on
+// <body data-state="idle|streaming|done|error"> and each reply's number of streamed chunks on
+// data-chunks, so that the headless-browser test (tests/browser/) sees that a reply came in pieces.
 std::string_view chat_page_html() {
   static constexpr std::string_view page = R"page(<!doctype html>
 <html lang="en">
@@ -161,8 +160,6 @@ $("clear").addEventListener("click", () => { history = []; log.textContent = "";
 fetch("/v1/models", { headers: headers() }).then((r) => r.json()).then((m) => {
   if (m.data && m.data[0]) $("model").textContent = m.data[0].id;
 }).catch(() => {});
-const q = new URLSearchParams(location.search).get("q");
-if (q) send(q);
 </script>
 </body>
 </html>
