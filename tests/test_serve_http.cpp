@@ -257,7 +257,11 @@ TEST_F(ServeHttp, ApiKeyIsRequiredWhereSet) {
 }
 
 TEST_F(ServeHttp, HostileHttpGets4xxAndTheServerLives) {
-  TestServer s(*model_, *tok_, {}, http([](HttpOptions& o) { o.max_body_bytes = 64 * 1024; o.max_prompt_tokens = 64; }));
+  TestServer s(*model_, *tok_, {}, http([](HttpOptions& o) {
+    o.max_body_bytes = 64 * 1024;
+    o.max_prompt_tokens = 64;
+    o.read_timeout_s = 1;  // two cases wait for a body that never comes
+  }));
   const int port = s.port();
   struct Case {
     const char* what;

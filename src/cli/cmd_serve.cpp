@@ -129,6 +129,9 @@ void setup(CLI::App& app) {
   cmd->add_option("--max-body", o->http.max_body_bytes, "Largest request body, in bytes")
       ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30))
       ->capture_default_str();
+  cmd->add_option("--read-timeout", o->http.read_timeout_s, "Seconds a client may send nothing while its request is read")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   cmd->add_option("--api-key", o->http.api_key,
                   "Require \"Authorization: Bearer KEY\" on every endpoint but / and /health (default: $MMFREE_API_KEY)");
   cmd->add_option("--alias", o->alias, "The model's name in /v1/models and responses (default: the file's name)");

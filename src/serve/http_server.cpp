@@ -71,6 +71,7 @@ HttpServer::HttpServer(const Tokenizer& tok, int64_t bos_id, Scheduler& schedule
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };  // cpp-httplib takes ownership
   http_->set_payload_max_length(static_cast<size_t>(opt_.max_body_bytes));
   http_->set_keep_alive_timeout(5);
+  http_->set_read_timeout(opt_.read_timeout_s, 0);
   routes();
 }
 

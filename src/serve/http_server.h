@@ -28,6 +28,7 @@ struct HttpOptions {
   std::string api_key;           // required as "Authorization: Bearer KEY" when not empty
   std::string model_name = "mmfree";
   int64_t max_body_bytes = 1 << 20;
+  int read_timeout_s = 5;        // a client that sends nothing for this long is dropped
   int64_t max_prompt_tokens = 8192;
   RequestLimits limits;          // limits.vocab: the tokenizer's
 };
