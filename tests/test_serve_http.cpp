@@ -304,6 +304,20 @@ TEST_F(ServeHttp, HostileHttpGets4xxAndTheServerLives) {
   EXPECT_EQ(r->status, 200);
 }
 
+TEST_F(ServeHttp, BurstOfConnectionsIsServed) {
+  // 200 clients connecting at once: the accept queue must hold them (cpp-httplib's own is 5 deep).
+  TestServer s(*model_, *tok_, {}, http());
+  std::vector<std::string> got(200);
+  std::vector<std::thread> clients;
+  for (auto& g : got) {
+    clients.emplace_back([&g, port = s.port()] { g = raw_exchange(port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); });
+  }
+  for (auto& c : clients) c.join();
+  int ok = 0;
+  for (const auto& g : got) ok += status_of(g) == 200;
+  EXPECT_EQ(ok, 200);
+}
+
 TEST_F(ServeHttp, FullQueueIsAnswered503WithRetryAfter) {
   TestServer s(*model_, *tok_, SchedulerOptions{.parallel = 1, .max_queue = 0, .prefill_chunk = 64},
                http([](HttpOptions& o) { o.limits.max_tokens = 100000; }));

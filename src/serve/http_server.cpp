@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <random>
@@ -14,6 +15,14 @@
 #include "util/error.h"
 
 namespace mmfree::serve {
+
+// cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's library): a burst of
+// connections (64 streams opened at once) overflows it and some are reset. listen() again on the
+// bound socket sets a deeper queue.
+class Listener : public httplib::Server {
+ public:
+  void deepen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+};
 
 namespace {
 
@@ -64,7 +73,7 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 HttpServer::HttpServer(const Tokenizer& tok, int64_t bos_id, Scheduler& scheduler, Metrics& metrics, HttpOptions o)
     : tok_(tok), bos_id_(bos_id), scheduler_(scheduler), metrics_(metrics), opt_(std::move(o)),
-      http_(std::make_unique<httplib::Server>()) {
+      http_(std::make_unique<Listener>()) {
   // A connection holds a thread while it is served: enough for every slot, every queued request,
   // and a few more for /health, /metrics and the requests answered 503.
   const auto threads = static_cast<size_t>(scheduler.options().parallel + scheduler.options().max_queue + 16);
@@ -81,6 +90,7 @@ int HttpServer::bind() {
   const int port = opt_.port == 0 ? http_->bind_to_any_port(opt_.host) : (http_->bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
   check(port > 0, "cannot listen on " + opt_.host + ":" + std::to_string(opt_.port) +
                       " (the address is in use, not this machine's, or needs privileges)");
+  http_->deepen_backlog();
   return port;
 }
 

@@ -22,6 +22,8 @@ struct Response;
 
 namespace mmfree::serve {
 
+class Listener;  // httplib::Server with a deeper accept queue (http_server.cpp)
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;               // 0: any free port (bind() says which)
@@ -60,7 +62,7 @@ class HttpServer {
   Scheduler& scheduler_;
   Metrics& metrics_;
   HttpOptions opt_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<Listener> http_;
   std::atomic<int64_t> responding_{0};  // streamed responses not yet fully written
   std::atomic<bool> stopping_{false};
 };
