@@ -83,14 +83,24 @@ void Scorer::score_batch(const std::vector<ScoreState>& states, const std::vecto
   }
   for (int64_t b = 0; b < B; ++b) out[rows[static_cast<size_t>(b)]] = ContinuationScore{0, true};
   // Time chunks of W columns keep the logits at W x B x V floats however long the inputs are; the
-  // state carries from one chunk to the next.
+  // state carries from one chunk to the next. Columns before every row's first scored position
+  // (a context read whole, --from-scratch) need no logits: they run as chunks of their own without
+  // the LM head on each position (only on the chunk's last one, which forward always writes).
   const int64_t W = std::max<int64_t>(1, max_rows_ / B);
-  for (int64_t t0 = 0; t0 < T; t0 += W) {
-    const int64_t w = std::min(W, T - t0);
+  int64_t unscored = T;
+  for (size_t r : rows)
+    unscored = std::min(unscored, static_cast<int64_t>(conts[r].input.size() - conts[r].targets.size()));
+  for (int64_t t0 = 0; t0 < T;) {
+    const int64_t w = std::min({W, T - t0, t0 < unscored ? unscored - t0 : T});
+    const bool scored = t0 >= unscored;
     chunk_.resize(static_cast<size_t>(B * w));
     for (int64_t b = 0; b < B; ++b) std::copy_n(tokens_.begin() + b * T + t0, w, chunk_.begin() + b * w);
-    logits_.resize(static_cast<size_t>(B * w * V));
-    model_.forward(chunk_.data(), B, w, st, ws_, logits_.data(), true);
+    logits_.resize(static_cast<size_t>(B * (scored ? w : 1) * V));
+    model_.forward(chunk_.data(), B, w, st, ws_, logits_.data(), scored);
+    if (!scored) {
+      t0 += w;
+      continue;
+    }
     for (int64_t b = 0; b < B; ++b) {
       const Continuation& c = conts[rows[static_cast<size_t>(b)]];
       ContinuationScore& s = out[rows[static_cast<size_t>(b)]];
@@ -99,6 +109,7 @@ void Scorer::score_batch(const std::vector<ScoreState>& states, const std::vecto
       for (int64_t t = std::max(t0, start); t < std::min(t0 + w, end); ++t)
         s = add_position(logits_.data() + (b * w + t - t0) * V, V, c.targets[static_cast<size_t>(t - start)], s);
     }
+    t0 += w;
   }
 }
 
