@@ -79,7 +79,6 @@ struct BatchPlan {
   std::vector<std::vector<int64_t>> prefixes;
   std::vector<Continuation> conts;
   std::vector<std::pair<size_t, size_t>> owner;
-  int64_t tokens = 0;
 };
 
 BatchPlan plan_batch(const Task& task, const Tokenizer& tok, const EvalOptions& o, size_t first, size_t n,
@@ -92,11 +91,11 @@ BatchPlan plan_batch(const Task& task, const Tokenizer& tok, const EvalOptions& 
     items[i].greedy.assign(results, true);
     for (const auto& group : reads.groups) {
       ItemPlan plan = plan_item(group, o.max_length, o.share_context);
-      b.tokens += static_cast<int64_t>(plan.prefix.size());
       b.prefixes.push_back(std::move(plan.prefix));
       for (size_t k = 0; k < plan.continuations.size(); ++k) {
+        // From scratch, each request reads from a zero state of its own: nothing is shared.
+        if (!o.share_context && k > 0) b.prefixes.emplace_back();
         plan.continuations[k].from = b.prefixes.size() - 1;
-        b.tokens += static_cast<int64_t>(plan.continuations[k].input.size());
         b.owner.emplace_back(i, reads.summed ? 0 : k);
         b.conts.push_back(std::move(plan.continuations[k]));
       }
@@ -145,14 +144,15 @@ TaskResult evaluate(const Task& task, const Tokenizer& tok, std::span<Scorer* co
           next += n;
           b = plan_batch(task, tok, o, first, n, r.items);
         }
+        const int64_t read_before = scorer.tokens_read();
         const auto scores = run_batch(scorer, b);
         const std::lock_guard lock(mu);
+        r.tokens_read += scorer.tokens_read() - read_before;
         for (size_t c = 0; c < scores.size(); ++c) {
           ItemScores& it = r.items[b.owner[c].first];
           it.lls[b.owner[c].second] += scores[c].logprob;
           it.greedy[b.owner[c].second] = it.greedy[b.owner[c].second] && scores[c].greedy;
         }
-        r.tokens_read += b.tokens;
         done += n;
         if (progress) progress(done, task.size());
       }

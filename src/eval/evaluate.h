@@ -41,7 +41,7 @@ struct TaskResult {
   std::string task;
   std::vector<Metric> metrics;
   std::vector<ItemScores> items;
-  int64_t tokens_read = 0;  // tokens the model read (prefixes once, continuations per choice)
+  int64_t tokens_read = 0;  // tokens the model read (shared prefixes and pieces of continuations once)
   double seconds = 0;
 };
 
