@@ -109,10 +109,12 @@ TEST_F(EvalScorer, ForkedStateEqualsReadingTheContextAgain) {
     const auto whole = eval::plan_item(reqs, 2048, false);
     EXPECT_EQ(shared.prefix.size(), 14u);  // every token but the one whose logits predict the choice
     EXPECT_TRUE(whole.prefix.empty());
-    std::vector<eval::ScoreState> st1{scorer.zero_state()}, st2{scorer.zero_state()};
+    std::vector<eval::ScoreState> st1{scorer.zero_state()}, st2(reqs.size(), scorer.zero_state());
     scorer.advance(st1[0], shared.prefix);
     const auto forked = scorer.score(st1, shared.continuations);
-    const auto fresh = scorer.score(st2, whole.continuations);
+    auto alone = whole.continuations;  // each from a zero state of its own: nothing shared
+    for (size_t k = 0; k < alone.size(); ++k) alone[k].from = k;
+    const auto fresh = scorer.score(st2, alone);
     for (size_t k = 0; k < reqs.size(); ++k) {
       // Same arithmetic per row (the state is copied bit for bit); measured difference 0.
       EXPECT_NEAR(forked[k].logprob, fresh[k].logprob, 1e-9 * std::abs(fresh[k].logprob)) << "rows " << rows;
@@ -129,6 +131,42 @@ TEST_F(EvalScorer, ForkedStateEqualsReadingTheContextAgain) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2e", worst);
   RecordProperty("worst_fork_difference", buf);
+}
+
+TEST_F(EvalScorer, ContinuationsSharingTheirFirstTokensReadThemOnce) {
+  // From one state: inputs that share 3, 5 or all of their tokens with others, one the prefix of
+  // another, targets at different depths. Read as a prefix tree they must give exactly what each
+  // gives read alone, for batch sizes that cut the pieces into time chunks or not.
+  const auto a = row(0), b = row(1);
+  const auto seq = [&](std::initializer_list<std::pair<int, int>> parts) {
+    std::vector<int64_t> v;
+    for (const auto& [r, n] : parts) v.insert(v.end(), (r == 0 ? a : b).begin(), (r == 0 ? a : b).begin() + n);
+    return v;
+  };
+  std::vector<eval::Continuation> conts = {
+      {0, seq({{0, 9}}), {a[9], a[10], a[11]}},          // 9 tokens
+      {0, seq({{0, 9}}), {b[0]}},                        // the same input, another target
+      {0, seq({{0, 3}, {1, 6}}), {b[6], b[7]}},          // parts from the first after 3 tokens
+      {0, seq({{0, 5}}), {a[5], a[6], a[7], a[8], a[9]}},  // a prefix of the first
+      {0, seq({{1, 12}}), {b[12]}},                      // nothing shared
+  };
+  const int64_t distinct = 9 + 6 + 12;  // tokens of the tree
+  int64_t all = 0;
+  for (const auto& c : conts) all += static_cast<int64_t>(c.input.size());
+  for (int64_t rows : {4, 16, 64}) {
+    eval::Scorer scorer(*model_, rows);
+    std::vector<eval::ScoreState> one{scorer.zero_state()}, own(conts.size(), scorer.zero_state());
+    const auto shared = scorer.score(one, conts);
+    EXPECT_EQ(scorer.tokens_read(), distinct) << "rows " << rows;
+    auto alone = conts;
+    for (size_t k = 0; k < alone.size(); ++k) alone[k].from = k;
+    const auto each = scorer.score(own, alone);
+    EXPECT_EQ(scorer.tokens_read(), distinct + all);
+    for (size_t k = 0; k < conts.size(); ++k) {
+      EXPECT_EQ(shared[k].logprob, each[k].logprob) << "continuation " << k << ", rows " << rows;  // exactly
+      EXPECT_EQ(shared[k].greedy, each[k].greedy);
+    }
+  }
 }
 
 TEST_F(EvalScorer, RejectsTargetsOutsideTheVocabulary) {

@@ -277,7 +277,7 @@ TEST(HwModel, DefaultModelGreedyTokensMatchReferenceBackend) {
 TEST(HwModel, ModelFromEnvironmentGreedyTokensMatchReferenceBackend) {
   const char* model = std::getenv("MMFREE_HW_MODEL");
   if (!model) GTEST_SKIP() << "set MMFREE_HW_MODEL=FILE to decode that model on the core (docs/HARDWARE.md)";
-  std::vector<int64_t> prompt = {1, 415, 2936, 906};
+  std::vector<int64_t> prompt = {1, 415, 2936, 9060};
   if (const char* ids = std::getenv("MMFREE_HW_PROMPT_IDS")) {
     std::istringstream in(ids);
     prompt.assign(std::istream_iterator<int64_t>(in), std::istream_iterator<int64_t>());

@@ -17,6 +17,7 @@
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_write.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace mmfree::cli {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 struct EvalCliOptions {
   std::string model, tokenizer, tasks, data, output;
   int64_t limit = 0;
+  int jobs = 0;  // 0: see model_copies
   bool json = false, from_scratch = false;
   eval::EvalOptions eval;
   DeviceOptions device;
@@ -81,6 +83,15 @@ std::string format_stderr(double v) {
   return buf;
 }
 
+// --jobs: copies of the model, each scoring its share of the items on its own thread. On the cpu
+// device the threads are divided among them (a copy runs whole batches on one core, with no
+// barrier between its steps); default: one copy per thread there, one elsewhere.
+int model_copies(const EvalCliOptions& o) {
+  const bool cpu = o.device.device == "cpu";
+  if (o.jobs > 0) return o.jobs;
+  return cpu ? (o.device.threads > 0 ? o.device.threads : physical_core_count()) : 1;
+}
+
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 void run(const EvalCliOptions& o) {
@@ -89,14 +100,25 @@ void run(const EvalCliOptions& o) {
   std::vector<eval::Task> tasks;
   for (const auto& n : names)
     tasks.push_back(eval::load_task(n, dir, o.limit));  // bad files fail before the model loads
-  const auto model = Model::load(o.model, o.device);
+  const int jobs = model_copies(o);
+  DeviceOptions per_copy = o.device;
+  if (o.device.device == "cpu")
+    per_copy.threads = std::max(1, (o.device.threads > 0 ? o.device.threads : physical_core_count()) / jobs);
+  std::vector<std::unique_ptr<Model>> models;
+  for (int k = 0; k < jobs; ++k) models.push_back(Model::load(o.model, per_copy));
+  const Model* model = models[0].get();
   const auto tok = load_tokenizer(o.tokenizer.empty() ? o.model : o.tokenizer);
   check(tok->vocab_size() <= model->config().vocab_size,
         "the tokenizer " + tok->name() + " has " + std::to_string(tok->vocab_size()) +
             " tokens, more than the model's vocabulary of " + std::to_string(model->config().vocab_size));
   eval::EvalOptions eo = o.eval;
   eo.share_context = !o.from_scratch;
-  eval::Scorer scorer(*model, model->backend().prefill_rows());
+  std::vector<std::unique_ptr<eval::Scorer>> scorers;
+  std::vector<eval::Scorer*> scorer_ptrs;
+  for (const auto& m : models) {
+    scorers.push_back(std::make_unique<eval::Scorer>(*m, m->backend().prefill_rows()));
+    scorer_ptrs.push_back(scorers.back().get());
+  }
   nlohmann::json results = nlohmann::json::object();
   std::string items_out;
   if (!o.json)
@@ -104,7 +126,7 @@ void run(const EvalCliOptions& o) {
                 "items/s");
   for (const auto& task : tasks) {
     ProgressLine bar(task.name);
-    const auto r = eval::evaluate(task, *tok, scorer, eo, std::ref(bar));
+    const auto r = eval::evaluate(task, *tok, scorer_ptrs, eo, std::ref(bar));
     const double rate = static_cast<double>(task.size()) / r.seconds;
     nlohmann::json j = {{"items", task.size()},
                         {"seconds", r.seconds},
@@ -155,6 +177,10 @@ void setup(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--from-scratch", o->from_scratch,
                 "Read every context + choice whole from a zero state (no state fork; for speed comparison)");
+  cmd->add_option("--jobs", o->jobs,
+                  "Copies of the model scoring items side by side, one thread each (default: cpu, one per --threads; "
+                  "otherwise 1); the scores do not change")
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json, "Print the results as one JSON object");
   cmd->add_option("--output", o->output, "Write each item's log-likelihoods as JSON lines to FILE");
   add_device_options(cmd, o->device);

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 #include "eval/metrics.h"
 #include "eval/requests.h"
@@ -70,49 +73,100 @@ std::vector<Metric> task_metrics(const Task& task, const std::vector<ItemScores>
   return m;
 }
 
+// A batch of items as the model reads it: each group's prefix (read once into its own state), the
+// continuations (each from its group's state), and the (item, result) each continuation adds to.
+struct BatchPlan {
+  std::vector<std::vector<int64_t>> prefixes;
+  std::vector<Continuation> conts;
+  std::vector<std::pair<size_t, size_t>> owner;
+};
+
+BatchPlan plan_batch(const Task& task, const Tokenizer& tok, const EvalOptions& o, size_t first, size_t n,
+                     std::vector<ItemScores>& items) {
+  BatchPlan b;
+  for (size_t i = first; i < first + n; ++i) {
+    const ItemReads reads = item_reads(task, i, tok, o);
+    const size_t results = reads.summed ? 1 : reads.groups[0].size();
+    items[i].lls.assign(results, 0.0);
+    items[i].greedy.assign(results, true);
+    for (const auto& group : reads.groups) {
+      ItemPlan plan = plan_item(group, o.max_length, o.share_context);
+      b.prefixes.push_back(std::move(plan.prefix));
+      for (size_t k = 0; k < plan.continuations.size(); ++k) {
+        // From scratch, each request reads from a zero state of its own: nothing is shared.
+        if (!o.share_context && k > 0) b.prefixes.emplace_back();
+        plan.continuations[k].from = b.prefixes.size() - 1;
+        b.owner.emplace_back(i, reads.summed ? 0 : k);
+        b.conts.push_back(std::move(plan.continuations[k]));
+      }
+    }
+  }
+  return b;
+}
+
+std::vector<ContinuationScore> run_batch(Scorer& scorer, const BatchPlan& b) {
+  std::vector<ScoreState> states;
+  states.reserve(b.prefixes.size());
+  for (const auto& p : b.prefixes) {
+    states.push_back(scorer.zero_state());
+    scorer.advance(states.back(), p);
+  }
+  return scorer.score(states, b.conts);
+}
+
 }  // namespace
 
-TaskResult evaluate(const Task& task, const Tokenizer& tok, Scorer& scorer, const EvalOptions& o,
+TaskResult evaluate(const Task& task, const Tokenizer& tok, std::span<Scorer* const> scorers, const EvalOptions& o,
                     const Progress& progress) {
   check(o.items_per_batch > 0, "items per batch: must be positive");
+  check(!scorers.empty(), "evaluation: no model to score with");
   const auto t0 = std::chrono::steady_clock::now();
   TaskResult r;
   r.task = task.name;
   r.items.resize(task.size());
   const size_t per_batch = task.kind == TaskKind::Rolling ? 1 : static_cast<size_t>(o.items_per_batch);
-  for (size_t first = 0; first < task.size(); first += per_batch) {
-    const size_t n = std::min(per_batch, task.size() - first);
-    // Every group of the batch's items gets its state (its shared prefix read once), then every
-    // continuation of the batch is scored side by side.
-    std::vector<ScoreState> states;
-    std::vector<Continuation> conts;
-    std::vector<std::pair<size_t, size_t>> owner;  // (item, result) of each continuation
-    for (size_t i = first; i < first + n; ++i) {
-      const ItemReads reads = item_reads(task, i, tok, o);
-      const size_t results = reads.summed ? 1 : reads.groups[0].size();
-      r.items[i].lls.assign(results, 0.0);
-      r.items[i].greedy.assign(results, true);
-      for (const auto& group : reads.groups) {
-        ItemPlan plan = plan_item(group, o.max_length, o.share_context);
-        states.push_back(scorer.zero_state());
-        scorer.advance(states.back(), plan.prefix);
-        r.tokens_read += static_cast<int64_t>(plan.prefix.size());
-        for (size_t k = 0; k < plan.continuations.size(); ++k) {
-          plan.continuations[k].from = states.size() - 1;
-          r.tokens_read += static_cast<int64_t>(plan.continuations[k].input.size());
-          owner.emplace_back(i, reads.summed ? 0 : k);
-          conts.push_back(std::move(plan.continuations[k]));
+  // Each scorer takes the next batch of items, reads it, and adds its scores to its own items:
+  // batches share no item and each item's sums run in one order, so the numbers do not depend on
+  // how many scorers there are or which one read a batch. Tokenizing and merging hold the lock.
+  std::mutex mu;
+  size_t next = 0, done = 0;
+  std::exception_ptr failed;
+  const auto work = [&](Scorer& scorer) {
+    try {
+      for (;;) {
+        size_t first = 0, n = 0;
+        BatchPlan b;
+        {
+          const std::lock_guard lock(mu);
+          if (failed || next >= task.size()) return;
+          first = next;
+          n = std::min(per_batch, task.size() - first);
+          next += n;
+          b = plan_batch(task, tok, o, first, n, r.items);
         }
+        const int64_t read_before = scorer.tokens_read();
+        const auto scores = run_batch(scorer, b);
+        const std::lock_guard lock(mu);
+        r.tokens_read += scorer.tokens_read() - read_before;
+        for (size_t c = 0; c < scores.size(); ++c) {
+          ItemScores& it = r.items[b.owner[c].first];
+          it.lls[b.owner[c].second] += scores[c].logprob;
+          it.greedy[b.owner[c].second] = it.greedy[b.owner[c].second] && scores[c].greedy;
+        }
+        done += n;
+        if (progress) progress(done, task.size());
       }
+    } catch (...) {
+      const std::lock_guard lock(mu);
+      if (!failed) failed = std::current_exception();
     }
-    const auto scores = scorer.score(states, conts);
-    for (size_t c = 0; c < scores.size(); ++c) {
-      ItemScores& it = r.items[owner[c].first];
-      it.lls[owner[c].second] += scores[c].logprob;
-      it.greedy[owner[c].second] = it.greedy[owner[c].second] && scores[c].greedy;
-    }
-    if (progress) progress(first + n, task.size());
+  };
+  {
+    std::vector<std::jthread> others;
+    for (size_t k = 1; k < scorers.size(); ++k) others.emplace_back(work, std::ref(*scorers[k]));
+    work(*scorers[0]);
   }
+  if (failed) std::rethrow_exception(failed);
   r.metrics = task_metrics(task, r.items);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

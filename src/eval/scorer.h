@@ -43,18 +43,26 @@ class Scorer {
   ScoreState zero_state() const { return ScoreState(model_.config()); }
   // Reads tokens into st (no logits kept).
   void advance(ScoreState& st, const std::vector<int64_t>& tokens);
-  // Scores every continuation from a copy of its state (the states are left as they are).
-  // Continuations, of one item or of many, run side by side, as many per forward call as
-  // max_rows allows.
+  // Scores every continuation (the states are left as they are). Continuations from the same
+  // state that begin with the same tokens read those tokens once (a prefix tree of the inputs,
+  // forked where they part; a position's logits score every continuation that reaches it), and
+  // the pieces of many continuations run side by side, as many per forward call as max_rows
+  // allows. The numbers are those of each continuation read alone from its state.
   std::vector<ContinuationScore> score(const std::vector<ScoreState>& states, const std::vector<Continuation>& conts);
 
+  // Tokens the model has read through this scorer (advance and score), for the cost figures.
+  int64_t tokens_read() const { return tokens_read_; }
+
  private:
-  // Runs conts[rows[0]], conts[rows[1]], ... as one batch, padded to the longest input.
-  void score_batch(const std::vector<ScoreState>& states, const std::vector<Continuation>& conts,
-                   const std::vector<size_t>& rows, std::vector<ContinuationScore>& out);
+  struct Piece;
+  // Runs pieces side by side, padded to the longest: scores their positions into out and keeps
+  // the state at the end of each piece that others continue from.
+  void run_batch(std::vector<ScoreState>& states, const std::vector<Piece>& pieces, const std::vector<size_t>& rows,
+                 std::vector<ContinuationScore>& out);
 
   const Model& model_;
   int64_t max_rows_;
+  int64_t tokens_read_ = 0;
   Workspace ws_;
   StatePool one_;  // advance() runs here
   std::vector<float> logits_;

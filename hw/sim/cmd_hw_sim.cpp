@@ -1,13 +1,16 @@
-// mmfree-hw-sim: a model decoded on the simulated accelerator core (every block and the LM head
+// mmfree hw-sim: a model decoded on the simulated accelerator core (every block and the LM head
 // on the core; the embedding row and greedy sampling on the CPU), or the cycles of one block and
-// the head of one of the paper's sizes. docs/HARDWARE.md.
+// the head of one of the paper's sizes. docs/HARDWARE.md. Linked into `mmfree` only where
+// Verilator is installed (hw/CMakeLists.txt); cmd_hw_sim_absent.cpp stands in otherwise.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <sstream>
 
+#include "cli/command.h"
 #include "core_sim.h"
 #include "hw_model.h"
 #include "model/random_model.h"
@@ -120,32 +123,28 @@ void preset_cycles(const Options& o) {
             {"beat_share_of_cycles", static_cast<double>(beats) / static_cast<double>(per_token)}});
 }
 
-}  // namespace
-}  // namespace mmfree::hw
-
-int main(int argc, char** argv) {
-  mmfree::hw::Options o;
-  CLI::App app("Runs a model on the simulated MatMul-free accelerator core (docs/HARDWARE.md)", "mmfree-hw-sim");
-  auto* model = app.add_option("--model", o.model, "A model (.gguf or Hugging Face directory) to decode greedily");
-  auto* preset = app.add_option("--preset", o.preset, "Only the cycles of one block and the head: 370M, 1.3B or 2.7B");
+void setup(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("hw-sim", "Run a model on the simulated MatMul-free accelerator core (docs/HARDWARE.md)");
+  auto* model = cmd->add_option("--model", o->model, "A model (.gguf or Hugging Face directory) to decode greedily");
+  auto* preset = cmd->add_option("--preset", o->preset, "Only the cycles of one block and the head: 370M, 1.3B or 2.7B");
   model->excludes(preset);
-  app.add_option("--prompt-ids", o.prompt_ids, "With --model: the prompt's token ids, e.g. \"1 415 2936\"");
-  app.add_option("-n", o.n, "With --model: tokens to generate")->capture_default_str();
-  app.add_option("--clock-mhz", o.clock_mhz, "Clock for tokens/s")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--bandwidth-gbs", o.bandwidth_gbs, "Weight memory bandwidth in GB/s (default: one beat per cycle)")
+  cmd->add_option("--prompt-ids", o->prompt_ids, "With --model: the prompt's token ids, e.g. \"1 415 2936\"");
+  cmd->add_option("-n", o->n, "With --model: tokens to generate")->capture_default_str();
+  cmd->add_option("--clock-mhz", o->clock_mhz, "Clock for tokens/s")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--bandwidth-gbs", o->bandwidth_gbs, "Weight memory bandwidth in GB/s (default: one beat per cycle)")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("--json", o.json, "One JSON object: ids, cycles_per_token, weight_bytes_per_token, ...");
-  CLI11_PARSE(app, argc, argv);
-  try {
-    if (!o.preset.empty()) {
-      mmfree::hw::preset_cycles(o);
+  cmd->add_flag("--json", o->json, "One JSON object: ids, cycles_per_token, weight_bytes_per_token, ...");
+  cmd->callback([o] {
+    if (!o->preset.empty()) {
+      preset_cycles(*o);
     } else {
-      if (o.model.empty() || o.prompt_ids.empty()) throw mmfree::Error("give --model and --prompt-ids, or --preset");
-      mmfree::hw::decode(o);
+      if (o->model.empty() || o->prompt_ids.empty()) throw Error("hw-sim: give --model and --prompt-ids, or --preset");
+      decode(*o);
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mmfree: error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }
+
+}  // namespace
+MMFREE_COMMAND(setup);
+}  // namespace mmfree::hw
