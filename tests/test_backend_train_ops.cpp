@@ -99,6 +99,54 @@ TEST_P(BackendTrainOps, TrainableProductsMatchRef) {
     }
 }
 
+// The forward as training runs it: each input kind formed with keep_m (and keep_x for Norm) set,
+// then the products of trainable matrices.
+TEST_P(BackendTrainOps, KeptInputsMatchRef) {
+  using Kind = BitLinearInput::Kind;
+  const MatrixShape s{7, 11, 300};
+  const int64_t ld = 2 * s.cols + 3;  // rows of x, add and h (the GLU reads 2 cols of x)
+  for (Kind kind : {Kind::Plain, Kind::Norm, Kind::Gated, Kind::Glu})
+    for (bool identity : {false, true}) {
+      const std::string what = "kind " + std::to_string(static_cast<int>(kind)) + " identity " + std::to_string(identity);
+      const auto latent = randn(s.rows * s.cols, 41, 0.05f), norm = randn(s.cols, 42), x = randn(s.n * ld, 43, 2.0f),
+                 add = randn(s.n * ld, 44), h = randn(s.n * ld, 45), w = randn(s.cols, 46);
+      Trainable r(ref_, s, identity, latent, norm), b(*be_, s, identity, latent, norm);
+      const bool norm_kind = kind == Kind::Norm;
+      std::vector<float> xr = x, addr = add, hr = h, wr = w;
+      std::vector<float> want_y(static_cast<size_t>(s.n * s.rows)), want_m(static_cast<size_t>(s.n * s.cols)), want_kx = want_m;
+      const BitLinearCall rc{r.w.get(), r.norm.as<float>(), want_y.data()};
+      ref_.bitlinear({&rc, 1}, {.kind = kind, .x = xr.data(), .ld = ld, .add = norm_kind ? addr.data() : nullptr,
+                                .h = hr.data(), .w = wr.data(), .keep_m = want_m.data(),
+                                .keep_x = norm_kind ? want_kx.data() : nullptr}, s.n);
+      Buffer xb = put(*be_, x), yb = be_->alloc(s.n * s.rows * 4), mb = be_->alloc(s.n * s.cols * 4),
+             kxb = be_->alloc(s.n * s.cols * 4);
+      const Buffer addb = put(*be_, add), hb = put(*be_, h), wb = put(*be_, w);
+      const BitLinearCall bc{b.w.get(), b.norm.as<float>(), yb.as<float>()};
+      be_->bitlinear({&bc, 1}, {.kind = kind, .x = xb.as<float>(), .ld = ld, .add = norm_kind ? addb.as<float>() : nullptr,
+                                .h = hb.as<float>(), .w = wb.as<float>(), .keep_m = mb.as<float>(),
+                                .keep_x = norm_kind ? kxb.as<float>() : nullptr}, s.n);
+      EXPECT_EQ(get<float>(*be_, xb, s.n * ld), xr) << what;  // the residual add: one exact addition
+      if (norm_kind) {
+        EXPECT_EQ(get<float>(*be_, kxb, s.n * s.cols), want_kx) << what;
+      }
+      const auto got_m = get<float>(*be_, mb, s.n * s.cols), got_y = get<float>(*be_, yb, s.n * s.rows);
+      const bool through_exp = kind == Kind::Gated || kind == Kind::Glu;
+      // SiLU uses each backend's own exp (the cpu backend's vectorised one too, test_backend_ops.cpp):
+      // m within kExpBound normwise; the products are then checked only where m is ref's (an m one
+      // ulp off can move an int8 code by one).
+      if (through_exp) {
+        EXPECT_LE(normwise_error(got_m, want_m), kExpBound) << what;
+      } else {
+        EXPECT_EQ(got_m, want_m) << what;
+      }
+      if (identity && !through_exp) {  // float products (see TrainableProductsMatchRef)
+        EXPECT_LE(normwise_error(got_y, want_y), static_cast<double>(s.cols) * 6e-8) << what;
+      } else if (!through_exp) {
+        EXPECT_EQ(got_y, want_y) << what;  // exact integer sums of the same codes
+      }
+    }
+}
+
 TEST_P(BackendTrainOps, BitLinearBackwardMatchesRef) {
   double worst = 0;
   for (const MatrixShape& s : kMatrixShapes)
