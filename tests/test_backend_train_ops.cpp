@@ -296,6 +296,121 @@ TEST_P(BackendTrainOps, LossOptimizerAndEmbeddingMatchRef) {
   EXPECT_EQ(get<float>(*be_, pb, count), pr);
 }
 
+// The CUDA backend at a 370M model's shapes and a training batch's rows (its launches then take many
+// blocks, its reductions many parts, cuBLAS its large tiles) against the cpu backend, whose products
+// and row code are ref's (BackendTrainOps above) and which runs these sizes in seconds where ref
+// would take minutes. Skipped without a GPU.
+// How many elements differ (a failure's message stays short at these sizes).
+int64_t count_differ(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return -1;
+  int64_t n = 0;
+  for (size_t i = 0; i < a.size(); ++i) n += a[i] != b[i];
+  return n;
+}
+
+TEST(CudaTrainOps, ModelShapesMatchCpu) {
+  std::unique_ptr<Backend> gpu;
+  try {
+    gpu = make_backend(DeviceOptions{.device = "cuda", .threads = 0, .isa = ""});
+    gpu->trainable_matrix(1, 1, false);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << e.what();
+  }
+  auto cpu = make_backend(DeviceOptions{.device = "cpu", .threads = 0, .isa = ""});
+  const int64_t n = 2048, d = 1024, I = 2816;  // 370M: d 1024, GLU width 2816
+  cpu->reserve_training(n, I);
+  gpu->reserve_training(n, I);
+  {  // the GLU's down projection [d][I]: products exact, backward within float sums of up to I terms
+    const MatrixShape s{n, d, I};
+    const auto latent = randn(d * I, 51, 0.02f), norm = randn(I, 52), m = randn(n * I, 53, 2.0f), dy = randn(n * d, 54);
+    Trainable c(*cpu, s, false, latent, norm), g(*gpu, s, false, latent, norm);
+    EXPECT_EQ(c.w->s_w, g.w->s_w);
+    const Buffer mc = put(*cpu, m), mg = put(*gpu, m), dyc = put(*cpu, dy), dyg = put(*gpu, dy);
+    Buffer yc = cpu->alloc(n * d * 4), yg = gpu->alloc(n * d * 4);
+    const BitLinearCall cc{c.w.get(), c.norm.as<float>(), yc.as<float>()}, gc{g.w.get(), g.norm.as<float>(), yg.as<float>()};
+    cpu->bitlinear({&cc, 1}, {.kind = BitLinearInput::Kind::Plain, .x = mc.as<float>(), .ld = I}, n);
+    gpu->bitlinear({&gc, 1}, {.kind = BitLinearInput::Kind::Plain, .x = mg.as<float>(), .ld = I}, n);
+    EXPECT_EQ(count_differ(get<float>(*gpu, yg, n * d), get<float>(*cpu, yc, n * d)), 0);
+    Buffer dmc = cpu->alloc(n * I * 4), dmg = gpu->alloc(n * I * 4), dwc = cpu->alloc(d * I * 4), dwg = gpu->alloc(d * I * 4),
+           dnc = cpu->alloc(I * 4), dng = gpu->alloc(I * 4);
+    cpu->bitlinear_backward({c.w.get(), c.norm.as<float>(), mc.as<float>(), dyc.as<float>(), n, dmc.as<float>(), false,
+                             dwc.as<float>(), dnc.as<float>()});
+    gpu->bitlinear_backward({g.w.get(), g.norm.as<float>(), mg.as<float>(), dyg.as<float>(), n, dmg.as<float>(), false,
+                             dwg.as<float>(), dng.as<float>()});
+    const double e = std::max({normwise_error(get<float>(*gpu, dmg, n * I), get<float>(*cpu, dmc, n * I)),
+                               normwise_error(get<float>(*gpu, dwg, d * I), get<float>(*cpu, dwc, d * I)),
+                               normwise_error(get<float>(*gpu, dng, I), get<float>(*cpu, dnc, I))});
+    // Two float sums of up to n = 2048 rows (dw, dnorm) or d = 1024 outputs (du) in different orders:
+    // 2 * 2048 * 2^-24 = 2.4e-4 worst case.
+    std::printf("[ metric ] cuda vs cpu bitlinear_backward %ldx%ldx%ld normwise error %.3g (bound 2.4e-4)\n", static_cast<long>(n),
+                static_cast<long>(d), static_cast<long>(I), e);
+    EXPECT_LE(e, 2.4e-4);
+  }
+  {  // a batch of 8 x 2048 tokens: the MLGRU's backward over long sequences, embeddings, the loss
+    const int64_t B = 8, T = 2048, rows = B * T, V = 32000;
+    cpu->reserve_training(rows, d);
+    gpu->reserve_training(rows, d);
+    const auto i = randn(rows * d, 61), f = randn(rows * d, 62, 2.0f), h = randn(rows * d, 63), dh = randn(rows * d, 64);
+    const auto lb = randn(d, 65, 0.3f);
+    const Buffer ic = put(*cpu, i), ig = put(*gpu, i), fc = put(*cpu, f), fg = put(*gpu, f), hc = put(*cpu, h),
+                 hg = put(*gpu, h), dhc = put(*cpu, dh), dhg = put(*gpu, dh), lbc = put(*cpu, lb), lbg = put(*gpu, lb);
+    Buffer dic = cpu->alloc(rows * d * 4), dig = gpu->alloc(rows * d * 4), dfc = cpu->alloc(rows * d * 4),
+           dfg = gpu->alloc(rows * d * 4), dlbc = cpu->alloc(d * 4), dlbg = gpu->alloc(d * 4);
+    cpu->mlgru_scan_backward({ic.as<float>(), fc.as<float>(), hc.as<float>(), lbc.as<float>(), dhc.as<float>(), B, T, d,
+                              dic.as<float>(), dfc.as<float>(), dlbc.as<float>()});
+    gpu->mlgru_scan_backward({ig.as<float>(), fg.as<float>(), hg.as<float>(), lbg.as<float>(), dhg.as<float>(), B, T, d,
+                              dig.as<float>(), dfg.as<float>(), dlbg.as<float>()});
+    // Through each side's exp (see expect_through_exp), carried back over 2048 steps of a
+    // contraction (|f| < 1): the same kExpBound-sized bound, 1e-6.
+    const double e = std::max({normwise_error(get<float>(*gpu, dig, rows * d), get<float>(*cpu, dic, rows * d)),
+                               normwise_error(get<float>(*gpu, dfg, rows * d), get<float>(*cpu, dfc, rows * d)),
+                               normwise_error(get<float>(*gpu, dlbg, d), get<float>(*cpu, dlbc, d))});
+    std::printf("[ metric ] cuda vs cpu mlgru_scan_backward B=8 T=2048 d=1024 normwise error %.3g (bound 1e-6)\n", e);
+    EXPECT_LE(e, 1e-6);
+
+    std::vector<int32_t> tokens(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) tokens[r] = static_cast<int32_t>((r * r * 7919) % 997);  // many repeats
+    const Buffer tc = put(*cpu, tokens), tg = put(*gpu, tokens);
+    Buffer tabc = put(*cpu, randn(997 * d, 66)), tabg = put(*gpu, randn(997 * d, 66));
+    cpu->embed_backward(tc.as<int32_t>(), dhc.as<float>(), rows, d, tabc.as<float>());
+    gpu->embed_backward(tg.as<int32_t>(), dhg.as<float>(), rows, d, tabg.as<float>());
+    EXPECT_EQ(count_differ(get<float>(*gpu, tabg, 997 * d), get<float>(*cpu, tabc, 997 * d)), 0);  // row order on both
+
+    const int64_t lrows = 512;
+    const auto logits = randn(lrows * V, 67, 3.0f);
+    std::vector<int32_t> labels(static_cast<size_t>(lrows));
+    for (int64_t r = 0; r < lrows; ++r) labels[r] = r % 9 == 8 ? -1 : static_cast<int32_t>((r * 104729) % V);
+    Buffer lc = put(*cpu, logits), lg = put(*gpu, logits);
+    const Buffer labc = put(*cpu, labels), labg = put(*gpu, labels);
+    const double nc = cpu->cross_entropy(lc.as<float>(), labc.as<int32_t>(), lrows, V, 1.0f / 455);
+    const double ng = gpu->cross_entropy(lg.as<float>(), labg.as<int32_t>(), lrows, V, 1.0f / 455);
+    // Each exp one ulp off (about 7e-5 of them; 1e-4 allowed) moves its row's log-sum by <= 2^-24.
+    EXPECT_NEAR(ng, nc, static_cast<double>(lrows * V) * 1e-4 * 6e-8);
+    const double eg = normwise_error(get<float>(*gpu, lg, lrows * V), get<float>(*cpu, lc, lrows * V));
+    std::printf("[ metric ] cuda vs cpu cross_entropy 512x32000: NLL %.17g vs %.17g, gradient normwise error %.3g (bound 1e-6)\n",
+                ng, nc, eg);
+    EXPECT_LE(eg, 1e-6);
+  }
+  {  // the optimizer and clipping over many blocks' worth of parameters
+    const int64_t count = 30'000'001;
+    std::vector<float> p = randn(count, 71), g = randn(count, 72), m = randn(count, 73, 0.1f), v = randn(count, 74, 0.1f);
+    for (auto& x : v) x *= x;
+    Buffer pc = put(*cpu, p), pg = put(*gpu, p), mc = put(*cpu, m), mg = put(*gpu, m), vc = put(*cpu, v), vg = put(*gpu, v);
+    const Buffer gc = put(*cpu, g), gg = put(*gpu, g);
+    const AdamWUpdate u{nullptr, nullptr, nullptr, nullptr, count, 0.999f, 1e-3f, 0.3f, 0.1f, 0.95f, 0.05f, 1e-8f};
+    AdamWUpdate uc = u, ug = u;
+    uc.p = pc.as<float>(), uc.g = gc.as<float>(), uc.m = mc.as<float>(), uc.v = vc.as<float>();
+    ug.p = pg.as<float>(), ug.g = gg.as<float>(), ug.m = mg.as<float>(), ug.v = vg.as<float>();
+    cpu->adamw(uc);
+    gpu->adamw(ug);
+    EXPECT_EQ(count_differ(get<float>(*gpu, pg, count), get<float>(*cpu, pc, count)), 0);
+    EXPECT_EQ(count_differ(get<float>(*gpu, mg, count), get<float>(*cpu, mc, count)), 0);
+    EXPECT_EQ(count_differ(get<float>(*gpu, vg, count), get<float>(*cpu, vc, count)), 0);
+    const double sc = cpu->sum_squares(gc.as<float>(), count), sg = gpu->sum_squares(gg.as<float>(), count);
+    EXPECT_NEAR(sg, sc, 1e-12 * sc);  // double sums of floats in two orders
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTrainOps, ::testing::ValuesIn(test::backends_under_test()),
                          [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
 
