@@ -242,6 +242,7 @@ class CudaBackend : public Backend {
   }
   void ternarize(BackendMatrix& w, const float* latent) override { train_.ternarize(w, latent); }
   void reserve_training(int64_t rows, int64_t max_cols) override {
+    reserve(rows, max_cols);  // the training forward runs mlgru_scan, which scans on reserve()'s dense states
     in_use_ -= train_.scratch_bytes();
     train_.reserve_training(rows, max_cols);
     count(train_.scratch_bytes());
