@@ -16,7 +16,10 @@ add_compile_options($<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 
 file(GLOB MMFREE_CUDA_SOURCES CONFIGURE_DEPENDS src/backend/cuda/*.cu src/backend/cuda/*.cpp)
 add_library(mmfree_cuda STATIC ${MMFREE_CUDA_SOURCES})
-target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static)
+# cuBLAS (shared: the GPU machines' toolkit has it) for the training GEMMs.
+target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static CUDA::cublas)
+# The training kernels repeat the host's float operations one by one: no FMA contraction.
+set_source_files_properties(src/backend/cuda/train_kernels.cu PROPERTIES COMPILE_OPTIONS "-fmad=false")
 # make_backend (src/backend/backend.cpp) offers the CUDA backend: the two static libraries need each
 # other, which CMake links by repeating them.
 target_compile_definitions(mmfree_lib PUBLIC MMFREE_CUDA)

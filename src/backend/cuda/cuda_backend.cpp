@@ -9,6 +9,7 @@
 
 #include "backend/cuda/backend_kernels.h"
 #include "backend/cuda/bandwidth.h"
+#include "backend/cuda/cuda_train.h"
 #include "backend/cuda/elementwise.h"
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/mma_relayout.h"
@@ -25,7 +26,8 @@ struct CudaMatrix : BackendMatrix {
 };
 
 struct CudaEmbeddings : BackendEmbeddings {
-  cuda::DeviceBuffer<uint8_t> bytes;  // as stored in the model file
+  cuda::DeviceBuffer<uint8_t> bytes;  // as stored in the model file (none for float_embeddings' view)
+  const uint8_t* data = nullptr;      // bytes, or the viewed table
   GgmlType type = GgmlType::F32;
   int64_t row_bytes = 0;
 };
@@ -117,6 +119,7 @@ class CudaBackend : public Backend {
     e->bytes = cuda::DeviceBuffer<uint8_t>(t.rows() * t.row_bytes());
     count(e->bytes.bytes());
     e->bytes.upload(t.data());
+    e->data = e->bytes.data();
     return e;
   }
 
@@ -141,12 +144,13 @@ class CudaBackend : public Backend {
 
   void embed(const BackendEmbeddings& table, const int32_t* tokens, int64_t n, float* x) override {
     const auto& e = static_cast<const CudaEmbeddings&>(table);
-    cuda::embed_rows(e.type, e.bytes.data(), e.row_bytes, e.cols, tokens, n, x, stream_.get());
+    cuda::embed_rows(e.type, e.data, e.row_bytes, e.cols, tokens, n, x, stream_.get());
   }
 
   void bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) override {
     if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
       throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
+    if (in.keep_m || in.keep_x || cuda::is_trainable(*calls[0].w)) return train_bitlinear(calls, in, n);
     const int64_t k = calls[0].w->cols;
     if (n > rows_ || k > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
     cuda::QuantTarget targets[kMaxSharedInput];
@@ -229,7 +233,66 @@ class CudaBackend : public Backend {
     cuda::scatter_states(dense, s.slots, s.slot_stride, s.B, s.d, s.states, st);
   }
 
+  // Training (cuda_train.h).
+  std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity) override {
+    auto m = train_.trainable_matrix(rows, cols, identity);
+    const auto& t = static_cast<const cuda::CudaTrainableMatrix&>(*m);
+    count(t.w.bytes() + t.mma.bytes());  // counted as weights are: for the backend's life
+    return m;
+  }
+  void ternarize(BackendMatrix& w, const float* latent) override { train_.ternarize(w, latent); }
+  void reserve_training(int64_t rows, int64_t max_cols) override {
+    reserve(rows, max_cols);  // the training forward runs mlgru_scan, which scans on reserve()'s dense states
+    in_use_ -= train_.scratch_bytes();
+    train_.reserve_training(rows, max_cols);
+    count(train_.scratch_bytes());
+  }
+  std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols) override {
+    auto e = std::make_unique<CudaEmbeddings>();
+    e->rows = rows;
+    e->cols = cols;
+    e->type = GgmlType::F32;
+    e->row_bytes = cols * 4;
+    e->data = reinterpret_cast<const uint8_t*>(table);
+    return e;
+  }
+  void bitlinear_backward(const BitLinearBackward& b) override { train_.bitlinear_backward(b); }
+  void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
+                        bool accumulate, float* dw) override {
+    train_.rmsnorm_backward(x, w, dy, n, k, eps, dx, accumulate, dw);
+  }
+  void gated_backward(const GatedBackward& b) override { train_.gated_backward(b); }
+  void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv) override {
+    train_.glu_backward(gv, dm, n, I, dgv);
+  }
+  void mlgru_scan_backward(const MlgruScanBackward& b) override { train_.mlgru_scan_backward(b); }
+  void embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable) override {
+    train_.embed_backward(tokens, dx, n, d, dtable);
+  }
+  double cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef) override {
+    return train_.cross_entropy(logits, labels, n, V, coef);
+  }
+  void adamw(const AdamWUpdate& u) override { train_.adamw(u); }
+  double sum_squares(const float* x, int64_t n) override { return train_.sum_squares(x, n); }
+  void scale(float* x, int64_t n, float c) override { train_.scale(x, n, c); }
+
  private:
+  // A group whose input training keeps, or whose matrices are trainable: the input formed on its own
+  // (the recurrence scanned first), then the products of either kind of matrix.
+  void train_bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) {
+    if (in.kind == BitLinearInput::Kind::Recurrent) {
+      if (in.keep_m || in.keep_x) throw Error("internal: a Recurrent input cannot be kept");
+      mlgru_scan(*in.scan);
+      BitLinearInput gated = in;
+      gated.kind = BitLinearInput::Kind::Gated;
+      gated.h = in.scan->h_out;
+      return train_bitlinear(calls, gated, n);
+    }
+    const BitLinearInput m = train_.form_input(in, calls[0].w->cols, n);
+    if (cuda::is_trainable(*calls[0].w)) return train_.products(calls, m.x, n);
+    bitlinear(calls, m, n);  // a Plain input, kept nothing: the inference path
+  }
+
   void count(int64_t bytes) {
     in_use_ += bytes;
     peak_ = std::max(peak_, in_use_);
@@ -259,6 +322,7 @@ class CudaBackend : public Backend {
   std::unordered_map<RecordingKey, GraphExec, KeyHash> graphs_;  // destroyed before the stream
   std::unordered_map<void*, int64_t> sizes_;         // alloc()'s buffers
   int64_t in_use_ = 0, peak_ = 0;
+  cuda::CudaTrainer train_{stream_.get()};  // after stream_, before which it is destroyed
 };
 
 }  // namespace
