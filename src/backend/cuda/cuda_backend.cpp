@@ -275,6 +275,11 @@ class CudaBackend : public Backend {
   void adamw(const AdamWUpdate& u) override { train_.adamw(u); }
   double sum_squares(const float* x, int64_t n) override { return train_.sum_squares(x, n); }
   void scale(float* x, int64_t n, float c) override { train_.scale(x, n, c); }
+  void form_input(const BitLinearInput& in, int64_t n, int64_t cols) override {
+    if (!in.keep_m || (in.kind == BitLinearInput::Kind::Norm && in.add))
+      throw Error("internal: form_input needs keep_m, and a Norm input without add");
+    train_.form_input(in, cols, n);
+  }
 
  private:
   // A group whose input training keeps, or whose matrices are trainable: the input formed on its own
