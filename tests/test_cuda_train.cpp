@@ -120,8 +120,11 @@ TEST_F(CudaTrain, FixedBatchStepsMatchGoldenAndResumeOnTheCpu) {
 }
 
 TEST_F(CudaTrain, Wide370MStepZeroGradientsMatchCpu) {
-  // The 370M widths (d 1024, I 2816, V 32000) at 4 layers: deep random models are chaotic (one
-  // flipped int8 code moves everything after it), shallow ones compare the arithmetic.
+  // The 370M widths (d 1024, I 2816, V 32000) at 4 layers with identity quantisers: with the int8
+  // quantisers on, one activation code that float rounding moves across a boundary shifts a whole
+  // output row by ~1e-3, and cpu itself lies 4e-3 (median) from ref on this model; without them the
+  // two devices differ by the order of float sums alone (FP32 cuBLAS vs OpenBLAS over up to 2816
+  // terms, the backward through 4 layers): a 1e-4 median per tensor leaves two orders of margin.
   ModelConfig c = preset_config("370M");
   c.num_layers = 4;
   const int64_t B = 2, T = 64;
@@ -129,15 +132,17 @@ TEST_F(CudaTrain, Wide370MStepZeroGradientsMatchCpu) {
   for (int64_t k = 0; k < B * T; ++k) ids.push_back(static_cast<int32_t>((k * 7919 + 13) % c.vocab_size));
   TrainableModel cpu = TrainableModel::random_init(c, 5, DeviceOptions{"cpu", 0, ""});
   TrainableModel gpu = TrainableModel::random_init(c, 5, kCuda);
+  for (TrainableModel* m : {&cpu, &gpu}) m->set_quantizers(Quantizers::Identity);
   const double lc = cpu.forward_backward(ids.data(), B, T), lg = gpu.forward_backward(ids.data(), B, T);
   gpu.arena().download();
   std::vector<double> errs;
   for (size_t k = 0; k < cpu.params().size(); ++k) errs.push_back(relative_l2(gpu.params()[k].grad, cpu.params()[k].grad));
   const double worst = *std::max_element(errs.begin(), errs.end());
-  std::printf("[ metric ] 370M-wide, 4 layers: loss cpu %.7f cuda %.7f; gradients median rel L2 %.3g, worst %.3g\n", lc,
-              lg, median(errs), worst);
+  std::printf("[ metric ] 370M-wide, 4 layers, identity quantisers: loss cpu %.7f cuda %.7f; gradients median rel L2 "
+              "%.3g, worst %.3g\n", lc, lg, median(errs), worst);
   EXPECT_NEAR(lg, lc, 1e-5 * lc);
-  EXPECT_LE(median(errs), 1e-3);  // issue 13's bound
+  EXPECT_LE(median(errs), 1e-4);
+  EXPECT_LE(worst, 1e-3);
 }
 
 }  // namespace
