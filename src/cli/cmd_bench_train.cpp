@@ -82,23 +82,23 @@ void run(const BenchTrainOptions& o) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
+  const std::string where = m.backend().host_memory()
+                                ? m.backend().description() + ", OpenBLAS " + blas::core_name() + " kernels"
+                                : m.backend().description();
   std::printf("model: d=%lld L=%lld I=%lld V=%lld, %.1fM parameters (%.1fM outside the embeddings); batch %lld x %lld "
-              "tokens; %d thread(s), OpenBLAS %s kernels\n",
+              "tokens; %s\n",
               static_cast<long long>(o.hidden), static_cast<long long>(o.layers),
               static_cast<long long>(c.intermediate_size), static_cast<long long>(o.vocab), params / 1e6,
-              product_params / 1e6, static_cast<long long>(o.batch), static_cast<long long>(o.seq), o.threads,
-              blas::core_name().c_str());
+              product_params / 1e6, static_cast<long long>(o.batch), static_cast<long long>(o.seq), where.c_str());
   std::printf("step (forward + backward), median of %d: %.3f s wall, %.3f s CPU per thread\n", o.steps, median(wall_s),
               median(cpu_s));
   std::printf("by the wall clock: %.1f tokens/s, %.1f GFLOP/s (6 x parameters x tokens)\n", tokens_per_s, gflops);
   std::printf("by CPU time:       %.1f tokens/s, %.1f GFLOP/s\n", tokens_per_cpu_s, gflops_cpu);
   const int64_t device_peak = m.backend().peak_device_bytes();
   if (device_peak >= 0)
-    std::printf("peak device memory %.1f MiB (%s)\n", static_cast<double>(device_peak) / (1 << 20),
-                m.backend().description().c_str());
+    std::printf("peak device memory %.1f MiB\n", static_cast<double>(device_peak) / (1 << 20));
   else
-    std::printf("peak resident memory %.1f MiB (%s)\n", static_cast<double>(peak_rss_bytes()) / (1 << 20),
-                m.backend().description().c_str());
+    std::printf("peak resident memory %.1f MiB\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
   if (o.skip_peak) return;
   auto share = [&](const char* what, const PeakMeasurement& p) {
     std::printf("%s %.1f GFLOP/s wall, %.1f by CPU time (%s): training reaches %.1f%% (wall) / %.1f%% (CPU time); "
