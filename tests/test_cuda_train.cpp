@@ -39,21 +39,6 @@ class CudaTrain : public ::testing::Test {
   }
 };
 
-double relative_l2(std::span<const float> got, std::span<const float> want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    num += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    den += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size();
-  return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
-}
-
 TEST_F(CudaTrain, TinyAStepZeroMatchesGolden) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
   SafetensorsFile grads(test::tiny_a() + "/grads.safetensors");
@@ -65,13 +50,13 @@ TEST_F(CudaTrain, TinyAStepZeroMatchesGolden) {
   const double loss = tm.forward_backward(ids.data(), ids_t.shape[0], ids_t.shape[1]);
   tm.arena().download();
   std::vector<double> errs;
-  for (const auto& p : tm.params()) errs.push_back(relative_l2(p.grad, grads.get(p.name).to_f32()));
+  for (const auto& p : tm.params()) errs.push_back(test::relative_l2(p.grad, grads.get(p.name).to_f32()));
   const double worst = *std::max_element(errs.begin(), errs.end());
   std::printf("[ metric ] cuda: step-0 loss %.9f vs golden %.9f (rel %.3g); gradients median rel L2 %.3g, worst %.3g\n",
-              loss, want_loss, std::fabs(loss - want_loss) / want_loss, median(errs), worst);
+              loss, want_loss, std::fabs(loss - want_loss) / want_loss, test::median(errs), worst);
   // The CPU's bounds (test_train_golden.cpp): the same formulas, float sums in another order.
   EXPECT_LE(std::fabs(loss - want_loss) / want_loss, 1e-5);
-  EXPECT_LE(median(errs), 1e-4);
+  EXPECT_LE(test::median(errs), 1e-4);
   EXPECT_LE(worst, 3e-3);
 }
 
@@ -136,12 +121,12 @@ TEST_F(CudaTrain, Wide370MStepZeroGradientsMatchCpu) {
   const double lc = cpu.forward_backward(ids.data(), B, T), lg = gpu.forward_backward(ids.data(), B, T);
   gpu.arena().download();
   std::vector<double> errs;
-  for (size_t k = 0; k < cpu.params().size(); ++k) errs.push_back(relative_l2(gpu.params()[k].grad, cpu.params()[k].grad));
+  for (size_t k = 0; k < cpu.params().size(); ++k) errs.push_back(test::relative_l2(gpu.params()[k].grad, cpu.params()[k].grad));
   const double worst = *std::max_element(errs.begin(), errs.end());
   std::printf("[ metric ] 370M-wide, 4 layers, identity quantisers: loss cpu %.7f cuda %.7f; gradients median rel L2 "
-              "%.3g, worst %.3g\n", lc, lg, median(errs), worst);
+              "%.3g, worst %.3g\n", lc, lg, test::median(errs), worst);
   EXPECT_NEAR(lg, lc, 1e-5 * lc);
-  EXPECT_LE(median(errs), 1e-4);
+  EXPECT_LE(test::median(errs), 1e-4);
   EXPECT_LE(worst, 1e-3);
 }
 

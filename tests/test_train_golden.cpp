@@ -30,15 +30,6 @@ GoldenBatch golden_batch(const SafetensorsFile& golden) {
   return g;
 }
 
-double relative_l2(std::span<const float> got, std::span<const float> want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    num += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    den += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 TEST(TrainGolden, ForwardMatchesInferenceModel) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
   const GoldenBatch g = golden_batch(golden);
@@ -88,16 +79,15 @@ TEST_P(TrainGoldenOn, StepZeroLossAndGradients) {
   for (const auto& p : tm.params()) {
     const TensorView& want = grads.get(p.name);
     ASSERT_EQ(want.shape, p.shape) << p.name;
-    const double e = relative_l2(p.grad, want.to_f32());
+    const double e = test::relative_l2(p.grad, want.to_f32());
     std::printf("[ metric ]   grad %-45s rel L2 %.3g\n", p.name.c_str(), e);
     EXPECT_LE(e, kGradWorst) << p.name;
     errs.push_back(e);
     if (e > worst) worst = e, worst_name = p.name;
   }
   EXPECT_EQ(errs.size(), grads.tensors().size());
-  std::sort(errs.begin(), errs.end());
   const size_t m = errs.size();
-  const double median = m % 2 ? errs[m / 2] : 0.5 * (errs[m / 2 - 1] + errs[m / 2]);
+  const double median = test::median(errs);
   std::printf("[ metric ] %s: step-0 gradients vs golden over %zu tensors: median rel L2 %.3g, worst %.3g (%s)\n",
               GetParam().c_str(), m, median, worst, worst_name.c_str());
   EXPECT_LE(median, kGradMedian);
@@ -175,7 +165,7 @@ TEST(TrainGolden, GradScaleAccumulates) {
   halves.forward_backward(g.ids.data(), g.B, g.T, 0.5f);
   halves.forward_backward(g.ids.data(), g.B, g.T, 0.5f);
   for (size_t k = 0; k < full.params().size(); ++k)
-    EXPECT_LE(relative_l2(halves.params()[k].grad, full.params()[k].grad), 1e-5) << full.params()[k].name;
+    EXPECT_LE(test::relative_l2(halves.params()[k].grad, full.params()[k].grad), 1e-5) << full.params()[k].name;
   halves.zero_grad();
   for (const auto& p : halves.params())
     EXPECT_TRUE(std::all_of(p.grad.begin(), p.grad.end(), [](float v) { return v == 0.0f; })) << p.name;

@@ -84,6 +84,21 @@ std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, i
   return logits;
 }
 
+double relative_l2(std::span<const float> got, std::span<const float> want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+    den += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size();
+  return m == 0 ? 0 : (m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]));
+}
+
 LogitComparison compare_logits(const float* got, const float* want, int64_t positions, int64_t vocab) {
   std::vector<double> errs;
   LogitComparison c;
@@ -91,12 +106,7 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
   for (int64_t p = 0; p < positions; ++p) {
     const float* g = got + p * vocab;
     const float* w = want + p * vocab;
-    double num = 0, den = 0;
-    for (int64_t v = 0; v < vocab; ++v) {
-      num += (static_cast<double>(g[v]) - w[v]) * (static_cast<double>(g[v]) - w[v]);
-      den += static_cast<double>(w[v]) * w[v];
-    }
-    double e = std::sqrt(num / std::max(den, 1e-30));
+    const double e = relative_l2({g, static_cast<size_t>(vocab)}, {w, static_cast<size_t>(vocab)});
     errs.push_back(e);
     c.over_1e4 += e > 1e-4;
     if (e > c.worst) {
@@ -105,10 +115,7 @@ LogitComparison compare_logits(const float* got, const float* want, int64_t posi
     }
     same += (std::max_element(g, g + vocab) - g) == (std::max_element(w, w + vocab) - w);
   }
-  std::vector<double> sorted = errs;
-  std::sort(sorted.begin(), sorted.end());
-  const size_t m = sorted.size();
-  c.median = m == 0 ? 0 : (m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]));
+  c.median = median(errs);
   c.positions = positions;
   c.argmax_agreement = positions ? static_cast<double>(same) / static_cast<double>(positions) : 1.0;
   return c;

@@ -2,6 +2,7 @@
 // Shared helpers of the test suite: fixture paths, temp dirs, running the CLI, comparing logits.
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ CommandResult run_mmfree_in(const std::string& cwd, const std::string& args);
 
 // The logits [B][T][V] of B sequences of T tokens (ids [B][T]) run from a fresh state.
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T);
+
+// ||got - want|| / ||want|| (sums in double; want of zero norm counts as 1e-15).
+double relative_l2(std::span<const float> got, std::span<const float> want);
+// The median of v (the mean of the middle two for an even count; 0 when empty).
+double median(std::vector<double> v);
 
 // Per-position relative L2 error between two [P][V] logit arrays, and argmax agreement.
 struct LogitComparison {
