@@ -100,11 +100,15 @@ TEST(TrainGolden, RecomputeGivesTheSameLossAndGradients) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
   const GoldenBatch g = golden_batch(golden);
   TrainableModel kept = TrainableModel::from_checkpoint(test::tiny_a());
-  TrainableModel recomputed = TrainableModel::from_checkpoint(test::tiny_a());
-  recomputed.set_recompute(true);
-  EXPECT_EQ(kept.forward_backward(g.ids.data(), g.B, g.T), recomputed.forward_backward(g.ids.data(), g.B, g.T));
-  for (size_t k = 0; k < kept.params().size(); ++k)
-    EXPECT_TRUE(std::ranges::equal(kept.params()[k].grad, recomputed.params()[k].grad)) << kept.params()[k].name;
+  const double want = kept.forward_backward(g.ids.data(), g.B, g.T);
+  for (Recompute r : {Recompute::Inputs, Recompute::Branch}) {
+    TrainableModel recomputed = TrainableModel::from_checkpoint(test::tiny_a());
+    recomputed.set_recompute(r);
+    EXPECT_EQ(want, recomputed.forward_backward(g.ids.data(), g.B, g.T)) << recompute_name(r);
+    for (size_t k = 0; k < kept.params().size(); ++k)
+      EXPECT_TRUE(std::ranges::equal(kept.params()[k].grad, recomputed.params()[k].grad))
+          << kept.params()[k].name << " " << recompute_name(r);
+  }
 }
 
 // ref's arithmetic on memory the trainer may only reach through write() and read(), as on a GPU: the

@@ -28,11 +28,15 @@ Buffer::~Buffer() {
 
 std::unique_ptr<Backend> make_backend(const DeviceOptions& o) {
   const std::string& d = o.device;
+  const bool cuda = d == "cuda" || d.starts_with("cuda:");
+  const std::string& g = o.backward_gemm;
+  if (!g.empty() && g != "fp32" && g != "bf16") throw Error("--backward-gemm " + g + ": expected bf16 or fp32");
+  if (g == "bf16" && !cuda) throw Error("--backward-gemm bf16: only the cuda device has bf16 GEMMs (" + d + " computes in fp32)");
   if (d == "ref") return std::make_unique<RefBackend>();
   if (d == "cpu") return std::make_unique<CpuBackend>(o.threads, o.isa);
-  if (d == "cuda" || d.starts_with("cuda:")) {
+  if (cuda) {
 #if defined(MMFREE_CUDA)
-    return make_cuda_backend(d);
+    return make_cuda_backend(d, g != "fp32");
 #else
     throw Error("--device " + d + ": this mmfree was built without CUDA (configure with -DMMFREE_CUDA=ON)");
 #endif

@@ -43,7 +43,7 @@ class Buffer {
 };
 
 // A ternary matrix [rows][cols] in the backend's own layout, with its exact per-tensor scale s_w
-// (y = (T q) / (s_x s_w)).
+// (y = (T q) / (s_x s_w)); a trainable matrix's scale is read through Backend::weight_scale.
 class BackendMatrix {
  public:
   virtual ~BackendMatrix() = default;
@@ -232,6 +232,8 @@ class Backend {
   // w's weights from latent [rows][cols] (backend memory): ternary codes and s_w (SPEC.md), or the
   // latent weights themselves for an identity matrix.
   virtual void ternarize(BackendMatrix& w, const float* latent);
+  // w's s_w as its last ternarize() made it (a device backend may compute it there and wait for it).
+  virtual float weight_scale(const BackendMatrix& w) { return w.s_w; }
   // Scratch for the backward of up to `rows` rows of up to max_cols inputs (once per plan).
   virtual void reserve_training(int64_t rows, int64_t max_cols);
   // The input of a BitLinear group alone, without products: m [n][cols] formed as `in` says into
@@ -268,6 +270,9 @@ struct DeviceOptions {
   std::string device = "cpu";  // ref | cpu | cuda | cuda:N
   int threads = 0;             // cpu: 0 = physical cores
   std::string isa;             // cpu: empty = the best this CPU has
+  // Training's backward GEMMs: "bf16" (operands rounded to bf16, float sums; cuda only) or "fp32";
+  // empty = the device's default (cuda: bf16, ref and cpu: fp32).
+  std::string backward_gemm = {};
 };
 
 // Throws Error naming the device when it is unknown, not built in, or not present.

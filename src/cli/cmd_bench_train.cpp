@@ -1,5 +1,6 @@
-// mmfree bench-train: training throughput (forward + backward) of a random model, as tokens/s and
-// as a share of the machine's measured fp32 peak, with FLOPs = 6 x parameters x tokens.
+// mmfree bench-train: training throughput of a random model (a whole step: forward, backward,
+// gradient clipping and AdamW, as ref_bench.py times the original's), as tokens/s and as a share of
+// the machine's measured fp32 peak, with FLOPs = 6 x parameters x tokens.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -8,7 +9,9 @@
 #include <random>
 
 #include "cli/command.h"
+#include "cli/inputs.h"
 #include "kernels/blas.h"
+#include "train/adamw.h"
 #include "train/fp32_peak.h"
 #include "train/trainable_model.h"
 #include "util/error.h"
@@ -20,8 +23,8 @@ namespace {
 struct BenchTrainOptions {
   int64_t hidden = 512, layers = 8, intermediate = 0, vocab = 32000, seq = 256, batch = 4;
   int steps = 5, warmup = 1, threads = 2;
-  std::string device = "cpu";
-  bool recompute = false;
+  std::string device = "cpu", backward_gemm;
+  std::string recompute = "none";
   bool json = false, skip_peak = false;
 };
 
@@ -42,18 +45,23 @@ void run(const BenchTrainOptions& o) {
   c.num_layers = o.layers;
   c.vocab_size = o.vocab;
   c.intermediate_size = o.intermediate > 0 ? o.intermediate : ModelConfig::default_intermediate(o.hidden);
-  TrainableModel m = TrainableModel::random_init(c, 1, {o.device, o.threads, ""});
-  m.set_recompute(o.recompute);
+  TrainableModel m = TrainableModel::random_init(c, 1, {o.device, o.threads, "", o.backward_gemm});
+  m.set_recompute(parse_recompute(o.recompute));
   std::mt19937_64 rng(2);
   std::vector<int32_t> tokens(static_cast<size_t>(o.batch * o.seq));
   for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(o.vocab));
 
+  AdamW opt(m.arena(), AdamWOptions{});
   std::vector<double> wall_s, cpu_s;  // per timed step; CPU time over the threads, per thread
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     const auto t0 = clock::now();
     const double c0 = process_cpu_seconds();
     m.zero_grad();
     m.forward_backward(tokens.data(), o.batch, o.seq);
+    clip_grad_norm(m.arena(), 1.0);
+    opt.step(1e-4);
+    float probe = 0;  // the step's work done (a device backend runs it asynchronously)
+    m.backend().read(&probe, m.arena().values(), sizeof probe);
     if (s < o.warmup) continue;
     wall_s.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     cpu_s.push_back((process_cpu_seconds() - c0) / o.threads);
@@ -71,7 +79,7 @@ void run(const BenchTrainOptions& o) {
                         {"parameters", c.parameter_count()}, {"step_s", median(wall_s)}, {"step_cpu_s", median(cpu_s)},
                         {"tokens_per_s", tokens_per_s}, {"tokens_per_cpu_s", tokens_per_cpu_s}, {"gflops", gflops},
                         {"gflops_cpu_time", gflops_cpu}, {"blas_core", blas::core_name()},
-                        {"device", m.backend().name()}, {"recompute", o.recompute}, {"peak_rss_bytes", peak_rss_bytes()},
+                        {"device", m.backend().name()}, {"recompute", o.recompute}, {"backward_gemm", o.backward_gemm}, {"peak_rss_bytes", peak_rss_bytes()},
                         {"peak_device_bytes", m.backend().peak_device_bytes()}};
     if (!o.skip_peak) {
       j["fma_peak_gflops"] = fma.gflops;
@@ -90,7 +98,7 @@ void run(const BenchTrainOptions& o) {
               static_cast<long long>(o.hidden), static_cast<long long>(o.layers),
               static_cast<long long>(c.intermediate_size), static_cast<long long>(o.vocab), params / 1e6,
               product_params / 1e6, static_cast<long long>(o.batch), static_cast<long long>(o.seq), where.c_str());
-  std::printf("step (forward + backward), median of %d: %.3f s wall, %.3f s CPU per thread\n", o.steps, median(wall_s),
+  std::printf("step (forward, backward, clipping, AdamW), median of %d: %.3f s wall, %.3f s CPU per thread\n", o.steps, median(wall_s),
               median(cpu_s));
   std::printf("by the wall clock: %.1f tokens/s, %.1f GFLOP/s (6 x parameters x tokens)\n", tokens_per_s, gflops);
   std::printf("by CPU time:       %.1f tokens/s, %.1f GFLOP/s\n", tokens_per_cpu_s, gflops_cpu);
@@ -124,10 +132,13 @@ void setup(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Sequences per step B")->check(CLI::Range(1, 1 << 16))->capture_default_str();
   cmd->add_option("--steps", o->steps, "Timed steps (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
-  cmd->add_option("--device", o->device, "Where to train: cpu (default) or ref")->capture_default_str();
+  cmd->add_option("--device", o->device, "Where to train: cpu (default), ref, cuda, cuda:N")->capture_default_str();
+  add_backward_gemm_option(cmd, o->backward_gemm);
   cmd->add_option("--threads", o->threads, "Threads of the cpu device (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
-  cmd->add_flag("--recompute", o->recompute, "Keep less for the backward and form it again there (less memory)");
+  cmd->add_option("--recompute", o->recompute, "What the backward forms again: none, inputs or branch (mmfree train --help)")
+      ->check(CLI::IsMember({"none", "inputs", "branch"}))
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object instead of text");
   cmd->callback([o] { run(*o); });
 }

@@ -58,6 +58,7 @@ void setup(CLI::App& app) {
       "grads", "Write the loss and every parameter's gradient (F32, checkpoint names) for a batch of token ids");
   cmd->add_option("--model", o->model, "Model directory (Hugging Face layout)")->required();
   add_device_options(cmd, o->device);
+  add_backward_gemm_option(cmd, o->device.backward_gemm);
   cmd->add_option("--input", o->input,
                   "safetensors file holding input_ids [B,T] (I64 or I32); labels are the inputs shifted left, the "
                   "last position of each row unlabelled")

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/inputs.h"
 #include "train/checkpoint.h"
 #include "train/progress_text.h"
 #include "train/train_run.h"
@@ -188,8 +189,14 @@ void setup(CLI::App& app) {
   cmd->add_option("--out", o.out, "Output directory: checkpoint.safetensors, hf/ (exported model), train_log.jsonl")
       ->required();
   cmd->add_option("--log", o.log, "JSONL log (default OUT/train_log.jsonl)");
-  cmd->add_flag("--recompute", o.recompute, "Keep less for the backward and form it again there: 6d + 2I instead of 9d + 3I floats per token and layer, the same numbers");
-  cmd->add_option("--device", o.device, "Where to train: cpu (default) or ref (the plain reference formulas)")->capture_default_str();
+  cmd->add_option("--recompute", o.recompute,
+                  "What the backward forms again instead of the forward keeping it, per token and layer: none (keeps "
+                  "9d + 3I floats), inputs (6d + 2I; element-wise passes again) or branch (4d; half the block's "
+                  "forward again). The same numbers")
+      ->check(CLI::IsMember({"none", "inputs", "branch"}))
+      ->capture_default_str();
+  cmd->add_option("--device", o.device, "Where to train: cpu (default), ref (the plain reference formulas), cuda, cuda:N")->capture_default_str();
+  add_backward_gemm_option(cmd, o.backward_gemm);
   cmd->add_option("--threads", o.threads, "Threads of the cpu device (0: physical cores)")->capture_default_str();
   cmd->add_option("--print-every", c->print_every, "Without a terminal: a progress line every N steps")
       ->capture_default_str()

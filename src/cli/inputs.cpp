@@ -65,6 +65,13 @@ void add_parse_special_flag(CLI::App* cmd, bool& parse_special) {
                 "(the default); --no-parse-special reads them as plain text");
 }
 
+void add_backward_gemm_option(CLI::App* cmd, std::string& backward_gemm) {
+  cmd->add_option("--backward-gemm", backward_gemm,
+                  "Precision of training's backward GEMMs: bf16 (cuda's default: operands rounded to bf16, float sums) "
+                  "or fp32 (the only one of cpu and ref)")
+      ->check(CLI::IsMember({"bf16", "fp32"}));
+}
+
 void add_device_options(CLI::App* cmd, DeviceOptions& device) {
   cmd->add_option("--device", device.device, "Where to compute: cpu (default), ref (the plain reference formulas), cuda, cuda:N");
   cmd->add_option("--threads", device.threads, "Threads of the cpu device (default: physical cores)")->check(CLI::Range(1, 1024));

@@ -25,6 +25,8 @@ void add_parse_special_flag(CLI::App* cmd, bool& parse_special);
 // --device and --threads for every command that runs the model: the backend, and the CPU
 // backend's thread pool (default: physical cores).
 void add_device_options(CLI::App* cmd, DeviceOptions& device);
+// --backward-gemm bf16|fp32 (DeviceOptions::backward_gemm) for the commands that train.
+void add_backward_gemm_option(CLI::App* cmd, std::string& backward_gemm);
 
 // --model DIR | --tokenizer PATH, exactly one of them.
 struct TokenizerSource {

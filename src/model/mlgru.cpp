@@ -35,12 +35,18 @@ void Mlgru::requantize(Backend& be) const {
 
 void Mlgru::forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T, const StateSlots& st,
                     int64_t layer_offset, float* out, const MlgruBuffers& buf) const {
-  const int64_t n = B * T, d = d_;
+  const int64_t n = B * T;
   // i, f and g read the same input: one pass.
   const BitLinearCall calls[] = {i_.call(buf.i), f_.call(buf.f), g_.call(buf.g)};
   BitLinearInput ifg = in;
   ifg.keep_m = buf.a;
   be.bitlinear(calls, ifg, n);
+  mix(be, B, T, st, layer_offset, out, buf);
+}
+
+void Mlgru::mix(Backend& be, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset, float* out,
+                const MlgruBuffers& buf) const {
+  const int64_t n = B * T, d = d_;
   // h_t = f_t * h_{t-1} + silu(i_t) * (1 - f_t) per sequence in time order, then
   // o = o_proj(silu(h) * RMSNorm(g) * g_norm).
   MlgruScan scan{buf.i, buf.f, lower_bound_, B, T, d, st.states + layer_offset, st.slots, st.slot_stride, buf.i};

@@ -48,6 +48,9 @@ class Mlgru {
   // layer_offset within a slot); writes out [B*T][d] (the o_proj output, before the residual add).
   void forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset,
                float* out, const MlgruBuffers& buf) const;
+  // The forward after its i, f, g products (buf.i, buf.f, buf.g): the recurrence and o_proj.
+  void mix(Backend& be, int64_t B, int64_t T, const StateSlots& st, int64_t layer_offset, float* out,
+           const MlgruBuffers& buf) const;
   // Training, after a forward that kept buf (each sequence from a zero state): da [B*T][d] written
   // from dout; the layer's gradients added to, and dlb [d] (the gradient at this layer's lower
   // bound) when it has one.

@@ -68,21 +68,33 @@ struct Workspace {
   std::vector<int32_t> host_tokens, host_slots;  // staging, sized once
 };
 
-// What a training pass over B sequences of T tokens keeps for its backward, and the backward's
-// buffers, in backend memory: per layer 9 d + 3 I floats per token, and [chunk_rows][V] logits at
-// a time (chunks of at most ~32 MiB). With recompute, each layer keeps only the residual stream
-// (x_in, x_mid), i, f, g, h and gv, 6 d + 2 I floats per token, and the backward forms the norms'
-// outputs and the two products' gated inputs again (element-wise passes, no product).
+// How much a training pass keeps for its backward, per token and layer; the backward forms the
+// rest again, with the same numbers:
+// - None: everything, 9 d + 3 I floats;
+// - Inputs: the residual stream (x_in, x_mid), i, f, g, h and the GLU's gate/up output gv,
+//   6 d + 2 I floats; the norms' outputs and the products' gated inputs formed again
+//   (element-wise passes);
+// - Branch: x_in, i, f and g, 4 d floats; the rest of the block run again from them (the scan,
+//   o_proj and the GLU's two products: about half the block's forward work).
+enum class Recompute { None, Inputs, Branch };
+// "none", "inputs", "branch" and back; Error naming the flag for anything else.
+Recompute parse_recompute(const std::string& s);
+const char* recompute_name(Recompute r);
+
+// What a training pass over B sequences of T tokens keeps for its backward (Recompute), and the
+// backward's buffers, in backend memory, and [chunk_rows][V] logits at a time (chunks of at most
+// 128 MiB).
 struct TrainBuffers {
-  TrainBuffers(const Model& m, int64_t B, int64_t T, bool recompute = false);
+  TrainBuffers(const Model& m, int64_t B, int64_t T, Recompute recompute = Recompute::None);
   int64_t B, T, chunk_rows;
-  bool recompute;
+  Recompute recompute;
   struct Layer {
-    Buffer x_in, x_mid, i, f, g, h, gv;
-    Buffer a, o_in, m, z;  // empty with recompute: the shared ones below
+    Buffer x_in, i, f, g;
+    // Empty where recompute forms them again: the shared ones below.
+    Buffer x_mid = {}, h = {}, gv = {}, a = {}, o_in = {}, m = {}, z = {};
   };
   std::vector<Layer> layers;
-  Buffer shared_a, shared_o_in, shared_m, shared_z;  // recompute: one set for every layer
+  Buffer shared_x_mid, shared_h, shared_gv, shared_a, shared_o_in, shared_m, shared_z;  // one set for every layer
   std::vector<BlockBuffers> views;  // where each layer works, for Model::run_blocks
   Buffer x, o, x_final, final_normed;  // [rows][d]
   Buffer tokens, labels, slots;        // int32 [rows], [rows], [B]
@@ -144,7 +156,7 @@ class Model {
   void train_forward(const int32_t* tokens, TrainBuffers& tb) const;
   void train_backward(TrainBuffers& tb) const;
   // recompute: what layer l's forward formed and tb did not keep, formed again from what it kept.
-  void recompute_inputs(const TrainBuffers& tb, int64_t l) const;
+  void recompute(TrainBuffers& tb, int64_t l) const;
   void build(LayerWeights& w);
 
   // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).

@@ -9,7 +9,7 @@
 namespace mmfree {
 
 namespace {
-constexpr int64_t kLogitBudget = int64_t{8} << 20;  // floats of logits at once
+constexpr int64_t kLogitBudget = int64_t{32} << 20;  // floats of logits at once (128 MiB)
 }  // namespace
 
 void lower_bounds_backward(std::span<const float> params, const float* dlb, int64_t L, int64_t d, float* dparams) {
@@ -31,7 +31,23 @@ void lower_bounds_backward(std::span<const float> params, const float* dlb, int6
   }
 }
 
-TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, bool recompute_)
+Recompute parse_recompute(const std::string& s) {
+  if (s == "none") return Recompute::None;
+  if (s == "inputs") return Recompute::Inputs;
+  if (s == "branch") return Recompute::Branch;
+  throw Error("--recompute " + s + ": expected none, inputs or branch");
+}
+
+const char* recompute_name(Recompute r) {
+  switch (r) {
+    case Recompute::None: return "none";
+    case Recompute::Inputs: return "inputs";
+    case Recompute::Branch: return "branch";
+  }
+  return "?";
+}
+
+TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, Recompute recompute_)
     : B(B_),
       T(T_),
       chunk_rows(std::clamp<int64_t>(kLogitBudget / model.config().vocab_size, 1, B_ * T_)),
@@ -44,26 +60,28 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, bool reco
   Backend& be = model.backend();
   const int64_t n = B * T, d = c.hidden_size, I = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
   auto floats = [&](int64_t count) { return be.alloc(count * static_cast<int64_t>(sizeof(float))); };
-  if (recompute) {
-    shared_a = floats(n * d);
-    shared_o_in = floats(n * d);
-    shared_m = floats(n * d);
-    shared_z = floats(n * I);
-  }
+  const bool keep_inputs = recompute == Recompute::None, keep_branch = recompute != Recompute::Branch;
+  // Per layer, or once for all layers where the backward forms them again.
+  auto kept = [&](bool per_layer, Buffer& shared, int64_t count) {
+    if (per_layer) return floats(count);
+    if (!shared.bytes()) shared = floats(count);
+    return Buffer{};
+  };
   for (int64_t l = 0; l < L; ++l) {
-    Layer k{floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * d), floats(n * 2 * I)};
-    if (!recompute) {
-      k.a = floats(n * d);
-      k.o_in = floats(n * d);
-      k.m = floats(n * d);
-      k.z = floats(n * I);
-    }
+    Layer k{floats(n * d), floats(n * d), floats(n * d), floats(n * d)};
+    k.x_mid = kept(keep_branch, shared_x_mid, n * d);
+    k.h = kept(keep_branch, shared_h, n * d);
+    k.gv = kept(keep_branch, shared_gv, n * 2 * I);
+    k.a = kept(keep_inputs, shared_a, n * d);
+    k.o_in = kept(keep_inputs, shared_o_in, n * d);
+    k.m = kept(keep_inputs, shared_m, n * d);
+    k.z = kept(keep_inputs, shared_z, n * I);
     const auto own = [](const Buffer& mine, const Buffer& shared) { return (mine.bytes() ? mine : shared).as<float>(); };
-    views.push_back({{k.i.as<float>(), k.f.as<float>(), k.g.as<float>(), own(k.a, shared_a), k.h.as<float>(),
+    views.push_back({{k.i.as<float>(), k.f.as<float>(), k.g.as<float>(), own(k.a, shared_a), own(k.h, shared_h),
                       own(k.o_in, shared_o_in)},
-                     {k.gv.as<float>(), own(k.m, shared_m), own(k.z, shared_z)},
+                     {own(k.gv, shared_gv), own(k.m, shared_m), own(k.z, shared_z)},
                      k.x_in.as<float>(),
-                     k.x_mid.as<float>()});
+                     own(k.x_mid, shared_x_mid)});
     layers.push_back(std::move(k));
   }
   x = floats(n * d);
@@ -153,14 +171,24 @@ void Model::train_logits(const int32_t* tokens, TrainBuffers& tb, float* out) co
   }
 }
 
-void Model::recompute_inputs(const TrainBuffers& tb, int64_t l) const {
+void Model::recompute(TrainBuffers& tb, int64_t l) const {
   Backend& be = *be_;
-  const int64_t n = tb.B * tb.T, d = cfg_.hidden_size;
+  const int64_t n = tb.B * tb.T, d = cfg_.hidden_size, L = cfg_.num_layers;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   const Layer& layer = layers_[l];
   const BlockBuffers& b = tb.views[l];
   using Kind = BitLinearInput::Kind;
   be.form_input({.kind = Kind::Norm, .x = b.x_in, .ld = d, .w = layer.attn_norm.value, .eps = eps, .keep_m = b.mixer.a}, n, d);
+  if (tb.recompute == Recompute::Branch) {
+    // The block's forward again after its i, f, g products: the scan from zero states (h, o_in),
+    // o_proj into x_mid, x_mid + x_in (the forward's sum: addition commutes exactly), the GLU
+    // (m, gv, z; its output into o, which the backward no longer reads).
+    be.fill_zero(tb.states.as<void>(), tb.states.bytes());
+    layer.mixer.mix(be, tb.B, tb.T, {tb.states.as<float>(), tb.slots.as<int32_t>(), L * d}, l * d, b.x_mid, b.mixer);
+    layer.mlp.forward(be, {.kind = Kind::Norm, .x = b.x_mid, .ld = d, .add = b.x_in, .w = layer.mlp_norm.value, .eps = eps},
+                      n, tb.o.as<float>(), b.mlp);
+    return;
+  }
   be.form_input({.kind = Kind::Norm, .x = b.x_mid, .ld = d, .w = layer.mlp_norm.value, .eps = eps, .keep_m = b.mlp.m}, n, d);
   layer.mixer.form_o_in(be, n, b.mixer);
   layer.mlp.form_z(be, n, b.mlp);
@@ -177,7 +205,7 @@ void Model::train_backward(TrainBuffers& tb) const {
   for (int64_t l = L - 1; l >= 0; --l) {
     const Layer& layer = layers_[l];
     const BlockBuffers& b = tb.views[l];
-    if (tb.recompute) recompute_inputs(tb, l);
+    if (tb.recompute != Recompute::None) recompute(tb, l);
     // x_out = x_mid + mlp(m): dx passes through the residual, the branch adds through mlp_norm.
     layer.mlp.backward(be, n, b.mlp, dx, d_branch, tb.mlp_grads);
     be.rmsnorm_backward(b.x_mid, layer.mlp_norm.value, d_branch, n, d, eps, dx, true, layer.mlp_norm.grad);

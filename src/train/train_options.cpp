@@ -1,5 +1,6 @@
 #include "train/train_options.h"
 
+#include "model/model.h"
 #include "train/lr_schedule.h"
 #include "util/error.h"
 
@@ -70,7 +71,10 @@ TrainOptions TrainOptions::from_json(const nlohmann::json& j, const std::string&
     o.log = j.at("log");
     o.threads = j.at("threads");
     o.device = j.value("device", "cpu");  // absent before training had a --device
-    o.recompute = j.value("recompute", false);
+    // A bool before the levels: true was today's "inputs".
+    const auto r = j.value("recompute", nlohmann::json(false));
+    o.recompute = r.is_boolean() ? (r.get<bool>() ? "inputs" : "none") : r.get<std::string>();
+    parse_recompute(o.recompute);
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": malformed training options: " + e.what());
   }

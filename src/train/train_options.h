@@ -26,8 +26,9 @@ struct TrainOptions {
   uint64_t seed = 1;
   int64_t eval_every = 100, eval_batches = 16, save_every = 500;  // 0: never (a checkpoint is still saved at the end)
   std::string out, log;  // log defaults to OUT/train_log.jsonl
-  std::string device = "cpu";  // ref | cpu (the backends that train)
-  bool recompute = false;      // TrainableModel::set_recompute
+  std::string device = "cpu";  // ref | cpu | cuda[:N]
+  std::string backward_gemm;   // DeviceOptions::backward_gemm
+  std::string recompute = "none";  // none | inputs | branch (TrainableModel::set_recompute)
   int threads = 0;       // the cpu backend's; 0: physical cores
   bool resume = false;   // not stored
 

@@ -109,7 +109,7 @@ std::pair<ModelConfig, std::string> source_config(const TrainOptions& o, const R
   return {Checkpoint(o.init_from).meta().config, "--init-from " + o.init_from};
 }
 
-DeviceOptions device_of(const TrainOptions& o) { return {o.device, o.threads, ""}; }
+DeviceOptions device_of(const TrainOptions& o) { return {o.device, o.threads, "", o.backward_gemm}; }
 
 TrainableModel make_model(const TrainOptions& o, const ModelConfig& c) {
   if (o.init_from.empty()) return TrainableModel::random_init(c, o.seed, device_of(o));
@@ -207,7 +207,7 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
   check_training_memory(cfg, static_cast<double>(data.rows) * static_cast<double>(data.width));
   std::optional<Progress> starting(std::in_place, "setting up the model and optimizer");
   TrainableModel model = resume_from ? TrainableModel::zeros(cfg, device_of(o)) : make_model(o, cfg);
-  model.set_recompute(o.recompute);
+  model.set_recompute(parse_recompute(o.recompute));
   AdamWOptions ao;
   ao.beta1 = o.beta1;
   ao.beta2 = o.beta2;

@@ -56,9 +56,9 @@ void TrainableModel::set_quantizers(Quantizers q) {
   model_ = std::make_unique<Model>(cfg_, *arena_, be_, q == Quantizers::Identity);
 }
 
-void TrainableModel::set_recompute(bool on) {
-  if (on == recompute_) return;
-  recompute_ = on;
+void TrainableModel::set_recompute(Recompute r) {
+  if (r == recompute_) return;
+  recompute_ = r;
   buffers_.reset();
 }
 

@@ -54,9 +54,9 @@ class TrainableModel {
 
   // On by default.
   void set_quantizers(Quantizers q);
-  // Keep less for the backward and form it again there (TrainBuffers): 6 d + 2 I instead of
-  // 9 d + 3 I floats per token and layer, the same numbers. Off by default.
-  void set_recompute(bool on);
+  // How much the forward keeps for the backward (Recompute, model.h): less memory, the same
+  // numbers. Recompute::None by default.
+  void set_recompute(Recompute r);
 
   // config.json + model.safetensors (F32) that the original PyTorch code loads.
   void save_hf(const std::string& dir) const;
@@ -70,7 +70,7 @@ class TrainableModel {
   std::shared_ptr<Backend> be_;
   std::unique_ptr<ParameterArena> arena_;
   Quantizers quantizers_ = Quantizers::On;
-  bool recompute_ = false;
+  Recompute recompute_ = Recompute::None;
   std::unique_ptr<Model> model_;
   std::unique_ptr<TrainBuffers> buffers_;
 };

@@ -34,7 +34,7 @@ struct CudaEmbeddings : BackendEmbeddings {
 
 class CudaBackend : public Backend {
  public:
-  explicit CudaBackend(int index) : info_(cuda::select_device(index)) {}
+  CudaBackend(int index, cuda::BackwardGemm gemm) : info_(cuda::select_device(index)), train_(stream_.get(), gemm) {}
 
   std::string name() const override { return "cuda:" + std::to_string(info_.index); }
   std::string description() const override { return describe(info_); }
@@ -59,18 +59,19 @@ class CudaBackend : public Backend {
     }
     cuda::check(cudaMemsetAsync(p, 0, size, stream_.get()), "memset");
     sizes_[p] = static_cast<int64_t>(size);
-    count(static_cast<int64_t>(size));
+    cuda::note_device_bytes(static_cast<int64_t>(size));
     return Buffer(this, p, bytes);
   }
   void free(void* data) noexcept override {
     const auto it = sizes_.find(data);
     if (it != sizes_.end()) {
-      in_use_ -= it->second;
+      cuda::note_device_bytes(-it->second);
       sizes_.erase(it);
     }
     cudaFree(data);
   }
-  int64_t peak_device_bytes() const override { return peak_; }
+  // The process's peak (runtime.h): every backend's buffers, scratch and workspaces.
+  int64_t peak_device_bytes() const override { return cuda::device_bytes_peak(); }
   double read_bandwidth_gbs(int64_t bytes) override {
     // Not counted in the peak: the probe's buffer is freed before it returns.
     return cuda::measure_read_bandwidth(bytes / 16 * 16, 9, stream_.get()).gbps;
@@ -97,7 +98,6 @@ class CudaBackend : public Backend {
     // The same 2-bit codes, re-laid for the tensor cores: on the device from TQ2_0_R8 (a model
     // file's default), else on the host.
     m->codes = cuda::DeviceBuffer<uint8_t>(cuda::mma_bytes(w.rows, w.cols));
-    count(m->codes.bytes());  // weights live as long as the backend
     if (w.format == TernaryFormat::TQ2_0_R8) {
       cuda::DeviceBuffer<uint8_t> r8(w.rows * w.cols / 4);
       r8.upload(w.data);
@@ -117,7 +117,6 @@ class CudaBackend : public Backend {
     e->type = t.type();
     e->row_bytes = t.row_bytes();
     e->bytes = cuda::DeviceBuffer<uint8_t>(t.rows() * t.row_bytes());
-    count(e->bytes.bytes());
     e->bytes.upload(t.data());
     e->data = e->bytes.data();
     return e;
@@ -131,15 +130,11 @@ class CudaBackend : public Backend {
     cols_ = std::max(max_cols, cols_);
     q_stride_ = cuda::padded_cols(cols_);
     for (Scratch& s : scratch_) {
-      in_use_ -= s.q.bytes() + s.scale.bytes() + s.sums.bytes();
       s.q = cuda::DeviceBuffer<int8_t>(rows_ * q_stride_);
       s.scale = cuda::DeviceBuffer<float>(rows_);
       s.sums = cuda::DeviceBuffer<int32_t>(rows_);
-      count(s.q.bytes() + s.scale.bytes() + s.sums.bytes());
     }
-    in_use_ -= dense_states_.bytes();
-    dense_states_ = cuda::DeviceBuffer<float>(rows_ * cols_);
-    count(dense_states_.bytes());
+    grow_dense_states(rows_ * cols_);
   }
 
   void embed(const BackendEmbeddings& table, const int32_t* tokens, int64_t n, float* x) override {
@@ -224,7 +219,8 @@ class CudaBackend : public Backend {
   }
 
   void mlgru_scan(const MlgruScan& s) override {
-    if (s.B > rows_ || s.d > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
+    if (s.B > INT64_MAX / std::max<int64_t>(s.d, 1)) throw Error("internal: mlgru_scan state size overflows");
+    grow_dense_states(s.B * s.d);  // training reserves no inference scratch: its first scan sizes this
     // The scan kernel walks states B apart: gather the batch's slots, scan, scatter them back.
     cudaStream_t st = stream_.get();
     float* dense = dense_states_.data();
@@ -235,18 +231,13 @@ class CudaBackend : public Backend {
 
   // Training (cuda_train.h).
   std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity) override {
-    auto m = train_.trainable_matrix(rows, cols, identity);
-    const auto& t = static_cast<const cuda::CudaTrainableMatrix&>(*m);
-    count(t.w.bytes() + t.mma.bytes());  // counted as weights are: for the backend's life
-    return m;
+    return train_.trainable_matrix(rows, cols, identity);
   }
   void ternarize(BackendMatrix& w, const float* latent) override { train_.ternarize(w, latent); }
-  void reserve_training(int64_t rows, int64_t max_cols) override {
-    reserve(rows, max_cols);  // the training forward runs mlgru_scan, which scans on reserve()'s dense states
-    in_use_ -= train_.scratch_bytes();
-    train_.reserve_training(rows, max_cols);
-    count(train_.scratch_bytes());
+  float weight_scale(const BackendMatrix& w) override {
+    return cuda::is_trainable(w) ? train_.s_w(static_cast<const cuda::CudaTrainableMatrix&>(w)) : w.s_w;
   }
+  void reserve_training(int64_t rows, int64_t max_cols) override { train_.reserve_training(rows, max_cols); }
   std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols) override {
     auto e = std::make_unique<CudaEmbeddings>();
     e->rows = rows;
@@ -298,9 +289,11 @@ class CudaBackend : public Backend {
     bitlinear(calls, m, n);  // a Plain input, kept nothing: the inference path
   }
 
-  void count(int64_t bytes) {
-    in_use_ += bytes;
-    peak_ = std::max(peak_, in_use_);
+  void grow_dense_states(int64_t floats) {
+    if (dense_states_.size() >= floats) return;
+    stream_.synchronize();  // queued work may still use the old states
+    graphs_.clear();
+    dense_states_ = cuda::DeviceBuffer<float>(floats);
   }
   struct GraphDeleter {
     void operator()(cudaGraphExec_t e) const noexcept { cudaGraphExecDestroy(e); }
@@ -326,8 +319,7 @@ class CudaBackend : public Backend {
   };
   std::unordered_map<RecordingKey, GraphExec, KeyHash> graphs_;  // destroyed before the stream
   std::unordered_map<void*, int64_t> sizes_;         // alloc()'s buffers
-  int64_t in_use_ = 0, peak_ = 0;
-  cuda::CudaTrainer train_{stream_.get()};  // after stream_, before which it is destroyed
+  cuda::CudaTrainer train_;  // after stream_, before which it is destroyed
 };
 
 }  // namespace
@@ -340,11 +332,11 @@ int cuda_device_index(const std::string& device) {
   return std::stoi(n);
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const std::string& device) {
+std::unique_ptr<Backend> make_cuda_backend(const std::string& device, bool bf16_backward) {
   const int index = cuda_device_index(device);
   const std::string why = cuda::unavailable_reason(index);
   if (!why.empty()) throw Error("--device " + device + ": " + why);
-  return std::make_unique<CudaBackend>(index);
+  return std::make_unique<CudaBackend>(index, bf16_backward ? cuda::BackwardGemm::Bf16 : cuda::BackwardGemm::Fp32);
 }
 
 std::vector<std::string> describe_cuda_devices() {

@@ -45,27 +45,60 @@ std::unique_ptr<BackendMatrix> CudaTrainer::trainable_matrix(int64_t rows, int64
   m->rows = rows;
   m->cols = cols;
   m->identity = identity;
-  m->w = DeviceBuffer<float>(rows * cols);
+  if (identity || gemm_ == BackwardGemm::Fp32)
+    m->w = DeviceBuffer<float>(rows * cols);
+  else
+    m->w16 = DeviceBuffer<__nv_bfloat16>(rows * cols);
   if (!identity) m->mma = DeviceBuffer<uint8_t>(mma_bytes(rows, cols));
+  // A slot in the table of scales, which grows (keeping the scales it holds) as matrices are made.
+  m->scale_index = matrices_++;
+  if (scales_.size() < matrices_) {
+    const int64_t cap = std::max<int64_t>(64, 2 * matrices_);
+    DeviceBuffer<float> scales(cap);
+    DeviceBuffer<double> sums(cap);
+    check(cudaMemsetAsync(scales.data(), 0, static_cast<size_t>(scales.bytes()), s_), "clear scales");
+    if (scales_.size() > 0)
+      check(cudaMemcpyAsync(scales.data(), scales_.data(), static_cast<size_t>(scales_.bytes()), cudaMemcpyDeviceToDevice, s_),
+            "copy scales");
+    check(cudaStreamSynchronize(s_), "wait before the scale table grows");
+    scales_ = std::move(scales);
+    scale_sums_ = std::move(sums);
+    host_scales_.resize(static_cast<size_t>(cap), 0.0f);
+  }
   return m;
 }
 
 void CudaTrainer::ternarize(BackendMatrix& w, const float* latent) {
   auto& m = dynamic_cast<CudaTrainableMatrix&>(w);
   const int64_t count = m.rows * m.cols;
+  float* scale = scales_.data() + m.scale_index;
+  scales_stale_ = true;
   if (m.identity) {
     check(cudaMemcpyAsync(m.w.data(), latent, static_cast<size_t>(count) * 4, cudaMemcpyDeviceToDevice, s_), "copy latent");
-    m.s_w = 1;
+    static const float one = 1.0f;
+    check(cudaMemcpyAsync(scale, &one, sizeof one, cudaMemcpyHostToDevice, s_), "set an identity scale");
     return;
   }
-  // s_w as ternarize_to_float computes it, from the sum of |W| in double (read back: the products'
-  // scaling and the backward's 1 / s_w are host arguments).
+  // s_w as ternarize_to_float computes it, from the sum of |W| in double, on the device: the host
+  // reads all scales at once when a product or a backward first needs one.
   grow(partial_, kReduceParts);
-  grow(sum_, 1);
-  reduce_into(latent, count, SumOf::Abs, partial_.data(), sum_.data(), s_);
-  const float mean = static_cast<float>(read_sum() / static_cast<double>(count));
-  m.s_w = 1.0f / std::max(mean, 1e-5f);
-  ternary_codes(latent, m.rows, m.cols, m.s_w, m.w.data(), m.mma.data(), s_);
+  reduce_into(latent, count, SumOf::Abs, partial_.data(), scale_sums_.data() + m.scale_index, s_);
+  scale_from_abs_sum(scale_sums_.data() + m.scale_index, count, scale, s_);
+  if (m.w16.size() > 0)
+    ternary_codes(latent, m.rows, m.cols, scale, m.w16.data(), m.mma.data(), s_);
+  else
+    ternary_codes(latent, m.rows, m.cols, scale, m.w.data(), m.mma.data(), s_);
+}
+
+float CudaTrainer::s_w(const CudaTrainableMatrix& m) {
+  if (scales_stale_) {
+    check(cudaMemcpyAsync(host_scales_.data(), scales_.data(), static_cast<size_t>(matrices_) * sizeof(float),
+                          cudaMemcpyDeviceToHost, s_),
+          "copy the scales from device");
+    check(cudaStreamSynchronize(s_), "wait for the scales");
+    scales_stale_ = false;
+  }
+  return host_scales_[static_cast<size_t>(m.scale_index)];
 }
 
 void CudaTrainer::reserve_training(int64_t rows, int64_t max_cols) {
@@ -76,18 +109,16 @@ void CudaTrainer::reserve_training(int64_t rows, int64_t max_cols) {
   if (rows_ > INT64_MAX / std::max<int64_t>(padded_cols(cols_), 1)) throw Error("cuda: training scratch size overflows");
   q_stride_ = padded_cols(cols_);
   const int64_t size = rows_ * cols_;
-  xq_ = DeviceBuffer<float>(size);
   du_ = DeviceBuffer<float>(size);
-  m_ = DeviceBuffer<float>(size);
+  if (gemm_ == BackwardGemm::Bf16)
+    xq16_ = DeviceBuffer<__nv_bfloat16>(size);
+  else
+    xq_ = DeviceBuffer<float>(size);
   q_ = DeviceBuffer<int8_t>(rows_ * q_stride_);
   s_x_ = DeviceBuffer<float>(rows_);
   rstd_ = DeviceBuffer<float>(rows_);
   sums_ = DeviceBuffer<int32_t>(rows_);
-}
-
-int64_t CudaTrainer::scratch_bytes() const {
-  return xq_.bytes() + du_.bytes() + m_.bytes() + q_.bytes() + s_x_.bytes() + rstd_.bytes() + sums_.bytes() +
-         partial_.bytes() + sum_.bytes() + nll_.bytes();
+  parts_ = DeviceBuffer<float>(row_parts(rows_) * cols_);
 }
 
 void CudaTrainer::check_rows(int64_t n, int64_t cols) const {
@@ -105,7 +136,10 @@ BitLinearInput CudaTrainer::form_input(const BitLinearInput& in, int64_t cols, i
   using Kind = BitLinearInput::Kind;
   if (in.kind == Kind::Plain && in.ld == cols && !in.keep_m) return in;
   if (in.kind == Kind::Recurrent) throw Error("internal: cuda training forms no Recurrent input (scan first)");
-  if (!in.keep_m) check_rows(n, cols);
+  if (!in.keep_m) {
+    check_rows(n, cols);
+    grow(m_, n * cols);
+  }
   float* m = in.keep_m ? in.keep_m : m_.data();
   FormKind kind = FormKind::Plain;
   switch (in.kind) {
@@ -134,60 +168,81 @@ void CudaTrainer::products(std::span<const BitLinearCall> calls, const float* m,
     const int64_t k = w.cols;
     check_rows(n, k);
     if (w.identity) {
+      grow(xq_, n * k);
       rmsnorm_rows(m, c.norm, n, k, kBitLinearEps, xq_.data(), s_);
-      gemm(false, true, n, w.rows, k, 1.0f, xq_.data(), k, w.w.data(), k, 0.0f, c.y, w.rows);
+      gemm(false, true, n, w.rows, k, 1.0f, xq_.data(), k, w.w.data(), k, 0.0f, c.y, w.rows, CUDA_R_32F);
       continue;
     }
     // The inference product: exact int32 sums of int8 q and ternary codes, then / (s_x s_w).
     quantize(m, c.norm, n, k);
     const Product p{DeviceTernary{w.mma.data(), w.rows, w.cols},
                     DeviceActivations{q_.data(), q_stride_, sums_.data(), s_x_.data(), n, k},
-                    ProductOut{nullptr, c.y, w.rows, w.s_w}};
+                    ProductOut{nullptr, c.y, w.rows, s_w(w)}};
     ternary_product({&p, 1}, s_);
   }
 }
 
-void CudaTrainer::dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity) {
-  if (identity) return rmsnorm_rows(m, w, n, k, kBitLinearEps, xq_.data(), s_);
+void CudaTrainer::dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity, bool bf16) {
+  if (identity) {
+    grow(xq_, n * k);
+    return rmsnorm_rows(m, w, n, k, kBitLinearEps, xq_.data(), s_);
+  }
   quantize(m, w, n, k);
+  if (bf16) return dequantize_rows(q_.data(), q_stride_, s_x_.data(), n, k, xq16_.data(), s_);
   dequantize_rows(q_.data(), q_stride_, s_x_.data(), n, k, xq_.data(), s_);
 }
 
-void CudaTrainer::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                       int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void CudaTrainer::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const void* a,
+                       int64_t lda, const void* b, int64_t ldb, float beta, float* c, int64_t ldc, cudaDataType ab) {
   if (!blas_) {
     check_blas(cublasCreate(&blas_), "create");
-    // FP32 throughout: no TF32 (the default math mode never picks it unless NVIDIA_TF32_OVERRIDE says so).
+    // FP32 GEMMs stay FP32: the default math mode never picks TF32 unless NVIDIA_TF32_OVERRIDE says so.
     check_blas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "set math mode");
+    // Our own workspace (what cuBLAS suggests for Hopper), so that the peak device memory counts it.
+    blas_workspace_ = DeviceBuffer<uint8_t>(int64_t{32} << 20);
+    check_blas(cublasSetWorkspace(blas_, blas_workspace_.data(), static_cast<size_t>(blas_workspace_.bytes())),
+               "set workspace");
   }
   check_blas(cublasSetStream(blas_, s_), "set stream");
   if (m == 0 || n == 0) return;
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, each row-major matrix read as
   // its column-major transpose.
-  check_blas(cublasSgemm(blas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, blas_dim(n),
-                         blas_dim(m), blas_dim(k), &alpha, b, blas_dim(ldb), a, blas_dim(lda), &beta, c, blas_dim(ldc)),
-             "sgemm");
+  check_blas(cublasGemmEx(blas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, blas_dim(n),
+                          blas_dim(m), blas_dim(k), &alpha, b, ab, blas_dim(ldb), a, ab, blas_dim(lda), &beta, c, CUDA_R_32F,
+                          blas_dim(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+             "gemm");
 }
 
 void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
   const auto& w = dynamic_cast<const CudaTrainableMatrix&>(*b.w);
   const int64_t k = w.cols, out = w.rows;
   check_rows(b.n, k);
-  dequantized_input(b.m, b.norm, b.n, k, w.identity);
-  gemm(true, false, out, k, b.n, 1.0f, b.dy, out, xq_.data(), k, 1.0f, b.dw, k);
-  gemm(false, false, b.n, k, out, 1.0f / w.s_w, b.dy, out, w.w.data(), k, 0.0f, du_.data(), k);
+  const float inv_s_w = 1.0f / s_w(w);
+  if (w.w16.size() > 0) {
+    // bf16 operands: the codes and q are exact, dy and q / s_x rounded once; sums in float.
+    dequantized_input(b.m, b.norm, b.n, k, false, true);
+    grow(dy16_, b.n * out);
+    to_bf16(b.dy, b.n * out, dy16_.data(), s_);
+    gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq16_.data(), k, 1.0f, b.dw, k, CUDA_R_16BF);
+    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, w.w16.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
+  } else {
+    dequantized_input(b.m, b.norm, b.n, k, w.identity, false);
+    gemm(true, false, out, k, b.n, 1.0f, b.dy, out, xq_.data(), k, 1.0f, b.dw, k, CUDA_R_32F);
+    gemm(false, false, b.n, k, out, inv_s_w, b.dy, out, w.w.data(), k, 0.0f, du_.data(), k, CUDA_R_32F);
+  }
   rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }
 
 void CudaTrainer::rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps,
                                    float* dx, bool accumulate, float* dw) {
-  check_rows(n, 0);
-  cuda::rmsnorm_backward(x, w, dy, n, k, eps, dx, accumulate, dw, rstd_.data(), s_);
+  check_rows(n, k);
+  cuda::rmsnorm_backward(x, w, dy, n, k, eps, dx, accumulate, dw, rstd_.data(), parts_.data(), s_);
 }
 
 void CudaTrainer::gated_backward(const GatedBackward& g) {
   check_rows(g.n, g.d);
-  gated_split(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, xq_.data(), du_.data(), g.dh, s_);
+  grow(m_, g.n * g.d);
+  gated_split(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, m_.data(), du_.data(), g.dh, s_);
   rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, g.dg, false, g.dw);
 }
 
@@ -196,11 +251,19 @@ void CudaTrainer::glu_backward(const float* gv, const float* dm, int64_t n, int6
 }
 
 void CudaTrainer::mlgru_scan_backward(const MlgruScanBackward& b) {
-  cuda::mlgru_scan_backward(b.i, b.f_lin, b.h, b.lb, b.dh, b.B, b.T, b.d, b.di, b.df_lin, b.dlb, s_);
+  const int64_t per = b.B * scan_chunks(b.T) * b.d;
+  grow(scan_, 3 * per);
+  float* sc = scan_.data();
+  cuda::mlgru_scan_backward(b.i, b.f_lin, b.h, b.lb, b.dh, b.B, b.T, b.d, b.di, b.df_lin, b.dlb, {sc, sc + per, sc + 2 * per},
+                            s_);
 }
 
 void CudaTrainer::embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable) {
-  cuda::embed_backward(tokens, dx, n, d, dtable, s_);
+  const auto sort_bytes = static_cast<int64_t>(embed_sort_bytes(n));
+  grow(embed_rows_, 3 * n);
+  grow(sort_temp_, sort_bytes);
+  int32_t* r = embed_rows_.data();
+  cuda::embed_backward(tokens, dx, n, d, dtable, {r, r + n, r + 2 * n, sort_temp_.data(), static_cast<size_t>(sort_bytes)}, s_);
 }
 
 double CudaTrainer::cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef) {

@@ -1,10 +1,17 @@
 #pragma once
 // The CUDA backend's training ops (backend.h, "Training"), behind CudaBackend's overrides: trainable
 // matrices ternarised on the device, their forward products, and the backward ops. The ternary
-// forward is the inference path's int8 tensor-core product (exact integer sums, then / (s_x s_w));
-// identity matrices and the backward GEMMs go through cuBLAS in FP32 (no TF32: the tests' bounds
-// are set for float sums). The element-wise kernels are train_kernels.h's.
+// forward is the inference path's int8 tensor-core product (exact integer sums, then / (s_x s_w)).
+// The backward GEMMs go through cuBLAS, in one of two precisions (BackwardGemm): bf16 operands with
+// float accumulation (the default: the ternary codes and the int8 activations are exact in bf16,
+// only the incoming gradient and 1 / s_x are rounded), or FP32 throughout (no TF32), the precision
+// of the host backends that the tests' tightest bounds are set for. Identity matrices always run in
+// FP32. A step waits for the device once, for the scales s_w of all matrices ternarised since the
+// last wait. The element-wise kernels are train_kernels.h's.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include <vector>
 
 #include <memory>
 #include <span>
@@ -14,25 +21,31 @@
 
 namespace mmfree::cuda {
 
-// A matrix made by trainable_matrix(): its weights as floats [rows][cols] (ternary codes, or the
-// latent weights for identity quantisers) for the backward, and the codes in the mma16 layout for
-// the forward (ternary only).
+enum class BackwardGemm { Bf16, Fp32 };
+
+// A matrix made by trainable_matrix(): its weights [rows][cols] for the backward (ternary codes in
+// bf16 or float as the trainer's BackwardGemm says, or the latent floats for identity quantisers),
+// the codes in the mma16 layout for the forward (ternary only), and where its s_w lives.
 struct CudaTrainableMatrix : BackendMatrix {
   bool identity = false;
   DeviceBuffer<float> w;
+  DeviceBuffer<__nv_bfloat16> w16;
   DeviceBuffer<uint8_t> mma;
+  int64_t scale_index = 0;  // in the trainer's table of scales
 };
 bool is_trainable(const BackendMatrix& w);
 
 class CudaTrainer {
  public:
-  explicit CudaTrainer(cudaStream_t s) : s_(s) {}
+  CudaTrainer(cudaStream_t s, BackwardGemm gemm) : s_(s), gemm_(gemm) {}
   CudaTrainer(const CudaTrainer&) = delete;
   CudaTrainer& operator=(const CudaTrainer&) = delete;
   ~CudaTrainer();
 
   std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity);
   void ternarize(BackendMatrix& w, const float* latent);
+  // The matrix's s_w (after one wait for all the scales ternarised since the last).
+  float s_w(const CudaTrainableMatrix& m);
   void reserve_training(int64_t rows, int64_t max_cols);
   // The group's input formed on its own (keep_m / keep_x written when set), as a Plain input of
   // dense rows: in itself when it already is one. Not for Recurrent inputs.
@@ -52,15 +65,15 @@ class CudaTrainer {
   double sum_squares(const float* x, int64_t n);
   void scale(float* x, int64_t n, float c);
 
-  // Device bytes held by the training scratch (the backend's peak counts them).
-  int64_t scratch_bytes() const;
 
  private:
-  // Row-major C[m][n] = alpha op(A) op(B) + beta C (HostBackend::gemm's contract), FP32 cuBLAS.
-  void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
-  // xq_ [n][k]: q / s_x of m as the straight-through estimator sees it, or RMSNorm(m) * w (identity).
-  void dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity);
+  // Row-major C[m][n] = alpha op(A) op(B) + beta C (HostBackend::gemm's contract): A and B floats
+  // (FP32) or bf16 (float accumulation), C floats.
+  void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const void* a, int64_t lda,
+            const void* b, int64_t ldb, float beta, float* c, int64_t ldc, cudaDataType ab);
+  // The straight-through estimator's view of m [n][k], the product's input: q / s_x as floats
+  // in xq_ or bf16 in xq16_, or RMSNorm(m) * w in xq_ (identity).
+  void dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity, bool bf16);
   // q_, s_x_, sums_: rmsnorm_quantize_ref of m with norm w.
   void quantize(const float* m, const float* w, int64_t n, int64_t k);
   void check_rows(int64_t n, int64_t cols) const;
@@ -68,12 +81,23 @@ class CudaTrainer {
   double read_sum();
 
   cudaStream_t s_;
+  BackwardGemm gemm_;
   cublasHandle_t blas_ = nullptr;  // made at the first GEMM
+  DeviceBuffer<uint8_t> blas_workspace_;
   int64_t rows_ = 0, cols_ = 0, q_stride_ = 0;
-  DeviceBuffer<float> xq_, du_, m_, s_x_, rstd_;
+  // Scratch sized by reserve_training, or grown at first use (each once per shape).
+  DeviceBuffer<float> xq_, du_, m_, s_x_, rstd_, parts_, scan_;
+  DeviceBuffer<__nv_bfloat16> xq16_, dy16_;
   DeviceBuffer<int8_t> q_;
-  DeviceBuffer<int32_t> sums_;
+  DeviceBuffer<int32_t> sums_, embed_rows_;
+  DeviceBuffer<uint8_t> sort_temp_;
   DeviceBuffer<double> partial_, sum_, nll_;
+  // The scales s_w of every trainable matrix: computed on the device, read back once when stale.
+  DeviceBuffer<float> scales_;
+  DeviceBuffer<double> scale_sums_;
+  std::vector<float> host_scales_;
+  int64_t matrices_ = 0;
+  bool scales_stale_ = false;
 };
 
 }  // namespace mmfree::cuda

@@ -1,9 +1,23 @@
 #include "backend/cuda/runtime.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
 namespace mmfree::cuda {
+
+namespace {
+std::atomic<int64_t> g_in_use{0}, g_peak{0};
+}  // namespace
+
+void note_device_bytes(int64_t delta) {
+  const int64_t now = g_in_use += delta;
+  int64_t peak = g_peak.load();
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+  }
+}
+int64_t device_bytes_in_use() { return g_in_use.load(); }
+int64_t device_bytes_peak() { return g_peak.load(); }
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw Error(std::string("cuda: ") + what + ": " + cudaGetErrorString(e));

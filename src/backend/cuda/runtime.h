@@ -32,6 +32,12 @@ struct DeviceInfo {
 // unavailable_reason() when it cannot be used.
 DeviceInfo select_device(int index = 0);
 
+// Device memory this process holds (every DeviceBuffer and the backends' allocations, scratch and
+// library workspaces included), and the most it has held: the peak that benchmarks report.
+void note_device_bytes(int64_t delta);
+int64_t device_bytes_in_use();
+int64_t device_bytes_peak();
+
 // count elements of T on the device; never more than was asked (sizes checked for overflow).
 template <class T>
 class DeviceBuffer {
@@ -86,13 +92,17 @@ class DeviceBuffer {
     }
     p_ = static_cast<T*>(p);
     n_ = count;
+    note_device_bytes(b);
   }
   size_t bytes_of(int64_t count) const {
     if (count > n_) throw Error("internal: copy of " + std::to_string(count) + " elements into a buffer of " + std::to_string(n_));
     return static_cast<size_t>((count < 0 ? n_ : count) * static_cast<int64_t>(sizeof(T)));
   }
   void release() noexcept {
-    if (p_) cudaFree(p_);
+    if (p_) {
+      cudaFree(p_);
+      note_device_bytes(-bytes());
+    }
     p_ = nullptr;
     n_ = 0;
   }

@@ -1,5 +1,7 @@
 #include "backend/cuda/train_kernels.h"
 
+#include <cub/device/device_radix_sort.cuh>
+
 #include <algorithm>
 #include <string>
 
@@ -57,8 +59,15 @@ unsigned rows_grid(int64_t n) {
   return static_cast<unsigned>(n);
 }
 
-__global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t cols, float s_w, float* codes,
+__global__ void scale_from_abs_sum_kernel(const double* sum, int64_t count, float* s_w) {
+  const float mean = static_cast<float>(*sum / static_cast<double>(count));
+  *s_w = 1.0f / fmaxf(mean, 1e-5f);
+}
+
+template <class Code>
+__global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t cols, const float* s_w_dev, Code* codes,
                                      uint32_t* mma, int64_t words, int64_t units) {
+  const float s_w = *s_w_dev;
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < words; idx += int64_t{gridDim.x} * blockDim.x) {
     // Word idx of the mma16 layout: tile (R, u) = idx / 128, lane = idx / 4 % 32, k-step kt = idx % 4.
     const int kt = static_cast<int>(idx % 4), lane = static_cast<int>(idx / 4 % 32);
@@ -72,7 +81,7 @@ __global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t 
         if (r >= rows || c >= cols) continue;  // padding: code 0
         const float v = latent[r * cols + c] * s_w;
         const float code = static_cast<float>(v > 0.5f) - static_cast<float>(v < -0.5f);
-        codes[r * cols + c] = code;
+        codes[r * cols + c] = static_cast<Code>(code);
         word |= static_cast<uint32_t>(static_cast<int>(code) + 1) << (8 * j + 2 * l);
       }
     mma[idx] = word;
@@ -110,10 +119,16 @@ __global__ void rmsnorm_rows_kernel(const float* x, const float* w, int64_t k, f
   for (int64_t i = threadIdx.x; i < k; i += kThreads) out[blockIdx.x * k + i] = xr[i] * rstd * w[i];
 }
 
-__global__ void dequantize_kernel(const int8_t* q, int64_t q_stride, const float* s_x, int64_t k, float* xq) {
+template <class Out>
+__global__ void dequantize_kernel(const int8_t* q, int64_t q_stride, const float* s_x, int64_t k, Out* xq) {
   const int64_t t = blockIdx.x;
   const float sx = s_x[t];
-  for (int64_t i = threadIdx.x; i < k; i += kThreads) xq[t * k + i] = static_cast<float>(q[t * q_stride + i]) / sx;
+  for (int64_t i = threadIdx.x; i < k; i += kThreads) xq[t * k + i] = static_cast<Out>(static_cast<float>(q[t * q_stride + i]) / sx);
+}
+
+__global__ void to_bf16_kernel(const float* x, int64_t n, __nv_bfloat16* y) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    y[i] = __float2bfloat16_rn(x[i]);
 }
 
 __global__ void form_input_kernel(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w,
@@ -173,13 +188,24 @@ __global__ void rmsnorm_dx_kernel(const float* x, const float* w, const float* d
   if (threadIdx.x == 0) rstd_out[t] = rstd;
 }
 
-// dw[i] += dy[t][i] * xhat[t][i] over the rows in order (ref's sequence of float additions).
-__global__ void rmsnorm_dw_kernel(const float* x, const float* dy, const float* rstd, int64_t n, int64_t k, float* dw) {
+// partial[p][i] = the sum of dy[t][i] * xhat[t][i] over part p's kPartRows rows, in order.
+__global__ void rmsnorm_dw_parts_kernel(const float* x, const float* dy, const float* rstd, int64_t n, int64_t k,
+                                        float* partial) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i >= k) return;
-  float acc = dw[i];
-  for (int64_t t = 0; t < n; ++t) acc += dy[t * k + i] * (x[t * k + i] * rstd[t]);
-  dw[i] = acc;
+  const int64_t t0 = blockIdx.y * kPartRows, t1 = min(n, t0 + kPartRows);
+  float acc = 0;
+  for (int64_t t = t0; t < t1; ++t) acc += dy[t * k + i] * (x[t * k + i] * rstd[t]);
+  partial[blockIdx.y * k + i] = acc;
+}
+
+// out[i] += partial[0][i] + partial[1][i] + ... in part order.
+__global__ void add_parts_kernel(const float* partial, int64_t parts, int64_t k, float* out) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= k) return;
+  float acc = out[i];
+  for (int64_t p = 0; p < parts; ++p) acc += partial[p * k + i];
+  out[i] = acc;
 }
 
 __global__ void gated_split_kernel(const float* h, const float* g, const float* w, const float* dm, int64_t d, float eps,
@@ -207,37 +233,93 @@ __global__ void glu_backward_kernel(const float* gv, const float* dm, int64_t n,
   }
 }
 
-// One thread per channel, sequences in order, time backwards (HostBackend::mlgru_scan_backward).
-__global__ void mlgru_backward_kernel(const float* in_i, const float* f_lin, const float* h, const float* lb,
-                                      const float* dh_in, int64_t B, int64_t T, int64_t d, float* di, float* df_lin,
-                                      float* dlb) {
-  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (c >= d) return;
-  const float l = lb ? lb[c] : 0.0f;
-  float dlb_acc = lb ? dlb[c] : 0.0f;
-  for (int64_t b = 0; b < B; ++b) {
-    float carry = 0;
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t r = (b * T + t) * d + c;
-      const float dh = dh_in[r] + carry;
-      const float sg = sigmoid_f(f_lin[r]);
-      const float f = lb ? l + (1.0f - l) * sg : sg;
-      const float h_prev = t > 0 ? h[r - d] : 0.0f;
-      const SiluAndGrad si = silu_and_grad(in_i[r]);
-      const float df = dh * (h_prev - si.value);
-      di[r] = dh * (1.0f - f) * si.grad;
-      df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * sg * (1.0f - sg);
-      if (lb) dlb_acc += df * (1.0f - sg);
-      carry = dh * f;
-    }
-  }
-  if (lb) dlb[c] = dlb_acc;
+// The scan backward in chunks of kScanChunk steps (HostBackend::mlgru_scan_backward's arithmetic):
+// dh_t = dh_in_t + carry_t with carry_t = f_{t+1} dh_{t+1} is linear in the carry that enters a
+// chunk, so each chunk first runs with no carry (its carry out and the product of its f), a pass
+// per channel then chains the chunks' carries in time order, and each chunk runs again from its
+// true carry. Thread (b, chunk, c); its index is (b * chunks + chunk) * d + c.
+struct Forget {
+  float f, sg;
+};
+__device__ __forceinline__ Forget forget_gate(float f_lin, const float* lb, float l) {
+  const float sg = sigmoid_f(f_lin);
+  return {lb ? l + (1.0f - l) * sg : sg, sg};
 }
 
-__global__ void embed_backward_kernel(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable) {
-  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (c >= d) return;
-  for (int64_t r = 0; r < n; ++r) dtable[static_cast<int64_t>(tokens[r]) * d + c] += dx[r * d + c];
+__global__ void scan_back_local_kernel(const float* f_lin, const float* lb, const float* dh_in, int64_t B, int64_t T,
+                                       int64_t d, int64_t chunks, float* carry, float* fprod) {
+  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= B * chunks * d) return;
+  const int64_t c = idx % d, j = idx / d % chunks, b = idx / (d * chunks);
+  const int64_t t0 = j * kScanChunk, t1 = min(T, t0 + kScanChunk);
+  const float l = lb ? lb[c] : 0.0f;
+  float cr = 0, F = 1;
+  for (int64_t t = t1 - 1; t >= t0; --t) {
+    const int64_t r = (b * T + t) * d + c;
+    const float f = forget_gate(f_lin[r], lb, l).f;
+    cr = (dh_in[r] + cr) * f;
+    F *= f;
+  }
+  carry[idx] = cr;
+  fprod[idx] = F;
+}
+
+// carry[(b, j)] becomes the carry entering chunk j from the chunks after it.
+__global__ void scan_back_chain_kernel(int64_t B, int64_t d, int64_t chunks, float* carry, const float* fprod) {
+  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= B * d) return;
+  const int64_t c = idx % d, b = idx / d;
+  float in = 0;
+  for (int64_t j = chunks - 1; j >= 0; --j) {
+    const int64_t q = (b * chunks + j) * d + c;
+    const float out = carry[q] + fprod[q] * in;
+    carry[q] = in;
+    in = out;
+  }
+}
+
+__global__ void scan_back_kernel(const float* in_i, const float* f_lin, const float* h, const float* lb,
+                                 const float* dh_in, int64_t B, int64_t T, int64_t d, int64_t chunks, const float* carry,
+                                 float* di, float* df_lin, float* dlb_part) {
+  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= B * chunks * d) return;
+  const int64_t c = idx % d, j = idx / d % chunks, b = idx / (d * chunks);
+  const int64_t t0 = j * kScanChunk, t1 = min(T, t0 + kScanChunk);
+  const float l = lb ? lb[c] : 0.0f;
+  float cr = carry[idx], dlb_acc = 0;
+  for (int64_t t = t1 - 1; t >= t0; --t) {
+    const int64_t r = (b * T + t) * d + c;
+    const float dh = dh_in[r] + cr;
+    const Forget fg = forget_gate(f_lin[r], lb, l);
+    const float h_prev = t > 0 ? h[r - d] : 0.0f;
+    const SiluAndGrad si = silu_and_grad(in_i[r]);
+    const float df = dh * (h_prev - si.value);
+    di[r] = dh * (1.0f - fg.f) * si.grad;
+    df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg);
+    if (lb) dlb_acc += df * (1.0f - fg.sg);
+    cr = dh * fg.f;
+  }
+  if (lb) dlb_part[idx] = dlb_acc;
+}
+
+__global__ void iota_kernel(int32_t* v, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    v[i] = static_cast<int32_t>(i);
+}
+
+// Block p: when sorted position p starts a run of one token, that token's rows (in row order, as
+// the sort is stable) added into its table row: ref's order of additions.
+__global__ void embed_runs_kernel(const int32_t* sorted_tokens, const int32_t* rows, const float* dx, int64_t n, int64_t d,
+                                  float* dtable) {
+  const int64_t p = blockIdx.x;
+  const int32_t tok = sorted_tokens[p];
+  if (p > 0 && sorted_tokens[p - 1] == tok) return;
+  float* out = dtable + static_cast<int64_t>(tok) * d;
+  for (int64_t c = threadIdx.x; c < d; c += kThreads) {
+    float acc = out[c];
+    for (int64_t q = p; q < n && sorted_tokens[q] == tok; ++q) acc += dx[static_cast<int64_t>(rows[q]) * d + c];
+    out[c] = acc;
+  }
 }
 
 // softmax_nll_row, one row per block.
@@ -289,12 +371,22 @@ __global__ void scale_kernel(float* x, int64_t n, float c) {
 
 }  // namespace
 
-void ternary_codes(const float* latent, int64_t rows, int64_t cols, float s_w, float* codes, uint8_t* mma, cudaStream_t s) {
+void scale_from_abs_sum(const double* sum, int64_t count, float* s_w, cudaStream_t s) {
+  scale_from_abs_sum_kernel<<<1, 1, 0, s>>>(sum, count, s_w);
+  check_launch("scale_from_abs_sum_kernel");
+}
+
+template <class Code>
+void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, Code* codes, uint8_t* mma,
+                   cudaStream_t s) {
   const int64_t words = mma_bytes(rows, cols) / 4;
   ternary_codes_kernel<<<grid_for(words), kThreads, 0, s>>>(latent, rows, cols, s_w, codes, reinterpret_cast<uint32_t*>(mma),
                                                           words, col_units(cols));
   check_launch("ternary_codes_kernel");
 }
+template void ternary_codes<float>(const float*, int64_t, int64_t, const float*, float*, uint8_t*, cudaStream_t);
+template void ternary_codes<__nv_bfloat16>(const float*, int64_t, int64_t, const float*, __nv_bfloat16*, uint8_t*,
+                                           cudaStream_t);
 
 void reduce_into(const void* x, int64_t n, SumOf what, double* partial, double* out, cudaStream_t s) {
   const int64_t per_part = std::max<int64_t>(1, (n + kReduceParts - 1) / kReduceParts);
@@ -315,10 +407,20 @@ void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t k, float ep
   check_launch("rmsnorm_rows_kernel");
 }
 
-void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, float* xq, cudaStream_t s) {
+template <class Out>
+void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, Out* xq, cudaStream_t s) {
   if (n <= 0) return;
   dequantize_kernel<<<rows_grid(n), kThreads, 0, s>>>(q, q_stride, s_x, k, xq);
   check_launch("dequantize_kernel");
+}
+template void dequantize_rows<float>(const int8_t*, int64_t, const float*, int64_t, int64_t, float*, cudaStream_t);
+template void dequantize_rows<__nv_bfloat16>(const int8_t*, int64_t, const float*, int64_t, int64_t, __nv_bfloat16*,
+                                             cudaStream_t);
+
+void to_bf16(const float* x, int64_t n, __nv_bfloat16* y, cudaStream_t s) {
+  if (n <= 0) return;
+  to_bf16_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, y);
+  check_launch("to_bf16_kernel");
 }
 
 void form_input(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w, float eps, int64_t n,
@@ -328,13 +430,23 @@ void form_input(FormKind kind, float* x, int64_t ld, const float* add, const flo
   check_launch("form_input_kernel");
 }
 
+int64_t row_parts(int64_t n) { return (n + kPartRows - 1) / kPartRows; }
+
+void add_parts(const float* partial, int64_t parts, int64_t k, float* out, cudaStream_t s) {
+  add_parts_kernel<<<grid_for(k), kThreads, 0, s>>>(partial, parts, k, out);
+  check_launch("add_parts_kernel");
+}
+
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
-                      bool accumulate, float* dw, float* rstd, cudaStream_t s) {
+                      bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s) {
   if (n <= 0) return;
   rmsnorm_dx_kernel<<<rows_grid(n), kThreads, 0, s>>>(x, w, dy, k, eps, dx, accumulate, rstd);
   check_launch("rmsnorm_dx_kernel");
-  rmsnorm_dw_kernel<<<grid_for(k), kThreads, 0, s>>>(x, dy, rstd, n, k, dw);
-  check_launch("rmsnorm_dw_kernel");
+  const int64_t parts = row_parts(n);
+  if (parts > 65535) throw Error("internal: rmsnorm_backward over too many rows");
+  rmsnorm_dw_parts_kernel<<<dim3(grid_for(k), static_cast<unsigned>(parts)), kThreads, 0, s>>>(x, dy, rstd, n, k, partial);
+  check_launch("rmsnorm_dw_parts_kernel");
+  add_parts(partial, parts, k, dw, s);
 }
 
 void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
@@ -350,17 +462,43 @@ void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float*
   check_launch("glu_backward_kernel");
 }
 
+int64_t scan_chunks(int64_t T) { return (T + kScanChunk - 1) / kScanChunk; }
+
 void mlgru_scan_backward(const float* i, const float* f_lin, const float* h, const float* lb, const float* dh, int64_t B,
-                         int64_t T, int64_t d, float* di, float* df_lin, float* dlb, cudaStream_t s) {
-  if (d <= 0) return;
-  mlgru_backward_kernel<<<grid_for(d), kThreads, 0, s>>>(i, f_lin, h, lb, dh, B, T, d, di, df_lin, dlb);
-  check_launch("mlgru_backward_kernel");
+                         int64_t T, int64_t d, float* di, float* df_lin, float* dlb, const ScanScratch& sc, cudaStream_t s) {
+  if (d <= 0 || B <= 0 || T <= 0) return;
+  const int64_t chunks = scan_chunks(T), threads = B * chunks * d;
+  const auto grid = static_cast<unsigned>((threads + kThreads - 1) / kThreads);
+  scan_back_local_kernel<<<grid, kThreads, 0, s>>>(f_lin, lb, dh, B, T, d, chunks, sc.carry, sc.fprod);
+  check_launch("scan_back_local_kernel");
+  scan_back_chain_kernel<<<grid_for(B * d), kThreads, 0, s>>>(B, d, chunks, sc.carry, sc.fprod);
+  check_launch("scan_back_chain_kernel");
+  scan_back_kernel<<<grid, kThreads, 0, s>>>(i, f_lin, h, lb, dh, B, T, d, chunks, sc.carry, di, df_lin, sc.dlb_parts);
+  check_launch("scan_back_kernel");
+  if (lb) add_parts(sc.dlb_parts, B * chunks, d, dlb, s);
 }
 
-void embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable, cudaStream_t s) {
+size_t embed_sort_bytes(int64_t n) {
+  size_t bytes = 0;
+  check(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const int32_t*>(nullptr), static_cast<int32_t*>(nullptr),
+                                        static_cast<const int32_t*>(nullptr), static_cast<int32_t*>(nullptr),
+                                        static_cast<int>(n)),
+        "size the embedding gradient's sort");
+  return bytes;
+}
+
+void embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable, const EmbedScratch& sc,
+                    cudaStream_t s) {
   if (d <= 0 || n <= 0) return;
-  embed_backward_kernel<<<grid_for(d), kThreads, 0, s>>>(tokens, dx, n, d, dtable);
-  check_launch("embed_backward_kernel");
+  if (n > INT32_MAX) throw Error("internal: embed_backward over too many rows");
+  iota_kernel<<<grid_for(n), kThreads, 0, s>>>(sc.rows_in, n);
+  check_launch("iota_kernel");
+  size_t bytes = sc.sort_bytes;
+  check(cub::DeviceRadixSort::SortPairs(sc.sort_temp, bytes, tokens, sc.sorted_tokens, sc.rows_in, sc.rows,
+                                        static_cast<int>(n), 0, 32, s),
+        "sort the tokens for the embedding gradient");
+  embed_runs_kernel<<<rows_grid(n), kThreads, 0, s>>>(sc.sorted_tokens, sc.rows, dx, n, d, dtable);
+  check_launch("embed_runs_kernel");
 }
 
 void cross_entropy_rows(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef, double* nll, cudaStream_t s) {

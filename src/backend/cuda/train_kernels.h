@@ -5,17 +5,23 @@
 // without FMA contraction), so that results equal ref's bit for bit except where an exp is involved:
 // exp here is the float of a double exp (correctly rounded but for rare double roundings), where
 // glibc's expf is one ulp off on about 7e-5 of floats. Reductions run in a fixed order (the same
-// result on every run); their sums in double are ordered differently from the host's.
-// Everything is asynchronous on stream s.
+// result on every run) but, where a serial sum would leave the GPU idle (sums over rows, the scan
+// backward), in parts whose partial sums are then added in part order: float sums ordered unlike
+// the host's. Everything is asynchronous on stream s.
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 
 namespace mmfree::cuda {
 
-// codes [rows][cols] = ternarize_to_float's -1/0/+1 of latent * s_w, and mma [mma_bytes(rows, cols)]
-// the same codes in the mma16 layout (mma_layout.h).
-void ternary_codes(const float* latent, int64_t rows, int64_t cols, float s_w, float* codes, uint8_t* mma,
+// *s_w (device) = 1 / max(float(*sum / count), 1e-5): ternarize_to_float's scale from the sum of |W|.
+void scale_from_abs_sum(const double* sum, int64_t count, float* s_w, cudaStream_t s);
+// codes [rows][cols] = ternarize_to_float's -1/0/+1 of latent * s_w (s_w read on the device), as
+// floats or bf16 (exact either way), and mma [mma_bytes(rows, cols)] the same codes in the mma16
+// layout (mma_layout.h).
+template <class Code>
+void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, Code* codes, uint8_t* mma,
                    cudaStream_t s);
 
 // What reduce_into sums over x[0..n): |x|, x^2 (floats, in double) or x itself (doubles).
@@ -26,9 +32,12 @@ void reduce_into(const void* x, int64_t n, SumOf what, double* partial, double* 
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w for n rows of k (rmsnorm_rows).
 void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t k, float eps, float* out, cudaStream_t s);
-// xq[t][i] = q[t * q_stride + i] / s_x[t] (the straight-through estimator's view of a product's input).
-void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, float* xq,
-                     cudaStream_t s);
+// xq[t][i] = q[t * q_stride + i] / s_x[t] (the straight-through estimator's view of a product's
+// input), as floats or rounded to bf16.
+template <class Out>
+void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, Out* xq, cudaStream_t s);
+// y = x rounded to bf16 (to nearest, even).
+void to_bf16(const float* x, int64_t n, __nv_bfloat16* y, cudaStream_t s);
 
 // How BitLinearInput forms m [n][k] (dense) from x (rows at ld): Plain copies; Norm adds `add` into x
 // (when set), copies x into keep_x (when set), then RMSNorm(x) * w; Gated silu(h) * (RMSNorm(x) * w);
@@ -37,17 +46,36 @@ enum class FormKind { Plain, Norm, Gated, Glu };
 void form_input(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w, float eps,
                 int64_t n, int64_t k, float* m, float* keep_x, cudaStream_t s);
 
-// rmsnorm_backward: dx written (or added to), dw +=; rstd [n] is scratch.
+// Sums over rows are taken in parts of kPartRows rows: row_parts(n) partial sums of each column.
+constexpr int64_t kPartRows = 64;
+int64_t row_parts(int64_t n);
+// rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
-                      bool accumulate, float* dw, float* rstd, cudaStream_t s);
+                      bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s);
 // The first half of gated_backward: normed = RMSNorm(g) * w, d_normed = dm * silu(h), dh written.
 void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
                  float* normed, float* d_normed, float* dh, cudaStream_t s);
 void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv, cudaStream_t s);
+// The scan backward runs in chunks of kScanChunk time steps; each of scan_chunks(T) chunks of each
+// sequence and channel keeps three floats in ScanScratch ([B][chunks][d] each).
+constexpr int64_t kScanChunk = 64;
+int64_t scan_chunks(int64_t T);
+struct ScanScratch {
+  float *carry, *fprod, *dlb_parts;
+};
 void mlgru_scan_backward(const float* i, const float* f_lin, const float* h, const float* lb, const float* dh, int64_t B,
-                         int64_t T, int64_t d, float* di, float* df_lin, float* dlb, cudaStream_t s);
-// dtable[tokens[r]] += dx[r] in row order (one thread per column: deterministic, no atomics).
-void embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable, cudaStream_t s);
+                         int64_t T, int64_t d, float* di, float* df_lin, float* dlb, const ScanScratch& sc, cudaStream_t s);
+// dtable[tokens[r]] += dx[r] in row order, as ref adds them: the rows sorted by token (a stable
+// radix sort), then one block per token run. Deterministic, no atomics. The scratch holds n int32
+// three times and embed_sort_bytes(n) bytes for the sort.
+struct EmbedScratch {
+  int32_t *rows_in, *rows, *sorted_tokens;
+  void* sort_temp;
+  size_t sort_bytes;
+};
+size_t embed_sort_bytes(int64_t n);
+void embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable, const EmbedScratch& sc,
+                    cudaStream_t s);
 // Rows of logits turned into d(coef * NLL)/d(logits) in place; nll[r] = the row's NLL (0 unlabelled).
 void cross_entropy_rows(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef, double* nll,
                         cudaStream_t s);
