@@ -20,11 +20,15 @@ void Glu::requantize(Backend& be) const {
 }
 
 void Glu::forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, const GluBuffers& buf) const {
+  gate(be, in, n, buf);
+  // down(silu(gate) * v) per row: the first I outputs are the gate, the next I are v.
+  down_.forward(be, BitLinearInput{.kind = BitLinearInput::Kind::Glu, .x = buf.gv, .ld = 2 * I_, .keep_m = buf.z}, n, out);
+}
+
+void Glu::gate(Backend& be, const BitLinearInput& in, int64_t n, const GluBuffers& buf) const {
   BitLinearInput gate_in = in;
   gate_in.keep_m = buf.m;
   gate_.forward(be, gate_in, n, buf.gv);
-  // down(silu(gate) * v) per row: the first I outputs are the gate, the next I are v.
-  down_.forward(be, BitLinearInput{.kind = BitLinearInput::Kind::Glu, .x = buf.gv, .ld = 2 * I_, .keep_m = buf.z}, n, out);
 }
 
 void Glu::form_z(Backend& be, int64_t n, const GluBuffers& buf) const {

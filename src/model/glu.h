@@ -34,6 +34,8 @@ class Glu {
 
   // in: the normalised input, n rows; writes out [n][d].
   void forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, const GluBuffers& buf) const;
+  // The forward up to the down projection's input: buf.gv from in (buf.m kept when set).
+  void gate(Backend& be, const BitLinearInput& in, int64_t n, const GluBuffers& buf) const;
   // Training, after a forward that kept buf: dm [n][d] written from dout, the gradients added to.
   void backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const;
   void requantize(Backend& be) const;

@@ -181,12 +181,13 @@ void Model::recompute(TrainBuffers& tb, int64_t l) const {
   be.form_input({.kind = Kind::Norm, .x = b.x_in, .ld = d, .w = layer.attn_norm.value, .eps = eps, .keep_m = b.mixer.a}, n, d);
   if (tb.recompute == Recompute::Branch) {
     // The block's forward again after its i, f, g products: the scan from zero states (h, o_in),
-    // o_proj into x_mid, x_mid + x_in (the forward's sum: addition commutes exactly), the GLU
-    // (m, gv, z; its output into o, which the backward no longer reads).
+    // o_proj into x_mid, x_mid + x_in (the forward's sum: addition commutes exactly), the GLU up to
+    // its down projection's input (m, gv, z).
     be.fill_zero(tb.states.as<void>(), tb.states.bytes());
     layer.mixer.mix(be, tb.B, tb.T, {tb.states.as<float>(), tb.slots.as<int32_t>(), L * d}, l * d, b.x_mid, b.mixer);
-    layer.mlp.forward(be, {.kind = Kind::Norm, .x = b.x_mid, .ld = d, .add = b.x_in, .w = layer.mlp_norm.value, .eps = eps},
-                      n, tb.o.as<float>(), b.mlp);
+    layer.mlp.gate(be, {.kind = Kind::Norm, .x = b.x_mid, .ld = d, .add = b.x_in, .w = layer.mlp_norm.value, .eps = eps},
+                   n, b.mlp);
+    layer.mlp.form_z(be, n, b.mlp);
     return;
   }
   be.form_input({.kind = Kind::Norm, .x = b.x_mid, .ld = d, .w = layer.mlp_norm.value, .eps = eps, .keep_m = b.mlp.m}, n, d);

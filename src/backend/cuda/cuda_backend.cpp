@@ -123,17 +123,7 @@ class CudaBackend : public Backend {
   }
 
   void reserve(int64_t rows, int64_t max_cols) override {
-    if (rows <= rows_ && max_cols <= cols_) return;
-    stream_.synchronize();  // no queued work may still use the scratch freed below,
-    graphs_.clear();        // nor a recording name it
-    rows_ = std::max(rows, rows_);
-    cols_ = std::max(max_cols, cols_);
-    q_stride_ = cuda::padded_cols(cols_);
-    for (Scratch& s : scratch_) {
-      s.q = cuda::DeviceBuffer<int8_t>(rows_ * q_stride_);
-      s.scale = cuda::DeviceBuffer<float>(rows_);
-      s.sums = cuda::DeviceBuffer<int32_t>(rows_);
-    }
+    reserve_products(rows, max_cols);
     grow_dense_states(rows_ * cols_);
   }
 
@@ -145,27 +135,39 @@ class CudaBackend : public Backend {
   void bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) override {
     if (calls.empty() || calls.size() > static_cast<size_t>(kMaxSharedInput))
       throw Error("internal: bitlinear takes 1 to " + std::to_string(kMaxSharedInput) + " calls");
-    if (in.keep_m || in.keep_x || cuda::is_trainable(*calls[0].w)) return train_bitlinear(calls, in, n);
+    using Kind = BitLinearInput::Kind;
+    // Trainable matrices take the inference path too (codes ternarised on the device, their s_w
+    // from the trainer), the inputs training keeps written by the quantising pass; identity
+    // matrices (float products) and a kept Recurrent input (scanned first) go their own way.
+    const auto* trainable = dynamic_cast<const cuda::CudaTrainableMatrix*>(calls[0].w);
+    if ((trainable && trainable->identity) || (in.kind == Kind::Recurrent && (in.keep_m || in.keep_x)))
+      return train_bitlinear(calls, in, n);
     const int64_t k = calls[0].w->cols;
     if (n > rows_ || k > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
     cuda::QuantTarget targets[kMaxSharedInput];
     cuda::Product products[kMaxSharedInput];
     for (size_t j = 0; j < calls.size(); ++j) {
-      const auto& m = static_cast<const CudaMatrix&>(*calls[j].w);
       Scratch& s = scratch_[j];
       targets[j] = cuda::QuantTarget{calls[j].norm, s.q.data(), s.scale.data(), s.sums.data()};
-      products[j] = cuda::Product{cuda::DeviceTernary{m.codes.data(), m.rows, m.cols},
-                                  cuda::DeviceActivations{s.q.data(), q_stride_, s.sums.data(), s.scale.data(), n, k},
-                                  cuda::ProductOut{nullptr, calls[j].y, m.rows, m.s_w}};
+      const cuda::DeviceActivations act{s.q.data(), q_stride_, s.sums.data(), s.scale.data(), n, k};
+      if (trainable) {
+        const auto& m = static_cast<const cuda::CudaTrainableMatrix&>(*calls[j].w);
+        products[j] = cuda::Product{cuda::DeviceTernary{m.mma.data(), m.rows, m.cols}, act,
+                                    cuda::ProductOut{nullptr, calls[j].y, m.rows, train_.s_w(m)}};
+      } else {
+        const auto& m = static_cast<const CudaMatrix&>(*calls[j].w);
+        products[j] = cuda::Product{cuda::DeviceTernary{m.codes.data(), m.rows, m.cols}, act,
+                                    cuda::ProductOut{nullptr, calls[j].y, m.rows, m.s_w}};
+      }
     }
+    const cuda::RowKeep keep{in.keep_m, in.kind == Kind::Norm ? in.keep_x : nullptr};
     const std::span<const cuda::QuantTarget> t(targets, calls.size());
     cudaStream_t st = stream_.get();
-    using Kind = BitLinearInput::Kind;
     switch (in.kind) {
-      case Kind::Plain: cuda::norm_quantize(in.x, nullptr, in.ld, nullptr, in.eps, n, k, t, q_stride_, st); break;
-      case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;
-      case Kind::Gated: cuda::gated_norm_quantize(in.x, in.h, in.ld, in.w, in.eps, n, k, t, q_stride_, st); break;
-      case Kind::Glu: cuda::glu_quantize(in.x, in.ld, n, k, t, q_stride_, st); break;
+      case Kind::Plain: cuda::norm_quantize(in.x, nullptr, in.ld, nullptr, in.eps, n, k, t, q_stride_, st, keep); break;
+      case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride_, st, keep); break;
+      case Kind::Gated: cuda::gated_norm_quantize(in.x, in.h, in.ld, in.w, in.eps, n, k, t, q_stride_, st, keep); break;
+      case Kind::Glu: cuda::glu_quantize(in.x, in.ld, n, k, t, q_stride_, st, keep); break;
       case Kind::Recurrent: {
         const MlgruScan& sc = *in.scan;
         if (sc.T == 1) {  // decode: the step and the gate in one launch, on the states where they lie
@@ -237,7 +239,10 @@ class CudaBackend : public Backend {
   float weight_scale(const BackendMatrix& w) override {
     return cuda::is_trainable(w) ? train_.s_w(static_cast<const cuda::CudaTrainableMatrix&>(w)) : w.s_w;
   }
-  void reserve_training(int64_t rows, int64_t max_cols) override { train_.reserve_training(rows, max_cols); }
+  void reserve_training(int64_t rows, int64_t max_cols) override {
+    reserve_products(rows, max_cols);  // the forward's products take the inference path
+    train_.reserve_training(rows, max_cols);
+  }
   std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols) override {
     auto e = std::make_unique<CudaEmbeddings>();
     e->rows = rows;
@@ -289,6 +294,20 @@ class CudaBackend : public Backend {
     bitlinear(calls, m, n);  // a Plain input, kept nothing: the inference path
   }
 
+  // The quantised inputs of up to kMaxSharedInput products of rows x max_cols.
+  void reserve_products(int64_t rows, int64_t max_cols) {
+    if (rows <= rows_ && max_cols <= cols_) return;
+    stream_.synchronize();  // no queued work may still use the scratch freed below,
+    graphs_.clear();        // nor a recording name it
+    rows_ = std::max(rows, rows_);
+    cols_ = std::max(max_cols, cols_);
+    q_stride_ = cuda::padded_cols(cols_);
+    for (Scratch& s : scratch_) {
+      s.q = cuda::DeviceBuffer<int8_t>(rows_ * q_stride_);
+      s.scale = cuda::DeviceBuffer<float>(rows_);
+      s.sums = cuda::DeviceBuffer<int32_t>(rows_);
+    }
+  }
   void grow_dense_states(int64_t floats) {
     if (dense_states_.size() >= floats) return;
     stream_.synchronize();  // queued work may still use the old states

@@ -157,8 +157,8 @@ BitLinearInput CudaTrainer::form_input(const BitLinearInput& in, int64_t cols, i
   return out;
 }
 
-void CudaTrainer::quantize(const float* m, const float* w, int64_t n, int64_t k) {
-  const QuantTarget t{w, q_.data(), s_x_.data(), sums_.data()};
+void CudaTrainer::quantize(const float* m, const float* w, int64_t n, int64_t k, __nv_bfloat16* dequantized) {
+  const QuantTarget t{w, q_.data(), s_x_.data(), sums_.data(), dequantized};
   norm_quantize(const_cast<float*>(m), nullptr, k, nullptr, kBitLinearEps, n, k, {&t, 1}, q_stride_, s_);  // m is only read
 }
 
@@ -187,8 +187,8 @@ void CudaTrainer::dequantized_input(const float* m, const float* w, int64_t n, i
     grow(xq_, n * k);
     return rmsnorm_rows(m, w, n, k, kBitLinearEps, xq_.data(), s_);
   }
+  if (bf16) return quantize(m, w, n, k, xq16_.data());  // q / s_x in bf16 from the quantising pass itself
   quantize(m, w, n, k);
-  if (bf16) return dequantize_rows(q_.data(), q_stride_, s_x_.data(), n, k, xq16_.data(), s_);
   dequantize_rows(q_.data(), q_stride_, s_x_.data(), n, k, xq_.data(), s_);
 }
 

@@ -93,6 +93,7 @@ struct RowArgs {
   float* states = nullptr;
   const int32_t* slots = nullptr;
   int64_t slot_stride = 0;
+  RowKeep keep = {};
 };
 
 // Calls f(j, c) for this thread's columns c = threadIdx.x + j * blockDim.x below limit: unrolled
@@ -135,9 +136,11 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   double ss = 0;  // the sum of squares of m, this thread's part
   if constexpr (M == RowMode::Plain) {
     const float* __restrict__ add = a.add ? a.add + row * a.ld : nullptr;
+    float* __restrict__ keep_x = a.keep.x ? a.keep.x + row * k : nullptr;
     for_cols<PER>(k, [&](int j, int c) {
       float v = x[c];
       if (add) x[c] = v = v + add[c];
+      if (keep_x) keep_x[c] = v;
       m(j, c) = v;
       ss += static_cast<double>(v) * v;
     });
@@ -186,6 +189,10 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     });
   }
 
+  if (a.keep.m) {
+    float* __restrict__ keep_m = a.keep.m + row * k;
+    for_cols<PER>(k, [&](int j, int c) { keep_m[c] = m(j, c); });
+  }
   // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1), the targets'
   // maxima and sums each in one reduction.
   const float rstd = rstd_of(ss, k, 1e-6f, ss_scratch);
@@ -207,10 +214,12 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     const float s = 127.0f / fmaxf(amax[t], 1e-5f);
     const float* __restrict__ w = a.t[t].w_norm;
     int8_t* __restrict__ q = a.t[t].q + row * a.q_stride;
+    __nv_bfloat16* __restrict__ dq = a.t[t].dequantized ? a.t[t].dequantized + row * k : nullptr;
     for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
       int v = 0;
       if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w[c] * s), -128.0f), 127.0f));
       q[c] = static_cast<int8_t>(v);
+      if (dq && c < k) dq[c] = __float2bfloat16_rn(static_cast<float>(v) / s);
       sum[t] += v;
     });
   }
@@ -344,15 +353,19 @@ __global__ void add_rows_kernel(float* x, int64_t x_ld, const float* y, int64_t 
 }  // namespace
 
 void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre, float eps, int64_t n, int64_t k,
-                   std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
+                   std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s, RowKeep keep) {
   if (x_ld < k) throw Error("internal: cuda norm_quantize row stride below k");
-  launch_rows<RowMode::Plain>(RowArgs{x, add, nullptr, x_ld, w_pre, eps, 0, q_stride, {}}, n, k, targets, s);
+  RowArgs a{x, add, nullptr, x_ld, w_pre, eps, 0, q_stride, {}};
+  a.keep = keep;
+  launch_rows<RowMode::Plain>(a, n, k, targets, s);
 }
 
 void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
-                         std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s) {
+                         std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s, RowKeep keep) {
   if (ld < k || !w_g || !h) throw Error("internal: cuda gated_norm_quantize arguments");
-  launch_rows<RowMode::Gated>(RowArgs{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}}, n, k, targets, s);
+  RowArgs a{const_cast<float*>(g), nullptr, h, ld, w_g, eps, 0, q_stride, {}};
+  a.keep = {keep.m, nullptr};
+  launch_rows<RowMode::Gated>(a, n, k, targets, s);
 }
 
 void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, float* states, const int32_t* slots,
@@ -371,10 +384,11 @@ void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, 
 }
 
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,
-                  int64_t q_stride, cudaStream_t s) {
+                  int64_t q_stride, cudaStream_t s, RowKeep keep) {
   if (gv_ld < 2 * k) throw Error("internal: cuda glu_quantize row stride below 2k");
-  launch_rows<RowMode::Glu>(RowArgs{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, 0, q_stride, {}}, n,
-                            k, targets, s);
+  RowArgs a{const_cast<float*>(gv), nullptr, nullptr, gv_ld, nullptr, 0, 0, q_stride, {}};
+  a.keep = {keep.m, nullptr};
+  launch_rows<RowMode::Glu>(a, n, k, targets, s);
 }
 
 void mlgru_scan(const float* i, const float* f, int64_t ld, const float* lb, int64_t B, int64_t T, int64_t d, float* h,

@@ -8,6 +8,7 @@
 // every kernel here is launched with programmatic dependent launch (launch.cuh). Rows of the three
 // quantising kernels hold up to 51200 values (k; one row of floats in shared memory). Everything is
 // asynchronous on stream s; arguments are checked on the host (Error, naming what is wrong).
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -23,19 +24,29 @@ struct QuantTarget {
   int8_t* q = nullptr;
   float* scale = nullptr;
   int32_t* sums = nullptr;
+  // Training: also q / scale rounded to bf16, [n][k] dense (the straight-through estimator's view
+  // of the product's input, for the backward's bf16 GEMMs); null for none.
+  __nv_bfloat16* dequantized = nullptr;
 };
 constexpr int kMaxQuantTargets = 4;
+
+// Training: copies of what a quantising pass forms, [n][k] dense each (null: not kept): m, the
+// quantised rows before any target's norm, and x after the residual add (norm_quantize only).
+struct RowKeep {
+  float* m = nullptr;
+  float* x = nullptr;
+};
 
 // For each row t < n of x [n][x_ld]: m = x[t], or m = RMSNorm(x[t]) * w_pre (eps) when w_pre is set
 // (the block's pre-norm, model/ops.h rmsnorm_rows); then every target quantises m. With add set,
 // x[t] += add[t] (add [n][x_ld]) first and x keeps the sum (the residual stream).
 void norm_quantize(float* x, const float* add, int64_t x_ld, const float* w_pre, float eps, int64_t n, int64_t k,
-                   std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s);
+                   std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s, RowKeep keep = {});
 
 // MLGRU output gate, then quantisation: m = silu(h[t]) * (RMSNorm(g[t]) * w_g) (eps), g and h
 // [n][ld], as Mlgru::forward computes it (rmsnorm, then silu_mul); targets quantise m.
 void gated_norm_quantize(const float* g, const float* h, int64_t ld, const float* w_g, float eps, int64_t n, int64_t k,
-                         std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s);
+                         std::span<const QuantTarget> targets, int64_t q_stride, cudaStream_t s, RowKeep keep = {});
 
 // Decode of the MLGRU and its output gate in one launch (T = 1, one token per sequence): for each row
 // t < n, h = the MLGRU step (mlgru_scan's formulas, the CPU's mlgru_step) from i[t] and f[t] (rows at
@@ -50,7 +61,7 @@ void mlgru_step_gated_quantize(const float* i, const float* f, const float* lb, 
 // GLU: m = silu(gv[t][c]) * gv[t][k + c] for c < k (the gate is the first k outputs, v the next k),
 // gv [n][gv_ld]; targets quantise m.
 void glu_quantize(const float* gv, int64_t gv_ld, int64_t n, int64_t k, std::span<const QuantTarget> targets,
-                  int64_t q_stride, cudaStream_t s);
+                  int64_t q_stride, cudaStream_t s, RowKeep keep = {});
 
 // The MLGRU recurrence over B sequences of T steps (SPEC.md): for each channel c < d,
 //   fg = sigmoid(f), fg = lb + (1 - lb) * fg when lb is set, h = fg * h + silu(i) * (1 - fg),

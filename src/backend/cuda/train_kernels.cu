@@ -14,8 +14,8 @@ namespace {
 
 constexpr int kThreads = 256;  // every block-per-row kernel and the reductions: a fixed tree
 
-// The host's sigmoidf/siluf (model/ops.h) on an exp rounded once from double.
-__device__ __forceinline__ float exp_f(float x) { return static_cast<float>(exp(static_cast<double>(x))); }
+// The host's sigmoidf/siluf (model/ops.h) on CUDA's expf (2 ulp).
+__device__ __forceinline__ float exp_f(float x) { return expf(x); }
 __device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
 struct SiluAndGrad {
   float value, grad;
@@ -25,16 +25,22 @@ __device__ __forceinline__ SiluAndGrad silu_and_grad(float x) {
   return {x * s, s * (1.0f + x * (1.0f - s))};
 }
 
-// The block's sum (or max) of v over its kThreads threads, in a fixed tree; every thread gets it.
+// The block's sum (or max) of v over its kThreads threads in a fixed tree (within each warp, then
+// over the warps' results); every thread gets the value of one lane (after a butterfly, lanes can
+// differ in the last bit of a double sum). scratch: 33 values.
 template <class T, class Op>
 __device__ T block_all(T v, Op op, T* scratch) {
-  scratch[threadIdx.x] = v;
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  for (int o = kThreads / 2; o > 0; o >>= 1) {
-    if (static_cast<int>(threadIdx.x) < o) scratch[threadIdx.x] = op(scratch[threadIdx.x], scratch[threadIdx.x + o]);
-    __syncthreads();
+  if (warp == 0) {
+    T r = scratch[lane % (kThreads / 32)];
+    for (int o = kThreads / 64; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
+    if (lane == 0) scratch[32] = r;
   }
-  const T r = scratch[0];
+  __syncthreads();
+  const T r = scratch[32];
   __syncthreads();  // scratch free for the next call
   return r;
 }
@@ -119,11 +125,10 @@ __global__ void rmsnorm_rows_kernel(const float* x, const float* w, int64_t k, f
   for (int64_t i = threadIdx.x; i < k; i += kThreads) out[blockIdx.x * k + i] = xr[i] * rstd * w[i];
 }
 
-template <class Out>
-__global__ void dequantize_kernel(const int8_t* q, int64_t q_stride, const float* s_x, int64_t k, Out* xq) {
+__global__ void dequantize_kernel(const int8_t* q, int64_t q_stride, const float* s_x, int64_t k, float* xq) {
   const int64_t t = blockIdx.x;
   const float sx = s_x[t];
-  for (int64_t i = threadIdx.x; i < k; i += kThreads) xq[t * k + i] = static_cast<Out>(static_cast<float>(q[t * q_stride + i]) / sx);
+  for (int64_t i = threadIdx.x; i < k; i += kThreads) xq[t * k + i] = static_cast<float>(q[t * q_stride + i]) / sx;
 }
 
 __global__ void to_bf16_kernel(const float* x, int64_t n, __nv_bfloat16* y) {
@@ -199,13 +204,70 @@ __global__ void rmsnorm_dw_parts_kernel(const float* x, const float* dy, const f
   partial[blockIdx.y * k + i] = acc;
 }
 
-// out[i] += partial[0][i] + partial[1][i] + ... in part order.
+// The fused rmsnorm_backward of kPartRows rows per block (one pass over x and dy): per row, dx as
+// rmsnorm_dx_kernel computes it; over the block's rows, in order, each column's dw term summed into
+// partial[block][i]. Column c = threadIdx.x + j * kThreads of each row stays in thread registers.
+template <int PER>
+__global__ void __launch_bounds__(kThreads) rmsnorm_back_kernel(const float* x, const float* w, const float* dy, int64_t n,
+                                                                int64_t k, float eps, float* dx, bool accumulate,
+                                                                float* partial) {
+  __shared__ double scratch[33];
+  float wv[PER], dw[PER], xv[PER], dv[PER];
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    const int64_t c = threadIdx.x + j * kThreads;
+    wv[j] = c < k ? w[c] : 0.0f;
+    dw[j] = 0;
+  }
+  const int64_t t1 = min(n, (blockIdx.x + int64_t{1}) * kPartRows);
+  for (int64_t t = blockIdx.x * kPartRows; t < t1; ++t) {
+    double ss = 0;
+#pragma unroll
+    for (int j = 0; j < PER; ++j) {
+      const int64_t c = threadIdx.x + j * kThreads;
+      xv[j] = c < k ? x[t * k + c] : 0.0f;
+      dv[j] = c < k ? dy[t * k + c] : 0.0f;
+      ss += static_cast<double>(xv[j]) * xv[j];
+    }
+    ss = block_all(ss, Add{}, scratch);
+    const float rstd = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+    double dot = 0;
+#pragma unroll
+    for (int j = 0; j < PER; ++j) dot += static_cast<double>(xv[j] * rstd) * wv[j] * dv[j];
+    dot = block_all(dot, Add{}, scratch);
+    const float cf = static_cast<float>(dot / static_cast<double>(k));
+#pragma unroll
+    for (int j = 0; j < PER; ++j) {
+      const int64_t c = threadIdx.x + j * kThreads;
+      if (c >= k) continue;
+      const float g = (wv[j] * dv[j] - xv[j] * rstd * cf) * rstd;
+      dx[t * k + c] = accumulate ? dx[t * k + c] + g : g;
+      dw[j] += dv[j] * (xv[j] * rstd);
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    const int64_t c = threadIdx.x + j * kThreads;
+    if (c < k) partial[blockIdx.x * k + c] = dw[j];
+  }
+}
+
+// out[i] += the sum over p of partial[p][i], in a fixed order: block (32 columns) x 8 warps, warp w
+// sums parts w, w + 8, ... in order, then the 8 sums are added in warp order.
 __global__ void add_parts_kernel(const float* partial, int64_t parts, int64_t k, float* out) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= k) return;
-  float acc = out[i];
-  for (int64_t p = 0; p < parts; ++p) acc += partial[p * k + i];
-  out[i] = acc;
+  __shared__ float sums[kThreads / 32][32];
+  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  const int64_t i = blockIdx.x * int64_t{32} + lane;
+  float acc = 0;
+  if (i < k)
+    for (int64_t p = warp; p < parts; p += kThreads / 32) acc += partial[p * k + i];
+  sums[warp][lane] = acc;
+  __syncthreads();
+  if (warp == 0 && i < k) {
+    float r = out[i];
+    for (int v = 0; v < kThreads / 32; ++v) r += sums[v][lane];
+    out[i] = r;
+  }
 }
 
 __global__ void gated_split_kernel(const float* h, const float* g, const float* w, const float* dm, int64_t d, float eps,
@@ -407,15 +469,11 @@ void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t k, float ep
   check_launch("rmsnorm_rows_kernel");
 }
 
-template <class Out>
-void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, Out* xq, cudaStream_t s) {
+void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, float* xq, cudaStream_t s) {
   if (n <= 0) return;
   dequantize_kernel<<<rows_grid(n), kThreads, 0, s>>>(q, q_stride, s_x, k, xq);
   check_launch("dequantize_kernel");
 }
-template void dequantize_rows<float>(const int8_t*, int64_t, const float*, int64_t, int64_t, float*, cudaStream_t);
-template void dequantize_rows<__nv_bfloat16>(const int8_t*, int64_t, const float*, int64_t, int64_t, __nv_bfloat16*,
-                                             cudaStream_t);
 
 void to_bf16(const float* x, int64_t n, __nv_bfloat16* y, cudaStream_t s) {
   if (n <= 0) return;
@@ -433,13 +491,32 @@ void form_input(FormKind kind, float* x, int64_t ld, const float* add, const flo
 int64_t row_parts(int64_t n) { return (n + kPartRows - 1) / kPartRows; }
 
 void add_parts(const float* partial, int64_t parts, int64_t k, float* out, cudaStream_t s) {
-  add_parts_kernel<<<grid_for(k), kThreads, 0, s>>>(partial, parts, k, out);
+  add_parts_kernel<<<static_cast<unsigned>((k + 31) / 32), kThreads, 0, s>>>(partial, parts, k, out);
   check_launch("add_parts_kernel");
+}
+
+template <int PER>
+void launch_rmsnorm_back(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
+                         bool accumulate, float* partial, cudaStream_t s) {
+  rmsnorm_back_kernel<PER><<<static_cast<unsigned>(row_parts(n)), kThreads, 0, s>>>(x, w, dy, n, k, eps, dx, accumulate,
+                                                                                   partial);
+  check_launch("rmsnorm_back_kernel");
 }
 
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s) {
   if (n <= 0) return;
+  if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
+  // Rows of up to 28 * kThreads = 7168 columns (the 2.7B model's GLU has 6912) in registers, one pass.
+  if (k <= 28 * kThreads) {
+    if (k <= 4 * kThreads) launch_rmsnorm_back<4>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
+    else if (k <= 8 * kThreads) launch_rmsnorm_back<8>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
+    else if (k <= 12 * kThreads) launch_rmsnorm_back<12>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
+    else if (k <= 24 * kThreads) launch_rmsnorm_back<24>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
+    else launch_rmsnorm_back<28>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
+    add_parts(partial, row_parts(n), k, dw, s);
+    return;
+  }
   rmsnorm_dx_kernel<<<rows_grid(n), kThreads, 0, s>>>(x, w, dy, k, eps, dx, accumulate, rstd);
   check_launch("rmsnorm_dx_kernel");
   const int64_t parts = row_parts(n);

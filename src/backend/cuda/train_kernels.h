@@ -3,8 +3,8 @@
 // the element-wise backward passes, cross-entropy, AdamW and the reductions. Each repeats the host
 // backends' float operations in their order (src/backend/host_train.cpp; this file is compiled
 // without FMA contraction), so that results equal ref's bit for bit except where an exp is involved:
-// exp here is the float of a double exp (correctly rounded but for rare double roundings), where
-// glibc's expf is one ulp off on about 7e-5 of floats. Reductions run in a fixed order (the same
+// exp here is CUDA's expf (within 2 ulp of exp, as the inference kernels'; glibc's is within 1), a
+// double exp having cost a third of the backward's element-wise time. Reductions run in a fixed order (the same
 // result on every run) but, where a serial sum would leave the GPU idle (sums over rows, the scan
 // backward), in parts whose partial sums are then added in part order: float sums ordered unlike
 // the host's. Everything is asynchronous on stream s.
@@ -32,10 +32,8 @@ void reduce_into(const void* x, int64_t n, SumOf what, double* partial, double* 
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w for n rows of k (rmsnorm_rows).
 void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t k, float eps, float* out, cudaStream_t s);
-// xq[t][i] = q[t * q_stride + i] / s_x[t] (the straight-through estimator's view of a product's
-// input), as floats or rounded to bf16.
-template <class Out>
-void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, Out* xq, cudaStream_t s);
+// xq[t][i] = q[t * q_stride + i] / s_x[t] (the straight-through estimator's view of a product's input).
+void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_t n, int64_t k, float* xq, cudaStream_t s);
 // y = x rounded to bf16 (to nearest, even).
 void to_bf16(const float* x, int64_t n, __nv_bfloat16* y, cudaStream_t s);
 
@@ -47,7 +45,7 @@ void form_input(FormKind kind, float* x, int64_t ld, const float* add, const flo
                 int64_t n, int64_t k, float* m, float* keep_x, cudaStream_t s);
 
 // Sums over rows are taken in parts of kPartRows rows: row_parts(n) partial sums of each column.
-constexpr int64_t kPartRows = 64;
+constexpr int64_t kPartRows = 32;
 int64_t row_parts(int64_t n);
 // rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
