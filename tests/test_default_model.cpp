@@ -69,7 +69,8 @@ TEST_F(DefaultModel, MeetsItsValidationBitsPerByte) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = json::parse(r.out);
   EXPECT_EQ(j["bytes"], 200427);
-  EXPECT_LE(j["bits_per_byte"].get<double>(), 1.5) << r.out;
+  // docs/MODEL.md: 1.3854 on the CPU (the model before this one, trained on the CPU: 1.4928).
+  EXPECT_LE(j["bits_per_byte"].get<double>(), 1.39) << r.out;
 }
 
 }  // namespace
