@@ -112,12 +112,16 @@ TEST_F(CudaTrain, FixedBatchStepsMatchGoldenAndResumeOnTheCpu) {
     std::printf("[ metric ] cuda fixed-batch step %d: loss %.7f, golden %.7f\n", i, gpu[i], w);
   }
   EXPECT_LE(worst, 1e-2);  // the CPU's bound (test_train_cli.cpp)
-  // Three steps on the GPU, then the checkpoint resumed on the CPU for the last two.
-  r = test::run_mmfree("train --device cuda --steps 3" + common + " --out " + dir.file("mixed"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_mmfree("train --resume --device cpu --steps 5 --out " + dir.file("mixed"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto mixed = logged_losses(dir.file("mixed/train_log.jsonl"));
+  // Three steps on the GPU, then the checkpoint resumed on `device` for the last two.
+  auto resumed_on = [&](const std::string& device) {
+    const std::string out = dir.file("then_" + device);
+    auto run = test::run_mmfree("train --device cuda --steps 3" + common + " --out " + out);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    run = test::run_mmfree("train --resume --device " + device + " --steps 5 --out " + out);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return logged_losses(out + "/train_log.jsonl");
+  };
+  const auto mixed = resumed_on("cpu");
   ASSERT_EQ(mixed.size(), 5u);
   for (int i = 0; i < 5; ++i) {
     std::printf("[ metric ] step %d: cuda %.7f, cuda then cpu %.7f\n", i, gpu[i], mixed[i]);
@@ -128,11 +132,7 @@ TEST_F(CudaTrain, FixedBatchStepsMatchGoldenAndResumeOnTheCpu) {
   }
   // Resumed on the same device: bit for bit (every kernel and GEMM deterministic, the moments and
   // step count restored exactly).
-  r = test::run_mmfree("train --device cuda --steps 3" + common + " --out " + dir.file("again"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_mmfree("train --resume --device cuda --steps 5 --out " + dir.file("again"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto again = logged_losses(dir.file("again/train_log.jsonl"));
+  const auto again = resumed_on("cuda");
   ASSERT_EQ(again.size(), 5u);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(again[i], gpu[i]) << "step " << i << " resumed on cuda";
 }
