@@ -138,10 +138,11 @@ class CudaBackend : public Backend {
     using Kind = BitLinearInput::Kind;
     // Trainable matrices take the inference path too (codes ternarised on the device, their s_w
     // from the trainer), the inputs training keeps written by the quantising pass; identity
-    // matrices (float products) and a kept Recurrent input (scanned first) go their own way.
+    // matrices (float products) go their own way.
+    if (in.kind == Kind::Recurrent && (in.keep_m || in.keep_x))
+      throw Error("internal: a Recurrent input cannot be kept (training scans first)");
     const auto* trainable = dynamic_cast<const cuda::CudaTrainableMatrix*>(calls[0].w);
-    if ((trainable && trainable->identity) || (in.kind == Kind::Recurrent && (in.keep_m || in.keep_x)))
-      return train_bitlinear(calls, in, n);
+    if (trainable && trainable->identity) return identity_bitlinear(calls, in, n);
     const int64_t k = calls[0].w->cols;
     if (n > rows_ || k > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
     cuda::QuantTarget targets[kMaxSharedInput];
@@ -278,20 +279,18 @@ class CudaBackend : public Backend {
   }
 
  private:
-  // A group whose input training keeps, or whose matrices are trainable: the input formed on its own
-  // (the recurrence scanned first), then the products of either kind of matrix.
-  void train_bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) {
+  // A group of identity matrices (gradient checks): the input formed on its own (the recurrence
+  // scanned first), then RMSNorm and a float product each.
+  void identity_bitlinear(std::span<const BitLinearCall> calls, const BitLinearInput& in, int64_t n) {
     if (in.kind == BitLinearInput::Kind::Recurrent) {
-      if (in.keep_m || in.keep_x) throw Error("internal: a Recurrent input cannot be kept");
       mlgru_scan(*in.scan);
       BitLinearInput gated = in;
       gated.kind = BitLinearInput::Kind::Gated;
       gated.h = in.scan->h_out;
-      return train_bitlinear(calls, gated, n);
+      return identity_bitlinear(calls, gated, n);
     }
     const BitLinearInput m = train_.form_input(in, calls[0].w->cols, n);
-    if (cuda::is_trainable(*calls[0].w)) return train_.products(calls, m.x, n);
-    bitlinear(calls, m, n);  // a Plain input, kept nothing: the inference path
+    train_.identity_products(calls, m.x, n);
   }
 
   // The quantised inputs of up to kMaxSharedInput products of rows x max_cols.

@@ -6,7 +6,6 @@
 
 #include "backend/cuda/elementwise.h"
 #include "backend/cuda/mma_layout.h"
-#include "backend/cuda/ternary_product.h"
 #include "backend/cuda/train_kernels.h"
 #include "util/error.h"
 
@@ -162,23 +161,15 @@ void CudaTrainer::quantize(const float* m, const float* w, int64_t n, int64_t k,
   norm_quantize(const_cast<float*>(m), nullptr, k, nullptr, kBitLinearEps, n, k, {&t, 1}, q_stride_, s_);  // m is only read
 }
 
-void CudaTrainer::products(std::span<const BitLinearCall> calls, const float* m, int64_t n) {
+void CudaTrainer::identity_products(std::span<const BitLinearCall> calls, const float* m, int64_t n) {
   for (const BitLinearCall& c : calls) {
     const auto& w = dynamic_cast<const CudaTrainableMatrix&>(*c.w);
+    if (!w.identity) throw Error("internal: identity_products of a ternary matrix");
     const int64_t k = w.cols;
     check_rows(n, k);
-    if (w.identity) {
-      grow(xq_, n * k);
-      rmsnorm_rows(m, c.norm, n, k, kBitLinearEps, xq_.data(), s_);
-      gemm(false, true, n, w.rows, k, 1.0f, xq_.data(), k, w.w.data(), k, 0.0f, c.y, w.rows, CUDA_R_32F);
-      continue;
-    }
-    // The inference product: exact int32 sums of int8 q and ternary codes, then / (s_x s_w).
-    quantize(m, c.norm, n, k);
-    const Product p{DeviceTernary{w.mma.data(), w.rows, w.cols},
-                    DeviceActivations{q_.data(), q_stride_, sums_.data(), s_x_.data(), n, k},
-                    ProductOut{nullptr, c.y, w.rows, s_w(w)}};
-    ternary_product({&p, 1}, s_);
+    grow(xq_, n * k);
+    rmsnorm_rows(m, c.norm, n, k, kBitLinearEps, xq_.data(), s_);
+    gemm(false, true, n, w.rows, k, 1.0f, xq_.data(), k, w.w.data(), k, 0.0f, c.y, w.rows, CUDA_R_32F);
   }
 }
 

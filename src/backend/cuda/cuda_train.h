@@ -50,8 +50,9 @@ class CudaTrainer {
   // The group's input formed on its own (keep_m / keep_x written when set), as a Plain input of
   // dense rows: in itself when it already is one. Not for Recurrent inputs.
   BitLinearInput form_input(const BitLinearInput& in, int64_t cols, int64_t n);
-  // The products of trainable matrices on m [n][cols] (dense).
-  void products(std::span<const BitLinearCall> calls, const float* m, int64_t n);
+  // The products of identity matrices on m [n][cols] (dense): RMSNorm, then a float GEMM. (Ternary
+  // trainable matrices take the inference path's quantising pass and int8 products.)
+  void identity_products(std::span<const BitLinearCall> calls, const float* m, int64_t n);
 
   void bitlinear_backward(const BitLinearBackward& b);
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
