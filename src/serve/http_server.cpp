@@ -164,10 +164,13 @@ void HttpServer::routes() {
 std::vector<int64_t> HttpServer::prompt_of(const ApiRequest& r) const {
   std::vector<int64_t> ids = r.prompt_ids;
   if (!r.prompt_is_ids) {
-    // A completion prompt may name special tokens ("<s>"), as llama-server reads it; chat messages
-    // may not, so that a user's text cannot forge a turn.
-    const std::string text = r.api == Api::Chat ? render_chat(r.messages) : r.prompt_text;
-    const auto enc = tok_.encode(text, {.add_bos = true, .add_eos = false, .parse_special = r.api == Api::Completions});
+    // A completion prompt may name special tokens ("<s>"), as llama-server reads it; a chat is
+    // read as its template says (chat_template.h).
+    const bool chat = r.api == Api::Chat;
+    const std::string text = chat ? opt_.chat_template.render(r.messages) : r.prompt_text;
+    const auto enc = tok_.encode(text, {.add_bos = !chat || opt_.chat_template.add_bos(),
+                                        .add_eos = false,
+                                        .parse_special = !chat || opt_.chat_template.parse_special()});
     ids.assign(enc.begin(), enc.end());
   }
   if (ids.empty()) ids.push_back(bos_id_);  // an empty prompt starts from BOS
@@ -190,7 +193,9 @@ void HttpServer::generation(Api api, const httplib::Request& req, httplib::Respo
   job->gen.sampler = r.sampler;
   if (!r.has_seed) job->gen.sampler.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
   job->gen.stops = r.stops;
-  if (api == Api::Chat) job->gen.stops.push_back(kChatTurnStop);
+  if (api == Api::Chat) {
+    for (const std::string& stop : opt_.chat_template.stops()) job->gen.stops.push_back(stop);
+  }
   job->gen.ignore_eos = r.ignore_eos;
   job->n = r.n;
   job->logprobs = r.logprobs;
