@@ -12,6 +12,7 @@
 #include "serve/chat_template.h"
 #include "serve/client_socket.h"
 #include "serve/response.h"
+#include "serve/task_queue.h"
 #include "util/error.h"
 
 namespace mmfree::serve {
@@ -74,10 +75,13 @@ bool same_secret(const std::string& a, const std::string& b) {
 HttpServer::HttpServer(const Tokenizer& tok, int64_t bos_id, Scheduler& scheduler, Metrics& metrics, HttpOptions o)
     : tok_(tok), bos_id_(bos_id), scheduler_(scheduler), metrics_(metrics), opt_(std::move(o)),
       http_(std::make_unique<Listener>()) {
-  // A connection holds a thread while it is served: enough for every slot, every queued request,
-  // and a few more for /health, /metrics and the requests answered 503.
+  // A connection holds a thread while it is served: at most enough for every slot, every queued
+  // request, and a few more for /health, /metrics and the requests answered 503; threads idle for
+  // 2 s end, down to 4 (task_queue.h says why).
   const auto threads = static_cast<size_t>(scheduler.options().parallel + scheduler.options().max_queue + 16);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };  // cpp-httplib takes ownership
+  http_->new_task_queue = [threads] {
+    return new ElasticTaskQueue(threads, 4, std::chrono::seconds(2));  // cpp-httplib takes ownership
+  };
   http_->set_payload_max_length(static_cast<size_t>(opt_.max_body_bytes));
   http_->set_keep_alive_timeout(5);
   http_->set_read_timeout(opt_.read_timeout_s, 0);
