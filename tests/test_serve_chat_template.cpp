@@ -55,6 +55,12 @@ TEST(ChatTemplate, JinjaTemplateRendersWithTheTokens) {
   EXPECT_TRUE(t.stops().empty());
 }
 
+// As transformers renders it: tools and documents are defined, as none.
+TEST(ChatTemplate, ToolsAndDocumentsAreNone) {
+  const ChatTemplate t("{{ tools is defined }} {{ tools is none }} {{ documents is none }} {{ add_generation_prompt }}", "", "", "test");
+  EXPECT_EQ(t.render({{"user", "x"}}), "True True True True");
+}
+
 TEST(ChatTemplate, RaiseExceptionIsA400WithItsMessage) {
   const ChatTemplate t(kNoSystem, "", "", "test");
   EXPECT_EQ(t.render({{"user", "a"}, {"assistant", "b"}}), "ab");

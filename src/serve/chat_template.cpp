@@ -23,7 +23,8 @@ std::string render_plain(const std::vector<ChatMessage>& messages) {
   return s + "Assistant:";
 }
 
-// The variables transformers passes to a chat template (tools and documents aside).
+// The variables transformers passes to a chat template; mmfree takes no tools or documents, so
+// those are none (defined, as transformers defines them: `tools is not none` is false).
 jinja::Value variables(const std::vector<ChatMessage>& messages, const std::string& bos, const std::string& eos) {
   jinja::List list;
   for (const ChatMessage& m : messages) {
@@ -32,7 +33,9 @@ jinja::Value variables(const std::vector<ChatMessage>& messages, const std::stri
   return jinja::Value::dict({{"messages", jinja::Value::list(std::move(list))},
                              {"bos_token", jinja::Value::string(bos)},
                              {"eos_token", jinja::Value::string(eos)},
-                             {"add_generation_prompt", jinja::Value::boolean(true)}});
+                             {"add_generation_prompt", jinja::Value::boolean(true)},
+                             {"tools", jinja::Value::none()},
+                             {"documents", jinja::Value::none()}});
 }
 
 std::string read_file(const std::string& path) {
