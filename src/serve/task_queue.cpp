@@ -11,7 +11,11 @@ ElasticTaskQueue::~ElasticTaskQueue() { shutdown(); }
 
 void ElasticTaskQueue::enqueue(std::function<void()> fn) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (stop_) return;
+  if (stop_) {  // no thread is left to run it, and a connection's job must still close its socket
+    lock.unlock();
+    fn();
+    return;
+  }
   jobs_.push_back(std::move(fn));
   if (idle_ < jobs_.size() && live_.size() < max_threads_) {
     std::thread t([this] { work(); });  // it waits for the lock, so its entry is in live_ first

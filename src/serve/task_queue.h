@@ -24,6 +24,7 @@ class ElasticTaskQueue : public httplib::TaskQueue {
   ElasticTaskQueue(size_t max_threads, size_t keep, std::chrono::milliseconds idle);
   ~ElasticTaskQueue() override;
 
+  // After shutdown() the job runs on the caller's thread.
   void enqueue(std::function<void()> fn) override;
   // Runs what is queued, then joins every thread. Idempotent.
   void shutdown() override;
