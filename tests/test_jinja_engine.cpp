@@ -147,6 +147,17 @@ TEST(JinjaEngine, WorkIsBounded) {
   long_text.max_output_bytes = 1 << 24;
   EXPECT_EQ(error_of("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l }}", long_text),
             "line 1: the template does more than 100000 steps of work");
+  // Work on long strings is counted by their length: 1000 lookups in a 64 KB string.
+  EXPECT_EQ(error_of("{% set s = 'x' * 65000 %}{% for i in range(1000) %}{{ s|length }}{% endfor %}", small),
+            "line 1: the template does more than 100000 steps of work");
+  EXPECT_EQ(error_of("{% set s = 'x' * 65000 %}{% for i in range(1000) %}{{ s[i] }}{% endfor %}", small),
+            "line 1: the template does more than 100000 steps of work");
+  // Lists stay small whatever the steps allow: a list that doubles, a long string's characters.
+  EXPECT_EQ(error_of("{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}"),
+            "line 1: a list of more than 65536 items");
+  EXPECT_EQ(error_of("{{ ('ab' * 100000)|list|length }}"), "line 1: a list of more than 65536 items");
+  EXPECT_EQ(error_of("{{ ('a,' * 100000).split(',')|length }}"), "line 1: a list of more than 65536 items");
+  EXPECT_EQ(error_of("{{ range(100000)|length }}"), "line 1: a list of more than 65536 items");
   Limits tiny_text;
   tiny_text.max_template_bytes = 10;
   EXPECT_EQ(error_of("{{ 'more than ten bytes' }}", tiny_text), "the template is 27 bytes, more than the limit of 10");

@@ -123,6 +123,7 @@ Value split(const std::string& s, const Value* sep_value, std::optional<int64_t>
     const char* ws = " \t\n\r\v\f";
     size_t pos = s.find_first_not_of(ws);
     while (pos != std::string::npos) {
+      check_list_size(parts.size() + 1);
       if (static_cast<int64_t>(parts.size()) == most) {
         parts.push_back(Value::string(strip(s.substr(pos), nullptr, false, true)));
         break;
@@ -137,6 +138,7 @@ Value split(const std::string& s, const Value* sep_value, std::optional<int64_t>
   if (sep.empty()) throw Error("split: empty separator");
   size_t pos = 0;
   for (size_t hit; static_cast<int64_t>(parts.size()) < most && (hit = s.find(sep, pos)) != std::string::npos;) {
+    check_list_size(parts.size() + 2);
     parts.push_back(Value::string(s.substr(pos, hit - pos)));
     pos = hit + sep.size();
   }
@@ -227,7 +229,7 @@ bool is_filter(const std::string& name) { return filters().count(name) > 0; }
 bool is_test(const std::string& name) { return tests().count(name) > 0; }
 
 Value apply_filter(const std::string& name, const Value& v, const Args& args, const Kwargs& kwargs, Budget& budget) {
-  budget.spend(1);
+  budget.spend(1 + (v.is(Kind::String) ? static_cast<int64_t>(v.as_string().size() / 64) : 0));  // most read the whole string
   const auto params = [&](std::vector<std::string> names) { return Params("the filter '" + name + "'", args, kwargs, std::move(names)); };
   if (name == "trim") {
     const Params p = params({"chars"});
@@ -461,6 +463,7 @@ Value call_function(const Value& function, const Args& args, const Kwargs& kwarg
     if (count > budget.limits().max_loop_iterations) {
       throw Error("range() of more than " + std::to_string(budget.limits().max_loop_iterations) + " numbers");
     }
+    check_list_size(static_cast<size_t>(count));
     budget.spend(static_cast<int64_t>(count));
     List out;
     for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) out.push_back(Value::integer(start + i * step));

@@ -165,8 +165,9 @@ Value binary(const std::string& op, const Value& a, const Value& b, Budget& budg
     return Value::string(a.as_string() + b.as_string());
   }
   if (op == "+" && a.is(Kind::List) && b.is(Kind::List)) {
+    check_list_size(a.as_list().size() + b.as_list().size());
+    budget.spend(static_cast<int64_t>(a.as_list().size() + b.as_list().size()));
     List items = a.as_list();
-    budget.spend(static_cast<int64_t>(items.size() + b.as_list().size()));
     items.insert(items.end(), b.as_list().begin(), b.as_list().end());
     return Value::list(std::move(items));
   }
@@ -199,7 +200,7 @@ Value attribute(const Value& obj, const std::string& name) {
   return Value::undefined(name);
 }
 
-Value item(const Value& obj, const Value& key) {
+Value item(const Value& obj, const Value& key, Budget& budget) {
   switch (obj.kind()) {
     case Kind::Undefined: throw Error(kind_name(obj) + " has no items");
     case Kind::Dict:
@@ -217,6 +218,7 @@ Value item(const Value& obj, const Value& key) {
       break;
     case Kind::String:
       if (key.is_number()) {
+        budget.spend(1 + static_cast<int64_t>(obj.as_string().size() / 64));  // finding the character reads the string
         const std::vector<size_t> at = code_points(obj.as_string());
         const int64_t i = python_index(key.as_int(), at.size() - 1);
         if (i >= 0) return Value::string(obj.as_string().substr(at[static_cast<size_t>(i)], at[static_cast<size_t>(i) + 1] - at[static_cast<size_t>(i)]));
@@ -238,7 +240,10 @@ Value slice(const Value& obj, const Value& start, const Value& stop, const Value
   const bool is_string = obj.is(Kind::String);
   if (!is_string && !obj.is(Kind::List)) throw Error("cannot slice " + kind_name(obj));
   std::vector<size_t> at;
-  if (is_string) at = code_points(obj.as_string());
+  if (is_string) {
+    budget.spend(static_cast<int64_t>(obj.as_string().size() / 64));
+    at = code_points(obj.as_string());
+  }
   const int64_t n = static_cast<int64_t>(is_string ? at.size() - 1 : obj.as_list().size());
   // Python's PySlice_AdjustIndices.
   const auto adjust = [&](std::optional<int64_t> v, int64_t fallback) {
@@ -275,6 +280,7 @@ List iterate(const Value& v, Budget& budget) {
     case Kind::String: {
       budget.spend(static_cast<int64_t>(v.as_string().size()));
       const std::vector<size_t> at = code_points(v.as_string());
+      check_list_size(at.size() - 1);
       List chars;
       for (size_t i = 0; i + 1 < at.size(); ++i) chars.push_back(Value::string(v.as_string().substr(at[i], at[i + 1] - at[i])));
       return chars;

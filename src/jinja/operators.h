@@ -18,7 +18,7 @@ bool contains(const Value& container, const Value& item, Budget& budget);
 Value binary(const std::string& op, const Value& a, const Value& b, Budget& budget);
 Value negate(const Value& v);
 Value attribute(const Value& obj, const std::string& name);
-Value item(const Value& obj, const Value& key);
+Value item(const Value& obj, const Value& key, Budget& budget);
 // obj[start:stop:step]; an Undefined or None bound means "from the end" as in Python.
 Value slice(const Value& obj, const Value& start, const Value& stop, const Value& step, Budget& budget);
 // What a for loop walks over: a list's items, a dict's keys, a string's characters; Undefined: none.

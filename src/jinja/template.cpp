@@ -182,7 +182,7 @@ class Renderer {
       case ExprKind::Attr: return attribute(eval(*e.args[0]), e.name);
       case ExprKind::Item: {
         const Value obj = eval(*e.args[0]);
-        return item(obj, eval(*e.args[1]));
+        return item(obj, eval(*e.args[1]), budget_);
       }
       case ExprKind::Slice: {
         const Value obj = eval(*e.args[0]);

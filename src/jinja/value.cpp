@@ -22,7 +22,12 @@ int nested_depth(int deepest) {
 
 }  // namespace
 
+void check_list_size(size_t n) {
+  if (n > kMaxListItems) throw Error("a list of more than " + std::to_string(kMaxListItems) + " items");
+}
+
 Value Value::list(List items) {
+  check_list_size(items.size());
   int deepest = 0;
   for (const Value& v : items) deepest = depth_of(v, deepest);
   Value v(Kind::List);

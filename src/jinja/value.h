@@ -81,5 +81,10 @@ class Value {
 
 // Deepest nesting of lists and dicts a value may have.
 inline constexpr int kMaxValueDepth = 32;
+// Most items one list may hold (chat templates hold messages: 1024 at most in the server), so that
+// no list a template builds (range(), split(), a string's characters, list + list) is a huge
+// allocation. Throws Error when `n` is beyond it.
+inline constexpr size_t kMaxListItems = size_t{1} << 16;
+void check_list_size(size_t n);
 
 }  // namespace mmfree::jinja
