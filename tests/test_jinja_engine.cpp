@@ -52,8 +52,12 @@ TEST(JinjaEngine, ErrorsNameTheLineAndWhat) {
   EXPECT_EQ(error_of("a\n{{ x.y }}"), "line 2: undefined 'x' has no attribute 'y'");
   EXPECT_EQ(error_of("a\nb {{ 'a' + 1 }}"), "line 2: '+' is not defined for a string and an integer");
   EXPECT_EQ(error_of("{{ x|nosuch }}"), "line 1: column 6: the filter 'nosuch' is not supported by this template engine");
-  EXPECT_EQ(error_of("{% macro m() %}{% endmacro %}"),
-            "line 1: column 4: the tag 'macro' is not supported by this template engine (it knows if, for, set, break, continue)");
+  EXPECT_EQ(error_of("{% filter upper %}x{% endfilter %}"),
+            "line 1: column 4: the tag 'filter' is not supported by this template engine (it knows if, for, set, macro, break, continue)");
+  EXPECT_EQ(error_of("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}"), "line 1: the macro 'm' takes 1 arguments, got 2");
+  EXPECT_EQ(error_of("{% macro m(a) %}{% endmacro %}{{ m(b=1) }}"), "line 1: the macro 'm' has no parameter 'b'");
+  EXPECT_EQ(error_of("{% macro m(a) %}{% endmacro %}{{ m(1, a=1) }}"), "line 1: the macro 'm' got 'a' twice");
+  EXPECT_EQ(error_of("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}"), "line 1: macros called within each other deeper than 16");
   EXPECT_EQ(error_of("{{ 1.5 }}"), "line 1: column 4: floating-point numbers are not supported by this template engine");
   EXPECT_EQ(error_of("{{ 7 / 2 }}"), "line 1: '/' gives a float, which this template engine does not support (use '//')");
   EXPECT_EQ(error_of("{{ undefined_function() }}"), "line 1: 'undefined_function' is undefined, so it cannot be called");
@@ -93,6 +97,10 @@ TEST(JinjaEngine, MalformedTemplatesAreRefused) {
       {"{% set %}", "expected a variable name"},
       {"{% set x %}{% endset %}", "block 'set' (with 'endset') is not supported"},
       {"{% raw %}{% endraw %}", "the tag 'raw' is not supported"},
+      {"{% macro m(a=1, b) %}{% endmacro %}", "a parameter without a default after one with a default"},
+      {"{% macro m() %}{% break %}{% endmacro %}", "'break' outside a for loop"},
+      {"{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", "'continue' outside a for loop"},
+      {"{% macro m( %}{% endmacro %}", "unexpected '}', expected ')'"},
       {"{% for x in y recursive %}{% endfor %}", "recursive loops are not supported"},
   };
   for (const auto& [text, message] : cases) {

@@ -114,11 +114,11 @@ TEST(ChatTemplate, ChosenFromFlagModelOrPlain) {
   EXPECT_THROW(choose_chat_template(dir.file("missing.jinja"), *with, warning), Error);
 
   // A model's template this engine cannot parse: the plain one, and a warning that says why.
-  const ChatTemplate fallback = choose_chat_template("", *tokenizer_with("{% macro m() %}{% endmacro %}"), warning);
+  const ChatTemplate fallback = choose_chat_template("", *tokenizer_with("{% filter upper %}{% endfilter %}"), warning);
   EXPECT_TRUE(fallback.is_plain());
   EXPECT_EQ(warning,
-            "the chat template (the model's) cannot be parsed: line 1: column 4: the tag 'macro' is not supported by this "
-            "template engine (it knows if, for, set, break, continue); using the plain chat template instead "
+            "the chat template (the model's) cannot be parsed: line 1: column 4: the tag 'filter' is not supported by this "
+            "template engine (it knows if, for, set, macro, break, continue); using the plain chat template instead "
             "(--chat-template FILE gives another)");
 }
 

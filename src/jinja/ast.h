@@ -42,7 +42,7 @@ struct Expr {
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
-enum class StmtKind { Text, Output, If, For, Set, Break, Continue };
+enum class StmtKind { Text, Output, If, For, Set, Break, Continue, Macro };
 
 struct Stmt {
   StmtKind kind = StmtKind::Text;
@@ -50,9 +50,11 @@ struct Stmt {
   std::string text;                                    // Text
   ExprPtr expr;                                        // Output, Set: the value; For: the iterable
   std::vector<std::pair<ExprPtr, std::vector<Stmt>>> branches;  // If: condition (null for else) and body
-  std::vector<std::string> targets;                    // For: the loop variables; Set: name, or namespace and attribute
+  std::vector<std::string> targets;                    // For: the loop variables; Set: name, or namespace and attribute;
+                                                       // Macro: its name, then its parameters
+  std::vector<ExprPtr> defaults;                       // Macro: each parameter's default (null: none)
   ExprPtr filter;                                      // For ... if filter
-  std::vector<Stmt> body, else_body;                   // For
+  std::vector<Stmt> body, else_body;                   // For; Macro: body
 };
 
 }  // namespace mmfree::jinja

@@ -122,14 +122,15 @@ class Parser {
     if (tag == "if") return if_statement(line);
     if (tag == "for") return for_statement(line);
     if (tag == "set") return set_statement(line);
+    if (tag == "macro") return macro_statement(line);
     if (tag == "break" || tag == "continue") {
       if (loops_ == 0) fail("'" + tag + "' outside a for loop");
       expect(Tok::BlockEnd, "'%}'");
       return stmt(tag == "break" ? StmtKind::Break : StmtKind::Continue, line);
     }
-    static const std::set<std::string> closers = {"elif", "else", "endif", "endfor", "endset"};
+    static const std::set<std::string> closers = {"elif", "else", "endif", "endfor", "endset", "endmacro"};
     if (closers.count(tag)) fail_at(name, "'" + tag + "' without a block it closes");
-    fail_at(name, "the tag '" + tag + "' is not supported by this template engine (it knows if, for, set, break, continue)");
+    fail_at(name, "the tag '" + tag + "' is not supported by this template engine (it knows if, for, set, macro, break, continue)");
   }
 
   Stmt if_statement(int line) {
@@ -177,6 +178,35 @@ class Parser {
       expect(Tok::BlockEnd, "'%}'");
       s.else_body = block({"endfor"}, end);
     }
+    expect(Tok::BlockEnd, "'%}'");
+    return s;
+  }
+
+  // {% macro name(a, b=default) %}body{% endmacro %}
+  Stmt macro_statement(int line) {
+    Stmt s = stmt(StmtKind::Macro, line);
+    s.targets.push_back(expect_name("a macro name"));
+    expect_op("(");
+    while (!at_op(")")) {
+      s.targets.push_back(expect_name("a parameter name"));
+      if (at_op("=")) {
+        next();
+        s.defaults.push_back(expression());
+      } else {
+        if (!s.defaults.empty() && s.defaults.back()) fail("a parameter without a default after one with a default");
+        s.defaults.push_back(nullptr);
+      }
+      if (!at_op(",")) break;
+      next();
+    }
+    expect_op(")");
+    expect(Tok::BlockEnd, "'%}'");
+    const int loops = loops_;
+    loops_ = 0;  // break and continue do not reach out of a macro
+    std::string end;
+    s.body = block({"endmacro"}, end);
+    loops_ = loops;
+    if (cur().type == Tok::Name) next();  // {% endmacro name %}
     expect(Tok::BlockEnd, "'%}'");
     return s;
   }

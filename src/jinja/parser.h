@@ -1,7 +1,7 @@
 #pragma once
 // Tokens -> statements. The statements and expressions of Jinja that chat templates use: text,
 // {{ expr }}, if/elif/else, for (with `if` filter, else, loop.*), set (names and namespace
-// attributes), break and continue; anything else is named in the error.
+// attributes), macro, break and continue; anything else is named in the error.
 #include <vector>
 
 #include "jinja/ast.h"

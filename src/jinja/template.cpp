@@ -15,6 +15,8 @@ namespace {
 
 enum class Flow { Normal, Break, Continue };
 
+constexpr int kMaxMacroDepth = 16;  // macros calling macros (or themselves)
+
 // One render: the scopes, the output and the budget.
 class Renderer {
  public:
@@ -102,6 +104,7 @@ class Renderer {
         }
         return Flow::Normal;
       case StmtKind::For: return loop(s);
+      case StmtKind::Macro: set(s.targets[0], Value::macro(s.targets[0], &s)); return Flow::Normal;
     }
     return Flow::Normal;
   }
@@ -268,15 +271,65 @@ class Renderer {
   }
 
   Value call_value(const Value& f, const Expr& callee, const Args& args, const Kwargs& kwargs) {
-    if (f.is(Kind::Function)) return call_function(f, args, kwargs, budget_);
+    if (f.is(Kind::Function)) return f.macro() ? call_macro(*f.macro(), args, kwargs) : call_function(f, args, kwargs, budget_);
     const std::string what = callee.kind == ExprKind::Name || callee.kind == ExprKind::Attr ? "'" + callee.name + "'" : "this value";
     if (f.is(Kind::Undefined)) throw Error(what + " is undefined, so it cannot be called");
     throw Error(what + " is " + kind_name(f) + ", which cannot be called");
   }
 
+  // A macro renders into its own text, which it returns, and sees the template's top-level
+  // variables and its parameters (a missing one without a default is undefined), not its caller's.
+  Value call_macro(const Stmt& m, const Args& args, const Kwargs& kwargs) {
+    const std::string& name = m.targets[0];
+    const size_t n = m.targets.size() - 1;
+    if (args.size() > n) {
+      throw Error("the macro '" + name + "' takes " + std::to_string(n) + " arguments, got " + std::to_string(args.size()));
+    }
+    for (const auto& [k, v] : kwargs) {
+      if (std::find(m.targets.begin() + 1, m.targets.end(), k) == m.targets.end()) {
+        throw Error("the macro '" + name + "' has no parameter '" + k + "'");
+      }
+    }
+    if (macro_depth_ >= kMaxMacroDepth) throw Error("macros called within each other deeper than " + std::to_string(kMaxMacroDepth));
+    // The caller's scopes and text, set aside for the call and restored whatever happens.
+    struct Saved {
+      Renderer& r;
+      std::vector<Scope> scopes;
+      std::string out;
+      explicit Saved(Renderer& renderer) : r(renderer) {
+        scopes.assign(std::make_move_iterator(r.scopes_.begin() + 1), std::make_move_iterator(r.scopes_.end()));
+        r.scopes_.resize(1);
+        r.scopes_.emplace_back();
+        std::swap(out, r.out_);
+        ++r.macro_depth_;
+      }
+      ~Saved() {
+        --r.macro_depth_;
+        std::swap(out, r.out_);
+        r.scopes_.resize(1);
+        for (Scope& s : scopes) r.scopes_.push_back(std::move(s));
+      }
+      Saved(const Saved&) = delete;
+      Saved& operator=(const Saved&) = delete;
+    } saved(*this);
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& param = m.targets[i + 1];
+      const Value* given = i < args.size() ? &args[i] : nullptr;
+      for (const auto& [k, v] : kwargs) {
+        if (k != param) continue;
+        if (given) throw Error("the macro '" + name + "' got '" + param + "' twice");
+        given = &v;
+      }
+      set(param, given ? *given : m.defaults[i] ? eval(*m.defaults[i]) : Value::undefined(param));
+    }
+    exec(m.body);
+    return Value::string(std::move(out_));  // the macro's own text; the caller's comes back with `saved`
+  }
+
   Budget budget_;
   std::vector<Scope> scopes_;
   std::string out_;
+  int macro_depth_ = 0;
 };
 
 }  // namespace

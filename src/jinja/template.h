@@ -3,7 +3,8 @@
 // with the variables given (messages, bos_token, ...), under the bounds of jinja::Limits.
 //
 // The subset: text, {{ }}, {# #}, if/elif/else, for (loop.index/index0/first/last/length/...,
-// `if` filter, else, break, continue), set (names and namespace attributes), expressions with
+// `if` filter, else, break, continue), set (names and namespace attributes), macros (parameters
+// with defaults, called by position or keyword, recursion bounded), expressions with
 // and/or/not, comparisons, in, + - * // % ** ~, literals, lists, dicts, attributes, items, slices,
 // conditional expressions, the filters and tests of builtins.h, string and dict methods, and
 // raise_exception / namespace / range / strftime_now. Numbers are 64-bit integers (no floats).

@@ -12,6 +12,7 @@
 
 namespace mmfree::jinja {
 
+struct Stmt;
 class Value;
 using List = std::vector<Value>;
 using Dict = std::vector<std::pair<std::string, Value>>;  // in insertion order, as Python's dicts
@@ -50,12 +51,20 @@ class Value {
     v.str_ = std::make_shared<const std::string>(std::move(name));
     return v;
   }
+  // A {% macro %} of the template: a function whose body is that statement (which lives as long
+  // as the template, longer than any value of a render).
+  static Value macro(std::string name, const Stmt* definition) {
+    Value v = function(std::move(name));
+    v.macro_ = definition;
+    return v;
+  }
 
   Kind kind() const { return kind_; }
   bool is(Kind k) const { return kind_ == k; }
   bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Bool; }
   int64_t as_int() const { return int_; }  // Bool and Int
   const std::string& as_string() const { return *str_; }  // String; Function: its name
+  const Stmt* macro() const { return macro_; }  // Function: its {% macro %}, nullptr for a built-in
   const std::string& undefined_name() const;  // what was looked up and not found ("" when unknown)
   const List& as_list() const { return *list_; }
   const Dict& as_dict() const { return *dict_; }  // Dict and Namespace
@@ -77,6 +86,7 @@ class Value {
   std::shared_ptr<const std::string> str_;
   std::shared_ptr<const List> list_;
   std::shared_ptr<Dict> dict_;  // mutable only through set_attribute, for namespaces
+  const Stmt* macro_ = nullptr;
 };
 
 // Deepest nesting of lists and dicts a value may have.
