@@ -8,8 +8,9 @@
          sampling), C at a time, a fraction abandoned midway (a stream after its first event, a
          non-streamed request 0.2 s after it was sent); checks that every request that was not
          abandoned succeeded and was well formed, that no slot is left taken, that the server
-         still answers, and that its RSS (--pid) grew by less than --rss-slack-mb; --rounds R runs
-         it R times and reports the RSS after each (a leak grows every round); exits 1 otherwise.
+         still answers, and that its RSS (--pid), read --settle-s seconds after the round, grew by
+         less than --rss-slack-mb; --rounds R runs it R times and reports the RSS after each (a
+         leak grows every round); exits 1 otherwise.
 """
 import argparse
 import http.client
@@ -196,6 +197,7 @@ def chaos(args):
     for r in range(args.rounds):
         results.append(chaos_round(args, random.Random(args.seed + r)))
         if args.pid:
+            time.sleep(args.settle_s)  # the server ends a burst's idle connection threads after 2 s
             rss.append(rss_kb(args.pid))
     out = {"rounds": results, "rss_kb": rss}
     print(json.dumps(out))
@@ -291,6 +293,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--pid", type=int, help="chaos: the server's pid, for its RSS")
     p.add_argument("--rss-slack-mb", type=float, default=8)
+    p.add_argument("--settle-s", type=float, default=5, help="chaos: seconds after a round before its RSS is read")
     p.add_argument("--rounds", type=int, default=1, help="chaos: runs of --requests each")
     args = p.parse_args()
     sys.exit(bench(args) if args.mode == "bench" else chaos(args))

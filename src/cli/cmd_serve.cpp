@@ -20,7 +20,7 @@ namespace mmfree::cli {
 namespace {
 
 struct ServeOptions {
-  std::string model, tokenizer, alias;
+  std::string model, tokenizer, alias, chat_template;
   DeviceOptions device;
   serve::SchedulerOptions sched;
   serve::HttpOptions http;
@@ -77,6 +77,9 @@ void run(ServeOptions o) {
   check(tok->vocab_size() <= c.vocab_size, tok->name() + " has " + std::to_string(tok->vocab_size()) +
                                                " tokens but the model has a vocabulary of only " +
                                                std::to_string(c.vocab_size) + ": they do not belong together");
+  std::string warning;
+  o.http.chat_template = serve::choose_chat_template(o.chat_template, *tok, warning);
+  if (!warning.empty()) std::fprintf(stderr, "mmfree serve: warning: %s\n", warning.c_str());
   o.http.model_name = model_name(o);
   o.http.limits.vocab = tok->vocab_size();
   o.http.limits.max_n = std::min<int64_t>(o.http.limits.max_n, o.sched.parallel);
@@ -84,8 +87,9 @@ void run(ServeOptions o) {
   serve::Scheduler scheduler(*model, tok.get(), o.sched, &metrics);
   serve::HttpServer http(*tok, tok->bos_id() >= 0 ? tok->bos_id() : c.bos_token_id, scheduler, metrics, o.http);
   const int port = http.bind();
-  std::fprintf(stderr, "mmfree serve: listening on http://%s:%d (model %s, %lld slots, device %s)\n", o.http.host.c_str(), port,
-               o.http.model_name.c_str(), static_cast<long long>(o.sched.parallel), o.device.device.c_str());
+  std::fprintf(stderr, "mmfree serve: listening on http://%s:%d (model %s, %lld slots, device %s, chat template: %s)\n",
+               o.http.host.c_str(), port, o.http.model_name.c_str(), static_cast<long long>(o.sched.parallel),
+               o.device.device.c_str(), o.http.chat_template.origin().c_str());
   std::thread stopper([&] {
     const int sig = wait_stop_signal();
     std::fprintf(stderr, "mmfree serve: %s: finishing what runs (up to %llds), then exiting\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -134,6 +138,8 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--api-key", o->http.api_key,
                   "Require \"Authorization: Bearer KEY\" on every endpoint but / and /health (default: $MMFREE_API_KEY)");
+  cmd->add_option("--chat-template", o->chat_template,
+                  "Jinja chat template FILE for /v1/chat/completions, or 'plain' (default: the tokenizer's own, else plain)");
   cmd->add_option("--alias", o->alias, "The model's name in /v1/models and responses (default: the file's name)");
   cmd->add_option("--shutdown-grace", o->grace_s, "Seconds a SIGTERM leaves running requests to finish before cancelling them")
       ->check(CLI::Range(int64_t{0}, int64_t{3600}))

@@ -12,6 +12,7 @@
 #include "serve/chat_template.h"
 #include "serve/client_socket.h"
 #include "serve/response.h"
+#include "serve/task_queue.h"
 #include "util/error.h"
 
 namespace mmfree::serve {
@@ -74,10 +75,13 @@ bool same_secret(const std::string& a, const std::string& b) {
 HttpServer::HttpServer(const Tokenizer& tok, int64_t bos_id, Scheduler& scheduler, Metrics& metrics, HttpOptions o)
     : tok_(tok), bos_id_(bos_id), scheduler_(scheduler), metrics_(metrics), opt_(std::move(o)),
       http_(std::make_unique<Listener>()) {
-  // A connection holds a thread while it is served: enough for every slot, every queued request,
-  // and a few more for /health, /metrics and the requests answered 503.
+  // A connection holds a thread while it is served: at most enough for every slot, every queued
+  // request, and a few more for /health, /metrics and the requests answered 503; threads idle for
+  // 2 s end, down to 4 (task_queue.h says why).
   const auto threads = static_cast<size_t>(scheduler.options().parallel + scheduler.options().max_queue + 16);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };  // cpp-httplib takes ownership
+  http_->new_task_queue = [threads] {
+    return new ElasticTaskQueue(threads, 4, std::chrono::seconds(2));  // cpp-httplib takes ownership
+  };
   http_->set_payload_max_length(static_cast<size_t>(opt_.max_body_bytes));
   http_->set_keep_alive_timeout(5);
   http_->set_read_timeout(opt_.read_timeout_s, 0);
@@ -164,10 +168,13 @@ void HttpServer::routes() {
 std::vector<int64_t> HttpServer::prompt_of(const ApiRequest& r) const {
   std::vector<int64_t> ids = r.prompt_ids;
   if (!r.prompt_is_ids) {
-    // A completion prompt may name special tokens ("<s>"), as llama-server reads it; chat messages
-    // may not, so that a user's text cannot forge a turn.
-    const std::string text = r.api == Api::Chat ? render_chat(r.messages) : r.prompt_text;
-    const auto enc = tok_.encode(text, {.add_bos = true, .add_eos = false, .parse_special = r.api == Api::Completions});
+    // A completion prompt may name special tokens ("<s>"), as llama-server reads it; a chat is
+    // read as its template says (chat_template.h).
+    const bool chat = r.api == Api::Chat;
+    const std::string text = chat ? opt_.chat_template.render(r.messages) : r.prompt_text;
+    const auto enc = tok_.encode(text, {.add_bos = !chat || opt_.chat_template.add_bos(),
+                                        .add_eos = false,
+                                        .parse_special = !chat || opt_.chat_template.parse_special()});
     ids.assign(enc.begin(), enc.end());
   }
   if (ids.empty()) ids.push_back(bos_id_);  // an empty prompt starts from BOS
@@ -190,7 +197,9 @@ void HttpServer::generation(Api api, const httplib::Request& req, httplib::Respo
   job->gen.sampler = r.sampler;
   if (!r.has_seed) job->gen.sampler.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
   job->gen.stops = r.stops;
-  if (api == Api::Chat) job->gen.stops.push_back(kChatTurnStop);
+  if (api == Api::Chat) {
+    for (const std::string& stop : opt_.chat_template.stops()) job->gen.stops.push_back(stop);
+  }
   job->gen.ignore_eos = r.ignore_eos;
   job->n = r.n;
   job->logprobs = r.logprobs;

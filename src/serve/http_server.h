@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "serve/chat_template.h"
 #include "serve/metrics.h"
 #include "serve/request.h"
 #include "serve/scheduler.h"
@@ -33,6 +34,7 @@ struct HttpOptions {
   int read_timeout_s = 5;        // a client that sends nothing for this long is dropped
   int64_t max_prompt_tokens = 8192;
   RequestLimits limits;          // limits.vocab: the tokenizer's
+  ChatTemplate chat_template;    // the plain one unless set
 };
 
 class HttpServer {

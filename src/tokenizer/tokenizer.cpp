@@ -156,6 +156,21 @@ TokenizerSettings read_tokenizer_config(const std::string& path) {
   flag("add_eos_token", s.add_eos);
   token("bos_token", s.bos_token);
   token("eos_token", s.eos_token);
+  // A string, or a list of {"name", "template"} of which transformers uses the one named "default".
+  if (j.contains("chat_template") && !j["chat_template"].is_null()) {
+    const auto& t = j["chat_template"];
+    if (t.is_string()) {
+      s.chat_template = t.get<std::string>();
+    } else {
+      check(t.is_array(), path + ": 'chat_template' must be a string or a list of {\"name\", \"template\"}");
+      for (const auto& named : t) {
+        check(named.is_object() && named.contains("name") && named["name"].is_string() && named.contains("template") &&
+                  named["template"].is_string(),
+              path + ": each entry of 'chat_template' must be {\"name\": ..., \"template\": ...}");
+        if (named["name"] == "default") s.chat_template = named["template"].get<std::string>();
+      }
+    }
+  }
   return s;
 }
 
@@ -179,8 +194,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   const size_t first = bytes.find_first_not_of(" \t\r\n");
   const bool json = ext == ".json" || (ext != ".model" && first != std::string::npos && bytes[first] == '{');
   const fs::path config = fs::path(file).parent_path() / "tokenizer_config.json";
-  const TokenizerSettings settings = fs::is_regular_file(config, ec) ? read_tokenizer_config(config.string())
-                                                                     : TokenizerSettings{};
+  TokenizerSettings settings = fs::is_regular_file(config, ec) ? read_tokenizer_config(config.string()) : TokenizerSettings{};
+  // Newer transformers save the template in its own file, which then takes precedence.
+  const fs::path jinja = fs::path(file).parent_path() / "chat_template.jinja";
+  if (fs::is_regular_file(jinja, ec)) {
+    MappedFile t(jinja.string());
+    settings.chat_template = std::string(reinterpret_cast<const char*>(t.data()), t.size());
+  }
   return load_tokenizer_from_bytes(json ? TokenizerKind::HuggingFace : TokenizerKind::SentencePiece, std::move(bytes),
                                    settings, file);
 }

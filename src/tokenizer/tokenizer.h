@@ -27,6 +27,9 @@ enum class TokenizerKind { SentencePiece, HuggingFace };
 struct TokenizerSettings {
   std::optional<bool> add_bos, add_eos;
   std::optional<std::string> bos_token, eos_token;  // by content, e.g. "<s>"; "" means none
+  // The Jinja chat template (tokenizer_config.json's chat_template, or chat_template.jinja beside
+  // it), as text; src/serve/ renders it.
+  std::optional<std::string> chat_template;
 };
 
 class Tokenizer {
@@ -100,8 +103,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 // The tokenizer file inside directory DIR (or PATH itself when it is a file); "" when none.
 std::string find_tokenizer_file(const std::string& path);
 
-// tokenizer_config.json's add_bos_token / add_eos_token / bos_token / eos_token; throws Error
-// naming the file when it does not parse.
+// tokenizer_config.json's add_bos_token / add_eos_token / bos_token / eos_token / chat_template;
+// throws Error naming the file when it does not parse.
 TokenizerSettings read_tokenizer_config(const std::string& path);
 
 // The tokenizer from the bytes of its file. `name` is used in error messages.

@@ -12,6 +12,7 @@ constexpr const char* kAddBos = "tokenizer.ggml.add_bos_token";
 constexpr const char* kAddEos = "tokenizer.ggml.add_eos_token";
 constexpr const char* kBosToken = "mmfree.tokenizer.bos_token";
 constexpr const char* kEosToken = "mmfree.tokenizer.eos_token";
+constexpr const char* kChatTemplate = "tokenizer.chat_template";  // the key llama.cpp uses too
 constexpr const char* kSentencePiece = "sentencepiece";
 constexpr const char* kHuggingFace = "huggingface";
 }  // namespace
@@ -25,6 +26,7 @@ std::vector<std::pair<std::string, GgufValue>> tokenizer_gguf_metadata(const Tok
   if (s.add_eos) m.emplace_back(kAddEos, GgufValue::of_bool(*s.add_eos));
   if (s.bos_token) m.emplace_back(kBosToken, GgufValue::of_string(*s.bos_token));
   if (s.eos_token) m.emplace_back(kEosToken, GgufValue::of_string(*s.eos_token));
+  if (s.chat_template) m.emplace_back(kChatTemplate, GgufValue::of_string(*s.chat_template));
   return m;
 }
 
@@ -39,6 +41,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& f) {
   if (f.find(kAddEos)) s.add_eos = f.get_bool(kAddEos);
   if (f.find(kBosToken)) s.bos_token = f.get_string(kBosToken);
   if (f.find(kEosToken)) s.eos_token = f.get_string(kEosToken);
+  if (f.find(kChatTemplate)) s.chat_template = f.get_string(kChatTemplate);
   return load_tokenizer_from_bytes(kind == kSentencePiece ? TokenizerKind::SentencePiece : TokenizerKind::HuggingFace,
                                    base64_decode(f.get_string(kFile), f.path() + ": " + kFile), s,
                                    f.path() + " (embedded tokenizer)");
