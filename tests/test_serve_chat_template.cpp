@@ -10,11 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "format/gguf.h"
-#include "generate/generator.h"
-#include "model/model.h"
 #include "serve/api_error.h"
 #include "serve/chat_template.h"
 #include "serve/http_server.h"
+#include "serve_harness.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_gguf.h"
@@ -153,76 +152,41 @@ TEST(ChatTemplateSource, TokenizerConfigJinjaFileAndGguf) {
   EXPECT_EQ(tokenizer_from_gguf(GgufFile(dir.file("t.gguf")))->settings().chat_template, "J{{ 2 }}\n");
 }
 
-class ServeChatTemplate : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    model_ = Model::load(test::default_model(), DeviceOptions{.device = "cpu", .threads = 2, .isa = ""});
-    tok_ = load_tokenizer(test::default_model());
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    tok_.reset();
-  }
-  static inline std::unique_ptr<Model> model_;
-  static inline std::unique_ptr<Tokenizer> tok_;
-};
+class ServeChatTemplate : public test_serve::DefaultModelSuite {};
 
 // The server with a template: the prompt is the template's text with its special tokens read as
 // such (BOS once, from the template), and the greedy reply is what the decode loop gives on it.
 TEST_F(ServeChatTemplate, PromptIsTheTemplatesTextAndRaiseIsA400) {
-  Metrics metrics;
-  Scheduler sched(*model_, tok_.get(), {}, &metrics);
-  HttpOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
-  o.limits.vocab = tok_->vocab_size();
   const std::string bos = tok_->piece(tok_->bos_id());
-  o.chat_template = ChatTemplate(kChatMl, bos, tok_->piece(tok_->eos_id()), "test");
-  HttpServer http(*tok_, tok_->bos_id(), sched, metrics, o);
-  const int port = http.bind();
-  std::thread server([&] { http.run(); });
-
   const std::string text = bos + "<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\nWho is Emma?<|im_end|>\n<|im_start|>assistant\n";
   const auto ids = tok_->encode(text, {.add_bos = false, .add_eos = false, .parse_special = true});
   ASSERT_EQ(ids[0], tok_->bos_id());
   ASSERT_NE(ids[1], tok_->bos_id());
-  GenerateRequest g;
-  g.prompt.assign(ids.begin(), ids.end());
-  g.max_tokens = 12;
-  g.sampler.temperature = 0;
-  std::string want;
-  GenerateSink sink;
-  sink.text = [&](std::string_view t) { want += t; };
-  generate(*model_, tok_.get(), g, sink);
+  const std::string want = test_serve::greedy_text(*model_, *tok_, ids, 12);
 
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(60, 0);
   const json body = {{"messages", {{{"role", "system"}, {"content", "Answer briefly."}}, {{"role", "user"}, {"content", "Who is Emma?"}}}},
                      {"max_tokens", 12}, {"temperature", 0}};
-  auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200) << r->body;
-  const json j = json::parse(r->body);
-  EXPECT_EQ(j["usage"]["prompt_tokens"], ids.size());
-  std::string reply = want;
-  reply.erase(0, reply.find_first_not_of(' '));  // the server drops a reply's leading spaces (docs/SERVER.md)
-  EXPECT_EQ(j["choices"][0]["message"]["content"], reply);
-  http.stop(0);
-  server.join();
-
-  Scheduler sched2(*model_, tok_.get(), {}, &metrics);
+  {
+    HttpOptions o;
+    o.chat_template = ChatTemplate(kChatMl, bos, tok_->piece(tok_->eos_id()), "test");
+    test_serve::TestServer s(*model_, *tok_, {}, o);
+    auto r = s.client().Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    EXPECT_EQ(j["usage"]["prompt_tokens"], ids.size());
+    std::string reply = want;
+    reply.erase(0, reply.find_first_not_of(' '));  // the server drops a reply's leading spaces (docs/SERVER.md)
+    EXPECT_EQ(j["choices"][0]["message"]["content"], reply);
+  }
+  HttpOptions o;
   o.chat_template = ChatTemplate(kNoSystem, "", "", "test");
-  HttpServer strict(*tok_, tok_->bos_id(), sched2, metrics, o);
-  const int port2 = strict.bind();
-  std::thread server2([&] { strict.run(); });
-  httplib::Client c2("127.0.0.1", port2);
-  r = c2.Post("/v1/chat/completions", body.dump(), "application/json");
+  test_serve::TestServer strict(*model_, *tok_, {}, o);
+  auto r = strict.client().Post("/v1/chat/completions", body.dump(), "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_EQ(json::parse(r->body)["error"]["message"], "System role not supported");
   EXPECT_EQ(json::parse(r->body)["error"]["param"], "messages");
-  strict.stop(0);
-  server2.join();
 }
 
 }  // namespace

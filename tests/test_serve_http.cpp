@@ -18,49 +18,15 @@
 #include <sstream>
 #include <thread>
 
-#include "generate/generator.h"
-#include "model/model.h"
-#include "serve/http_server.h"
-#include "test_util.h"
-#include "tokenizer/tokenizer.h"
+#include "serve_harness.h"
 
 namespace mmfree::serve {
 namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using test_serve::TestServer;
 
-// The server of one test, on a port of its own, stopped when the test ends.
-class TestServer {
- public:
-  TestServer(const Model& m, const Tokenizer& tok, SchedulerOptions so, HttpOptions ho) {
-    ho.host = "127.0.0.1";
-    ho.port = 0;
-    ho.limits.vocab = tok.vocab_size();
-    sched_ = std::make_unique<Scheduler>(m, &tok, so, &metrics_);
-    http_ = std::make_unique<HttpServer>(tok, tok.bos_id(), *sched_, metrics_, ho);
-    port_ = http_->bind();
-    thread_ = std::thread([this] { http_->run(); });
-  }
-  ~TestServer() {
-    http_->stop(0);
-    thread_.join();
-  }
-  int port() const { return port_; }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-  Metrics& metrics() { return metrics_; }
-
- private:
-  Metrics metrics_;
-  std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<HttpServer> http_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 // Sends raw bytes on a fresh connection; returns what came back: one whole response (by its
 // Content-Length), or what arrived before the server closed the connection, 10 s passed, or
@@ -117,24 +83,14 @@ std::vector<std::string> sse_data(const std::string& body) {
   return out;
 }
 
-class ServeHttp : public ::testing::Test {
+class ServeHttp : public test_serve::DefaultModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    model_ = Model::load(test::default_model(), DeviceOptions{.device = "cpu", .threads = 2, .isa = ""});
-    tok_ = load_tokenizer(test::default_model());
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    tok_.reset();
-  }
   // Options with the few fields a test sets.
   static HttpOptions http(const std::function<void(HttpOptions&)>& set = {}) {
     HttpOptions o;
     if (set) set(o);
     return o;
   }
-  static inline std::unique_ptr<Model> model_;
-  static inline std::unique_ptr<Tokenizer> tok_;
 };
 
 TEST_F(ServeHttp, HealthModelsAndMetrics) {
@@ -172,15 +128,8 @@ TEST_F(ServeHttp, GreedyCompletionIsWhatGenerateGives) {
   auto c = s.client();
   const std::string prompt = "It is a truth universally";
   // The reference: the CLI's decode loop on the same model, one sequence alone.
-  GenerateRequest g;
   const auto ids = tok_->encode(prompt, {.add_bos = true, .add_eos = false, .parse_special = true});
-  g.prompt.assign(ids.begin(), ids.end());
-  g.max_tokens = 24;
-  g.sampler.temperature = 0;
-  std::string want;
-  GenerateSink sink;
-  sink.text = [&](std::string_view t) { want += t; };
-  generate(*model_, tok_.get(), g, sink);
+  const std::string want = test_serve::greedy_text(*model_, *tok_, ids, 24);
   ASSERT_FALSE(want.empty());
 
   const json body = {{"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}};
