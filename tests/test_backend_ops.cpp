@@ -419,6 +419,56 @@ TEST_P(BackendOps, EmbedAndMemoryMatchRef) {
   EXPECT_EQ(z[5], want[5]);
 }
 
+// The sampler's choices (backend/select_top.h) against a plain oracle: every token's penalised,
+// divided logit, a full sort by (logit descending, id ascending), the first k. Logits on a grid of
+// eighths (many ties, at the threshold too), both zeros, a row of one repeated value; k from 1 to
+// past the CUDA kernel's 256 (its fallback) and the whole vocabulary. Exact: the same ids, equal
+// values (the division is IEEE-rounded on every backend; -0 and +0 compare equal).
+TEST_P(BackendOps, SelectTopMatchesASortedOracle) {
+  std::mt19937 rng(17);
+  for (int64_t V : {3000, 32000}) {
+    const int64_t rows = 4;
+    std::vector<float> logits(static_cast<size_t>(rows * V));
+    std::normal_distribution<float> nd(0.0f, 3.0f);
+    for (auto& l : logits) l = std::round(nd(rng) * 8.0f) / 8.0f;
+    for (int64_t v = 0; v < V; v += 97) logits[static_cast<size_t>(v)] = (v / 97) % 2 ? -0.0f : 0.0f;
+    std::fill(logits.begin() + 2 * V, logits.begin() + 3 * V, 1.25f);  // row 2: every token ties
+    const Buffer lb = put(*be_, logits);
+    std::vector<std::vector<int32_t>> pen(rows);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < 20 * r; ++i) pen[static_cast<size_t>(r)].push_back(static_cast<int32_t>((i * 131 + r) % V));
+    for (float temperature : {0.0f, 0.7f, 1.5f})
+      for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{40}, int64_t{256}, int64_t{257}, V}) {
+        if (V == 32000 && k > 256) continue;
+        SCOPED_TRACE("V " + std::to_string(V) + ", temperature " + std::to_string(temperature) + ", k " + std::to_string(k));
+        std::vector<ChoiceRow> how;
+        for (int64_t r = 0; r < rows; ++r) how.push_back({pen[static_cast<size_t>(r)], r % 2 ? 1.3f : 1.0f, temperature});
+        std::vector<TokenChoice> got(static_cast<size_t>(rows * k));
+        be_->select_top(lb.as<float>(), V, how, k, got.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<TokenChoice> all(static_cast<size_t>(V));
+          for (int64_t v = 0; v < V; ++v) all[static_cast<size_t>(v)] = {static_cast<int32_t>(v), logits[static_cast<size_t>(r * V + v)]};
+          if (how[static_cast<size_t>(r)].penalty != 1.0f)
+            for (int32_t id : pen[static_cast<size_t>(r)]) {
+              float& l = all[static_cast<size_t>(id)].logit;
+              l = l > 0 ? l / 1.3f : l * 1.3f;
+            }
+          if (temperature > 0)
+            for (auto& c : all) c.logit /= temperature;
+          std::sort(all.begin(), all.end(), [](const TokenChoice& a, const TokenChoice& b) {
+            return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+          });
+          int64_t wrong = 0;
+          for (int64_t i = 0; i < k; ++i) {
+            const TokenChoice& g = got[static_cast<size_t>(r * k + i)];
+            wrong += g.id != all[static_cast<size_t>(i)].id || !(g.logit == all[static_cast<size_t>(i)].logit);
+          }
+          EXPECT_EQ(wrong, 0) << "row " << r;
+        }
+      }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendOps, ::testing::ValuesIn(backends_under_test()),
                          [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
 

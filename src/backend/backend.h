@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/select_top.h"
 #include "kernels/ternary_format.h"
 #include "model/embedding_table.h"
 
@@ -217,6 +218,11 @@ class Backend {
   // backend's sums equal ref's bit for bit (tests, bench-kernel).
   virtual void ternary_product(const BackendMatrix& w, const int8_t* q, int64_t n, int32_t* acc) = 0;
   virtual void mlgru_scan(const MlgruScan& s) = 0;
+  // For each row r < how.size() of logits [rows][V] (backend memory), the min(k, V) most likely
+  // tokens after row r's penalty and temperature (backend/select_top.h), into out [r][k] (host
+  // memory), with select_top_host's values and order. Waits for the work before it. This default
+  // reads the logits back and selects on the host; a device selects where they are.
+  virtual void select_top(const float* logits, int64_t V, std::span<const ChoiceRow> how, int64_t k, TokenChoice* out);
 
   // Runs fn(ctx), which enqueues ops. A backend that can record work may keep what fn enqueued under
   // `key` and replay it for an equal key without calling fn (a CUDA graph: one launch for a whole

@@ -39,7 +39,15 @@ Continuation::Continuation(const GenerateRequest& req, const Tokenizer* tok, int
 
 bool Continuation::step(const float* logits, const GenerateSink& sink) {
   check(!done_, "internal: a finished generation was stepped");
-  const int64_t next = sampler_.sample(logits);
+  return advance(sampler_.sample(logits), sink);
+}
+
+bool Continuation::step_of(std::span<const TokenChoice> top, const GenerateSink& sink) {
+  check(!done_, "internal: a finished generation was stepped");
+  return advance(sampler_.sample_of(top), sink);
+}
+
+bool Continuation::advance(int64_t next, const GenerateSink& sink) {
   ids_.push_back(next);
   if (next == eos_id_ && !ignore_eos_) {
     end("eos", sink);

@@ -5,6 +5,7 @@
 // scheduler drives many, one per state slot, through one batched forward.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,17 @@ class Continuation {
   // without a tokenizer). Returns true when generation is over: stop_reason() is set and the text
   // held back has been flushed. Not to be called once over.
   bool step(const float* logits, const GenerateSink& sink);
+  // The same from the choices() most likely tokens under choice_row() (Model::forward_select).
+  bool step_of(std::span<const TokenChoice> top, const GenerateSink& sink);
+  int64_t choices() const { return sampler_.choices(); }
+  ChoiceRow choice_row() { return sampler_.choice_row(); }
   bool done() const { return done_; }
   int64_t last() const { return ids_.back(); }  // the token to feed the model next
   const std::vector<int64_t>& ids() const { return ids_; }
   const std::string& stop_reason() const { return stop_reason_; }  // "length", "eos" or "stop"
 
  private:
+  bool advance(int64_t next, const GenerateSink& sink);
   void end(const std::string& reason, const GenerateSink& sink);
 
   const Tokenizer* tok_;

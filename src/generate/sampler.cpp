@@ -7,17 +7,15 @@
 
 namespace mmfree {
 
-namespace {
-// Most likely first; the lower id first among equals, so that the order is fully determined.
-bool more_likely(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
-}  // namespace
-
 Sampler::Sampler(const SamplerOptions& o, int64_t vocab)
     : opt_(o),
       rng_(o.seed),
       cand_(static_cast<size_t>(vocab)),
+      top_(static_cast<size_t>(vocab)),
+      scratch_(static_cast<size_t>(vocab)),
       recent_(static_cast<size_t>(std::max<int64_t>(o.repeat_last_n, 0))),
       penalised_(static_cast<size_t>(vocab), 0) {
+  distinct_.reserve(recent_.size());
   check(std::isfinite(o.temperature) && o.temperature >= 0, "--temperature must be a number >= 0");
   check(o.top_k >= 0, "--top-k must be >= 0 (0 keeps every token)");
   check(o.top_p > 0 && o.top_p <= 1, "--top-p must be in (0, 1] (1 keeps every token)");
@@ -35,10 +33,15 @@ void Sampler::accept(int64_t token) {
   recent_count_ = std::min(recent_count_ + 1, recent_.size());
 }
 
-std::span<const Candidate> Sampler::distribution(const float* logits) {
-  const size_t V = cand_.size();
-  for (size_t v = 0; v < V; ++v) cand_[v] = {static_cast<int32_t>(v), logits[v], 0.0f};
+int64_t Sampler::choices() const {
+  if (opt_.temperature == 0) return 1;
+  const auto V = static_cast<int64_t>(cand_.size());
+  return opt_.top_k > 0 ? std::min(opt_.top_k, V) : V;
+}
+
+ChoiceRow Sampler::choice_row() {
   // Each distinct recent token is penalised once, however often it occurs.
+  distinct_.clear();
   if (opt_.repeat_penalty != 1.0f && recent_count_ > 0) {
     if (++round_ == 0) {  // wrapped: forget old rounds
       std::fill(penalised_.begin(), penalised_.end(), 0);
@@ -48,29 +51,33 @@ std::span<const Candidate> Sampler::distribution(const float* logits) {
       const auto t = static_cast<size_t>(recent_[i]);
       if (penalised_[t] == round_) continue;
       penalised_[t] = round_;
-      float& l = cand_[t].logit;
-      l = l > 0 ? l / opt_.repeat_penalty : l * opt_.repeat_penalty;
+      distinct_.push_back(static_cast<int32_t>(t));
     }
   }
+  return {distinct_, opt_.repeat_penalty, opt_.temperature};
+}
+
+std::span<const Candidate> Sampler::distribution(const float* logits) {
+  const int64_t n = choices();
+  select_top_host(logits, static_cast<int64_t>(cand_.size()), choice_row(), n, top_.data(), scratch_);
+  return distribution_of({top_.data(), static_cast<size_t>(n)});
+}
+
+std::span<const Candidate> Sampler::distribution_of(std::span<const TokenChoice> top) {
+  check(static_cast<int64_t>(top.size()) == choices(), "internal: the sampler needs its choices() most likely tokens");
+  size_t n = top.size();
+  for (size_t i = 0; i < n; ++i) cand_[i] = {top[i].id, top[i].logit, 0.0f};
   if (opt_.temperature == 0) {
-    cand_[0] = *std::min_element(cand_.begin(), cand_.end(), more_likely);
     cand_[0].p = 1;
     return {cand_.data(), 1};
   }
-  for (auto& c : cand_) c.logit /= opt_.temperature;
-  size_t n = V;
-  if (opt_.top_k > 0 && static_cast<size_t>(opt_.top_k) < n) {
-    n = static_cast<size_t>(opt_.top_k);
-    std::nth_element(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(n - 1), cand_.end(), more_likely);
-  }
-  std::sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(n), more_likely);
   const auto normalise = [&] {
     double z = 0;
     for (size_t i = 0; i < n; ++i) z += cand_[i].p;
     for (size_t i = 0; i < n; ++i) cand_[i].p = static_cast<float>(cand_[i].p / z);
   };
-  const float top = cand_[0].logit;
-  for (size_t i = 0; i < n; ++i) cand_[i].p = std::exp(cand_[i].logit - top);
+  const float best = cand_[0].logit;
+  for (size_t i = 0; i < n; ++i) cand_[i].p = std::exp(cand_[i].logit - best);
   normalise();
   if (opt_.top_p < 1) {
     double cum = 0;
@@ -89,8 +96,10 @@ std::span<const Candidate> Sampler::distribution(const float* logits) {
   return {cand_.data(), n};
 }
 
-int64_t Sampler::sample(const float* logits) {
-  const auto dist = distribution(logits);
+int64_t Sampler::sample(const float* logits) { return draw(distribution(logits)); }
+int64_t Sampler::sample_of(std::span<const TokenChoice> top) { return draw(distribution_of(top)); }
+
+int64_t Sampler::draw(std::span<const Candidate> dist) {
   // A uniform double in [0, 1) from the top 53 bits: the same on every standard library.
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
   double cum = 0;

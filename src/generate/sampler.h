@@ -8,6 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "backend/select_top.h"
+
 namespace mmfree {
 
 struct SamplerOptions {
@@ -38,13 +40,23 @@ class Sampler {
   // Draws from distribution(logits) and accepts the token drawn.
   int64_t sample(const float* logits);
 
+  // The same from the choices() most likely tokens alone, as Backend::select_top gives them for
+  // choice_row() (a GPU selects them where the logits are: 40 tokens cross instead of the vocabulary).
+  int64_t choices() const;  // 1 when greedy, else top_k, or the vocabulary when top_k is 0
+  ChoiceRow choice_row();   // valid until the next call
+  std::span<const Candidate> distribution_of(std::span<const TokenChoice> top);
+  int64_t sample_of(std::span<const TokenChoice> top);
+
  private:
   SamplerOptions opt_;
   std::mt19937_64 rng_;
+  int64_t draw(std::span<const Candidate> dist);
   std::vector<Candidate> cand_;       // vocab entries
+  std::vector<TokenChoice> top_, scratch_;  // select_top_host's output and scratch: vocab entries
   std::vector<int64_t> recent_;       // ring buffer of the last repeat_last_n tokens
   size_t recent_count_ = 0, recent_next_ = 0;
-  std::vector<uint32_t> penalised_;   // by id: the round in which its penalty was last applied
+  std::vector<uint32_t> penalised_;   // by id: the round in which it was last listed
+  std::vector<int32_t> distinct_;     // the recent tokens, each once
   uint32_t round_ = 0;
 };
 

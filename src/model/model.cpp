@@ -153,6 +153,25 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, StatePool& st, 
 
 void Model::forward(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st,
                     Workspace& ws, float* logits, bool all_positions) const {
+  forward_to(tokens, B, T, slots, st, ws, logits, all_positions, false);
+}
+
+void Model::forward_select(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st,
+                           Workspace& ws, std::span<const ChoiceRow> how, int64_t k, TokenChoice* out) const {
+  if (static_cast<int64_t>(how.size()) != B) throw Error("internal: one choice row per sequence");
+  const int64_t V = cfg_.vocab_size;
+  Backend& be = *be_;
+  if (be.host_memory()) {
+    ws.host_logits.resize(static_cast<size_t>(B * V));  // the first call only
+    forward_to(tokens, B, T, slots, st, ws, ws.host_logits.data(), false, false);
+    return be.select_top(ws.host_logits.data(), V, how, k, out);
+  }
+  forward_to(tokens, B, T, slots, st, ws, ws.logits.as<float>(), false, true);
+  be.select_top(ws.logits.as<float>(), V, how, k, out);
+}
+
+void Model::forward_to(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st,
+                       Workspace& ws, float* logits, bool all_positions, bool keep) const {
   // Checks on this path build their message only on failure: forward runs once per decoded token
   // and allocates nothing.
   if (static_cast<int64_t>(slots.size()) != B) throw Error("internal: one state slot per sequence");
@@ -162,17 +181,17 @@ void Model::forward(const int64_t* tokens, int64_t B, int64_t T, std::span<const
     for (int64_t c = 0; c < b; ++c)
       if (slots[c] == slots[b]) throw Error("internal: two sequences of one batch share state slot " + std::to_string(slots[b]));
   }
-  if (B != 1 || T <= ws.max_rows) return forward_rows(tokens, B, T, slots.data(), st, ws, logits, all_positions);
+  if (B != 1 || T <= ws.max_rows) return forward_rows(tokens, B, T, slots.data(), st, ws, logits, all_positions, keep);
   const int64_t V = cfg_.vocab_size;
   for (int64_t t0 = 0; t0 < T; t0 += ws.max_rows) {
     const int64_t tc = std::min(ws.max_rows, T - t0);
     float* out = all_positions ? logits + t0 * V : t0 + tc == T ? logits : nullptr;
-    forward_rows(tokens + t0, 1, tc, slots.data(), st, ws, out, all_positions);
+    forward_rows(tokens + t0, 1, tc, slots.data(), st, ws, out, all_positions, keep);
   }
 }
 
 void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st,
-                         Workspace& ws, float* logits, bool all_positions) const {
+                         Workspace& ws, float* logits, bool all_positions, bool keep) const {
   const int64_t n = B * T, V = cfg_.vocab_size;
   if (n > ws.max_rows)
     throw Error("internal: workspace holds " + std::to_string(ws.max_rows) + " rows, call needs " + std::to_string(n));
@@ -196,7 +215,7 @@ void Model::forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int3
   } else {
     steps.run();
   }
-  if (out && !be.host_memory()) be.read(logits, out, rows * V * static_cast<int64_t>(sizeof(float)));
+  if (out && !be.host_memory() && !keep) be.read(logits, out, rows * V * static_cast<int64_t>(sizeof(float)));
 }
 
 void Model::Steps::run() const {

@@ -66,6 +66,7 @@ struct Workspace {
   MlgruScratch mlgru;
   GluScratch glu;
   std::vector<int32_t> host_tokens, host_slots;  // staging, sized once
+  std::vector<float> host_logits;                // forward_select on a host backend, sized once
 };
 
 // How much a training pass keeps for its backward, per token and layer; the backward forms the
@@ -131,6 +132,11 @@ class Model {
   // The same with sequence b in slot b.
   void forward(const int64_t* tokens, int64_t B, int64_t T, StatePool& st, Workspace& ws, float* logits,
                bool all_positions) const;
+  // forward, then each sequence's next-token choices at its last position (Backend::select_top with
+  // how[b], k) instead of its logits, out [B][min(k, V)]: on a GPU the logits stay there and only
+  // the choices cross to the host.
+  void forward_select(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st,
+                      Workspace& ws, std::span<const ChoiceRow> how, int64_t k, TokenChoice* out) const;
 
   // Bytes of weights one decoded token reads: every BitLinear weight and norm as held in memory,
   // the lower bounds, and one embedding row.
@@ -159,9 +165,13 @@ class Model {
   void recompute(TrainBuffers& tb, int64_t l) const;
   void build(LayerWeights& w);
 
-  // forward for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).
+  // forward; with keep, a device backend leaves the logits in ws.logits (logits only says whether
+  // to compute them).
+  void forward_to(const int64_t* tokens, int64_t B, int64_t T, std::span<const int32_t> slots, StatePool& st,
+                  Workspace& ws, float* logits, bool all_positions, bool keep) const;
+  // forward_to for B * T <= ws.max_rows; logits may be null (no LM head: a chunk before the last).
   void forward_rows(const int64_t* tokens, int64_t B, int64_t T, const int32_t* slots, StatePool& st, Workspace& ws,
-                    float* logits, bool all_positions) const;
+                    float* logits, bool all_positions, bool keep) const;
 
   // The ops of one forward_rows call, after its inputs are in backend memory (recordable).
   struct Steps {

@@ -198,9 +198,27 @@ void Scheduler::decode() {
     }
   }
   if (B == 0) return;
-  model_.forward(tokens_.data(), B, 1, {slots_.data(), static_cast<size_t>(B)}, states_, ws_, logits_.data(), false);
   rows_ += B;
   const int64_t V = model_.config().vocab_size;
+  const std::span<const int32_t> slots(slots_.data(), static_cast<size_t>(B));
+  // On a GPU each sequence's sampler choices are selected there (the logits of 64 sequences are 8 MB
+  // at V 32000; their top 40, 20 KB), unless a sequence wants log-probabilities of the whole vocabulary.
+  if (!model_.backend().host_memory() && std::none_of(batch.begin(), batch.end(), [](const Sequence* s) { return s->job->logprobs >= 0; })) {
+    int64_t k = 1;
+    how_.clear();
+    for (Sequence* s : batch) {
+      k = std::max(k, s->cont.choices());
+      how_.push_back(s->cont.choice_row());
+    }
+    choices_.resize(static_cast<size_t>(B * k));  // grows to the largest batch once
+    model_.forward_select(tokens_.data(), B, 1, slots, states_, ws_, how_, k, choices_.data());
+    for (int64_t b = 0; b < B; ++b) {
+      Sequence& s = *batch[static_cast<size_t>(b)];
+      advance(s, nullptr, {choices_.data() + b * k, static_cast<size_t>(s.cont.choices())});
+    }
+    return;
+  }
+  model_.forward(tokens_.data(), B, 1, slots, states_, ws_, logits_.data(), false);
   for (int64_t b = 0; b < B; ++b) advance(*batch[static_cast<size_t>(b)], logits_.data() + b * V);
 }
 
@@ -232,12 +250,12 @@ void Scheduler::prefill() {
   }
 }
 
-void Scheduler::advance(Sequence& s, const float* logits) {
+void Scheduler::advance(Sequence& s, const float* logits, std::span<const TokenChoice> top) {
   Event e;
   e.choice = s.choice;
   GenerateSink sink;
   sink.text = [&](std::string_view t) { e.text.append(t); };
-  const bool done = s.cont.step(logits, sink);
+  const bool done = logits ? s.cont.step(logits, sink) : s.cont.step_of(top, sink);
   e.has_token = true;
   const int64_t V = model_.config().vocab_size;
   if (s.job->logprobs >= 0) e.token = logprobs_of(logits, V, s.cont.last(), s.job->logprobs, order_);

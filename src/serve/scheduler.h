@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -53,8 +54,9 @@ class Scheduler {
   void drop_cancelled();
   void decode();
   void prefill();
-  // Samples from a sequence's logits row, sends the event, and retires it when it is done.
-  void advance(Sequence& s, const float* logits);
+  // Samples from a sequence's logits row (or, logits null, from its most likely tokens: top), sends
+  // the event, and retires it when it is done.
+  void advance(Sequence& s, const float* logits, std::span<const TokenChoice> top = {});
   void retire_done();
   void fail_all(const std::string& message);
 
@@ -71,6 +73,8 @@ class Scheduler {
   std::vector<std::unique_ptr<Sequence>> running_;
   std::vector<Sequence*> batch_;        // the sequences of one forward
   std::vector<int32_t> order_;          // scratch of the logprob alternatives
+  std::vector<ChoiceRow> how_;          // decode on a GPU: each sequence's choice, selected there
+  std::vector<TokenChoice> choices_;    // [B][k]
   int64_t rows_ = 0;                    // rows run in the current step
 
   std::mutex mu_;                       // guards queue_, busy_ and the flags below

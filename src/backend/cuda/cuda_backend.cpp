@@ -14,6 +14,7 @@
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/mma_relayout.h"
 #include "backend/cuda/runtime.h"
+#include "backend/cuda/select_top.h"
 #include "backend/cuda/ternary_product.h"
 #include "util/error.h"
 
@@ -232,6 +233,37 @@ class CudaBackend : public Backend {
     cuda::scatter_states(dense, s.slots, s.slot_stride, s.B, s.d, s.states, st);
   }
 
+  // The sampler's choices where the logits are: k of them cross to the host, not V (more than
+  // kMaxDeviceChoices, or a vocabulary too large for the kernel: the host's way).
+  void select_top(const float* logits, int64_t V, std::span<const ChoiceRow> how, int64_t k, TokenChoice* out) override {
+    const auto rows = static_cast<int64_t>(how.size());
+    const int64_t n = std::min(k, V);
+    if (n > cuda::kMaxDeviceChoices || V > cuda::kMaxSelectVocab || rows > INT32_MAX / 2)
+      return Backend::select_top(logits, V, how, k, out);
+    if (rows == 0) return;
+    how_host_.clear();
+    ids_host_.clear();
+    for (const ChoiceRow& r : how) {
+      how_host_.push_back({static_cast<int32_t>(ids_host_.size()), static_cast<int32_t>(r.penalised.size()), r.penalty,
+                           r.temperature});
+      for (int32_t id : r.penalised) {
+        if (id < 0 || id >= V) throw Error("internal: penalised token " + std::to_string(id) + " outside the vocabulary");
+        ids_host_.push_back(id);
+      }
+    }
+    grow(select_how_, rows);
+    grow(select_ids_, std::max<int64_t>(1, static_cast<int64_t>(ids_host_.size())));
+    grow(select_keys_, rows * V);
+    grow(select_out_, rows * n);
+    cudaStream_t st = stream_.get();
+    write(select_how_.data(), how_host_.data(), rows * static_cast<int64_t>(sizeof(cuda::DeviceChoiceRow)));
+    if (!ids_host_.empty())
+      write(select_ids_.data(), ids_host_.data(), static_cast<int64_t>(ids_host_.size() * sizeof(int32_t)));
+    cuda::select_top_rows(logits, V, static_cast<int>(rows), select_how_.data(), select_ids_.data(), static_cast<int>(n),
+                          select_keys_.data(), select_out_.data(), st);
+    read(out, select_out_.data(), rows * n * static_cast<int64_t>(sizeof(TokenChoice)));
+  }
+
   // Training (cuda_train.h).
   std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity) override {
     return train_.trainable_matrix(rows, cols, identity);
@@ -293,6 +325,14 @@ class CudaBackend : public Backend {
     train_.identity_products(calls, m.x, n);
   }
 
+  // Scratch that only grows (decode steps allocate nothing once it is large enough).
+  template <class T>
+  void grow(cuda::DeviceBuffer<T>& b, int64_t count) {
+    if (b.size() >= count) return;
+    stream_.synchronize();  // queued work may still use the old buffer
+    b = cuda::DeviceBuffer<T>(count);
+  }
+
   // The quantised inputs of up to kMaxSharedInput products of rows x max_cols.
   void reserve_products(int64_t rows, int64_t max_cols) {
     if (rows <= rows_ && max_cols <= cols_) return;
@@ -328,6 +368,13 @@ class CudaBackend : public Backend {
   cuda::Stream stream_;
   Scratch scratch_[kMaxSharedInput];
   cuda::DeviceBuffer<float> dense_states_;
+  // select_top's scratch and staging.
+  cuda::DeviceBuffer<cuda::DeviceChoiceRow> select_how_;
+  cuda::DeviceBuffer<int32_t> select_ids_;
+  cuda::DeviceBuffer<uint32_t> select_keys_;
+  cuda::DeviceBuffer<TokenChoice> select_out_;
+  std::vector<cuda::DeviceChoiceRow> how_host_;
+  std::vector<int32_t> ids_host_;
   int64_t rows_ = 0, cols_ = 0, q_stride_ = 0;
   struct KeyHash {
     size_t operator()(const RecordingKey& k) const noexcept {
