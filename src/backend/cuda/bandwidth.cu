@@ -38,7 +38,10 @@ __global__ void fill_kernel(uint32_t* p, int64_t n) {
 }  // namespace
 
 void read_pass(const void* data, int64_t bytes, uint32_t* sink, cudaStream_t s) {
-  read_pass_kernel<<<current_sm_count() * 4, kThreads, 0, s>>>(static_cast<const uint4*>(data), bytes / 16, sink);
+  int dev = 0, sms = 0;
+  check(cudaGetDevice(&dev), "current device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "multiprocessor count");
+  read_pass_kernel<<<sms * 4, kThreads, 0, s>>>(static_cast<const uint4*>(data), bytes / 16, sink);
   check_launch("read_pass_kernel");
 }
 

@@ -1,29 +1,24 @@
 #include "backend/cuda/row_kernel_many.cuh"
 
-#include <algorithm>
-
 #include "backend/cuda/launch.cuh"
-#include "backend/cuda/runtime.h"
 
 namespace mmfree::cuda {
 namespace {
 
-// With rows enough to fill the GPU the pass is bound by memory, and elementwise.cu's row kernel
+// With rows enough to fill the GPU, the pass is bound by memory, and elementwise.cu's row kernel
 // (a block per row, m in shared memory, a barrier per reduction) kept too few bytes in flight:
 // 1 TB/s on the H200 at 16,384 rows of 1024. Here a row's W warps hold its values in registers
-// (kChunks 16-byte chunks a thread: rows up to 1024 W) and reduce by shuffles (W > 1: and one named
-// barrier of the row's warps per reduction); the grid is as many blocks as fit at once, each warp
-// walking rows, and the next row's inputs are copied into shared memory (cp.async) while the
-// present row is quantised, so that the memory latency of a row is hidden behind another's work.
-constexpr int kThreads = 256;  // a block: 8 warps, 8 / W rows at a time
+// (kChunks 16-byte chunks a thread: rows up to 1024 W), load them all before the first reduction,
+// and reduce by shuffles (W > 1: and one named barrier of the row's warps per reduction).
+constexpr int kThreads = 256;  // a block: 8 warps, 8 / W rows
 constexpr int kChunks = 8;
 constexpr int kRowValues = 32 * 4 * kChunks;  // a warp's share of a row
 constexpr int kMaxWarpsPerRow = kThreads / 32;
-// The staged inputs of a row (Plain: x and add; Gated: g and h; Glu: its two halves), each thread's
-// chunks at [stream][chunk][thread]: consecutive threads, consecutive 16 bytes.
-constexpr int kStreams = 2;
-constexpr int kStageBytes = kStreams * kChunks * kThreads * static_cast<int>(sizeof(float4));
 
+__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+}
 // Weights: read-only for the whole kernel, shared by every row of the launch.
 __device__ __forceinline__ void load4_weights(const float* p, float (&v)[4]) {
   const float4 q = __ldg(reinterpret_cast<const float4*>(p));
@@ -32,17 +27,11 @@ __device__ __forceinline__ void load4_weights(const float* p, float (&v)[4]) {
 __device__ __forceinline__ void store4(float* p, const float (&v)[4]) {
   *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
 }
-__device__ __forceinline__ void copy_async(float4* to, const float* from) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(to))),
-               "l"(from)
-               : "memory");
-}
 
 // Every thread of the row's W warps gets op over their v[j], j < N. In a warp by a butterfly of
 // shuffles, after which every lane holds the same value (op is commutative, so both lanes of a pair
 // compute the same bits); then (W > 1) warps 0..W-1 of the row in that order, through scratch
-// (kMaxWarpsPerRow * N values). A row does at least three reductions, each on its own scratch, so
-// a barrier always lies between one row's read of a scratch and the next row's write.
+// (kMaxWarpsPerRow * N values, one call per scratch array and kernel).
 template <int W, int N, class T, class Op>
 __device__ __forceinline__ void row_reduce(T (&v)[N], Op op, T* scratch) {
 #pragma unroll
@@ -72,221 +61,165 @@ __device__ __forceinline__ double row_sum(double partial, double* scratch) {
   return v[0];
 }
 
-// Thread t of a row holds chunks t + j * T (4 columns each, T the row's threads) of every row it
-// walks. chunks_of passes t through an opaque move once per row, so that the addresses formed from it
-// are formed again for each row rather than kept in registers across rows (the occupancy needs them).
-template <int T>
-struct Chunks {
-  int t, count;
-  __device__ bool live(int j) const { return j * T + t < count; }
-  __device__ int col(int j) const { return 4 * (j * T + t); }
-};
-template <int T>
-__device__ __forceinline__ Chunks<T> chunks_of(int t, int count) {
-  asm volatile("mov.b32 %0, %0;" : "+r"(t));
-  return {t, count};
-}
-
-// The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on a row's
-// values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
+// The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on the
+// row's values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
 template <RowMode M, int N, int W>  // N: the number of targets; W: warps per row
-__global__ void __launch_bounds__(kThreads, N == 1 ? 3 : 2) many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n) {
+__global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n) {
   constexpr int T = 32 * W;
-  extern __shared__ float4 stage[];  // kStageBytes
   __shared__ double pre_scratch[kMaxWarpsPerRow], ss_scratch[kMaxWarpsPerRow];
   __shared__ float max_scratch[kMaxWarpsPerRow * N];
   __shared__ int sum_scratch[kMaxWarpsPerRow * N];
   const int t = threadIdx.x % T;
-  const int k = a.k;
-  auto slot = [&](int s, int j) { return stage + (s * kChunks + j) * kThreads + threadIdx.x; };
-  // Each thread copies its own chunks and reads back only those: no barrier, only its own waits.
-  auto staged = [&](int s, int j, float (&v)[4]) {
-    const float4 q = *slot(s, j);
-    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-  };
-  auto prefetch = [&](int64_t row) {
-    const Chunks<T> ch = chunks_of<T>(t, k / 4);
-    const float* first = a.x + row * a.ld;
-    const float* second = M == RowMode::Plain ? (a.add ? a.add + row * a.ld : nullptr)
-                          : M == RowMode::Gated ? a.h + row * a.ld
-                                                : first + k;
-#pragma unroll
-    for (int j = 0; j < kChunks; ++j)
-      if (ch.live(j)) {
-        copy_async(slot(0, j), first + ch.col(j));
-        if (second) copy_async(slot(1, j), second + ch.col(j));
-      }
-    asm volatile("cp.async.commit_group;" ::: "memory");
-  };
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * (kThreads / T);
-  int64_t row = static_cast<int64_t>(blockIdx.x) * (kThreads / T) + threadIdx.x / T;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (kThreads / T) + threadIdx.x / T;
   pdl_allow_next();
   pdl_wait();
-  if (row < n) prefetch(row);
-  // The row's warps walk the same rows and leave together: no barrier waits for a warp that left.
-  for (; row < n; row += stride) {
-    asm volatile("cp.async.wait_group 0;" ::: "memory");
-    const Chunks<T> ch = chunks_of<T>(t, k / 4);
-    auto live = [&](int j) { return ch.live(j); };
-    auto col = [&](int j) { return ch.col(j); };
-    // Once this row's staged inputs are in registers: the next row's copies may overwrite them.
-    auto prefetch_next = [&] {
-      __syncwarp();  // this thread's reads of the stage are done before its copies land
-      if (row + stride < n) prefetch(row + stride);
-    };
-    float m[kChunks][4];
-    double ss = 0;  // the sum of squares of m, this thread's part
-    auto add_squares = [&](const float (&v)[4]) {
+  if (row >= n) return;  // the row's warps together: no barrier waits for them
+  const int k = a.k, chunks = k / 4;
+  auto live = [&](int j) { return j * T + t < chunks; };
+  auto col = [&](int j) { return 4 * (j * T + t); };
+  float m[kChunks][4];
+  double ss = 0;  // the sum of squares of m, this thread's part
+  auto add_squares = [&](const float (&v)[4]) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[e]) * v[e];
-    };
-    float* __restrict__ x = a.x + row * a.ld;
+    for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[e]) * v[e];
+  };
+  float* __restrict__ x = a.x + row * a.ld;
 
-    if constexpr (M == RowMode::Plain) {
+  if constexpr (M == RowMode::Plain) {
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) load4(x + col(j), m[j]);
+    if (a.add) {
+      const float* __restrict__ add = a.add + row * a.ld;
+      float r[kChunks][4];
 #pragma unroll
       for (int j = 0; j < kChunks; ++j)
-        if (live(j)) staged(0, j, m[j]);
-      if (a.add) {
-#pragma unroll
-        for (int j = 0; j < kChunks; ++j)
-          if (live(j)) {
-            float r[4];
-            staged(1, j, r);
-#pragma unroll
-            for (int e = 0; e < 4; ++e) m[j][e] = m[j][e] + r[e];
-            store4(x + col(j), m[j]);
-          }
-      }
-      prefetch_next();
-      if (a.keep.x)
-#pragma unroll
-        for (int j = 0; j < kChunks; ++j)
-          if (live(j)) store4(a.keep.x + row * k + col(j), m[j]);
-#pragma unroll
-      for (int j = 0; j < kChunks; ++j)
-        if (live(j)) add_squares(m[j]);
-      if (a.w_pre) {  // m = RMSNorm(x) * w_pre (rmsnorm_rows)
-        const float rstd = rstd_from_sum(row_sum<W>(ss, pre_scratch), k, a.eps);
-        ss = 0;
-#pragma unroll
-        for (int j = 0; j < kChunks; ++j)
-          if (live(j)) {
-            float w[4];
-            load4_weights(a.w_pre + col(j), w);
-#pragma unroll
-            for (int e = 0; e < 4; ++e) m[j][e] = normed(m[j][e], rstd, w[e]);
-            add_squares(m[j]);
-          }
-      }
-    } else if constexpr (M == RowMode::Gated) {  // m = silu(h) * (RMSNorm(g) * w_g)
+        if (live(j)) load4(add + col(j), r[j]);
 #pragma unroll
       for (int j = 0; j < kChunks; ++j)
         if (live(j)) {
-          staged(0, j, m[j]);
-          add_squares(m[j]);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) m[j][e] = m[j][e] + r[j][e];
+          store4(x + col(j), m[j]);
         }
+    }
+    if (a.keep.x)
+#pragma unroll
+      for (int j = 0; j < kChunks; ++j)
+        if (live(j)) store4(a.keep.x + row * k + col(j), m[j]);
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) add_squares(m[j]);
+    if (a.w_pre) {  // m = RMSNorm(x) * w_pre (rmsnorm_rows)
       const float rstd = rstd_from_sum(row_sum<W>(ss, pre_scratch), k, a.eps);
       ss = 0;
 #pragma unroll
       for (int j = 0; j < kChunks; ++j)
         if (live(j)) {
-          float hv[4], w[4];
-          staged(1, j, hv);
+          float w[4];
           load4_weights(a.w_pre + col(j), w);
 #pragma unroll
-          for (int e = 0; e < 4; ++e) m[j][e] = silu_f(hv[e]) * normed(m[j][e], rstd, w[e]);
+          for (int e = 0; e < 4; ++e) m[j][e] = normed(m[j][e], rstd, w[e]);
           add_squares(m[j]);
         }
-      prefetch_next();
-    } else {
-      static_assert(M == RowMode::Glu, "GatedStep (decode) stays on elementwise.cu's row kernel");
-#pragma unroll
-      for (int j = 0; j < kChunks; ++j)
-        if (live(j)) {
-          float v[4];
-          staged(0, j, m[j]);
-          staged(1, j, v);
-#pragma unroll
-          for (int e = 0; e < 4; ++e) m[j][e] = silu_f(m[j][e]) * v[e];
-          add_squares(m[j]);
-        }
-      prefetch_next();
     }
-
-    if (a.keep.m)
+  } else if constexpr (M == RowMode::Gated) {  // m = silu(h) * (RMSNorm(g) * w_g), g in x
 #pragma unroll
-      for (int j = 0; j < kChunks; ++j)
-        if (live(j)) store4(a.keep.m + row * k + col(j), m[j]);
-    // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1).
-    const float rstd = rstd_from_sum(row_sum<W>(ss, ss_scratch), k, 1e-6f);
-    float amax[N];
-    int sum[N];
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        load4(x + col(j), m[j]);
+        add_squares(m[j]);
+      }
+    const float rstd = rstd_from_sum(row_sum<W>(ss, pre_scratch), k, a.eps);
+    ss = 0;
+    const float* __restrict__ h = a.h + row * a.ld;
 #pragma unroll
-    for (int u = 0; u < N; ++u) {
-      amax[u] = 0;
-      sum[u] = 0;
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float hv[4], w[4];
+        load4(h + col(j), hv);
+        load4_weights(a.w_pre + col(j), w);
 #pragma unroll
-      for (int j = 0; j < kChunks; ++j)
-        if (live(j)) {
-          float w[4];
-          load4_weights(a.t[u].w_norm + col(j), w);
+        for (int e = 0; e < 4; ++e) m[j][e] = silu_f(hv[e]) * normed(m[j][e], rstd, w[e]);
+        add_squares(m[j]);
+      }
+  } else {
+    static_assert(M == RowMode::Glu, "GatedStep (decode) stays on elementwise.cu's row kernel");
 #pragma unroll
-          for (int e = 0; e < 4; ++e) amax[u] = fmaxf(amax[u], fabsf(normed(m[j][e], rstd, w[e])));
-        }
-    }
-    row_reduce<W>(amax, FloatMax{}, max_scratch);
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float v[4];
+        load4(x + col(j), m[j]);
+        load4(x + k + col(j), v);
 #pragma unroll
-    for (int u = 0; u < N; ++u) {
-      const float s = quant_scale(amax[u]);
-      int8_t* __restrict__ q = a.t[u].q + row * a.q_stride;
-      __nv_bfloat16* __restrict__ dq = a.t[u].dequantized ? a.t[u].dequantized + row * k : nullptr;
-#pragma unroll
-      for (int j = 0; j < kChunks; ++j)
-        if (live(j)) {
-          float w[4];
-          load4_weights(a.t[u].w_norm + col(j), w);
-          int c[4];
-          uint32_t packed = 0;
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            c[e] = quant_code(normed(m[j][e], rstd, w[e]), s);
-            sum[u] += c[e];
-            packed |= (static_cast<uint32_t>(c[e]) & 0xffu) << (8 * e);
-          }
-          *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
-          if (dq) {
-            alignas(8) const __nv_bfloat162 d[2] = {__halves2bfloat162(dequant_bf16(c[0], s), dequant_bf16(c[1], s)),
-                                                    __halves2bfloat162(dequant_bf16(c[2], s), dequant_bf16(c[3], s))};
-            *reinterpret_cast<uint2*>(dq + col(j)) = *reinterpret_cast<const uint2*>(d);
-          }
-        }
-      for (int64_t p = k / 4 + t; p < a.q_stride / 4; p += T) reinterpret_cast<uint32_t*>(q)[p] = 0;  // the padding
-    }
-    row_reduce<W>(sum, IntSum{}, sum_scratch);
-    if (t == 0)
-#pragma unroll
-      for (int u = 0; u < N; ++u) {
-        a.t[u].scale[row] = quant_scale(amax[u]);
-        a.t[u].sums[row] = sum[u];
+        for (int e = 0; e < 4; ++e) m[j][e] = silu_f(m[j][e]) * v[e];
+        add_squares(m[j]);
       }
   }
+
+  if (a.keep.m)
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) store4(a.keep.m + row * k + col(j), m[j]);
+  // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1).
+  const float rstd = rstd_from_sum(row_sum<W>(ss, ss_scratch), k, 1e-6f);
+  float amax[N];
+  int sum[N];
+#pragma unroll
+  for (int u = 0; u < N; ++u) {
+    amax[u] = 0;
+    sum[u] = 0;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float w[4];
+        load4_weights(a.t[u].w_norm + col(j), w);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) amax[u] = fmaxf(amax[u], fabsf(normed(m[j][e], rstd, w[e])));
+      }
+  }
+  row_reduce<W>(amax, FloatMax{}, max_scratch);
+#pragma unroll
+  for (int u = 0; u < N; ++u) {
+    const float s = quant_scale(amax[u]);
+    int8_t* __restrict__ q = a.t[u].q + row * a.q_stride;
+    __nv_bfloat16* __restrict__ dq = a.t[u].dequantized ? a.t[u].dequantized + row * k : nullptr;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float w[4];
+        load4_weights(a.t[u].w_norm + col(j), w);
+        int c[4];
+        uint32_t packed = 0;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          c[e] = quant_code(normed(m[j][e], rstd, w[e]), s);
+          sum[u] += c[e];
+          packed |= (static_cast<uint32_t>(c[e]) & 0xffu) << (8 * e);
+        }
+        *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
+        if (dq) {
+          alignas(8) const __nv_bfloat162 d[2] = {__halves2bfloat162(dequant_bf16(c[0], s), dequant_bf16(c[1], s)),
+                                                  __halves2bfloat162(dequant_bf16(c[2], s), dequant_bf16(c[3], s))};
+          *reinterpret_cast<uint2*>(dq + col(j)) = *reinterpret_cast<const uint2*>(d);
+        }
+      }
+    for (int64_t p = chunks + t; p < a.q_stride / 4; p += T) reinterpret_cast<uint32_t*>(q)[p] = 0;  // the padding
+  }
+  row_reduce<W>(sum, IntSum{}, sum_scratch);
+  if (t == 0)
+#pragma unroll
+    for (int u = 0; u < N; ++u) {
+      a.t[u].scale[row] = quant_scale(amax[u]);
+      a.t[u].sums[row] = sum[u];
+    }
 }
 
-// As many blocks as are resident at once (the kernel's warps walk the rows), fewer for fewer rows.
 template <RowMode M, int N, int W>
 void launch(const RowArgs& a, int64_t n, cudaStream_t s) {
   constexpr int rows = kThreads / (32 * W);
-  static const int64_t resident = [] {
-    auto* kernel = many_rows_kernel<M, N, W>;
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kStageBytes),
-          "raise the shared memory limit");
-    int per_sm = 0;
-    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, kStageBytes), "occupancy");
-    return static_cast<int64_t>(std::max(per_sm, 1)) * current_sm_count();
-  }();
-  const int64_t blocks = std::min((n + rows - 1) / rows, resident);
-  launch_pdl("many-row quantising kernel", many_rows_kernel<M, N, W>, dim3(static_cast<unsigned>(blocks)), dim3(kThreads),
-             kStageBytes, s, a, n);
+  launch_pdl("many-row quantising kernel", many_rows_kernel<M, N, W>, dim3(static_cast<unsigned>((n + rows - 1) / rows)),
+             dim3(kThreads), 0, s, a, n);
 }
 
 // The fewest warps per row (a power of two) whose registers hold the row.

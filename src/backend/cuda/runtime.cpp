@@ -66,13 +66,6 @@ DeviceInfo select_device(int index) {
   return d;
 }
 
-int current_sm_count() {
-  int dev = 0, sms = 0;
-  check(cudaGetDevice(&dev), "current device");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "multiprocessor count");
-  return sms;
-}
-
 Stream::Stream() { check(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking), "create stream"); }
 Stream::~Stream() {
   if (s_) cudaStreamDestroy(s_);

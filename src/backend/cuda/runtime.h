@@ -31,8 +31,6 @@ struct DeviceInfo {
 // Makes device `index` current for this thread and returns its properties; throws Error with
 // unavailable_reason() when it cannot be used.
 DeviceInfo select_device(int index = 0);
-// The streaming multiprocessors of the current device (launches that size their grid to fill it).
-int current_sm_count();
 
 // Device memory this process holds (every DeviceBuffer and the backends' allocations, scratch and
 // library workspaces included), and the most it has held: the peak that benchmarks report.

@@ -180,12 +180,19 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
       }
 }
 
+int sm_count() {
+  int dev = 0, sms = 0;
+  check(cudaGetDevice(&dev), "current device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "multiprocessor count");
+  return sms;
+}
+
 // Column-splitting warps per strip: the most (a power of two, at most max_kw and the units of a row)
 // that keep the launch within about 32 / NT warps per SM (a warp of NT token groups has NT times the
 // work per byte). Measured on the H200 (docs/BENCHMARKS.md): each of 7 shapes at n = 1, and both
 // swept at n = 16, ran fastest at this split, and slower past it.
 int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw) {
-  static const int sms = current_sm_count();
+  static const int sms = sm_count();
   const int64_t want = int64_t{32} * sms / nt;
   int kw = 1;
   while (kw * 2 <= max_kw && kw * 2 <= units && strips_x_token_groups * kw * 2 <= want) kw *= 2;
