@@ -1,8 +1,8 @@
 #pragma once
 // What the quantising row kernels share (elementwise.cu's row kernel, row_kernel_many.cu's kernel for
-// many rows): their arguments and each value's float operations, written once so that both kernels
-// give the same bits (the CPU's operations in the CPU's order: model/ops.h, kernels/ternary_ref.cpp).
-// Only sums of squares (in double) may be added in another order.
+// many rows): their arguments and each value's float operations, which must give the same bits in
+// both (the CPU's operations in the CPU's order: model/ops.h, kernels/ternary_ref.cpp). Only sums of
+// squares (in double) may be added in another order.
 #include <cuda_bf16.h>
 
 #include <cstdint>
