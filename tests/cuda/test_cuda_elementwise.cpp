@@ -7,63 +7,19 @@
 #include <cmath>
 
 #include "backend/cuda/elementwise.h"
-#include "backend/cuda/mma_layout.h"
-#include "cuda_test_util.h"
 #include "kernels/elementwise.h"
-#include "kernels/ternary_ref.h"
 #include "model/ops.h"
+#include "quant_check.h"
 
 namespace mmfree::cuda::test {
 namespace {
 
-// Device outputs of up to three quantisation targets of n rows of k.
-struct Targets {
-  int64_t n, k, stride;
-  std::vector<std::vector<float>> w;
-  std::vector<DeviceBuffer<float>> d_w, scale;
-  std::vector<DeviceBuffer<int8_t>> q;
-  std::vector<DeviceBuffer<int32_t>> sums;
-  Targets(int64_t n_, int64_t k_, int count, uint32_t seed) : n(n_), k(k_), stride(padded_cols(k_) + 16) {
-    for (int j = 0; j < count; ++j) {
-      w.push_back(randn(k, seed + j));
-      d_w.push_back(to_device(w.back()));
-      scale.emplace_back(n);
-      q.emplace_back(n * stride);
-      q.back().fill_bytes(0x55);  // junk in the padding must be replaced by zeros
-      sums.emplace_back(n);
-    }
-  }
-  std::vector<QuantTarget> views() {
-    std::vector<QuantTarget> v;
-    for (size_t j = 0; j < w.size(); ++j) v.push_back({d_w[j].data(), q[j].data(), scale[j].data(), sums[j].data()});
-    return v;
-  }
-};
-
-// Quantisation of m [n][k] by target j on the CPU (rmsnorm_quantize_ref), as padded rows.
-struct Quantised {
-  std::vector<int8_t> q;  // [n][stride]
-  std::vector<float> scale;
-  std::vector<int32_t> sums;
-};
-Quantised cpu_quantise(const std::vector<float>& m, const std::vector<float>& w, int64_t n, int64_t k, int64_t stride) {
-  std::vector<int8_t> dense(static_cast<size_t>(n * k));
-  Quantised r{std::vector<int8_t>(static_cast<size_t>(n * stride), 0), std::vector<float>(static_cast<size_t>(n)),
-              std::vector<int32_t>(static_cast<size_t>(n), 0)};
-  rmsnorm_quantize_ref(m.data(), w.data(), n, k, dense.data(), r.scale.data());
-  for (int64_t t = 0; t < n; ++t)
-    for (int64_t c = 0; c < k; ++c) {
-      r.q[t * stride + c] = dense[t * k + c];
-      r.sums[t] += dense[t * k + c];
-    }
-  return r;
-}
-
 using CudaElementwise = CudaTest;
 
 TEST_F(CudaElementwise, ResidualNormQuantizeMatchesTheReferenceExactly) {
-  // Rows of up to 8192 padded columns take the unrolled kernel, longer ones and 256 rows or more the
-  // loop over shared memory (elementwise.cu launch_row_kernels): all three are here.
+  // Rows of up to 8192 padded columns take the unrolled kernel, longer ones the loop over shared
+  // memory, and so do 256 rows or more whose stride (k + 5) rules out 16-byte loads (elementwise.cu
+  // launch_row_kernels; the many-row kernel has its own tests, test_cuda_many_rows.cpp).
   const std::pair<int64_t, int64_t> shapes[] = {{4, 1}, {4, 17}, {4, 300}, {4, 2560}, {4, 6912}, {2, 9000}, {300, 640}};
   for (const auto& [n, k] : shapes) {
     const int64_t ld = k + 5;
@@ -111,44 +67,6 @@ TEST_F(CudaElementwise, QuantizeWithoutPreNormMatchesExactly) {
   EXPECT_EQ(to_host(tg.scale[0]), want.scale);
   EXPECT_EQ(to_host(tg.sums[0]), want.sums);
   EXPECT_EQ(to_host(d_x), x);  // no residual: x unchanged
-}
-
-// Differences of a quantisation from the CPU's when its input m carries a few ulp of exp's error.
-struct QuantDiff {
-  int max_code_diff = 0;
-  int64_t codes_differing = 0, codes = 0;
-  double max_scale_rel = 0;
-};
-QuantDiff compare(Targets& tg, size_t j, const Quantised& want) {
-  QuantDiff d;
-  const auto q = to_host(tg.q[j]);
-  const auto sc = to_host(tg.scale[j]);
-  const auto sums = to_host(tg.sums[j]);
-  for (int64_t t = 0; t < tg.n; ++t) {
-    int32_t sum = 0;
-    for (int64_t c = 0; c < tg.stride; ++c) {
-      const int diff = std::abs(q[t * tg.stride + c] - want.q[t * tg.stride + c]);
-      d.max_code_diff = std::max(d.max_code_diff, diff);
-      d.codes_differing += diff != 0;
-      sum += q[t * tg.stride + c];
-    }
-    EXPECT_EQ(sums[t], sum) << "row " << t << ": sums must be those of the codes written";
-    d.max_scale_rel = std::max(d.max_scale_rel, std::fabs(double(sc[t]) - want.scale[t]) / want.scale[t]);
-  }
-  d.codes = tg.n * tg.k;
-  return d;
-}
-
-// exp within 2 + 1 ulp makes silu and m within ~4 ulp (5e-7 relative), so s_x (127 / amax) and each
-// value before rounding (at most 127.5) move by ~1e-6 relative: a code changes only within 1.3e-4 of
-// a rounding tie, about 3e-4 of the codes. Bounds: codes differ by at most 1, in at most 0.5% of the
-// codes; s_x within 4e-6 relative.
-void expect_within_exp_bounds(const QuantDiff& d, const char* what) {
-  std::printf("%s: max code diff %d, %lld of %lld codes differ, max s_x rel diff %.2e\n", what, d.max_code_diff,
-              static_cast<long long>(d.codes_differing), static_cast<long long>(d.codes), d.max_scale_rel);
-  EXPECT_LE(d.max_code_diff, 1) << what;
-  EXPECT_LE(static_cast<double>(d.codes_differing), 0.005 * static_cast<double>(d.codes)) << what;
-  EXPECT_LE(d.max_scale_rel, 4e-6) << what;
 }
 
 TEST_F(CudaElementwise, GatedNormQuantizeWithinExpBounds) {

@@ -4,6 +4,8 @@
 
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
+#include "backend/cuda/row_common.cuh"
+#include "backend/cuda/row_kernel_many.cuh"
 #include "backend/cuda/runtime.h"
 
 namespace mmfree::cuda {
@@ -17,10 +19,6 @@ constexpr int kRowThreads = 1024;  // H200, 2.7B shapes, one row: 256 threads to
 constexpr int kManyRowThreads = 256;
 constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
-
-// The CPU's sigmoidf and siluf (model/ops.h) with IEEE division; expf is within 2 ulp of std::exp.
-__device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
-__device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
 
 // Every thread of the block gets op over all threads' v[j] for each j < N, combined in one fixed
 // order (so the result does not vary between runs or threads): each warp by shuffles, then every
@@ -44,21 +42,11 @@ __device__ void block_reduce(T (&v)[N], Op op, T identity, T* scratch) {
   }
 }
 
-struct DoubleSum {
-  __device__ double operator()(double a, double b) const { return a + b; }
-};
-struct IntSum {
-  __device__ int operator()(int a, int b) const { return a + b; }
-};
-struct FloatMax {
-  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
 // 1 / sqrt(mean(x^2) + eps) from the block's partial sums of squares (in double, as model/ops.h).
 __device__ float rstd_of(double partial, int k, float eps, double* scratch) {
   double ss[1] = {partial};
   block_reduce(ss, DoubleSum{}, 0.0, scratch);
-  return 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+  return rstd_from_sum(ss[0], k, eps);
 }
 
 // One MLGRU step of the CPU (kernels/elementwise.cpp mlgru_step_scalar), rounded as written there.
@@ -72,29 +60,6 @@ __device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
   return {fg, __fmul_rn(silu_f(i), 1.0f - fg)};
 }
 __device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
-
-enum class RowMode { Plain, Gated, GatedStep, Glu };
-
-struct RowArgs {
-  float* x = nullptr;          // Plain: x (updated when add is set); Gated, GatedStep: g; Glu: gv
-  const float* add = nullptr;  // Plain: the residual
-  const float* h = nullptr;    // Gated: the MLGRU states
-  int64_t ld = 0;
-  const float* w_pre = nullptr;  // Plain: the pre-norm weights (optional); Gated, GatedStep: g_norm
-  float eps = 0;
-  int k = 0;
-  int64_t q_stride = 0;
-  QuantTarget t[kMaxQuantTargets] = {};
-  // GatedStep: the MLGRU's i and f rows (at ld), its lower bounds (or null), and the states, row t's
-  // at states + slots[t] * slot_stride (slots null: t * slot_stride).
-  const float* i = nullptr;
-  const float* f = nullptr;
-  const float* lb = nullptr;
-  float* states = nullptr;
-  const int32_t* slots = nullptr;
-  int64_t slot_stride = 0;
-  RowKeep keep = {};
-};
 
 // Calls f(j, c) for this thread's columns c = threadIdx.x + j * blockDim.x below limit: unrolled
 // over PER columns when PER > 0 (the launch guarantees limit <= PER * blockDim.x), a loop otherwise.
@@ -247,11 +212,14 @@ void launch_row_kernel(const RowArgs& a, int64_t n, int threads, cudaStream_t s)
 }
 
 // Few rows: 1024 threads and the columns per thread unrolled (PER, a power of two that covers the
-// padded row); rows too long for that: the shared-memory loop; many rows: that loop over 256 threads.
+// padded row); rows too long for that: the shared-memory loop; many rows: row_kernel_many.cu's
+// kernel, or the shared-memory loop over 256 threads for rows it does not take.
 template <RowMode M, int N>
 void launch_row_kernels(const RowArgs& a, int64_t n, cudaStream_t s) {
   const int64_t per = (a.q_stride + kRowThreads - 1) / kRowThreads;
-  if (n >= kManyRows) launch_row_kernel<M, N, 0>(a, n, kManyRowThreads, s);
+  if (n >= kManyRows) {
+    if (!quantize_many_rows(M, N, a, n, s)) launch_row_kernel<M, N, 0>(a, n, kManyRowThreads, s);
+  }
   else if (per > 8) launch_row_kernel<M, N, 0>(a, n, kRowThreads, s);
   else if (per <= 2) launch_row_kernel<M, N, 2>(a, n, kRowThreads, s);
   else if (per <= 4) launch_row_kernel<M, N, 4>(a, n, kRowThreads, s);

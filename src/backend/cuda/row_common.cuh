@@ -1,0 +1,65 @@
+#pragma once
+// What the quantising row kernels share (elementwise.cu's row kernel, row_kernel_many.cu's kernel for
+// many rows): their arguments and each value's float operations, which must give the same bits in
+// both (the CPU's operations in the CPU's order: model/ops.h, kernels/ternary_ref.cpp). Only sums of
+// squares (in double) may be added in another order.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "backend/cuda/elementwise.h"
+
+namespace mmfree::cuda {
+
+// The CPU's sigmoidf and siluf (model/ops.h) with IEEE division; expf is within 2 ulp of std::exp.
+__device__ __forceinline__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
+
+struct DoubleSum {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+struct IntSum {
+  __device__ int operator()(int a, int b) const { return a + b; }
+};
+struct FloatMax {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// 1 / sqrt(mean(x^2) + eps) from a row's sum of squares (in double, as model/ops.h rms_rstd).
+__device__ __forceinline__ float rstd_from_sum(double ss, int k, float eps) {
+  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+}
+// x * rstd * w, left to right: RMSNorm's output (rmsnorm_rows) and the quantiser's normed value.
+__device__ __forceinline__ float normed(float x, float rstd, float w) { return x * rstd * w; }
+// s_x = 127 / max(amax, 1e-5) and a code round(u * s) clamped to int8 (rmsnorm_quantize_ref, u = normed).
+__device__ __forceinline__ float quant_scale(float amax) { return 127.0f / fmaxf(amax, 1e-5f); }
+__device__ __forceinline__ int quant_code(float u, float s) {
+  return static_cast<int>(fminf(fmaxf(roundf(u * s), -128.0f), 127.0f));
+}
+// QuantTarget::dequantized: q / s_x rounded to bf16.
+__device__ __forceinline__ __nv_bfloat16 dequant_bf16(int q, float s) { return __float2bfloat16_rn(static_cast<float>(q) / s); }
+
+enum class RowMode { Plain, Gated, GatedStep, Glu };
+
+struct RowArgs {
+  float* x = nullptr;          // Plain: x (updated when add is set); Gated, GatedStep: g; Glu: gv
+  const float* add = nullptr;  // Plain: the residual
+  const float* h = nullptr;    // Gated: the MLGRU states
+  int64_t ld = 0;
+  const float* w_pre = nullptr;  // Plain: the pre-norm weights (optional); Gated, GatedStep: g_norm
+  float eps = 0;
+  int k = 0;
+  int64_t q_stride = 0;
+  QuantTarget t[kMaxQuantTargets] = {};
+  // GatedStep: the MLGRU's i and f rows (at ld), its lower bounds (or null), and the states, row t's
+  // at states + slots[t] * slot_stride (slots null: t * slot_stride).
+  const float* i = nullptr;
+  const float* f = nullptr;
+  const float* lb = nullptr;
+  float* states = nullptr;
+  const int32_t* slots = nullptr;
+  int64_t slot_stride = 0;
+  RowKeep keep = {};
+};
+
+}  // namespace mmfree::cuda

@@ -1,0 +1,271 @@
+#include "backend/cuda/row_kernel_many.cuh"
+
+#include "backend/cuda/launch.cuh"
+
+namespace mmfree::cuda {
+namespace {
+
+// With rows enough to fill the GPU, the pass is bound by memory, and elementwise.cu's row kernel
+// (a block per row, m in shared memory, a barrier per reduction) kept too few bytes in flight:
+// 1 TB/s on the H200 at 16,384 rows of 1024. Here a row's W warps hold its values in registers
+// (kChunks 16-byte chunks a thread: rows up to 1024 W), load them all before the first reduction,
+// and reduce by shuffles (W > 1: and one named barrier of the row's warps per reduction).
+constexpr int kThreads = 256;  // a block: 8 warps, 8 / W rows
+constexpr int kChunks = 8;
+constexpr int kRowValues = 32 * 4 * kChunks;  // a warp's share of a row
+constexpr int kMaxWarpsPerRow = kThreads / 32;
+
+__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+}
+// Weights: read-only for the whole kernel, shared by every row of the launch.
+__device__ __forceinline__ void load4_weights(const float* p, float (&v)[4]) {
+  const float4 q = __ldg(reinterpret_cast<const float4*>(p));
+  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+}
+__device__ __forceinline__ void store4(float* p, const float (&v)[4]) {
+  *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+
+// Every thread of the row's W warps gets op over their v[j], j < N. In a warp by a butterfly of
+// shuffles, after which every lane holds the same value (op is commutative, so both lanes of a pair
+// compute the same bits); then (W > 1) warps 0..W-1 of the row in that order, through scratch
+// (kMaxWarpsPerRow * N values, one call per scratch array and kernel).
+template <int W, int N, class T, class Op>
+__device__ __forceinline__ void row_reduce(T (&v)[N], Op op, T* scratch) {
+#pragma unroll
+  for (int j = 0; j < N; ++j)
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v[j] = op(v[j], __shfl_xor_sync(0xffffffffu, v[j], o));
+  if constexpr (W > 1) {
+    const int warp = threadIdx.x / 32, first = warp / W * W;
+    if (threadIdx.x % 32 == 0)
+#pragma unroll
+      for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
+    asm volatile("bar.sync %0, %1;" ::"r"(1 + warp / W), "r"(32 * W) : "memory");  // the row's warps only
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+      T r = scratch[first * N + j];
+#pragma unroll
+      for (int w = 1; w < W; ++w) r = op(r, scratch[(first + w) * N + j]);
+      v[j] = r;
+    }
+  }
+}
+
+template <int W>
+__device__ __forceinline__ double row_sum(double partial, double* scratch) {
+  double v[1] = {partial};
+  row_reduce<W>(v, DoubleSum{}, scratch);
+  return v[0];
+}
+
+// The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on the
+// row's values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
+template <RowMode M, int N, int W>  // N: the number of targets; W: warps per row
+__global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n) {
+  constexpr int T = 32 * W;
+  __shared__ double pre_scratch[kMaxWarpsPerRow], ss_scratch[kMaxWarpsPerRow];
+  __shared__ float max_scratch[kMaxWarpsPerRow * N];
+  __shared__ int sum_scratch[kMaxWarpsPerRow * N];
+  const int t = threadIdx.x % T;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (kThreads / T) + threadIdx.x / T;
+  pdl_allow_next();
+  pdl_wait();
+  if (row >= n) return;  // the row's warps together: no barrier waits for them
+  const int k = a.k, chunks = k / 4;
+  auto live = [&](int j) { return j * T + t < chunks; };
+  auto col = [&](int j) { return 4 * (j * T + t); };
+  float m[kChunks][4];
+  double ss = 0;  // the sum of squares of m, this thread's part
+  auto add_squares = [&](const float (&v)[4]) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[e]) * v[e];
+  };
+  float* __restrict__ x = a.x + row * a.ld;
+
+  if constexpr (M == RowMode::Plain) {
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) load4(x + col(j), m[j]);
+    if (a.add) {
+      const float* __restrict__ add = a.add + row * a.ld;
+      float r[kChunks][4];
+#pragma unroll
+      for (int j = 0; j < kChunks; ++j)
+        if (live(j)) load4(add + col(j), r[j]);
+#pragma unroll
+      for (int j = 0; j < kChunks; ++j)
+        if (live(j)) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) m[j][e] = m[j][e] + r[j][e];
+          store4(x + col(j), m[j]);
+        }
+    }
+    if (a.keep.x)
+#pragma unroll
+      for (int j = 0; j < kChunks; ++j)
+        if (live(j)) store4(a.keep.x + row * k + col(j), m[j]);
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) add_squares(m[j]);
+    if (a.w_pre) {  // m = RMSNorm(x) * w_pre (rmsnorm_rows)
+      const float rstd = rstd_from_sum(row_sum<W>(ss, pre_scratch), k, a.eps);
+      ss = 0;
+#pragma unroll
+      for (int j = 0; j < kChunks; ++j)
+        if (live(j)) {
+          float w[4];
+          load4_weights(a.w_pre + col(j), w);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) m[j][e] = normed(m[j][e], rstd, w[e]);
+          add_squares(m[j]);
+        }
+    }
+  } else if constexpr (M == RowMode::Gated) {  // m = silu(h) * (RMSNorm(g) * w_g), g in x
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        load4(x + col(j), m[j]);
+        add_squares(m[j]);
+      }
+    const float rstd = rstd_from_sum(row_sum<W>(ss, pre_scratch), k, a.eps);
+    ss = 0;
+    const float* __restrict__ h = a.h + row * a.ld;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float hv[4], w[4];
+        load4(h + col(j), hv);
+        load4_weights(a.w_pre + col(j), w);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) m[j][e] = silu_f(hv[e]) * normed(m[j][e], rstd, w[e]);
+        add_squares(m[j]);
+      }
+  } else {
+    static_assert(M == RowMode::Glu, "GatedStep (decode) stays on elementwise.cu's row kernel");
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float v[4];
+        load4(x + col(j), m[j]);
+        load4(x + k + col(j), v);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) m[j][e] = silu_f(m[j][e]) * v[e];
+        add_squares(m[j]);
+      }
+  }
+
+  if (a.keep.m)
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) store4(a.keep.m + row * k + col(j), m[j]);
+  // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1).
+  const float rstd = rstd_from_sum(row_sum<W>(ss, ss_scratch), k, 1e-6f);
+  float amax[N];
+  int sum[N];
+#pragma unroll
+  for (int u = 0; u < N; ++u) {
+    amax[u] = 0;
+    sum[u] = 0;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float w[4];
+        load4_weights(a.t[u].w_norm + col(j), w);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) amax[u] = fmaxf(amax[u], fabsf(normed(m[j][e], rstd, w[e])));
+      }
+  }
+  row_reduce<W>(amax, FloatMax{}, max_scratch);
+#pragma unroll
+  for (int u = 0; u < N; ++u) {
+    const float s = quant_scale(amax[u]);
+    int8_t* __restrict__ q = a.t[u].q + row * a.q_stride;
+    __nv_bfloat16* __restrict__ dq = a.t[u].dequantized ? a.t[u].dequantized + row * k : nullptr;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+      if (live(j)) {
+        float w[4];
+        load4_weights(a.t[u].w_norm + col(j), w);
+        int c[4];
+        uint32_t packed = 0;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          c[e] = quant_code(normed(m[j][e], rstd, w[e]), s);
+          sum[u] += c[e];
+          packed |= (static_cast<uint32_t>(c[e]) & 0xffu) << (8 * e);
+        }
+        *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
+        if (dq) {
+          alignas(8) const __nv_bfloat162 d[2] = {__halves2bfloat162(dequant_bf16(c[0], s), dequant_bf16(c[1], s)),
+                                                  __halves2bfloat162(dequant_bf16(c[2], s), dequant_bf16(c[3], s))};
+          *reinterpret_cast<uint2*>(dq + col(j)) = *reinterpret_cast<const uint2*>(d);
+        }
+      }
+    for (int64_t p = chunks + t; p < a.q_stride / 4; p += T) reinterpret_cast<uint32_t*>(q)[p] = 0;  // the padding
+  }
+  row_reduce<W>(sum, IntSum{}, sum_scratch);
+  if (t == 0)
+#pragma unroll
+    for (int u = 0; u < N; ++u) {
+      a.t[u].scale[row] = quant_scale(amax[u]);
+      a.t[u].sums[row] = sum[u];
+    }
+}
+
+template <RowMode M, int N, int W>
+void launch(const RowArgs& a, int64_t n, cudaStream_t s) {
+  constexpr int rows = kThreads / (32 * W);
+  launch_pdl("many-row quantising kernel", many_rows_kernel<M, N, W>, dim3(static_cast<unsigned>((n + rows - 1) / rows)),
+             dim3(kThreads), 0, s, a, n);
+}
+
+// The fewest warps per row (a power of two) whose registers hold the row.
+template <RowMode M, int N>
+void launch_for_width(const RowArgs& a, int64_t n, cudaStream_t s) {
+  const int warps = (a.k + kRowValues - 1) / kRowValues;
+  if (warps <= 1) launch<M, N, 1>(a, n, s);
+  else if (warps <= 2) launch<M, N, 2>(a, n, s);
+  else if (warps <= 4) launch<M, N, 4>(a, n, s);
+  else launch<M, N, 8>(a, n, s);
+}
+
+template <RowMode M>
+void launch_for_targets(int targets, const RowArgs& a, int64_t n, cudaStream_t s) {
+  switch (targets) {
+    case 1: launch_for_width<M, 1>(a, n, s); break;
+    case 2: launch_for_width<M, 2>(a, n, s); break;
+    case 3: launch_for_width<M, 3>(a, n, s); break;
+    default: launch_for_width<M, 4>(a, n, s); break;
+  }
+}
+
+bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// Every row, weight and output that the kernel reads or writes 16 bytes at a time (8 for dequantized).
+bool vector_aligned(RowMode mode, int targets, const RowArgs& a) {
+  bool ok = a.k % 4 == 0 && a.ld % 4 == 0 && a.q_stride % 16 == 0 && aligned(a.x, 16) && aligned(a.add, 16) &&
+            aligned(a.w_pre, 16) && aligned(a.keep.m, 16) && aligned(a.keep.x, 16);
+  if (mode == RowMode::Gated) ok = ok && aligned(a.h, 16);
+  for (int u = 0; u < targets; ++u)
+    ok = ok && aligned(a.t[u].w_norm, 16) && aligned(a.t[u].q, 16) && aligned(a.t[u].dequantized, 8);
+  return ok;
+}
+
+}  // namespace
+
+bool quantize_many_rows(RowMode mode, int targets, const RowArgs& a, int64_t n, cudaStream_t s) {
+  if (mode == RowMode::GatedStep || targets < 1 || targets > kMaxQuantTargets || a.k > kMaxWarpsPerRow * kRowValues ||
+      !vector_aligned(mode, targets, a))
+    return false;
+  switch (mode) {
+    case RowMode::Plain: launch_for_targets<RowMode::Plain>(targets, a, n, s); break;
+    case RowMode::Gated: launch_for_targets<RowMode::Gated>(targets, a, n, s); break;
+    default: launch_for_targets<RowMode::Glu>(targets, a, n, s); break;
+  }
+  return true;
+}
+
+}  // namespace mmfree::cuda
