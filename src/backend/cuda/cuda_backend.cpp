@@ -146,12 +146,14 @@ class CudaBackend : public Backend {
     if (trainable && trainable->identity) return identity_bitlinear(calls, in, n);
     const int64_t k = calls[0].w->cols;
     if (n > rows_ || k > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
+    // Rows of q as long as this input needs (the scratch holds the widest): no padding written past it.
+    const int64_t q_stride = cuda::padded_cols(k);
     cuda::QuantTarget targets[kMaxSharedInput];
     cuda::Product products[kMaxSharedInput];
     for (size_t j = 0; j < calls.size(); ++j) {
       Scratch& s = scratch_[j];
       targets[j] = cuda::QuantTarget{calls[j].norm, s.q.data(), s.scale.data(), s.sums.data()};
-      const cuda::DeviceActivations act{s.q.data(), q_stride_, s.sums.data(), s.scale.data(), n, k};
+      const cuda::DeviceActivations act{s.q.data(), q_stride, s.sums.data(), s.scale.data(), n, k};
       if (trainable) {
         const auto& m = static_cast<const cuda::CudaTrainableMatrix&>(*calls[j].w);
         products[j] = cuda::Product{cuda::DeviceTernary{m.mma.data(), m.rows, m.cols}, act,
@@ -166,18 +168,18 @@ class CudaBackend : public Backend {
     const std::span<const cuda::QuantTarget> t(targets, calls.size());
     cudaStream_t st = stream_.get();
     switch (in.kind) {
-      case Kind::Plain: cuda::norm_quantize(in.x, nullptr, in.ld, nullptr, in.eps, n, k, t, q_stride_, st, keep); break;
-      case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride_, st, keep); break;
-      case Kind::Gated: cuda::gated_norm_quantize(in.x, in.h, in.ld, in.w, in.eps, n, k, t, q_stride_, st, keep); break;
-      case Kind::Glu: cuda::glu_quantize(in.x, in.ld, n, k, t, q_stride_, st, keep); break;
+      case Kind::Plain: cuda::norm_quantize(in.x, nullptr, in.ld, nullptr, in.eps, n, k, t, q_stride, st, keep); break;
+      case Kind::Norm: cuda::norm_quantize(in.x, in.add, in.ld, in.w, in.eps, n, k, t, q_stride, st, keep); break;
+      case Kind::Gated: cuda::gated_norm_quantize(in.x, in.h, in.ld, in.w, in.eps, n, k, t, q_stride, st, keep); break;
+      case Kind::Glu: cuda::glu_quantize(in.x, in.ld, n, k, t, q_stride, st, keep); break;
       case Kind::Recurrent: {
         const MlgruScan& sc = *in.scan;
         if (sc.T == 1) {  // decode: the step and the gate in one launch, on the states where they lie
           cuda::mlgru_step_gated_quantize(sc.i, sc.f_lin, sc.lb, sc.states, sc.slots, sc.slot_stride, in.x, in.ld, in.w,
-                                          in.eps, n, k, t, q_stride_, st);
+                                          in.eps, n, k, t, q_stride, st);
         } else {
           mlgru_scan(sc);
-          cuda::gated_norm_quantize(in.x, sc.h_out, in.ld, in.w, in.eps, n, k, t, q_stride_, st);
+          cuda::gated_norm_quantize(in.x, sc.h_out, in.ld, in.w, in.eps, n, k, t, q_stride, st);
         }
         break;
       }
@@ -189,9 +191,10 @@ class CudaBackend : public Backend {
     const auto& m = static_cast<const CudaMatrix&>(w);
     if (n > rows_ || m.cols > cols_) throw Error("internal: cuda backend scratch too small (reserve)");
     Scratch& s = scratch_[0];
-    cuda::pad_rows(q, n, m.cols, q_stride_, s.q.data(), s.sums.data(), stream_.get());
+    const int64_t q_stride = cuda::padded_cols(m.cols);
+    cuda::pad_rows(q, n, m.cols, q_stride, s.q.data(), s.sums.data(), stream_.get());
     const cuda::Product p{cuda::DeviceTernary{m.codes.data(), m.rows, m.cols},
-                          cuda::DeviceActivations{s.q.data(), q_stride_, s.sums.data(), nullptr, n, m.cols},
+                          cuda::DeviceActivations{s.q.data(), q_stride, s.sums.data(), nullptr, n, m.cols},
                           cuda::ProductOut{acc, nullptr, m.rows, 1.0f}};
     cuda::ternary_product({&p, 1}, stream_.get());
   }
@@ -340,9 +343,8 @@ class CudaBackend : public Backend {
     graphs_.clear();        // nor a recording name it
     rows_ = std::max(rows, rows_);
     cols_ = std::max(max_cols, cols_);
-    q_stride_ = cuda::padded_cols(cols_);
     for (Scratch& s : scratch_) {
-      s.q = cuda::DeviceBuffer<int8_t>(rows_ * q_stride_);
+      s.q = cuda::DeviceBuffer<int8_t>(rows_ * cuda::padded_cols(cols_));
       s.scale = cuda::DeviceBuffer<float>(rows_);
       s.sums = cuda::DeviceBuffer<int32_t>(rows_);
     }
@@ -360,7 +362,7 @@ class CudaBackend : public Backend {
   static constexpr size_t kMaxGraphs = 64;
 
   struct Scratch {
-    cuda::DeviceBuffer<int8_t> q;  // [rows][q_stride]
+    cuda::DeviceBuffer<int8_t> q;  // [rows][padded_cols(k)] for an input of k columns
     cuda::DeviceBuffer<float> scale;
     cuda::DeviceBuffer<int32_t> sums;
   };
@@ -375,7 +377,7 @@ class CudaBackend : public Backend {
   cuda::DeviceBuffer<TokenChoice> select_out_;
   std::vector<cuda::DeviceChoiceRow> how_host_;
   std::vector<int32_t> ids_host_;
-  int64_t rows_ = 0, cols_ = 0, q_stride_ = 0;
+  int64_t rows_ = 0, cols_ = 0;
   struct KeyHash {
     size_t operator()(const RecordingKey& k) const noexcept {
       return std::hash<uint64_t>{}(k.workspace * 0x9e3779b97f4a7c15ull ^ k.states * 0xc2b2ae3d27d4eb4full ^

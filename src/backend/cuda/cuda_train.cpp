@@ -106,14 +106,13 @@ void CudaTrainer::reserve_training(int64_t rows, int64_t max_cols) {
   rows_ = std::max(rows, rows_);
   cols_ = std::max(max_cols, cols_);
   if (rows_ > INT64_MAX / std::max<int64_t>(padded_cols(cols_), 1)) throw Error("cuda: training scratch size overflows");
-  q_stride_ = padded_cols(cols_);
   const int64_t size = rows_ * cols_;
   du_ = DeviceBuffer<float>(size);
   if (gemm_ == BackwardGemm::Bf16)
     xq16_ = DeviceBuffer<__nv_bfloat16>(size);
   else
     xq_ = DeviceBuffer<float>(size);
-  q_ = DeviceBuffer<int8_t>(rows_ * q_stride_);
+  q_ = DeviceBuffer<int8_t>(rows_ * padded_cols(cols_));
   s_x_ = DeviceBuffer<float>(rows_);
   rstd_ = DeviceBuffer<float>(rows_);
   sums_ = DeviceBuffer<int32_t>(rows_);
@@ -158,7 +157,7 @@ BitLinearInput CudaTrainer::form_input(const BitLinearInput& in, int64_t cols, i
 
 void CudaTrainer::quantize(const float* m, const float* w, int64_t n, int64_t k, __nv_bfloat16* dequantized) {
   const QuantTarget t{w, q_.data(), s_x_.data(), sums_.data(), dequantized};
-  norm_quantize(const_cast<float*>(m), nullptr, k, nullptr, kBitLinearEps, n, k, {&t, 1}, q_stride_, s_);  // m is only read
+  norm_quantize(const_cast<float*>(m), nullptr, k, nullptr, kBitLinearEps, n, k, {&t, 1}, padded_cols(k), s_);  // m is only read
 }
 
 void CudaTrainer::identity_products(std::span<const BitLinearCall> calls, const float* m, int64_t n) {
@@ -180,7 +179,7 @@ void CudaTrainer::dequantized_input(const float* m, const float* w, int64_t n, i
   }
   if (bf16) return quantize(m, w, n, k, xq16_.data());  // q / s_x in bf16 from the quantising pass itself
   quantize(m, w, n, k);
-  dequantize_rows(q_.data(), q_stride_, s_x_.data(), n, k, xq_.data(), s_);
+  dequantize_rows(q_.data(), padded_cols(k), s_x_.data(), n, k, xq_.data(), s_);
 }
 
 void CudaTrainer::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const void* a,

@@ -85,7 +85,7 @@ class CudaTrainer {
   BackwardGemm gemm_;
   cublasHandle_t blas_ = nullptr;  // made at the first GEMM
   DeviceBuffer<uint8_t> blas_workspace_;
-  int64_t rows_ = 0, cols_ = 0, q_stride_ = 0;
+  int64_t rows_ = 0, cols_ = 0;
   // Scratch sized by reserve_training, or grown at first use (each once per shape).
   DeviceBuffer<float> xq_, du_, m_, s_x_, rstd_, parts_, scan_;
   DeviceBuffer<__nv_bfloat16> xq16_, dy16_;
