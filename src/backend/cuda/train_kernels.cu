@@ -561,7 +561,7 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n
   if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
   // Rows of up to 8 warps' registers (the 2.7B model's GLU has 6912 columns), read 16 bytes at a time.
   if (k <= kMaxRowWarps * kWarpRowValues && k % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(dy) &&
-      aligned16(dx)) {
+      aligned16(dx) && aligned16(partial)) {
     const int ki = static_cast<int>(k), warps = (ki + kWarpRowValues - 1) / kWarpRowValues;
     if (warps <= 1) launch_rmsnorm_back_rows<1>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
     else if (warps <= 2) launch_rmsnorm_back_rows<2>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
