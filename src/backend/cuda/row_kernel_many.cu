@@ -1,6 +1,7 @@
 #include "backend/cuda/row_kernel_many.cuh"
 
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/row_warps.cuh"
 
 namespace mmfree::cuda {
 namespace {
@@ -14,45 +15,6 @@ constexpr int kThreads = 256;  // a block: 8 warps, 8 / W rows
 constexpr int kChunks = 8;
 constexpr int kRowValues = 32 * 4 * kChunks;  // a warp's share of a row
 constexpr int kMaxWarpsPerRow = kThreads / 32;
-
-__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
-  const float4 q = *reinterpret_cast<const float4*>(p);
-  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-}
-// Weights: read-only for the whole kernel, shared by every row of the launch.
-__device__ __forceinline__ void load4_weights(const float* p, float (&v)[4]) {
-  const float4 q = __ldg(reinterpret_cast<const float4*>(p));
-  v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-}
-__device__ __forceinline__ void store4(float* p, const float (&v)[4]) {
-  *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
-}
-
-// Every thread of the row's W warps gets op over their v[j], j < N. In a warp by a butterfly of
-// shuffles, after which every lane holds the same value (op is commutative, so both lanes of a pair
-// compute the same bits); then (W > 1) warps 0..W-1 of the row in that order, through scratch
-// (kMaxWarpsPerRow * N values, one call per scratch array and kernel).
-template <int W, int N, class T, class Op>
-__device__ __forceinline__ void row_reduce(T (&v)[N], Op op, T* scratch) {
-#pragma unroll
-  for (int j = 0; j < N; ++j)
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v[j] = op(v[j], __shfl_xor_sync(0xffffffffu, v[j], o));
-  if constexpr (W > 1) {
-    const int warp = threadIdx.x / 32, first = warp / W * W;
-    if (threadIdx.x % 32 == 0)
-#pragma unroll
-      for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
-    asm volatile("bar.sync %0, %1;" ::"r"(1 + warp / W), "r"(32 * W) : "memory");  // the row's warps only
-#pragma unroll
-    for (int j = 0; j < N; ++j) {
-      T r = scratch[first * N + j];
-#pragma unroll
-      for (int w = 1; w < W; ++w) r = op(r, scratch[(first + w) * N + j]);
-      v[j] = r;
-    }
-  }
-}
 
 template <int W>
 __device__ __forceinline__ double row_sum(double partial, double* scratch) {

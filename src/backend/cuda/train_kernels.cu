@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backend/cuda/mma_layout.h"
+#include "backend/cuda/row_warps.cuh"
 #include "backend/cuda/runtime.h"
 #include "util/error.h"
 
@@ -204,51 +205,98 @@ __global__ void rmsnorm_dw_parts_kernel(const float* x, const float* dy, const f
   partial[blockIdx.y * k + i] = acc;
 }
 
-// The fused rmsnorm_backward of kPartRows rows per block (one pass over x and dy): per row, dx as
-// rmsnorm_dx_kernel computes it; over the block's rows, in order, each column's dw term summed into
-// partial[block][i]. Column c = threadIdx.x + j * kThreads of each row stays in thread registers.
-template <int PER>
-__global__ void __launch_bounds__(kThreads) rmsnorm_back_kernel(const float* x, const float* w, const float* dy, int64_t n,
-                                                                int64_t k, float eps, float* dx, bool accumulate,
-                                                                float* partial) {
-  __shared__ double scratch[33];
-  float wv[PER], dw[PER], xv[PER], dv[PER];
-#pragma unroll
-  for (int j = 0; j < PER; ++j) {
-    const int64_t c = threadIdx.x + j * kThreads;
-    wv[j] = c < k ? w[c] : 0.0f;
-    dw[j] = 0;
-  }
+// rmsnorm_backward for rows of up to W * kWarpRowValues columns (k % 4 == 0, rows 16-byte aligned),
+// a row to W warps. A block owns kPartRows consecutive rows; its G = 8 / W groups of W warps take
+// rows g, g + G, ... in order, a row's x and dy held in registers (16-byte loads) across its two
+// sums, which are shuffles (and a named barrier of the row's warps per sum when W > 1), not block
+// barriers. Thread t of a group has columns 4 (t + j 32 W) .. +3, and sums their dw terms over its
+// group's rows in row order; the G groups' sums are then added in group order into partial[block].
+// Each element's float operations are rmsnorm_backward_range's; its sums are ordered otherwise: the
+// double sums of squares and of the dot by thread, butterfly, then the row's warps; the float dw
+// terms of a part by group, then over the groups (the host adds them in row order).
+constexpr int kRowChunks = 8;                         // 16-byte chunks of x (and of dy, and of dw) a thread
+constexpr int kWarpRowValues = 32 * 4 * kRowChunks;  // a warp's share of a row: 1024 columns
+constexpr int kMaxRowWarps = kThreads / 32;
+
+template <int W>
+__global__ void __launch_bounds__(kThreads, 2)
+    rmsnorm_back_rows_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ dy,
+                             int64_t n, int k, float eps, float* __restrict__ dx, bool accumulate,
+                             float* __restrict__ partial) {
+  constexpr int T = 32 * W, G = kThreads / T;
+  extern __shared__ float group_dw[];  // [G][k] when G > 1
+  // Two arrays: a warp writes one only after the row's barrier on the other, by which every warp of
+  // the row has read it (row_reduce).
+  __shared__ double ss_scratch[kMaxRowWarps], dot_scratch[kMaxRowWarps];
+  const int t = threadIdx.x % T, g = threadIdx.x / T;
+  auto live = [&](int j) { return 4 * (j * T + t) < k; };
+  auto col = [&](int j) { return 4 * (j * T + t); };
+  float dw[kRowChunks][4] = {};
   const int64_t t1 = min(n, (blockIdx.x + int64_t{1}) * kPartRows);
-  for (int64_t t = blockIdx.x * kPartRows; t < t1; ++t) {
-    double ss = 0;
+  for (int64_t r = blockIdx.x * kPartRows + g; r < t1; r += G) {
+    const float *xr = x + r * k, *dyr = dy + r * k;
+    float* dxr = dx + r * k;
+    float xv[kRowChunks][4], dv[kRowChunks][4];
 #pragma unroll
-    for (int j = 0; j < PER; ++j) {
-      const int64_t c = threadIdx.x + j * kThreads;
-      xv[j] = c < k ? x[t * k + c] : 0.0f;
-      dv[j] = c < k ? dy[t * k + c] : 0.0f;
-      ss += static_cast<double>(xv[j]) * xv[j];
-    }
-    ss = block_all(ss, Add{}, scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
-    double dot = 0;
+    for (int j = 0; j < kRowChunks; ++j)
+      if (live(j)) {
+        load4(xr + col(j), xv[j]);
+        load4(dyr + col(j), dv[j]);
+      }
+    double sum[1] = {0};
 #pragma unroll
-    for (int j = 0; j < PER; ++j) dot += static_cast<double>(xv[j] * rstd) * wv[j] * dv[j];
-    dot = block_all(dot, Add{}, scratch);
-    const float cf = static_cast<float>(dot / static_cast<double>(k));
+    for (int j = 0; j < kRowChunks; ++j)
+      if (live(j))
 #pragma unroll
-    for (int j = 0; j < PER; ++j) {
-      const int64_t c = threadIdx.x + j * kThreads;
-      if (c >= k) continue;
-      const float g = (wv[j] * dv[j] - xv[j] * rstd * cf) * rstd;
-      dx[t * k + c] = accumulate ? dx[t * k + c] + g : g;
-      dw[j] += dv[j] * (xv[j] * rstd);
-    }
+        for (int e = 0; e < 4; ++e) sum[0] += static_cast<double>(xv[j][e]) * xv[j][e];
+    row_reduce<W>(sum, Add{}, ss_scratch);
+    const float rstd = 1.0f / sqrtf(static_cast<float>(sum[0] / static_cast<double>(k)) + eps);
+    sum[0] = 0;  // the sum of xhat * w * dy
+#pragma unroll
+    for (int j = 0; j < kRowChunks; ++j)
+      if (live(j)) {
+        float wv[4];
+        load4_weights(w + col(j), wv);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) sum[0] += static_cast<double>(xv[j][e] * rstd) * wv[e] * dv[j][e];
+      }
+    row_reduce<W>(sum, Add{}, dot_scratch);
+    const float cf = static_cast<float>(sum[0] / static_cast<double>(k));
+#pragma unroll
+    for (int j = 0; j < kRowChunks; ++j)
+      if (live(j)) {
+        float wv[4], gv[4];
+        load4_weights(w + col(j), wv);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          gv[e] = (wv[e] * dv[j][e] - xv[j][e] * rstd * cf) * rstd;
+          dw[j][e] += dv[j][e] * (xv[j][e] * rstd);
+        }
+        if (accumulate) {
+          float old[4];
+          load4(dxr + col(j), old);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) gv[e] = old[e] + gv[e];
+        }
+        store4(dxr + col(j), gv);
+      }
   }
+  float* out = partial + blockIdx.x * int64_t{k};
+  if constexpr (G == 1) {
 #pragma unroll
-  for (int j = 0; j < PER; ++j) {
-    const int64_t c = threadIdx.x + j * kThreads;
-    if (c < k) partial[blockIdx.x * k + c] = dw[j];
+    for (int j = 0; j < kRowChunks; ++j)
+      if (live(j)) store4(out + col(j), dw[j]);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kRowChunks; ++j)
+      if (live(j)) store4(group_dw + g * k + col(j), dw[j]);
+    __syncthreads();
+    for (int c = threadIdx.x; c < k; c += kThreads) {
+      float acc = group_dw[c];
+#pragma unroll
+      for (int h = 1; h < G; ++h) acc += group_dw[h * k + c];
+      out[c] = acc;
+    }
   }
 }
 
@@ -495,28 +543,34 @@ void add_parts(const float* partial, int64_t parts, int64_t k, float* out, cudaS
   check_launch("add_parts_kernel");
 }
 
-template <int PER>
-void launch_rmsnorm_back(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
-                         bool accumulate, float* partial, cudaStream_t s) {
-  rmsnorm_back_kernel<PER><<<static_cast<unsigned>(row_parts(n)), kThreads, 0, s>>>(x, w, dy, n, k, eps, dx, accumulate,
-                                                                                   partial);
-  check_launch("rmsnorm_back_kernel");
+template <int W>
+void launch_rmsnorm_back_rows(const float* x, const float* w, const float* dy, int64_t n, int k, float eps, float* dx,
+                              bool accumulate, float* partial, cudaStream_t s) {
+  constexpr int groups = kThreads / (32 * W);
+  const size_t shared = groups > 1 ? sizeof(float) * groups * k : 0;  // at most 32 KiB
+  rmsnorm_back_rows_kernel<W><<<static_cast<unsigned>(row_parts(n)), kThreads, shared, s>>>(x, w, dy, n, k, eps, dx,
+                                                                                           accumulate, partial);
+  check_launch("rmsnorm_back_rows_kernel");
 }
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s) {
   if (n <= 0) return;
   if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
-  // Rows of up to 28 * kThreads = 7168 columns (the 2.7B model's GLU has 6912) in registers, one pass.
-  if (k <= 28 * kThreads) {
-    if (k <= 4 * kThreads) launch_rmsnorm_back<4>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
-    else if (k <= 8 * kThreads) launch_rmsnorm_back<8>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
-    else if (k <= 12 * kThreads) launch_rmsnorm_back<12>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
-    else if (k <= 24 * kThreads) launch_rmsnorm_back<24>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
-    else launch_rmsnorm_back<28>(x, w, dy, n, k, eps, dx, accumulate, partial, s);
+  // Rows of up to 8 warps' registers (the 2.7B model's GLU has 6912 columns), read 16 bytes at a time.
+  if (k <= kMaxRowWarps * kWarpRowValues && k % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(dy) &&
+      aligned16(dx) && aligned16(partial)) {
+    const int ki = static_cast<int>(k), warps = (ki + kWarpRowValues - 1) / kWarpRowValues;
+    if (warps <= 1) launch_rmsnorm_back_rows<1>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
+    else if (warps <= 2) launch_rmsnorm_back_rows<2>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
+    else if (warps <= 4) launch_rmsnorm_back_rows<4>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
+    else launch_rmsnorm_back_rows<8>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
     add_parts(partial, row_parts(n), k, dw, s);
     return;
   }
+  // Other rows: dx a row per block, then dw's parts from the kept rstd.
   rmsnorm_dx_kernel<<<rows_grid(n), kThreads, 0, s>>>(x, w, dy, k, eps, dx, accumulate, rstd);
   check_launch("rmsnorm_dx_kernel");
   const int64_t parts = row_parts(n);
