@@ -138,5 +138,36 @@ TEST_F(CudaModel, Wide370MLayersMatchCpuAtShallowDepth) {
   }
 }
 
+// Decode steps whose choices are selected on the device (Model::forward_select) against the same
+// steps' logits read back and selected on the host: the same ids and values, for three sequences
+// with their own penalties, temperatures and k, over a prefill and 6 decode steps.
+TEST_F(CudaModel, ChoicesSelectedOnTheDeviceEqualTheHosts) {
+  const auto m = Model::load(test::tiny_a(), DeviceOptions{.device = "cuda", .threads = 0, .isa = ""});
+  const int64_t V = m->config().vocab_size, B = 3, T = 4, k = 40;
+  StatePool sel_st(*m, B), full_st(*m, B);
+  Workspace sel_ws(*m, B * T), full_ws(*m, B * T);
+  std::vector<int64_t> tokens;
+  for (int64_t i = 0; i < B * T; ++i) tokens.push_back((i * 37 + 5) % V);
+  const std::vector<int32_t> slots = {2, 0, 1}, pen0 = {3, 5, 8}, pen2 = {1, 2};
+  const std::vector<ChoiceRow> how = {{pen0, 1.3f, 0.8f}, {{}, 1.0f, 0.0f}, {pen2, 1.1f, 1.7f}};
+  std::vector<TokenChoice> got(static_cast<size_t>(B * k)), want(static_cast<size_t>(k)), scratch;
+  std::vector<float> logits(static_cast<size_t>(B * V));
+  int64_t steps = 0, compared = 0;
+  for (int64_t t = T; steps < 7; t = 1, ++steps) {
+    m->forward_select(tokens.data(), B, t, slots, sel_st, sel_ws, how, k, got.data());
+    m->forward(tokens.data(), B, t, slots, full_st, full_ws, logits.data(), false);
+    for (int64_t b = 0; b < B; ++b) {
+      select_top_host(logits.data() + b * V, V, how[static_cast<size_t>(b)], k, want.data(), scratch);
+      for (int64_t i = 0; i < k; ++i, ++compared) {
+        const TokenChoice& g = got[static_cast<size_t>(b * k + i)];
+        ASSERT_EQ(g.id, want[static_cast<size_t>(i)].id) << "step " << steps << ", sequence " << b << ", choice " << i;
+        ASSERT_TRUE(g.logit == want[static_cast<size_t>(i)].logit) << "step " << steps << ", sequence " << b;
+      }
+      tokens[static_cast<size_t>(b)] = got[static_cast<size_t>(b * k)].id;
+    }
+  }
+  EXPECT_EQ(compared, 7 * B * k);
+}
+
 }  // namespace
 }  // namespace mmfree
