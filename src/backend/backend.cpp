@@ -60,7 +60,6 @@ std::vector<std::string> describe_backends() {
 
 namespace mmfree {
 
-// Training ops of a backend that does not train yet.
 void Backend::select_top(const float* logits, int64_t V, std::span<const ChoiceRow> how, int64_t k, TokenChoice* out) {
   const auto rows = static_cast<int64_t>(how.size());
   std::vector<float> host;
@@ -75,6 +74,7 @@ void Backend::select_top(const float* logits, int64_t V, std::span<const ChoiceR
   for (int64_t r = 0; r < rows; ++r) select_top_host(l + r * V, V, how[static_cast<size_t>(r)], k, out + r * n, scratch);
 }
 
+// Training ops of a backend that does not train yet.
 void Backend::not_trained() const { throw Error("--device " + name() + ": training is not implemented on this backend yet"); }
 std::unique_ptr<BackendMatrix> Backend::trainable_matrix(int64_t, int64_t, bool) { not_trained(); }
 void Backend::ternarize(BackendMatrix&, const float*) { not_trained(); }

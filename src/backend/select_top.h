@@ -22,6 +22,9 @@ struct ChoiceRow {
   float temperature = 0;  // 0: no division (greedy)
 };
 
+// Throws Error unless every penalised id of `how` lies in [0, V).
+void check_penalised(const ChoiceRow& how, int64_t V);
+
 // Writes the min(k, V) most likely of logits [V] to out. scratch is resized to V (once: reuse it).
 void select_top_host(const float* logits, int64_t V, const ChoiceRow& how, int64_t k, TokenChoice* out,
                      std::vector<TokenChoice>& scratch);

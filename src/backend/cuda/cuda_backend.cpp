@@ -247,17 +247,17 @@ class CudaBackend : public Backend {
     how_host_.clear();
     ids_host_.clear();
     for (const ChoiceRow& r : how) {
+      check_penalised(r, V);  // the kernel's bitmap has V bits
       how_host_.push_back({static_cast<int32_t>(ids_host_.size()), static_cast<int32_t>(r.penalised.size()), r.penalty,
                            r.temperature});
-      for (int32_t id : r.penalised) {
-        if (id < 0 || id >= V) throw Error("internal: penalised token " + std::to_string(id) + " outside the vocabulary");
-        ids_host_.push_back(id);
-      }
+      ids_host_.insert(ids_host_.end(), r.penalised.begin(), r.penalised.end());
     }
-    grow(select_how_, rows);
-    grow(select_ids_, std::max<int64_t>(1, static_cast<int64_t>(ids_host_.size())));
-    grow(select_keys_, rows * V);
-    grow(select_out_, rows * n);
+    // Scratch that only grows: decode steps allocate nothing once it is large enough (the read at
+    // the end of each call leaves no queued work on it).
+    cuda::grow(select_how_, rows);
+    cuda::grow(select_ids_, std::max<int64_t>(1, static_cast<int64_t>(ids_host_.size())));
+    cuda::grow(select_keys_, rows * V);
+    cuda::grow(select_out_, rows * n);
     cudaStream_t st = stream_.get();
     write(select_how_.data(), how_host_.data(), rows * static_cast<int64_t>(sizeof(cuda::DeviceChoiceRow)));
     if (!ids_host_.empty())
@@ -326,14 +326,6 @@ class CudaBackend : public Backend {
     }
     const BitLinearInput m = train_.form_input(in, calls[0].w->cols, n);
     train_.identity_products(calls, m.x, n);
-  }
-
-  // Scratch that only grows (decode steps allocate nothing once it is large enough).
-  template <class T>
-  void grow(cuda::DeviceBuffer<T>& b, int64_t count) {
-    if (b.size() >= count) return;
-    stream_.synchronize();  // queued work may still use the old buffer
-    b = cuda::DeviceBuffer<T>(count);
   }
 
   // The quantised inputs of up to kMaxSharedInput products of rows x max_cols.

@@ -24,12 +24,6 @@ int blas_dim(int64_t v) {
   return static_cast<int>(v);
 }
 
-// A buffer grown to at least `count` elements (its contents dropped).
-template <class T>
-void grow(DeviceBuffer<T>& b, int64_t count) {
-  if (b.size() < count) b = DeviceBuffer<T>(count);
-}
-
 }  // namespace
 
 bool is_trainable(const BackendMatrix& w) { return dynamic_cast<const CudaTrainableMatrix*>(&w) != nullptr; }

@@ -110,6 +110,13 @@ class DeviceBuffer {
   int64_t n_ = 0;
 };
 
+// b grown to at least `count` elements (reallocated, its contents dropped, when it held fewer).
+// Freeing waits for the device (cudaFree), so no queued work reads the old buffer afterwards.
+template <class T>
+void grow(DeviceBuffer<T>& b, int64_t count) {
+  if (b.size() < count) b = DeviceBuffer<T>(count);
+}
+
 // A non-blocking stream (no implicit synchronisation with the legacy default stream).
 class Stream {
  public:
