@@ -16,8 +16,9 @@ add_compile_options($<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 
 file(GLOB MMFREE_CUDA_SOURCES CONFIGURE_DEPENDS src/backend/cuda/*.cu src/backend/cuda/*.cpp)
 add_library(mmfree_cuda STATIC ${MMFREE_CUDA_SOURCES})
-# cuBLAS (shared: the GPU machines' toolkit has it) for the training GEMMs.
-target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static CUDA::cublas)
+# cuBLAS (the GPU machines' toolkit has it) for the training GEMMs: its headers (in the toolkit's
+# include folder) only; the library is opened at first use (cublas_library.h says why).
+target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static ${CMAKE_DL_LIBS})
 # The training kernels repeat the host's float operations one by one: no FMA contraction.
 set_source_files_properties(src/backend/cuda/train_kernels.cu PROPERTIES COMPILE_OPTIONS "-fmad=false")
 # make_backend (src/backend/backend.cpp) offers the CUDA backend: the two static libraries need each

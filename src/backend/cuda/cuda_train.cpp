@@ -4,6 +4,7 @@
 #include <climits>
 #include <string>
 
+#include "backend/cuda/cublas_library.h"
 #include "backend/cuda/elementwise.h"
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/train_kernels.h"
@@ -29,7 +30,7 @@ int blas_dim(int64_t v) {
 bool is_trainable(const BackendMatrix& w) { return dynamic_cast<const CudaTrainableMatrix*>(&w) != nullptr; }
 
 CudaTrainer::~CudaTrainer() {
-  if (blas_) cublasDestroy(blas_);
+  if (blas_) cublas_library().destroy(blas_);
 }
 
 std::unique_ptr<BackendMatrix> CudaTrainer::trainable_matrix(int64_t rows, int64_t cols, bool identity) {
@@ -179,19 +180,19 @@ void CudaTrainer::dequantized_input(const float* m, const float* w, int64_t n, i
 void CudaTrainer::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const void* a,
                        int64_t lda, const void* b, int64_t ldb, float beta, float* c, int64_t ldc, cudaDataType ab) {
   if (!blas_) {
-    check_blas(cublasCreate(&blas_), "create");
+    check_blas(cublas_library().create(&blas_), "create");
     // FP32 GEMMs stay FP32: the default math mode never picks TF32 unless NVIDIA_TF32_OVERRIDE says so.
-    check_blas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "set math mode");
+    check_blas(cublas_library().set_math_mode(blas_, CUBLAS_DEFAULT_MATH), "set math mode");
     // Our own workspace (what cuBLAS suggests for Hopper), so that the peak device memory counts it.
     blas_workspace_ = DeviceBuffer<uint8_t>(int64_t{32} << 20);
-    check_blas(cublasSetWorkspace(blas_, blas_workspace_.data(), static_cast<size_t>(blas_workspace_.bytes())),
+    check_blas(cublas_library().set_workspace(blas_, blas_workspace_.data(), static_cast<size_t>(blas_workspace_.bytes())),
                "set workspace");
   }
-  check_blas(cublasSetStream(blas_, s_), "set stream");
+  check_blas(cublas_library().set_stream(blas_, s_), "set stream");
   if (m == 0 || n == 0) return;
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, each row-major matrix read as
   // its column-major transpose.
-  check_blas(cublasGemmEx(blas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, blas_dim(n),
+  check_blas(cublas_library().gemm_ex(blas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, blas_dim(n),
                           blas_dim(m), blas_dim(k), &alpha, b, ab, blas_dim(ldb), a, ab, blas_dim(lda), &beta, c, CUDA_R_32F,
                           blas_dim(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
              "gemm");
