@@ -39,11 +39,10 @@ std::unique_ptr<BackendMatrix> CudaTrainer::trainable_matrix(int64_t rows, int64
   m->rows = rows;
   m->cols = cols;
   m->identity = identity;
-  if (identity || gemm_ == BackwardGemm::Fp32)
+  if (identity)
     m->w = DeviceBuffer<float>(rows * cols);
   else
-    m->w16 = DeviceBuffer<__nv_bfloat16>(rows * cols);
-  if (!identity) m->mma = DeviceBuffer<uint8_t>(mma_bytes(rows, cols));
+    m->mma = DeviceBuffer<uint8_t>(mma_bytes(rows, cols));
   // A slot in the table of scales, which grows (keeping the scales it holds) as matrices are made.
   m->scale_index = matrices_++;
   if (scales_.size() < matrices_) {
@@ -78,10 +77,7 @@ void CudaTrainer::ternarize(BackendMatrix& w, const float* latent) {
   grow(partial_, kReduceParts);
   reduce_into(latent, count, SumOf::Abs, partial_.data(), scale_sums_.data() + m.scale_index, s_);
   scale_from_abs_sum(scale_sums_.data() + m.scale_index, count, scale, s_);
-  if (m.w16.size() > 0)
-    ternary_codes(latent, m.rows, m.cols, scale, m.w16.data(), m.mma.data(), s_);
-  else
-    ternary_codes(latent, m.rows, m.cols, scale, m.w.data(), m.mma.data(), s_);
+  ternary_codes(latent, m.rows, m.cols, scale, m.mma.data(), s_);
 }
 
 float CudaTrainer::s_w(const CudaTrainableMatrix& m) {
@@ -203,17 +199,25 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
   const int64_t k = w.cols, out = w.rows;
   check_rows(b.n, k);
   const float inv_s_w = 1.0f / s_w(w);
-  if (w.w16.size() > 0) {
+  if (!w.identity && gemm_ == BackwardGemm::Bf16) {
     // bf16 operands: the codes and q are exact, dy and q / s_x rounded once; sums in float.
     dequantized_input(b.m, b.norm, b.n, k, false, true);
     grow(dy16_, b.n * out);
     to_bf16(b.dy, b.n * out, dy16_.data(), s_);
+    grow(codes16_, out * k);
+    codes_from_mma(w.mma.data(), out, k, codes16_.data(), s_);
     gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq16_.data(), k, 1.0f, b.dw, k, CUDA_R_16BF);
-    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, w.w16.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
+    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
   } else {
     dequantized_input(b.m, b.norm, b.n, k, w.identity, false);
+    const float* weights = w.w.data();
+    if (!w.identity) {
+      grow(codes_, out * k);
+      codes_from_mma(w.mma.data(), out, k, codes_.data(), s_);
+      weights = codes_.data();
+    }
     gemm(true, false, out, k, b.n, 1.0f, b.dy, out, xq_.data(), k, 1.0f, b.dw, k, CUDA_R_32F);
-    gemm(false, false, b.n, k, out, inv_s_w, b.dy, out, w.w.data(), k, 0.0f, du_.data(), k, CUDA_R_32F);
+    gemm(false, false, b.n, k, out, inv_s_w, b.dy, out, weights, k, 0.0f, du_.data(), k, CUDA_R_32F);
   }
   rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }

@@ -23,14 +23,13 @@ namespace mmfree::cuda {
 
 enum class BackwardGemm { Bf16, Fp32 };
 
-// A matrix made by trainable_matrix(): its weights [rows][cols] for the backward (ternary codes in
-// bf16 or float as the trainer's BackwardGemm says, or the latent floats for identity quantisers),
-// the codes in the mma16 layout for the forward (ternary only), and where its s_w lives.
+// A matrix made by trainable_matrix(): its ternary codes in the mma16 layout (2 bits a weight; the
+// backward forms them as a bf16 or float matrix when it needs them), or the latent floats for
+// identity quantisers, and where its s_w lives.
 struct CudaTrainableMatrix : BackendMatrix {
   bool identity = false;
-  DeviceBuffer<float> w;
-  DeviceBuffer<__nv_bfloat16> w16;
-  DeviceBuffer<uint8_t> mma;
+  DeviceBuffer<float> w;      // identity: [rows][cols]
+  DeviceBuffer<uint8_t> mma;  // ternary
   int64_t scale_index = 0;  // in the trainer's table of scales
 };
 bool is_trainable(const BackendMatrix& w);
@@ -88,7 +87,8 @@ class CudaTrainer {
   int64_t rows_ = 0, cols_ = 0;
   // Scratch sized by reserve_training, or grown at first use (each once per shape).
   DeviceBuffer<float> xq_, du_, m_, s_x_, rstd_, parts_, scan_;
-  DeviceBuffer<__nv_bfloat16> xq16_, dy16_;
+  DeviceBuffer<__nv_bfloat16> xq16_, dy16_, codes16_;
+  DeviceBuffer<float> codes_;  // a matrix's codes for the FP32 backward
   DeviceBuffer<int8_t> q_;
   DeviceBuffer<int32_t> sums_, embed_rows_;
   DeviceBuffer<uint8_t> sort_temp_;

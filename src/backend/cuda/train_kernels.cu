@@ -71,27 +71,45 @@ __global__ void scale_from_abs_sum_kernel(const double* sum, int64_t count, floa
   *s_w = 1.0f / fmaxf(mean, 1e-5f);
 }
 
-template <class Code>
-__global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t cols, const float* s_w_dev, Code* codes,
-                                     uint32_t* mma, int64_t words, int64_t units) {
+// Where the code at bits 8j + 2l of word idx of the mma16 layout (mma_layout.h) belongs: tile
+// (R, u) = idx / 128, lane = idx / 4 % 32, k-step kt = idx % 4.
+struct MmaPosition {
+  int64_t r, c;
+};
+__device__ __forceinline__ MmaPosition mma_position(int64_t idx, int64_t units, int l, int j) {
+  const int kt = static_cast<int>(idx % 4), lane = static_cast<int>(idx / 4 % 32);
+  const int64_t tile = idx / 128;
+  return {tile / units * kTileRows + lane / 4 + 8 * (l & 1), tile % units * kTileCols + 32 * (lane % 4) + 8 * kt + 4 * (l >> 1) + j};
+}
+
+__global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t cols, const float* s_w_dev, uint32_t* mma,
+                                     int64_t words, int64_t units) {
   const float s_w = *s_w_dev;
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < words; idx += int64_t{gridDim.x} * blockDim.x) {
-    // Word idx of the mma16 layout: tile (R, u) = idx / 128, lane = idx / 4 % 32, k-step kt = idx % 4.
-    const int kt = static_cast<int>(idx % 4), lane = static_cast<int>(idx / 4 % 32);
-    const int64_t tile = idx / 128, R = tile / units, u = tile % units;
-    const int g = lane / 4, tq = lane % 4;
     uint32_t word = 0;
     for (int l = 0; l < 4; ++l)
       for (int j = 0; j < 4; ++j) {
-        const int64_t r = R * kTileRows + g + 8 * (l & 1);
-        const int64_t c = u * kTileCols + 32 * tq + 8 * kt + 4 * (l >> 1) + j;
-        if (r >= rows || c >= cols) continue;  // padding: code 0
-        const float v = latent[r * cols + c] * s_w;
-        const float code = static_cast<float>(v > 0.5f) - static_cast<float>(v < -0.5f);
-        codes[r * cols + c] = static_cast<Code>(code);
-        word |= static_cast<uint32_t>(static_cast<int>(code) + 1) << (8 * j + 2 * l);
+        const MmaPosition p = mma_position(idx, units, l, j);
+        if (p.r >= rows || p.c >= cols) continue;  // padding: code 0
+        const float v = latent[p.r * cols + p.c] * s_w;
+        const int code = static_cast<int>(v > 0.5f) - static_cast<int>(v < -0.5f);
+        word |= static_cast<uint32_t>(code + 1) << (8 * j + 2 * l);
       }
     mma[idx] = word;
+  }
+}
+
+template <class Code>
+__global__ void codes_from_mma_kernel(const uint32_t* mma, int64_t rows, int64_t cols, int64_t words, int64_t units,
+                                      Code* codes) {
+  for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < words; idx += int64_t{gridDim.x} * blockDim.x) {
+    const uint32_t word = mma[idx];
+    for (int l = 0; l < 4; ++l)
+      for (int j = 0; j < 4; ++j) {
+        const MmaPosition p = mma_position(idx, units, l, j);
+        if (p.r < rows && p.c < cols)
+          codes[p.r * cols + p.c] = static_cast<Code>(static_cast<float>(static_cast<int>(word >> (8 * j + 2 * l) & 3u) - 1));
+      }
   }
 }
 
@@ -135,6 +153,18 @@ __global__ void dequantize_kernel(const int8_t* q, int64_t q_stride, const float
 __global__ void to_bf16_kernel(const float* x, int64_t n, __nv_bfloat16* y) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
     y[i] = __float2bfloat16_rn(x[i]);
+}
+// The same 8 values a thread: two 16-byte loads (streaming: dy is not read again) and one 16-byte
+// store, for 16-byte aligned x and y.
+__global__ void to_bf16_x8_kernel(const float4* x, int64_t groups, uint4* y) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < groups; i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 a = __ldcs(x + 2 * i), b = __ldcs(x + 2 * i + 1);
+    const __nv_bfloat162 p[4] = {__floats2bfloat162_rn(a.x, a.y), __floats2bfloat162_rn(a.z, a.w),
+                                 __floats2bfloat162_rn(b.x, b.y), __floats2bfloat162_rn(b.z, b.w)};
+    uint4 v;
+    memcpy(&v, p, sizeof v);
+    y[i] = v;
+  }
 }
 
 __global__ void form_input_kernel(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w,
@@ -486,17 +516,22 @@ void scale_from_abs_sum(const double* sum, int64_t count, float* s_w, cudaStream
   check_launch("scale_from_abs_sum_kernel");
 }
 
-template <class Code>
-void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, Code* codes, uint8_t* mma,
-                   cudaStream_t s) {
+void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, uint8_t* mma, cudaStream_t s) {
   const int64_t words = mma_bytes(rows, cols) / 4;
-  ternary_codes_kernel<<<grid_for(words), kThreads, 0, s>>>(latent, rows, cols, s_w, codes, reinterpret_cast<uint32_t*>(mma),
-                                                          words, col_units(cols));
+  ternary_codes_kernel<<<grid_for(words), kThreads, 0, s>>>(latent, rows, cols, s_w, reinterpret_cast<uint32_t*>(mma), words,
+                                                          col_units(cols));
   check_launch("ternary_codes_kernel");
 }
-template void ternary_codes<float>(const float*, int64_t, int64_t, const float*, float*, uint8_t*, cudaStream_t);
-template void ternary_codes<__nv_bfloat16>(const float*, int64_t, int64_t, const float*, __nv_bfloat16*, uint8_t*,
-                                           cudaStream_t);
+
+template <class Code>
+void codes_from_mma(const uint8_t* mma, int64_t rows, int64_t cols, Code* codes, cudaStream_t s) {
+  const int64_t words = mma_bytes(rows, cols) / 4;
+  codes_from_mma_kernel<<<grid_for(words), kThreads, 0, s>>>(reinterpret_cast<const uint32_t*>(mma), rows, cols, words,
+                                                           col_units(cols), codes);
+  check_launch("codes_from_mma_kernel");
+}
+template void codes_from_mma<float>(const uint8_t*, int64_t, int64_t, float*, cudaStream_t);
+template void codes_from_mma<__nv_bfloat16>(const uint8_t*, int64_t, int64_t, __nv_bfloat16*, cudaStream_t);
 
 void reduce_into(const void* x, int64_t n, SumOf what, double* partial, double* out, cudaStream_t s) {
   const int64_t per_part = std::max<int64_t>(1, (n + kReduceParts - 1) / kReduceParts);
@@ -525,7 +560,16 @@ void dequantize_rows(const int8_t* q, int64_t q_stride, const float* s_x, int64_
 
 void to_bf16(const float* x, int64_t n, __nv_bfloat16* y, cudaStream_t s) {
   if (n <= 0) return;
-  to_bf16_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, y);
+  int64_t done = 0;
+  if (reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 && n >= 8) {
+    const int64_t groups = n / 8;
+    to_bf16_x8_kernel<<<grid_for(groups), kThreads, 0, s>>>(reinterpret_cast<const float4*>(x), groups,
+                                                           reinterpret_cast<uint4*>(y));
+    check_launch("to_bf16_x8_kernel");
+    done = groups * 8;
+  }
+  if (done == n) return;
+  to_bf16_kernel<<<grid_for(n - done), kThreads, 0, s>>>(x + done, n - done, y + done);
   check_launch("to_bf16_kernel");
 }
 

@@ -17,12 +17,13 @@ namespace mmfree::cuda {
 
 // *s_w (device) = 1 / max(float(*sum / count), 1e-5): ternarize_to_float's scale from the sum of |W|.
 void scale_from_abs_sum(const double* sum, int64_t count, float* s_w, cudaStream_t s);
-// codes [rows][cols] = ternarize_to_float's -1/0/+1 of latent * s_w (s_w read on the device), as
-// floats or bf16 (exact either way), and mma [mma_bytes(rows, cols)] the same codes in the mma16
-// layout (mma_layout.h).
+// mma [mma_bytes(rows, cols)] = ternarize_to_float's -1/0/+1 of latent * s_w (s_w read on the
+// device) as codes in the mma16 layout (mma_layout.h).
+void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, uint8_t* mma, cudaStream_t s);
+// codes [rows][cols] = the -1/0/+1 that mma holds, as floats or bf16 (exact either way): the
+// backward's GEMM operand, formed when needed rather than kept for every matrix.
 template <class Code>
-void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, Code* codes, uint8_t* mma,
-                   cudaStream_t s);
+void codes_from_mma(const uint8_t* mma, int64_t rows, int64_t cols, Code* codes, cudaStream_t s);
 
 // What reduce_into sums over x[0..n): |x|, x^2 (floats, in double) or x itself (doubles).
 enum class SumOf { Abs, Squares, Doubles };
