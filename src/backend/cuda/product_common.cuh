@@ -26,16 +26,39 @@ struct SumStore {
   float* y;             // BitLinear's scaled output
   int64_t ld;
   float w_scale;
-
-  // code_sum: the sum of code * q for (row, tok).
-  __device__ __forceinline__ void put(int row, int tok, int32_t code_sum) const {
-    const int32_t v = code_sum - sums[tok];
-    const int64_t at = static_cast<int64_t>(tok) * ld + row;
-    // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
-    if (y) y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(scale[tok], w_scale));
-    else acc[at] = v;
-  }
 };
+
+// Stores a warp's sums of code * q in the mma accumulator layout: acc[rt][nt][c] is row
+// row0 + 16 rt + g (+ 8 for c >= 2), token tok0 + 8 nt + 2 t (+ 1 for odd c); rows from `rows` on and
+// tokens from n on are left out. Each token's sum of q, scale and row address are read and formed
+// once for all of the thread's rows (the epilogue is a large part of a product of few columns).
+template <int RT, int NT>
+__device__ __forceinline__ void store_sums(const SumStore& out, const int (&acc)[RT][NT][4], int row0, int tok0, int rows,
+                                          int n) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  auto each = [&](auto put) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int odd = 0; odd < 2; ++odd) {
+        const int tok = tok0 + 8 * nt + 2 * t + odd;
+        if (tok >= n) continue;
+        const int32_t sum = __ldg(out.sums + tok);
+        const int64_t base = static_cast<int64_t>(tok) * out.ld;
+        const float denom = out.y ? __fmul_rn(__ldg(out.scale + tok), out.w_scale) : 0.0f;
+#pragma unroll
+        for (int rt = 0; rt < RT; ++rt)
+#pragma unroll
+          for (int hi = 0; hi < 2; ++hi) {
+            const int row = row0 + 16 * rt + g + 8 * hi;
+            if (row < rows) put(base + row, acc[rt][nt][2 * hi + odd] - sum, denom);
+          }
+      }
+  };
+  // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
+  if (out.y) each([&](int64_t at, int32_t v, float denom) { out.y[at] = __fdiv_rn(__int2float_rn(v), denom); });
+  else each([&](int64_t at, int32_t v, float) { out.acc[at] = v; });
+}
 
 // One product of a launch, as the kernels read it.
 struct KernelProduct {

@@ -1,7 +1,6 @@
 #include "backend/cuda/product_tiled.cuh"
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/launch.cuh"
@@ -12,13 +11,17 @@ namespace mmfree::cuda {
 namespace {
 
 constexpr int kBlockTokens = 128;
-constexpr int kThreads = 256;
+constexpr int kThreads = 256;  // 8 warps: 2 along the rows (64 each) x 4 along the tokens (32 each)
+constexpr int kRowWarps = 2, kWarpTiles = 4, kWarpGroups = 4;  // a warp's 16-row tiles and 8-token groups
+constexpr int kStages = 4;
 // A token's 128 bytes of a unit padded to 144: lane 4g + t reads 16 bytes at 144 g + 32 t, so the
 // 8 lanes of each quarter-warp (g, g + 1) cover all 32 banks once.
 constexpr int kPitch = kTileCols + 16;
 constexpr int kActBytes = kBlockTokens * kPitch;
 constexpr int kWeightBytes = kTiledBlockTiles * kTileBytes;
 constexpr int kStageBytes = kActBytes + kWeightBytes;
+constexpr int kSharedBytes = kStages * kStageBytes;
+static_assert(kTiledBlockTiles == kRowWarps * kWarpTiles && kBlockTokens == (8 / kRowWarps) * 8 * kWarpGroups);
 static_assert(kThreads == kTiledBlockTiles * 32 && kBlockTokens * kTileCols / 16 == 4 * kThreads);
 
 // 16 bytes global -> shared, asynchronously; bytes = 0 fills zeros and reads nothing.
@@ -35,9 +38,7 @@ __device__ __forceinline__ void copy_wait() {
 // Block b: row block b % row_blocks (consecutive blocks share a token block's activations in L2),
 // token block b / row_blocks. Each warp: 64 rows x 32 tokens, 64 mma per unit, its A fragments
 // decoded once per unit and used for 4 token groups.
-template <int kStages, int kMinBlocks, int kRowWarps>
-__global__ void __launch_bounds__(kThreads, kMinBlocks) tiled_kernel(const __grid_constant__ KernelArgs a) {
-  constexpr int kWarpTiles = kTiledBlockTiles / kRowWarps, kWarpGroups = kBlockTokens / 8 / (8 / kRowWarps);
+__global__ void __launch_bounds__(kThreads, 2) tiled_kernel(const __grid_constant__ KernelArgs a) {
   extern __shared__ __align__(16) uint8_t smem[];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
@@ -124,17 +125,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) tiled_kernel(const __gri
   }
   copy_wait<0>();  // no copy outlives the block (the last groups are empty)
 
-  // Accumulator c of tile rt, group nt: row g (+ 8 for c >= 2) of the tile, token 2t (+ 1 for odd c).
-#pragma unroll
-  for (int rt = 0; rt < kWarpTiles; ++rt)
-#pragma unroll
-    for (int nt = 0; nt < kWarpGroups; ++nt)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const int row = (tile0 + warp_row * kWarpTiles + rt) * kTileRows + g + 8 * (c >> 1);
-        const int tok = tok0 + warp_tok * kWarpGroups * 8 + nt * 8 + 2 * t + (c & 1);
-        if (row < p.rows && tok < a.n) p.out.put(row, tok, acc[rt][nt][c]);
-      }
+  store_sums<kWarpTiles, kWarpGroups>(p.out, acc, (tile0 + warp_row * kWarpTiles) * kTileRows,
+                                      tok0 + warp_tok * kWarpGroups * 8, p.rows, a.n);
 }
 
 }  // namespace
@@ -144,25 +136,14 @@ void launch_tiled(const KernelArgs& a, cudaStream_t s) {
   const int64_t blocks = token_blocks * a.total_strips;
   if (blocks > int64_t{0x7fffffff})
     throw Error("internal: ternary_product: " + std::to_string(blocks) + " blocks of 128 rows x 128 tokens");
-  static const int variant = getenv("MMFREE_TILED_VARIANT") ? atoi(getenv("MMFREE_TILED_VARIANT")) : 0;
-  auto go = [&](auto kernel, int stages) {
-    static bool raised[8] = {};
-    if (!raised[variant]) {
-      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, stages * kStageBytes),
-            "raise the shared memory limit");
-      raised[variant] = true;
-    }
-    launch_pdl("ternary product kernel (tiled)", kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads),
-               stages * kStageBytes, s, a);
-  };
-  switch (variant) {
-    case 0: return go(tiled_kernel<4, 2, 2>, 4);
-    case 1: return go(tiled_kernel<4, 1, 2>, 4);
-    case 2: return go(tiled_kernel<4, 2, 4>, 4);
-    case 3: return go(tiled_kernel<3, 2, 2>, 3);
-    case 4: return go(tiled_kernel<8, 1, 2>, 8);
-    default: return go(tiled_kernel<4, 1, 4>, 4);
-  }
+  static const bool raised = [] {
+    check(cudaFuncSetAttribute(tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
+          "raise the shared memory limit");
+    return true;
+  }();
+  (void)raised;
+  launch_pdl("ternary product kernel (tiled)", tiled_kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads),
+             kSharedBytes, s, a);
 }
 
 }  // namespace mmfree::cuda

@@ -12,8 +12,8 @@ constexpr int kTiledBlockTiles = 8;  // row tiles of 16 per block (its strip)
 // a: the launch's products, strips of kTiledBlockTiles row tiles (k_warps, row_warps unused).
 void launch_tiled(const KernelArgs& a, cudaStream_t s);
 
-constexpr int kWgmmaBlockTiles = 16;
 bool wgmma_available();
-void launch_wgmma(const KernelArgs& a, cudaStream_t s);
+// groups: warpgroups per block (2 or 4), strips of 4 * groups row tiles.
+void launch_wgmma(const KernelArgs& a, int groups, cudaStream_t s);
 
 }  // namespace mmfree::cuda

@@ -54,8 +54,8 @@ constexpr int kMaxProducts = 4;
 // Which kernel: the warp path (weights and activations straight into registers; any n) or the
 // tiled path (blocks of 128 rows x 128 tokens through shared memory; for many tokens).
 enum class ProductPath { Auto, Warp, Tiled };
-// Auto takes the tiled path from this many tokens on (where it measured faster on the H200:
-// docs/BENCHMARKS.md).
+// Auto takes the tiled path from this many tokens on, when the products make at least 3 blocks of
+// 128 rows x 128 tokens per SM (where it measured faster on the H200: docs/BENCHMARKS.md).
 constexpr int64_t kTiledMinTokens = 256;
 
 // Launch shape, for tests and the bench (0 / Auto: picked from the shapes). k_warps: warps that share

@@ -15,15 +15,12 @@ namespace mmfree::cuda {
 namespace {
 
 constexpr int kBlockTokens = 128;
-constexpr int kGroups = kWgmmaBlockTiles / 4;  // warpgroups: 4 row tiles (64 rows) each
-constexpr int kThreads = 128 * kGroups;
 // A stage: one 128-column unit of the block's tokens (rows of 128 bytes, the 16-byte chunks of
 // row r at chunk ^ (r % 8): the 128-byte swizzle that wgmma reads, 1024-byte aligned), then its
 // tiles' codes, lane L's 16 bytes of a tile at chunk 8 (L % 4) + L / 4 (see decode below).
 constexpr int kActBytes = kBlockTokens * kTileCols;
-constexpr int kWeightBytes = kWgmmaBlockTiles * kTileBytes;
-constexpr int kStageBytes = kActBytes + kWeightBytes;
-static_assert(kStageBytes % 1024 == 0 && kWgmmaBlockTiles % 4 == 0);
+template <int kGroups>
+constexpr int kStageBytes = kActBytes + 4 * kGroups * kTileBytes;
 
 __device__ __forceinline__ void copy16(uint32_t dst, const void* src, int bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
@@ -65,9 +62,11 @@ __device__ __forceinline__ void wgmma_wait(int (&d)[64]) {
 
 // Block b: row block b % total_strips (consecutive blocks share a token block's activations in
 // L2), token block b / total_strips. Warp w of warpgroup G owns row tile 4G + w.
-template <int kStages>
-__global__ void __launch_bounds__(kThreads, 1) wgmma_kernel(const __grid_constant__ KernelArgs a) {
+template <int kStages, int kGroups>
+__global__ void __launch_bounds__(128 * kGroups, 4 / kGroups) wgmma_kernel(const __grid_constant__ KernelArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kThreads = 128 * kGroups, kStage = kStageBytes<kGroups>;
+  static_assert(kStage % 1024 == 0);
   extern __shared__ uint8_t smem_raw[];
   const uint32_t smem = (static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023) & ~1023u;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -75,7 +74,7 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_kernel(const __grid_constan
   const int strip = static_cast<int>(blockIdx.x % static_cast<unsigned>(a.total_strips));
   const int tok0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(a.total_strips)) * kBlockTokens;
   const KernelProduct p = product_of(a, strip);
-  const int tile0 = (strip - p.strip_begin) * kWgmmaBlockTiles;
+  const int tile0 = (strip - p.strip_begin) * 4 * kGroups;
   pdl_allow_next();
 
   // Copies: thread tid takes lane tid % 32's 16 bytes of tile tid / 32, and chunk tid % 8 of
@@ -88,14 +87,14 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_kernel(const __grid_constan
   const int8_t* q_src = p.q + static_cast<int64_t>(min(tok0 + q_tok, a.n - 1)) * p.stride + q_chunk * 16;
   constexpr int kTokStep = kThreads / 8, kTokCopies = kBlockTokens / kTokStep;
   auto copy_weights = [&](int stage, int u) {
-    copy16(smem + stage * kStageBytes + w_dst, w_src + static_cast<int64_t>(u) * kTileBytes, w_in ? 16 : 0);
+    copy16(smem + stage * kStage + w_dst, w_src + static_cast<int64_t>(u) * kTileBytes, w_in ? 16 : 0);
   };
   auto copy_acts = [&](int stage, int u) {
 #pragma unroll
     for (int i = 0; i < kTokCopies; ++i) {
       const int tok = q_tok + kTokStep * i;
       const bool in = tok0 + tok < a.n;
-      copy16(smem + stage * kStageBytes + tok * kTileCols + ((q_chunk ^ (tok & 7)) << 4),
+      copy16(smem + stage * kStage + tok * kTileCols + ((q_chunk ^ (tok & 7)) << 4),
              q_src + (in ? static_cast<int64_t>(kTokStep * i) * p.stride : 0) + u * kTileCols, in ? 16 : 0);
     }
   };
@@ -132,7 +131,7 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_kernel(const __grid_constan
       copy_acts(next % kStages, next);
     }
     copy_commit();
-    const uint32_t stage = smem + (u % kStages) * kStageBytes;
+    const uint32_t stage = smem + (u % kStages) * kStage;
     uint32_t ar[4][4];
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
@@ -152,29 +151,20 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_kernel(const __grid_constan
   }
   copy_wait<0>();  // no copy outlives the block (the last groups are empty)
 
-  // d[4 j + c]: row g (+ 8 for c >= 2) of the warp's tile, token 8 j + 2 t (+ 1 for odd c).
-  const int row0 = (tile0 + warp) * kTileRows + g;
-#pragma unroll
-  for (int j = 0; j < 16; ++j)
-#pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      const int row = row0 + 8 * (c >> 1), tok = tok0 + 8 * j + 2 * t + (c & 1);
-      if (row < p.rows && tok < a.n) p.out.put(row, tok, d[4 * j + c]);
-    }
+  // d[4 j + c]: the mma accumulator layout of 16 groups of 8 tokens.
+  store_sums<1, 16>(p.out, reinterpret_cast<const int(&)[1][16][4]>(d), (tile0 + warp) * kTileRows, tok0, p.rows, a.n);
 #else
   (void)a;
   __trap();  // built for sm_90a only (cuda.cmake); wgmma_available() keeps launches away elsewhere
 #endif
 }
 
-constexpr int kStages = 4;
-
 }  // namespace
 
 bool wgmma_available() {
   static const bool ok = [] {
     cudaFuncAttributes attr{};
-    if (cudaFuncGetAttributes(&attr, wgmma_kernel<kStages>) != cudaSuccess) {
+    if (cudaFuncGetAttributes(&attr, wgmma_kernel<4, 4>) != cudaSuccess) {
       (void)cudaGetLastError();  // not an error: no sm_90a code for this GPU
       return false;
     }
@@ -187,24 +177,22 @@ bool wgmma_available() {
   return ok;
 }
 
-void launch_wgmma(const KernelArgs& a, cudaStream_t s) {
+void launch_wgmma(const KernelArgs& a, int groups, cudaStream_t s) {
   const int64_t token_blocks = (static_cast<int64_t>(a.n) + kBlockTokens - 1) / kBlockTokens;
   const int64_t blocks = token_blocks * a.total_strips;
   if (blocks > int64_t{0x7fffffff})
-    throw Error("internal: ternary_product: " + std::to_string(blocks) + " blocks of 256 rows x 128 tokens");
-  static const int variant = getenv("MMFREE_TILED_VARIANT") ? atoi(getenv("MMFREE_TILED_VARIANT")) : 9;
-  auto go = [&](auto kernel, int stages) {
-    const int bytes = stages * kStageBytes + 1024;  // + alignment of the first stage
+    throw Error("internal: ternary_product: " + std::to_string(blocks) + " blocks of 128 tokens");
+  auto go = [&](auto kernel, int stages, int stage_bytes, int threads) {
+    const int bytes = stages * stage_bytes + 1024;  // + alignment of the first stage
     static bool raised = false;
     if (!raised) {
       check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), "raise the shared memory limit");
       raised = true;
     }
-    launch_pdl("ternary product kernel (wgmma)", kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads), bytes, s, a);
+    launch_pdl("ternary product kernel (wgmma)", kernel, dim3(static_cast<unsigned>(blocks)), dim3(threads), bytes, s, a);
   };
-  if (variant == 10) return go(wgmma_kernel<6>, 6);
-  if (variant == 11) return go(wgmma_kernel<3>, 3);
-  go(wgmma_kernel<4>, 4);
+  if (groups == 2) go(wgmma_kernel<4, 2>, 4, kStageBytes<2>, 256);
+  else go(wgmma_kernel<4, 4>, 4, kStageBytes<4>, 512);
 }
 
 }  // namespace mmfree::cuda
