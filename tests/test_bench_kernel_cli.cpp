@@ -85,12 +85,12 @@ TEST(BenchKernelCli, CudaRunsOrSaysWhyNot) {
   EXPECT_GT(j.at("us_per_run").get<double>(), 0.0);
   EXPECT_NEAR(j.at("gops").get<double>(), 2.0 * 300 * 3 * 512 / j.at("us_per_run").get<double>() / 1e3, 1e-9);
   EXPECT_GE(j.at("copies").get<int>(), 2);
-  // Three products through the tiled kernel: all three counted.
-  const auto r3 = test::run_mmfree("bench-kernel --device cuda --m 300 --k 512 --n 130 --products 3 --path tiled --reps 2 --json");
+  // Three products in one launch: all three counted.
+  const auto r3 = test::run_mmfree("bench-kernel --device cuda --m 300 --k 512 --n 130 --products 3 --path warp --reps 2 --json");
   ASSERT_EQ(r3.exit_code, 0) << r3.err;
   const auto j3 = nlohmann::json::parse(r3.out);
   EXPECT_EQ(j3.at("products").get<int>(), 3);
-  EXPECT_EQ(j3.at("path").get<std::string>(), "tiled");
+  EXPECT_EQ(j3.at("path").get<std::string>(), "warp");
   EXPECT_EQ(j3.at("weight_bytes").get<int64_t>(), 3 * 304 * 512 / 4);
   EXPECT_NEAR(j3.at("gops").get<double>(), 2.0 * 3 * 300 * 130 * 512 / j3.at("us_per_run").get<double>() / 1e3, 1e-9);
 }

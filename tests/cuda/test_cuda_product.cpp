@@ -124,7 +124,7 @@ TEST_F(CudaProduct, IntegerSumsAndScaledOutputsMatchTheReferenceExactly) {
       if (sh.n <= 32 || kw <= 8) tunings.push_back({kw, 0});  // past 32 tokens: at most 8 warps per strip
     if (sh.n > 32) tunings.push_back({0, 32});
     tunings.push_back({0, 0, ProductPath::Warp});
-    tunings.push_back({0, 0, ProductPath::Tiled});  // any n: one partial block of 128 tokens here
+    if (tiled_product_available()) tunings.push_back({0, 0, ProductPath::Tiled});  // any n: a partial block of 128 tokens
     for (const ProductTuning tuning : tunings) {
       SCOPED_TRACE(testing::Message() << "k_warps " << tuning.k_warps << ", warp_tokens " << tuning.warp_tokens << ", path "
                                       << static_cast<int>(tuning.path));
@@ -175,15 +175,16 @@ TEST_F(CudaProduct, ExtremeSumsDoNotOverflow) {
 
 // The tiled path (blocks of 8 row tiles x 128 tokens, 128 columns a pipeline stage): partial row
 // blocks and tiles, partial token blocks, fewer units than pipeline stages, padded columns, the
-// token count where ternary_product() starts taking it on its own, several products per launch.
+// token count where ternary_product() may start taking it on its own, several products per launch.
 TEST_F(CudaProduct, TiledPathMatchesTheReferenceExactly) {
+  if (!tiled_product_available()) GTEST_SKIP() << "the tiled path runs on Hopper GPUs only";
   struct Shape {
     int64_t rows[3], cols, n;
   };
   const Shape shapes[] = {
       {{300, 0, 0}, 1000, 257},                   // 19 tiles (the last partial), 3 token blocks (the last 1 token)
       {{16, 0, 0}, 128, kTiledMinTokens},         // one unit: the pipeline never fills
-      {{129, 0, 0}, 256, kTiledMinTokens + 1},    // n just past the threshold, auto path
+      {{129, 0, 0}, 256, kTiledMinTokens + 1},    // n just past the threshold (auto: too few blocks, warp path)
       {{1024, 0, 0}, 2816, 384},                  // the 370M down projection's shape, 22 units
       {{2816, 2816, 0}, 1024, 200},               // gate and up in one launch
       {{128, 40, 1024}, 640, 129},                // i, f, g with unequal rows: blocks end at each product's rows
@@ -228,6 +229,7 @@ TEST_F(CudaProduct, TiledPathMatchesTheReferenceExactly) {
 }
 
 TEST_F(CudaProduct, TiledPathExtremeSumsAreExact) {
+  if (!tiled_product_available()) GTEST_SKIP() << "the tiled path runs on Hopper GPUs only";
   // Every weight +1 and every activation -128 or +127: sums of code * q reach 2 * 128 * 6912 =
   // 1769472 in magnitude before the sum of q is taken off; exact in int32.
   const int64_t rows = 40, cols = 6912, n = 300;

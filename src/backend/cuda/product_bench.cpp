@@ -13,6 +13,8 @@ CudaProductBench bench_cuda_product(const std::string& device, int64_t m, int64_
   if (const std::string why = cuda::unavailable_reason(index); !why.empty()) throw Error("--device " + device + ": " + why);
   const cuda::DeviceInfo dev = cuda::select_device(index);
   cuda::Stream s;
+  if (path == "tiled" && !cuda::tiled_product_available())
+    throw Error("--path tiled: the tiled kernel runs on Hopper GPUs only (" + dev.name + " is not one)");
   cuda::ProductTuning tuning;
   tuning.path = path == "warp" ? cuda::ProductPath::Warp : path == "tiled" ? cuda::ProductPath::Tiled : cuda::ProductPath::Auto;
   const cuda::ProductTiming t = cuda::time_products(m, k, products, n, tuning, hot, dev.l2_bytes, s.get(), replays);

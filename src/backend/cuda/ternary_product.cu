@@ -1,7 +1,6 @@
 #include "backend/cuda/ternary_product.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/launch.cuh"
@@ -185,18 +184,19 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
   // Many tokens: blocks of 128 rows x 128 tokens through shared memory (product_tiled.cuh), from
   // kTiledMinTokens on and with enough such blocks for 3 per SM, where it measured faster on the H200
   // (docs/BENCHMARKS.md); with fewer, the warp path's smaller pieces keep more SMs busy.
+  if (tuning.path == ProductPath::Tiled && !tiled_product_available())
+    throw Error("internal: ternary_product: the tiled path needs a Hopper GPU (sm_90a code)");
   static const int sms = sm_count();
   int64_t tiled_blocks = 0;
   for (const Product& pr : products) tiled_blocks += (row_tiles(pr.w.rows) + kTiledBlockTiles - 1) / kTiledBlockTiles;
   tiled_blocks *= (n + 127) / 128;
   const bool tiled = tuning.path == ProductPath::Tiled ||
-                     (tuning.path == ProductPath::Auto && n >= kTiledMinTokens && tiled_blocks >= 3 * sms);
+                     (tuning.path == ProductPath::Auto && n >= kTiledMinTokens && tiled_blocks >= 3 * sms &&
+                      tiled_product_available());
   if (tiled && (tuning.k_warps != 0 || tuning.warp_tokens != 0))
     throw Error("internal: ternary_product k_warps and warp_tokens apply to the warp path");
   const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n > 32 && tuning.warp_tokens == 64 ? 8 : 4;
-  static const int variant = getenv("MMFREE_TILED_VARIANT") ? atoi(getenv("MMFREE_TILED_VARIANT")) : 0;
-  const int wgmma_groups = variant == 9 ? 4 : variant == 12 ? 2 : 0;
-  const int rt = tiled ? (wgmma_groups ? 4 * wgmma_groups : kTiledBlockTiles) : n > 32 ? 2 : 1;  // row tiles of a strip
+  const int rt = tiled ? kTiledBlockTiles : n > 32 ? 2 : 1;  // row tiles of a strip
   const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
   KernelArgs a{};
   a.count = static_cast<int>(products.size());
@@ -231,7 +231,7 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
   }
   if (strips >= (int64_t{1} << 30)) throw Error("internal: ternary_product: too many rows in one launch");
   a.total_strips = static_cast<int>(strips);
-  if (tiled) return wgmma_groups ? launch_wgmma(a, wgmma_groups, s) : launch_tiled(a, s);
+  if (tiled) return launch_tiled(a, s);
 
   const int max_kw = rt == 2 ? 8 : kMaxBlockWarps;  // the launch bounds of RT = 2 allow 8 warps
   const int kw = tuning.k_warps ? tuning.k_warps : auto_k_warps(strips * token_groups, max_units, nt, max_kw);
