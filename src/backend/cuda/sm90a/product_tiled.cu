@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(kThreads, 2) tiled_kernel(const __grid_constan
   pdl_allow_next();
 
   // Copies: thread tid takes lane tid % 32's 16 bytes of tile tid / 32, and chunk tid % 8 of
-  // tokens tid / 8 + 64 i. Past the last tile or token: zeros.
+  // tokens tid / 8 + 32 i. Past the last tile or token: zeros.
   const bool w_in = tile0 + warp < p.tiles;
   const uint8_t* w_src = reinterpret_cast<const uint8_t*>(p.w) +
                          static_cast<int64_t>(w_in ? tile0 + warp : 0) * p.units * kTileBytes + lane * 16;
@@ -160,7 +160,8 @@ __global__ void __launch_bounds__(kThreads, 2) tiled_kernel(const __grid_constan
     for (int s = 0; s < 4; ++s) wgmma_128(d, ar[s], smem_desc(stage + s * 32));
     wgmma_commit();
     // Done before the next unit: decoding its A registers while these run would make ptxas
-    // serialise the wgmma (C7513); the other warpgroups keep the tensor cores busy meanwhile.
+    // serialise the wgmma (C7513); the other warpgroup and the SM's other block keep the tensor
+    // cores busy meanwhile.
     wgmma_wait<0>(d);
   }
   copy_wait<0>();  // no copy outlives the block (the last groups are empty)
