@@ -57,7 +57,11 @@ TEST(BenchKernelCli, BadFlagsFailClearly) {
                         Case{"--m 0", 2, "--m: Value 0 not in range"},
                         Case{"--n x", 2, "--n"},
                         Case{"--device ref", 1, "mmfree: error: --device ref: bench-kernel times cpu, cuda or cuda:N"},
-                        Case{"--device cuda --isa scalar", 1, "mmfree: error: --isa and --threads apply to --device cpu"}}) {
+                        Case{"--device cuda --isa scalar", 1, "mmfree: error: --isa and --threads apply to --device cpu"},
+                        Case{"--products 2", 1, "mmfree: error: --products and --path apply to --device cuda"},
+                        Case{"--path tiled", 1, "mmfree: error: --products and --path apply to --device cuda"},
+                        Case{"--products 5", 2, "--products: Value 5 not in range 1 to 4"},
+                        Case{"--device cuda --path fast", 1, "mmfree: error: --path fast: auto, warp or tiled"}}) {
     const auto r = test::run_mmfree(std::string("bench-kernel --hot --reps 1 ") + c.args);
     EXPECT_EQ(r.exit_code, c.code) << c.args << ": " << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
@@ -81,6 +85,14 @@ TEST(BenchKernelCli, CudaRunsOrSaysWhyNot) {
   EXPECT_GT(j.at("us_per_run").get<double>(), 0.0);
   EXPECT_NEAR(j.at("gops").get<double>(), 2.0 * 300 * 3 * 512 / j.at("us_per_run").get<double>() / 1e3, 1e-9);
   EXPECT_GE(j.at("copies").get<int>(), 2);
+  // Three products in one launch: all three counted.
+  const auto r3 = test::run_mmfree("bench-kernel --device cuda --m 300 --k 512 --n 130 --products 3 --path warp --reps 2 --json");
+  ASSERT_EQ(r3.exit_code, 0) << r3.err;
+  const auto j3 = nlohmann::json::parse(r3.out);
+  EXPECT_EQ(j3.at("products").get<int>(), 3);
+  EXPECT_EQ(j3.at("path").get<std::string>(), "warp");
+  EXPECT_EQ(j3.at("weight_bytes").get<int64_t>(), 3 * 304 * 512 / 4);
+  EXPECT_NEAR(j3.at("gops").get<double>(), 2.0 * 3 * 300 * 130 * 512 / j3.at("us_per_run").get<double>() / 1e3, 1e-9);
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ struct BenchKernelOptions {
   int64_t m = 4096, k = 14336, n = 1;
   int threads = 0;
   std::string format = "tq2_0_r8", isa, device = "cpu";
-  int reps = 0;
+  int reps = 0, products = 1;
+  std::string path = "auto";
   bool json = false, hot = false;
 };
 
@@ -69,12 +70,14 @@ double percentile(std::vector<double> v, double p) {
 // between dependent launches included, no host overhead), the weights in the device's layout.
 void run_cuda(const BenchKernelOptions& o) {
   check(o.isa.empty() && o.threads == 0, "--isa and --threads apply to --device cpu");
+  check(o.path == "auto" || o.path == "warp" || o.path == "tiled", "--path " + o.path + ": auto, warp or tiled");
   // Refuses, with the usual message, a device this build or this machine does not have.
   make_backend(DeviceOptions{.device = o.device, .threads = 0, .isa = ""});
 #if defined(MMFREE_CUDA)
   const int replays = o.reps > 0 ? o.reps : 7;
-  const CudaProductBench r = bench_cuda_product(o.device, o.m, o.k, o.n, replays, o.hot);
-  const double ops = 2.0 * static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const CudaProductBench r = bench_cuda_product(o.device, o.m, o.k, o.n, o.products, o.path, replays, o.hot);
+  const double ops = 2.0 * static_cast<double>(o.products) * static_cast<double>(o.m) * static_cast<double>(o.n) *
+                     static_cast<double>(o.k);
   const double gops = ops / r.us_per_run / 1e3;
   const double weight_gbs = static_cast<double>(r.weight_bytes) / r.us_per_run / 1e3;
   const nlohmann::json roofline = r.bandwidth_gbs > 0 ? nlohmann::json(weight_gbs / r.bandwidth_gbs) : nlohmann::json();
@@ -82,6 +85,8 @@ void run_cuda(const BenchKernelOptions& o) {
     const nlohmann::json j = {{"m", o.m},
                               {"k", o.k},
                               {"n", o.n},
+                              {"products", o.products},
+                              {"path", o.path},
                               {"format", "mma16"},
                               {"device", r.device},
                               {"reps", replays},
@@ -97,8 +102,8 @@ void run_cuda(const BenchKernelOptions& o) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("mma16 m=%lld k=%lld n=%lld | %s, weights %s\n", static_cast<long long>(o.m), static_cast<long long>(o.k),
-              static_cast<long long>(o.n), r.device.c_str(),
+  std::printf("mma16 %d x m=%lld k=%lld n=%lld, %s path | %s, weights %s\n", o.products, static_cast<long long>(o.m),
+              static_cast<long long>(o.k), static_cast<long long>(o.n), o.path.c_str(), r.device.c_str(),
               o.hot ? "reused (cache-hot)" : ("cycled through " + std::to_string(r.copies) + " copies, from memory").c_str());
   std::printf("%.2f us/run (median of %d replays of a CUDA graph of %d launches, per launch)\n", r.us_per_run, replays,
               r.launches_per_graph);
@@ -112,6 +117,8 @@ void run_cuda(const BenchKernelOptions& o) {
 }
 
 void run(const BenchKernelOptions& o) {
+  if (o.device == "cpu")
+    check(o.products == 1 && o.path == "auto", "--products and --path apply to --device cuda");
   if (o.device != "cpu") {
     check(o.device.rfind("cuda", 0) == 0, "--device " + o.device + ": bench-kernel times cpu, cuda or cuda:N");
     return run_cuda(o);
@@ -228,6 +235,12 @@ void setup(CLI::App& app) {
   cmd->add_option("--format", o->format, "Weight format: tq2_0_r8 (mmfree's layout), tq2_0, tq1_0 or i8")->capture_default_str();
   cmd->add_option("--isa", o->isa, "Instruction set: scalar, avx2, avx512, avx512vnni (default: the best this CPU has)");
   cmd->add_option("--reps", o->reps, "Timed repetitions (default: 200 for n=1, else 10; cuda: graph replays, default 7)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--products", o->products, "cuda: products in one launch sharing the token count, as the "
+                  "MLGRU's i, f, g (each m x k, its own activations; G int-ops counts them all)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4));
+  cmd->add_option("--path", o->path, "cuda: which kernel: auto, warp (registers) or tiled (shared memory)")
+      ->capture_default_str();
   cmd->add_flag("--hot", o->hot, "Reuse one copy of the weights (cache-hot) instead of cycling through copies (256 MiB, or twice the "
                 "last-level cache)");
   cmd->add_flag("--json", o->json, "Print one JSON object (us_per_run, gops, ...)");

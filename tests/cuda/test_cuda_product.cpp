@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/mma_relayout.h"
@@ -122,8 +123,11 @@ TEST_F(CudaProduct, IntegerSumsAndScaledOutputsMatchTheReferenceExactly) {
     for (int kw : {0, 1, 2, 4, 8, 16})
       if (sh.n <= 32 || kw <= 8) tunings.push_back({kw, 0});  // past 32 tokens: at most 8 warps per strip
     if (sh.n > 32) tunings.push_back({0, 32});
+    tunings.push_back({0, 0, ProductPath::Warp});
+    if (tiled_product_available()) tunings.push_back({0, 0, ProductPath::Tiled});  // any n: a partial block of 128 tokens
     for (const ProductTuning tuning : tunings) {
-      SCOPED_TRACE(testing::Message() << "k_warps " << tuning.k_warps << ", warp_tokens " << tuning.warp_tokens);
+      SCOPED_TRACE(testing::Message() << "k_warps " << tuning.k_warps << ", warp_tokens " << tuning.warp_tokens << ", path "
+                                      << static_cast<int>(tuning.path));
       DeviceBuffer<int32_t> acc(sh.n * ld);
       acc.fill_bytes(0x7f);
       const Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, ld, 1.0f}};
@@ -169,6 +173,90 @@ TEST_F(CudaProduct, ExtremeSumsDoNotOverflow) {
     for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(got[t * rows + r], (r % 2 ? -128 : 128) * cols);
 }
 
+// The tiled path (blocks of 8 row tiles x 128 tokens, 128 columns a pipeline stage): partial row
+// blocks and tiles, partial token blocks, fewer units than pipeline stages, padded columns, the
+// token count where ternary_product() may start taking it on its own, several products per launch.
+TEST_F(CudaProduct, TiledPathMatchesTheReferenceExactly) {
+  if (!tiled_product_available()) GTEST_SKIP() << "the tiled path runs on Hopper GPUs only";
+  struct Shape {
+    int64_t rows[3], cols, n;
+  };
+  const Shape shapes[] = {
+      {{300, 0, 0}, 1000, 257},                   // 19 tiles (the last partial), 3 token blocks (the last 1 token)
+      {{16, 0, 0}, 128, kTiledMinTokens},         // one unit: the pipeline never fills
+      {{129, 0, 0}, 256, kTiledMinTokens + 1},    // n just past the threshold (auto: too few blocks, warp path)
+      {{1024, 0, 0}, 2816, 384},                  // the 370M down projection's shape, 22 units
+      {{2816, 2816, 0}, 1024, 200},               // gate and up in one launch
+      {{128, 40, 1024}, 640, 129},                // i, f, g with unequal rows: blocks end at each product's rows
+  };
+  Stream s;
+  for (const Shape& sh : shapes) {
+    std::vector<std::unique_ptr<Case>> cases;
+    for (int i = 0; i < 3 && sh.rows[i] > 0; ++i)
+      cases.push_back(std::make_unique<Case>(sh.rows[i], sh.cols, sh.n, static_cast<uint32_t>(sh.rows[i] + sh.n + i)));
+    for (const ProductPath path : {ProductPath::Tiled, ProductPath::Auto}) {
+      SCOPED_TRACE(testing::Message() << cases.size() << " x " << sh.rows[0] << " x " << sh.cols << ", n " << sh.n
+                                      << ", path " << static_cast<int>(path));
+      std::vector<DeviceBuffer<int32_t>> acc;
+      std::vector<DeviceBuffer<float>> y;
+      std::vector<Product> ps, ys;
+      for (const auto& c : cases) {
+        const int64_t ld = c->rows + 5;  // columns past rows must stay untouched
+        acc.emplace_back(sh.n * ld);
+        acc.back().fill_bytes(0x7f);
+        y.emplace_back(sh.n * ld);
+        y.back().fill_bytes(0);
+        ps.push_back({c->weights(), c->x(), ProductOut{acc.back().data(), nullptr, ld, 1.0f}});
+        ys.push_back({c->weights(), c->x(), ProductOut{nullptr, y.back().data(), ld, c->w_scale}});
+      }
+      ternary_product(ps, s.get(), {0, 0, path});
+      ternary_product(ys, s.get(), {0, 0, path});
+      s.synchronize();
+      for (size_t i = 0; i < cases.size(); ++i) {
+        const Case& c = *cases[i];
+        const int64_t ld = c.rows + 5;
+        const auto got = to_host(acc[i]);
+        for (int64_t t = 0; t < sh.n; ++t) {
+          for (int64_t o = 0; o < c.rows; ++o)
+            ASSERT_EQ(got[t * ld + o], c.want[t * c.rows + o]) << "product " << i << " token " << t << " row " << o;
+          for (int64_t o = c.rows; o < ld; ++o) ASSERT_EQ(got[t * ld + o], kPoison) << "token " << t << " pad " << o;
+        }
+        const auto got_y = to_host(y[i]), want_y = c.want_y(ld);
+        ASSERT_EQ(std::memcmp(got_y.data(), want_y.data(), got_y.size() * sizeof(float)), 0) << "product " << i;
+      }
+    }
+  }
+}
+
+TEST_F(CudaProduct, TiledPathExtremeSumsAreExact) {
+  if (!tiled_product_available()) GTEST_SKIP() << "the tiled path runs on Hopper GPUs only";
+  // Every weight +1 and every activation -128 or +127: sums of code * q reach 2 * 128 * 6912 =
+  // 1769472 in magnitude before the sum of q is taken off; exact in int32.
+  const int64_t rows = 40, cols = 6912, n = 300;
+  Case c(rows, cols, n, 4);
+  std::vector<int8_t> w(static_cast<size_t>(rows * cols), 1);
+  std::vector<uint8_t> packed(static_cast<size_t>(mma_bytes(rows, cols)));
+  pack_mma(w.data(), rows, cols, packed.data());
+  c.d_w = to_device(packed);
+  std::vector<int8_t> q(static_cast<size_t>(n * c.stride));
+  std::vector<int32_t> sums(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) {
+    const int8_t v = t % 2 ? 127 : -128;
+    std::fill_n(q.begin() + t * c.stride, c.stride, v);  // the padding too: code 0 keeps it out
+    sums[static_cast<size_t>(t)] = v * static_cast<int32_t>(cols);
+  }
+  c.d_q = to_device(q);
+  c.d_sums = to_device(sums);
+  DeviceBuffer<int32_t> acc(n * rows);
+  Stream s;
+  const Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, rows, 1.0f}};
+  ternary_product({&p, 1}, s.get(), {0, 0, ProductPath::Tiled});
+  s.synchronize();
+  const auto got = to_host(acc);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(got[t * rows + r], (t % 2 ? 127 : -128) * cols) << t << " " << r;
+}
+
 TEST_F(CudaProduct, SeveralProductsInOneLaunchEqualOneEach) {
   // As the MLGRU's i, f, g: three matrices, each with its own activations, one token count.
   for (int64_t n : {1, 5, 40}) {
@@ -203,6 +291,8 @@ TEST_F(CudaProduct, RefusesBadArguments) {
   EXPECT_THROW(ternary_product({&p, 1}, s.get()), Error);
   const Product five[5] = {};
   EXPECT_THROW(ternary_product(five, s.get()), Error);
+  p = Product{c.weights(), c.x(), ProductOut{acc.data(), nullptr, 16, 1}};
+  EXPECT_THROW(ternary_product({&p, 1}, s.get(), {2, 0, ProductPath::Tiled}), Error);  // k_warps: warp path only
 }
 
 }  // namespace

@@ -16,6 +16,15 @@ add_compile_options($<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 
 file(GLOB MMFREE_CUDA_SOURCES CONFIGURE_DEPENDS src/backend/cuda/*.cu src/backend/cuda/*.cpp)
 add_library(mmfree_cuda STATIC ${MMFREE_CUDA_SOURCES})
+# Kernels on Hopper's arch-specific instructions (wgmma): machine code for sm_90a alone, no PTX;
+# on any other GPU the code asks wgmma_available() and takes another kernel.
+file(GLOB MMFREE_CUDA_SM90A_SOURCES CONFIGURE_DEPENDS src/backend/cuda/sm90a/*.cu)
+add_library(mmfree_cuda_sm90a STATIC ${MMFREE_CUDA_SM90A_SOURCES})
+set_target_properties(mmfree_cuda_sm90a PROPERTIES CUDA_ARCHITECTURES OFF)
+target_compile_options(mmfree_cuda_sm90a PRIVATE
+  $<$<COMPILE_LANGUAGE:CUDA>:-gencode=arch=compute_90a,code=sm_90a -Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
+target_link_libraries(mmfree_cuda_sm90a PUBLIC mmfree_lib CUDA::cudart_static)
+target_link_libraries(mmfree_cuda PUBLIC mmfree_cuda_sm90a)
 # cuBLAS (the GPU machines' toolkit has it) for the training GEMMs: its headers (in the toolkit's
 # include folder) only; the library is opened at first use (cublas_library.h says why).
 target_link_libraries(mmfree_cuda PUBLIC mmfree_lib CUDA::cudart_static ${CMAKE_DL_LIBS})

@@ -7,12 +7,17 @@
 
 namespace mmfree {
 
-CudaProductBench bench_cuda_product(const std::string& device, int64_t m, int64_t k, int64_t n, int replays, bool hot) {
+CudaProductBench bench_cuda_product(const std::string& device, int64_t m, int64_t k, int64_t n, int products,
+                                    const std::string& path, int replays, bool hot) {
   const int index = cuda_device_index(device);
   if (const std::string why = cuda::unavailable_reason(index); !why.empty()) throw Error("--device " + device + ": " + why);
   const cuda::DeviceInfo dev = cuda::select_device(index);
   cuda::Stream s;
-  const cuda::ProductTiming t = cuda::time_products(m, k, 1, n, {}, hot, dev.l2_bytes, s.get(), replays);
+  if (path == "tiled" && !cuda::tiled_product_available())
+    throw Error("--path tiled: the tiled kernel runs on Hopper GPUs only (" + dev.name + " is not one)");
+  cuda::ProductTuning tuning;
+  tuning.path = path == "warp" ? cuda::ProductPath::Warp : path == "tiled" ? cuda::ProductPath::Tiled : cuda::ProductPath::Auto;
+  const cuda::ProductTiming t = cuda::time_products(m, k, products, n, tuning, hot, dev.l2_bytes, s.get(), replays);
   CudaProductBench r;
   r.device = "cuda:" + std::to_string(dev.index) + ": " + dev.name;
   r.us_per_run = t.us_per_launch;

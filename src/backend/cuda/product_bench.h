@@ -14,9 +14,11 @@ struct CudaProductBench {
   double bandwidth_gbs = 0;  // the streaming-read probe in the same run (0 when hot)
 };
 
-// m x k random weights times n random int8 tokens on device "cuda" or "cuda:N", cycling through
-// enough copies of the weights that every launch reads them from memory (one copy when hot);
+// `products` products of m x k random weights times n random int8 tokens (each its own) in one
+// launch on device "cuda" or "cuda:N", cycling through enough copies of the weights that every
+// launch reads them from memory (one copy when hot); path: "auto", "warp" or "tiled" (the kernel);
 // replays: graph replays, the median taken. Throws Error saying why when it cannot run.
-CudaProductBench bench_cuda_product(const std::string& device, int64_t m, int64_t k, int64_t n, int replays, bool hot);
+CudaProductBench bench_cuda_product(const std::string& device, int64_t m, int64_t k, int64_t n, int products,
+                                    const std::string& path, int replays, bool hot);
 
 }  // namespace mmfree

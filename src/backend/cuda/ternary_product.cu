@@ -5,41 +5,14 @@
 
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
+#include "backend/cuda/product_common.cuh"
+#include "backend/cuda/product_tiled.cuh"
 #include "backend/cuda/runtime.h"
 
 namespace mmfree::cuda {
 namespace {
 
 constexpr int kMaxBlockWarps = 16;
-
-struct KernelProduct {
-  const uint4* w;
-  const int8_t* q;
-  int64_t stride;
-  const int32_t* sums;
-  const float* scale;
-  int units;
-  int32_t* acc;
-  float* y;
-  int64_t ld;
-  float w_scale;
-  int rows, tiles;  // rows, and row tiles of 16
-  int strip_begin;  // the launch's strips [strip_begin, strip_begin + ceil(tiles / RT)) are this product's
-};
-
-struct KernelArgs {
-  KernelProduct p[kMaxProducts];
-  int count;
-  int n, total_strips;
-  int row_warps, k_warps;  // warps of a block: row_warps strips x k_warps column slices
-};
-
-__device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                       uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
 
 // One 128-column unit of RT 16-row tiles times NT groups of 8 tokens. wv[rt]: this lane's 16 bytes
 // of tile rt's codes; q: this lane's 32 bytes of the unit in token 0's row; the lane's token in
@@ -56,7 +29,7 @@ __device__ __forceinline__ void strip_unit(int (&acc)[RT][NT][4], const uint4 (&
 #pragma unroll
     for (int kt = 0; kt < 4; ++kt)
 #pragma unroll
-      for (int l = 0; l < 4; ++l) a[rt][kt][l] = (w[kt] >> (2 * l)) & 0x03030303u;
+      for (int l = 0; l < 4; ++l) a[rt][kt][l] = a_fragment(w[kt], l);
   }
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
@@ -85,10 +58,7 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
   const int wr = warp / a.k_warps, wk = warp % a.k_warps;
   const int strip = blockIdx.x * a.row_warps + wr;
   const bool active = strip < a.total_strips;
-  KernelProduct p = a.p[0];
-#pragma unroll
-  for (int i = 1; i < kMaxProducts; ++i)
-    if (i < a.count && strip >= a.p[i].strip_begin) p = a.p[i];
+  const KernelProduct p = product_of(a, strip);
   const int tile0 = (strip - p.strip_begin) * RT;  // the strip's first row tile within its product
   const int tok0 = blockIdx.y * 8 * NT;
 
@@ -163,21 +133,7 @@ __global__ void __launch_bounds__(RT == 2 ? 256 : 32 * kMaxBlockWarps) product_k
   }
   if (!active) return;
 
-  // Accumulator c of tile rt, group nt: row g (+ 8 for c >= 2) of the tile, token 2t (+ 1 for odd c) of the group.
-#pragma unroll
-  for (int rt = 0; rt < RT; ++rt)
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const int row = (tile0 + rt) * kTileRows + g + 8 * (c >> 1), tok = tok0 + nt * 8 + 2 * t + (c & 1);
-        if (row >= p.rows || tok >= a.n) continue;
-        const int32_t v = acc[rt][nt][c] - p.sums[tok];
-        const int64_t at = static_cast<int64_t>(tok) * p.ld + row;
-        // The CPU's operations: float(v) / (s_x * s_w), each rounded to nearest.
-        if (p.y) p.y[at] = __fdiv_rn(__int2float_rn(v), __fmul_rn(p.scale[tok], p.w_scale));
-        else p.acc[at] = v;
-      }
+  store_sums<RT, NT>(p.out, acc, tile0 * kTileRows, tok0, p.rows, a.n);
 }
 
 int sm_count() {
@@ -225,8 +181,22 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
   // registers, one block per SM, 20-30% slower on the H200).
   if (tuning.warp_tokens != 0 && tuning.warp_tokens != 32 && tuning.warp_tokens != 64)
     throw Error("internal: ternary_product warp_tokens must be 32 or 64");
+  // Many tokens: blocks of 128 rows x 128 tokens through shared memory (product_tiled.cuh), from
+  // kTiledMinTokens on and with enough such blocks for 3 per SM, where it measured faster on the H200
+  // (docs/BENCHMARKS.md); with fewer, the warp path's smaller pieces keep more SMs busy.
+  if (tuning.path == ProductPath::Tiled && !tiled_product_available())
+    throw Error("internal: ternary_product: the tiled path needs a Hopper GPU (sm_90a code)");
+  static const int sms = sm_count();
+  int64_t tiled_blocks = 0;
+  for (const Product& pr : products) tiled_blocks += (row_tiles(pr.w.rows) + kTiledBlockTiles - 1) / kTiledBlockTiles;
+  tiled_blocks *= (n + 127) / 128;
+  const bool tiled = tuning.path == ProductPath::Tiled ||
+                     (tuning.path == ProductPath::Auto && n >= kTiledMinTokens && tiled_blocks >= 3 * sms &&
+                      tiled_product_available());
+  if (tiled && (tuning.k_warps != 0 || tuning.warp_tokens != 0))
+    throw Error("internal: ternary_product k_warps and warp_tokens apply to the warp path");
   const int nt = n <= 8 ? 1 : n <= 16 ? 2 : n > 32 && tuning.warp_tokens == 64 ? 8 : 4;
-  const int rt = n > 32 ? 2 : 1;
+  const int rt = tiled ? kTiledBlockTiles : n > 32 ? 2 : 1;  // row tiles of a strip
   const int token_groups = static_cast<int>((n + 8 * nt - 1) / (8 * nt));
   KernelArgs a{};
   a.count = static_cast<int>(products.size());
@@ -251,13 +221,8 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
     k.w = reinterpret_cast<const uint4*>(pr.w.codes);
     k.q = x.q;
     k.stride = x.stride;
-    k.sums = x.sums;
-    k.scale = x.scale;
+    k.out = SumStore{x.sums, x.scale, pr.out.acc, pr.out.y, pr.out.ld, pr.out.w_scale};
     k.units = static_cast<int>(col_units(x.cols));
-    k.acc = pr.out.acc;
-    k.y = pr.out.y;
-    k.ld = pr.out.ld;
-    k.w_scale = pr.out.w_scale;
     k.rows = static_cast<int>(pr.w.rows);
     k.tiles = static_cast<int>(row_tiles(pr.w.rows));
     k.strip_begin = static_cast<int>(strips);
@@ -266,6 +231,7 @@ void ternary_product(std::span<const Product> products, cudaStream_t s, ProductT
   }
   if (strips >= (int64_t{1} << 30)) throw Error("internal: ternary_product: too many rows in one launch");
   a.total_strips = static_cast<int>(strips);
+  if (tiled) return launch_tiled(a, s);
 
   const int max_kw = rt == 2 ? 8 : kMaxBlockWarps;  // the launch bounds of RT = 2 allow 8 warps
   const int kw = tuning.k_warps ? tuning.k_warps : auto_k_warps(strips * token_groups, max_units, nt, max_kw);

@@ -6,7 +6,9 @@
 // One launch serves up to kMaxProducts products with the same token count (i/f/g: one input, each
 // matrix with the activations its own norm weights quantised).
 // Decode (few tokens) splits each row tile's columns over several warps so that every SM streams
-// weights; past 32 tokens each warp takes 32 rows x 32 tokens, the activations coming through L1.
+// weights; past 32 tokens each warp takes 32 rows x 32 tokens, the activations coming through L1;
+// for many tokens on Hopper, blocks of 128 rows x 128 tokens keep the activations in shared memory
+// for wgmma.
 // Launched with programmatic dependent launch (launch.cuh): a product's first weights are read while
 // the kernel before it on the stream finishes; callers need do nothing for it.
 #include <cuda_runtime_api.h>
@@ -50,16 +52,28 @@ struct Product {
 };
 constexpr int kMaxProducts = 4;
 
-// Launch shape, for tests and the bench (0: picked from the shapes). k_warps: warps that share one
-// strip of row tiles along the columns (1, 2, 4, 8 or 16; at most 8 past 32 tokens); warp_tokens:
-// past 32 tokens, the tokens a warp takes at once (32 or 64).
+// Which kernel: the warp path (weights and activations straight into registers; any n) or the
+// tiled path (blocks of 128 rows x 128 tokens through shared memory, wgmma; for many tokens; only
+// where tiled_product_available()).
+enum class ProductPath { Auto, Warp, Tiled };
+// Whether the current GPU runs the tiled path: a Hopper GPU (compute capability 9.0, sm_90a code).
+bool tiled_product_available();
+// Auto takes the tiled path from this many tokens on, when the products make at least 3 blocks of
+// 128 rows x 128 tokens per SM (where it measured faster on the H200: docs/BENCHMARKS.md).
+constexpr int64_t kTiledMinTokens = 256;
+
+// Launch shape, for tests and the bench (0 / Auto: picked from the shapes). k_warps: warps that share
+// one strip of row tiles along the columns (1, 2, 4, 8 or 16; at most 8 past 32 tokens); warp_tokens:
+// past 32 tokens, the tokens a warp takes at once (32 or 64); both for the warp path only.
 struct ProductTuning {
   int k_warps = 0;
   int warp_tokens = 0;
+  ProductPath path = ProductPath::Auto;
 };
 
 // Enqueues the products on stream s. Throws Error on mismatched shapes or token counts, bad alignment or strides,
-// more than kMaxProducts products, or a launch failure. Outputs must not overlap the inputs.
+// more than kMaxProducts products, the tiled path asked for where it is not available, or a launch failure.
+// Outputs must not overlap the inputs.
 void ternary_product(std::span<const Product> products, cudaStream_t s,
                      ProductTuning tuning = {});
 
