@@ -17,7 +17,7 @@ add_compile_options($<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 file(GLOB MMFREE_CUDA_SOURCES CONFIGURE_DEPENDS src/backend/cuda/*.cu src/backend/cuda/*.cpp)
 add_library(mmfree_cuda STATIC ${MMFREE_CUDA_SOURCES})
 # Kernels on Hopper's arch-specific instructions (wgmma): machine code for sm_90a alone, no PTX;
-# on any other GPU the code asks wgmma_available() and takes another kernel.
+# on any other GPU tiled_product_available() says no and another kernel runs.
 file(GLOB MMFREE_CUDA_SM90A_SOURCES CONFIGURE_DEPENDS src/backend/cuda/sm90a/*.cu)
 add_library(mmfree_cuda_sm90a STATIC ${MMFREE_CUDA_SM90A_SOURCES})
 set_target_properties(mmfree_cuda_sm90a PROPERTIES CUDA_ARCHITECTURES OFF)
