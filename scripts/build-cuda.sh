@@ -4,7 +4,8 @@
 # GPU). The CPU-only build (scripts/test.sh) never needs the toolkit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+. scripts/cuda-toolkit.sh
+if ! has_cuda_toolkit; then
   echo "build-cuda: no CUDA toolkit (nvcc) here: the CUDA build is skipped"
   exit 0
 fi

@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+. scripts/cuda-toolkit.sh
 cuda=OFF
-if [ "${MMFREE_CUDA:-auto}" != OFF ] && { [ -n "${CUDACXX:-}" ] || command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; }; then
+if [ "${MMFREE_CUDA:-auto}" != OFF ] && has_cuda_toolkit; then
   cuda=ON
 fi
 echo "test.sh: CUDA backend $cuda"
