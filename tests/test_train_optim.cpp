@@ -92,21 +92,37 @@ TEST(TrainClip, ScalesToMaxNorm) {
   set(params[0].grad, {3.0f, 4.0f});
   set(params[1].grad, {12.0f});  // global norm sqrt(9 + 16 + 144) = 13
   EXPECT_DOUBLE_EQ(global_grad_norm(params.arena), 13.0);
-  const double norm = clip_grad_norm(params.arena, 6.5);
-  EXPECT_DOUBLE_EQ(norm, 13.0);
-  const double c = 6.5 / (13.0 + 1e-6);
-  EXPECT_FLOAT_EQ(params[0].grad[0], static_cast<float>(3.0 * c));
-  EXPECT_FLOAT_EQ(params[0].grad[1], static_cast<float>(4.0 * c));
-  EXPECT_FLOAT_EQ(params[1].grad[0], static_cast<float>(12.0 * c));
-  EXPECT_NEAR(global_grad_norm(params.arena), 6.5, 1e-5);
+  EXPECT_EQ(clip_coefficient(13.0, 6.5), static_cast<float>(6.5 / (13.0 + 1e-6)));
 }
 
 TEST(TrainClip, LeavesSmallGradientsAlone) {
-  TestParams params({{"a", {0, 0}}});
-  set(params[0].grad, {0.3f, 0.4f});
-  EXPECT_NEAR(clip_grad_norm(params.arena, 1.0), 0.5, 1e-7);
-  EXPECT_EQ(params[0].grad[0], 0.3f);
-  EXPECT_EQ(params[0].grad[1], 0.4f);
+  EXPECT_EQ(clip_coefficient(0.5, 1.0), 1.0f);
+  EXPECT_EQ(clip_coefficient(1.0 - 1e-6, 1.0), 1.0f);  // 1 / (1 - 1e-6 + 1e-6) = 1: not below 1
+}
+
+// The coefficient applied inside the update gives the bits that scaling the gradients first (the
+// separate pass it replaces, torch's order) and then stepping gives.
+TEST(TrainClip, CoefficientInTheUpdateEqualsScalingTheGradientsFirst) {
+  const std::vector<float> w = {0.5f, -1.25f, 3.0f, 1e-3f}, g = {0.3f, -7.0f, 1e-5f, 2.5f};
+  AdamWOptions o;
+  o.weight_decay = 0.1;
+  const float c = clip_coefficient(13.0, 1.0);
+  TestParams fused({{"w", w}}), scaled({{"w", w}});
+  AdamW fused_opt(fused.arena, o), scaled_opt(scaled.arena, o);
+  for (int step = 0; step < 3; ++step) {
+    set(fused[0].grad, g);
+    fused_opt.step(0.01, c);
+    std::vector<float> gs = g;
+    for (float& v : gs) v *= c;
+    set(scaled[0].grad, gs);
+    scaled_opt.step(0.01);
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    EXPECT_EQ(fused[0].value[i], scaled[0].value[i]) << i;
+    EXPECT_EQ(fused_opt.first_moments()[0][i], scaled_opt.first_moments()[0][i]) << i;
+    EXPECT_EQ(fused_opt.second_moments()[0][i], scaled_opt.second_moments()[0][i]) << i;
+  }
+  EXPECT_NE(fused[0].value[0], w[0]);
 }
 
 TEST(TrainSchedule, Constant) {

@@ -92,6 +92,5 @@ void Backend::embed_backward(const int32_t*, const float*, int64_t, int64_t, flo
 double Backend::cross_entropy(float*, const int32_t*, int64_t, int64_t, float) { not_trained(); }
 void Backend::adamw(const AdamWUpdate&) { not_trained(); }
 double Backend::sum_squares(const float*, int64_t) { not_trained(); }
-void Backend::scale(float*, int64_t, float) { not_trained(); }
 
 }  // namespace mmfree

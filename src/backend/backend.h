@@ -158,6 +158,9 @@ struct AdamWUpdate {
   float *m = nullptr, *v = nullptr;
   int64_t n = 0;
   float decay = 1, step_size = 0, bc2_sqrt = 1, one_minus_b1 = 0, b2 = 0, one_minus_b2 = 0, eps = 0;
+  // The gradient clipping's coefficient: the update reads g * grad_scale (rounded as a separate
+  // scaling pass over the gradients would have stored it), which saves that pass.
+  float grad_scale = 1;
 };
 
 // What identifies a recorded op sequence (Backend::run_recorded): the memory it runs on (ids that
@@ -265,7 +268,6 @@ class Backend {
   virtual double cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef);
   virtual void adamw(const AdamWUpdate& u);
   virtual double sum_squares(const float* x, int64_t n);  // accumulated in double
-  virtual void scale(float* x, int64_t n, float c);
 
  private:
   [[noreturn]] void not_trained() const;

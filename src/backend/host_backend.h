@@ -50,7 +50,6 @@ class HostBackend : public Backend {
   double cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef) override;
   void adamw(const AdamWUpdate& u) override;
   double sum_squares(const float* x, int64_t n) override;
-  void scale(float* x, int64_t n, float c) override;
 
  protected:
   // The products of calls on m [n][cols] (dense rows).

@@ -253,9 +253,10 @@ double HostBackend::cross_entropy(float* logits, const int32_t* labels, int64_t 
 void HostBackend::adamw(const AdamWUpdate& u) {
   run_parts(u.n, 16384, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) {
+      const float g = u.g[i] * u.grad_scale;
       if (u.decay != 1.0f) u.p[i] *= u.decay;
-      u.m[i] += u.one_minus_b1 * (u.g[i] - u.m[i]);
-      u.v[i] = u.v[i] * u.b2 + u.one_minus_b2 * u.g[i] * u.g[i];
+      u.m[i] += u.one_minus_b1 * (g - u.m[i]);
+      u.v[i] = u.v[i] * u.b2 + u.one_minus_b2 * g * g;
       const float denom = std::sqrt(u.v[i]) / u.bc2_sqrt + u.eps;
       u.p[i] += (-u.step_size * u.m[i]) / denom;  // addcdiv: self + value * t1 / t2
     }
@@ -272,12 +273,6 @@ double HostBackend::sum_squares(const float* x, int64_t n) {
   double total = 0;
   for (int part = 0; part < parts; ++part) total += partial_sums_[part];
   return total;
-}
-
-void HostBackend::scale(float* x, int64_t n, float c) {
-  run_parts(n, 1 << 16, [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) x[i] *= c;
-  });
 }
 
 }  // namespace mmfree

@@ -58,8 +58,7 @@ void run(const BenchTrainOptions& o) {
     const double c0 = process_cpu_seconds();
     m.zero_grad();
     m.forward_backward(tokens.data(), o.batch, o.seq);
-    clip_grad_norm(m.arena(), 1.0);
-    opt.step(1e-4);
+    opt.step(1e-4, clip_coefficient(global_grad_norm(m.arena()), 1.0));
     float probe = 0;  // the step's work done (a device backend runs it asynchronously)
     m.backend().read(&probe, m.arena().values(), sizeof probe);
     if (s < o.warmup) continue;

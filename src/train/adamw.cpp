@@ -49,7 +49,7 @@ void AdamW::upload() {
   be.write(v_.as<float>(), host_v_.data(), v_.bytes());
 }
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, float grad_scale) {
   ++t_;
   // PyTorch computes the scalars in double (Python floats) and applies them to float tensors.
   const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(t_));
@@ -61,6 +61,7 @@ void AdamW::step(double lr) {
   u.b2 = static_cast<float>(opt_.beta2);
   u.one_minus_b2 = static_cast<float>(1.0 - opt_.beta2);
   u.eps = static_cast<float>(opt_.eps);
+  u.grad_scale = grad_scale;
   const float decay_factor = static_cast<float>(1.0 - lr * opt_.weight_decay);
   for (const Run& r : runs_) {
     u.p = params_->values() + r.offset;
@@ -77,11 +78,9 @@ double global_grad_norm(ParameterArena& params) {
   return std::sqrt(params.backend().sum_squares(params.grads(), params.size()));
 }
 
-double clip_grad_norm(ParameterArena& params, double max_norm) {
-  const double norm = global_grad_norm(params);
+float clip_coefficient(double norm, double max_norm) {
   const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) params.backend().scale(params.grads(), params.size(), static_cast<float>(coef));
-  return norm;
+  return coef < 1.0 ? static_cast<float>(coef) : 1.0f;
 }
 
 }  // namespace mmfree

@@ -29,7 +29,8 @@ class AdamW {
   // One update of every parameter from its grad at learning rate lr:
   //   p -= lr*wd*p;  m = lerp(m, g, 1-b1);  v = b2*v + (1-b2)*g*g;
   //   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-  void step(double lr);
+  // with g the gradient times grad_scale (clip_coefficient's; the gradients themselves stay as they are).
+  void step(double lr, float grad_scale = 1.0f);
 
   const AdamWOptions& options() const { return opt_; }
   int64_t steps_taken() const { return t_; }
@@ -58,8 +59,8 @@ class AdamW {
 
 // The L2 norm of all gradients together (accumulated in double).
 double global_grad_norm(ParameterArena& params);
-// Scales every gradient by max_norm / (norm + 1e-6) when that is below 1 (torch.nn.utils.clip_grad_norm_).
-// Returns the norm before clipping.
-double clip_grad_norm(ParameterArena& params, double max_norm);
+// What torch.nn.utils.clip_grad_norm_ scales every gradient by, given their global norm: max_norm /
+// (norm + 1e-6) when that is below 1, else 1. AdamW::step applies it as it reads each gradient.
+float clip_coefficient(double norm, double max_norm);
 
 }  // namespace mmfree

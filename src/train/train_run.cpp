@@ -304,13 +304,13 @@ TrainResult run_training(const TrainOptions& o_in, const TrainHooks& hooks_in) {
       loss += model.forward_backward(tokens, data.rows, data.width, 1.0f / static_cast<float>(o.grad_accum));
     }
     loss /= static_cast<double>(o.grad_accum);
-    const double grad_norm = o.grad_clip > 0 ? clip_grad_norm(model.arena(), o.grad_clip) : global_grad_norm(model.arena());
+    const double grad_norm = global_grad_norm(model.arena());
     // Stop before the update: the weights stay those of the last step, and nothing is saved.
     check(std::isfinite(loss) && std::isfinite(grad_norm),
           "step " + std::to_string(step) + ": the loss is " + std::to_string(loss) + " and the gradient norm " +
               std::to_string(grad_norm) + "; training stopped before this update (lower --lr or set --grad-clip); " +
               (fs::exists(ckpt_path) ? ckpt_path + " is left as it was" : "no checkpoint was written"));
-    opt.step(lr);
+    opt.step(lr, o.grad_clip > 0 ? clip_coefficient(grad_norm, o.grad_clip) : 1.0f);
     const double dt = seconds_since(t0);
     StepReport r;
     r.step = step;

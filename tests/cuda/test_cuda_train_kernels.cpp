@@ -26,16 +26,18 @@ uint16_t bits(__nv_bfloat16 v) {
 }
 
 TEST_F(CudaTrainKernels, CodesDecodedFromTheMmaLayoutEqualTheMatrix) {
-  // Partial row tiles (37, 2816 % 16 = 0 but 300 % 16 = 12), partial column units (200, 1000).
-  const std::pair<int64_t, int64_t> shapes[] = {{37, 200}, {16, 128}, {300, 1000}, {2816, 1024}};
+  // Partial row tiles (37, 2816 % 16 = 0 but 300 % 16 = 12), partial column units (200, 1000), rows
+  // that are no whole number of 16-byte stores (203, 36: the kernel's scalar tail).
+  const std::pair<int64_t, int64_t> shapes[] = {{37, 200}, {16, 128}, {300, 1000}, {2816, 1024}, {45, 203}, {3, 36}};
+  constexpr int64_t kGuard = 64;  // values past the matrix that must stay unwritten
   Stream s;
   for (const auto& [rows, cols] : shapes) {
     const auto t = random_ternary(rows * cols, static_cast<uint32_t>(rows * 7 + cols));
     std::vector<uint8_t> packed(static_cast<size_t>(mma_bytes(rows, cols)));
     pack_mma(t.data(), rows, cols, packed.data());
     DeviceBuffer<uint8_t> mma = to_device(packed);
-    DeviceBuffer<float> f(rows * cols);
-    DeviceBuffer<__nv_bfloat16> h(rows * cols);
+    DeviceBuffer<float> f(rows * cols + kGuard);
+    DeviceBuffer<__nv_bfloat16> h(rows * cols + kGuard);
     f.fill_bytes(0xa5);  // every value must be written
     h.fill_bytes(0xa5);
     codes_from_mma(mma.data(), rows, cols, f.data(), s.get());
@@ -46,7 +48,14 @@ TEST_F(CudaTrainKernels, CodesDecodedFromTheMmaLayoutEqualTheMatrix) {
     int64_t wrong = 0;
     for (int64_t i = 0; i < rows * cols; ++i)
       wrong += fh[i] != static_cast<float>(t[i]) || bits(hh[i]) != f32_to_bf16(static_cast<float>(t[i]));
+    int64_t past = 0;
+    for (int64_t i = rows * cols; i < rows * cols + kGuard; ++i) {
+      uint32_t fb;
+      std::memcpy(&fb, &fh[i], sizeof fb);
+      past += fb != 0xa5a5a5a5u || bits(hh[i]) != 0xa5a5u;
+    }
     EXPECT_EQ(wrong, 0) << rows << " x " << cols;
+    EXPECT_EQ(past, 0) << rows << " x " << cols << ": values written past the matrix";
   }
 }
 

@@ -306,7 +306,6 @@ class CudaBackend : public Backend {
   }
   void adamw(const AdamWUpdate& u) override { train_.adamw(u); }
   double sum_squares(const float* x, int64_t n) override { return train_.sum_squares(x, n); }
-  void scale(float* x, int64_t n, float c) override { train_.scale(x, n, c); }
   void form_input(const BitLinearInput& in, int64_t n, int64_t cols) override {
     if (!in.keep_m || (in.kind == BitLinearInput::Kind::Norm && in.add))
       throw Error("internal: form_input needs keep_m, and a Norm input without add");

@@ -266,7 +266,7 @@ double CudaTrainer::cross_entropy(float* logits, const int32_t* labels, int64_t 
 }
 
 void CudaTrainer::adamw(const AdamWUpdate& u) {
-  cuda::adamw(AdamWArgs{u.p, u.g, u.m, u.v, u.n, u.decay, u.step_size, u.bc2_sqrt, u.one_minus_b1, u.b2, u.one_minus_b2, u.eps},
+  cuda::adamw(AdamWArgs{u.p, u.g, u.m, u.v, u.n, u.decay, u.step_size, u.bc2_sqrt, u.one_minus_b1, u.b2, u.one_minus_b2, u.eps, u.grad_scale},
               s_);
 }
 
@@ -277,7 +277,5 @@ double CudaTrainer::sum_squares(const float* x, int64_t n) {
   reduce_into(x, n, SumOf::Squares, partial_.data(), sum_.data(), s_);
   return read_sum();
 }
-
-void CudaTrainer::scale(float* x, int64_t n, float c) { cuda::scale(x, n, c, s_); }
 
 }  // namespace mmfree::cuda

@@ -63,7 +63,6 @@ class CudaTrainer {
   double cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef);
   void adamw(const AdamWUpdate& u);
   double sum_squares(const float* x, int64_t n);
-  void scale(float* x, int64_t n, float c);
 
 
  private:

@@ -99,17 +99,36 @@ __global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t 
   }
 }
 
+// Eight codes of one row, stored with one 16-byte (bf16) or two (float) stores where the row allows.
+template <class Code>
+struct alignas(16) EightCodes {
+  Code v[8];
+};
+
+// A word holds two rows' runs of 8 consecutive columns (mma_position: l & 1 picks the row, 4 (l >> 1)
+// + j the column): each is formed in registers and written as a whole.
 template <class Code>
 __global__ void codes_from_mma_kernel(const uint32_t* mma, int64_t rows, int64_t cols, int64_t words, int64_t units,
                                       Code* codes) {
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < words; idx += int64_t{gridDim.x} * blockDim.x) {
     const uint32_t word = mma[idx];
-    for (int l = 0; l < 4; ++l)
-      for (int j = 0; j < 4; ++j) {
-        const MmaPosition p = mma_position(idx, units, l, j);
-        if (p.r < rows && p.c < cols)
-          codes[p.r * cols + p.c] = static_cast<Code>(static_cast<float>(static_cast<int>(word >> (8 * j + 2 * l) & 3u) - 1));
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const MmaPosition p = mma_position(idx, units, half, 0);
+      if (p.r >= rows || p.c >= cols) continue;
+      EightCodes<Code> e;
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const int l = half + 2 * (k >> 2), j = k & 3;
+        e.v[k] = static_cast<Code>(static_cast<float>(static_cast<int>(word >> (8 * j + 2 * l) & 3u) - 1));
       }
+      Code* dst = codes + p.r * cols + p.c;
+      if (p.c + 8 <= cols && reinterpret_cast<uintptr_t>(dst) % 16 == 0) {
+        *reinterpret_cast<EightCodes<Code>*>(dst) = e;
+      } else {
+        for (int k = 0; k < 8 && p.c + k < cols; ++k) dst[k] = e.v[k];
+      }
+    }
   }
 }
 
@@ -493,7 +512,7 @@ __global__ void cross_entropy_kernel(float* logits, const int32_t* labels, int64
 __global__ void adamw_kernel(const AdamWArgs a) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < a.n; i += int64_t{gridDim.x} * blockDim.x) {
     float p = a.p[i], m = a.m[i], v = a.v[i];
-    const float g = a.g[i];
+    const float g = a.g[i] * a.grad_scale;
     if (a.decay != 1.0f) p *= a.decay;
     m += a.one_minus_b1 * (g - m);
     v = v * a.b2 + a.one_minus_b2 * g * g;
@@ -503,10 +522,6 @@ __global__ void adamw_kernel(const AdamWArgs a) {
     a.m[i] = m;
     a.v[i] = v;
   }
-}
-
-__global__ void scale_kernel(float* x, int64_t n, float c) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) x[i] *= c;
 }
 
 }  // namespace
@@ -686,12 +701,6 @@ void adamw(const AdamWArgs& a, cudaStream_t s) {
   if (a.n <= 0) return;
   adamw_kernel<<<grid_for(a.n), kThreads, 0, s>>>(a);
   check_launch("adamw_kernel");
-}
-
-void scale(float* x, int64_t n, float c, cudaStream_t s) {
-  if (n <= 0) return;
-  scale_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, c);
-  check_launch("scale_kernel");
 }
 
 }  // namespace mmfree::cuda

@@ -83,9 +83,8 @@ struct AdamWArgs {
   const float* g;
   float *m, *v;
   int64_t n;
-  float decay, step_size, bc2_sqrt, one_minus_b1, b2, one_minus_b2, eps;
+  float decay, step_size, bc2_sqrt, one_minus_b1, b2, one_minus_b2, eps, grad_scale;
 };
 void adamw(const AdamWArgs& a, cudaStream_t s);
-void scale(float* x, int64_t n, float c, cudaStream_t s);
 
 }  // namespace mmfree::cuda
