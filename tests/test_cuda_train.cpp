@@ -44,15 +44,25 @@ class CudaTrain : public ::testing::Test {
 struct StepZero {
   double loss, want_loss, median, worst;
 };
+// tiny_a's golden batch.
+struct GoldenIds {
+  std::vector<int32_t> ids;
+  int64_t B = 0, T = 0;
+  explicit GoldenIds(const SafetensorsFile& golden) {
+    const TensorView& t = golden.get("input_ids");
+    for (int64_t id : t.to_i64()) ids.push_back(static_cast<int32_t>(id));
+    B = t.shape[0];
+    T = t.shape[1];
+  }
+};
+
 StepZero tiny_a_step_zero(const DeviceOptions& device) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
   SafetensorsFile grads(test::tiny_a() + "/grads.safetensors");
-  const TensorView& ids_t = golden.get("input_ids");
-  std::vector<int32_t> ids;
-  for (int64_t id : ids_t.to_i64()) ids.push_back(static_cast<int32_t>(id));
+  const GoldenIds batch(golden);
   const double want_loss = golden.get("train_losses").to_f32()[0];
   TrainableModel tm = TrainableModel::from_checkpoint(test::tiny_a(), device);
-  const double loss = tm.forward_backward(ids.data(), ids_t.shape[0], ids_t.shape[1]);
+  const double loss = tm.forward_backward(batch.ids.data(), batch.B, batch.T);
   tm.arena().download();
   std::vector<double> errs;
   for (const auto& p : tm.params()) errs.push_back(test::relative_l2(p.grad, grads.get(p.name).to_f32()));
@@ -80,6 +90,32 @@ TEST_F(CudaTrain, TinyAStepZeroBf16WithinRounding) {
   EXPECT_LE(std::fabs(r.loss - r.want_loss) / r.want_loss, 1e-5);
   EXPECT_LE(r.median, 2.0 / 256);
   EXPECT_LE(r.worst, 8.0 / 256);
+}
+
+TEST_F(CudaTrain, RecomputeLevelsGiveTheSameLossAndGradients) {
+  // As on the CPU (TrainGolden.RecomputeGivesTheSameLossAndGradients): the backward forms again what
+  // the forward formed, with the same (deterministic) kernels: the same bits.
+  const GoldenIds batch(SafetensorsFile(test::tiny_a() + "/golden.safetensors"));
+  struct Result {
+    double loss;
+    std::vector<std::vector<float>> grads;
+  };
+  const auto pass = [&](Recompute r) {
+    TrainableModel tm = TrainableModel::from_checkpoint(test::tiny_a(), kCudaBf16);
+    tm.set_recompute(r);
+    Result out{tm.forward_backward(batch.ids.data(), batch.B, batch.T), {}};
+    tm.arena().download();
+    for (const auto& p : tm.params()) out.grads.emplace_back(p.grad.begin(), p.grad.end());
+    return out;
+  };
+  const Result kept = pass(Recompute::None);
+  for (Recompute r : {Recompute::Inputs, Recompute::Branch, Recompute::Block}) {
+    const Result again = pass(r);
+    EXPECT_EQ(again.loss, kept.loss) << recompute_name(r);
+    int64_t differ = 0;
+    for (size_t k = 0; k < kept.grads.size(); ++k) differ += kept.grads[k] != again.grads[k];
+    EXPECT_EQ(differ, 0) << "gradient tensors that differ with --recompute " << recompute_name(r);
+  }
 }
 
 std::vector<double> logged_losses(const std::string& path) {

@@ -101,7 +101,7 @@ TEST(TrainGolden, RecomputeGivesTheSameLossAndGradients) {
   const GoldenBatch g = golden_batch(golden);
   TrainableModel kept = TrainableModel::from_checkpoint(test::tiny_a());
   const double want = kept.forward_backward(g.ids.data(), g.B, g.T);
-  for (Recompute r : {Recompute::Inputs, Recompute::Branch}) {
+  for (Recompute r : {Recompute::Inputs, Recompute::Branch, Recompute::Block}) {
     TrainableModel recomputed = TrainableModel::from_checkpoint(test::tiny_a());
     recomputed.set_recompute(r);
     EXPECT_EQ(want, recomputed.forward_backward(g.ids.data(), g.B, g.T)) << recompute_name(r);

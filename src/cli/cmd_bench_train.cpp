@@ -135,7 +135,7 @@ void setup(CLI::App& app) {
   add_backward_gemm_option(cmd, o->backward_gemm);
   cmd->add_option("--threads", o->threads, "Threads of the cpu device (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
-  cmd->add_option("--recompute", o->recompute, "What the backward forms again: none, inputs or branch (mmfree train --help)")
+  cmd->add_option("--recompute", o->recompute, "What the backward forms again: none, inputs, branch or block (mmfree train --help)")
       ->check(CLI::IsMember({"none", "inputs", "branch"}))
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object instead of text");

@@ -191,9 +191,9 @@ void setup(CLI::App& app) {
   cmd->add_option("--log", o.log, "JSONL log (default OUT/train_log.jsonl)");
   cmd->add_option("--recompute", o.recompute,
                   "What the backward forms again instead of the forward keeping it, per token and layer: none (keeps "
-                  "9d + 3I floats), inputs (6d + 2I; element-wise passes again) or branch (4d; half the block's "
-                  "forward again). The same numbers")
-      ->check(CLI::IsMember({"none", "inputs", "branch"}))
+                  "9d + 3I floats), inputs (6d + 2I; element-wise passes again), branch (4d; half the block's "
+                  "forward again) or block (d; the whole block's forward again). The same numbers")
+      ->check(CLI::IsMember({"none", "inputs", "branch", "block"}))
       ->capture_default_str();
   cmd->add_option("--device", o.device, "Where to train: cpu (default), ref (the plain reference formulas), cuda, cuda:N")->capture_default_str();
   add_backward_gemm_option(cmd, o.backward_gemm);

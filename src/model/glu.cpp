@@ -6,8 +6,6 @@ namespace mmfree {
 
 GluScratch::GluScratch(Backend& be, int64_t rows, int64_t I) : gv(be.alloc(rows * 2 * I * 4)) {}
 
-GluGrads::GluGrads(Backend& be, int64_t rows, int64_t I) : dz(be.alloc(rows * I * 4)), dgv(be.alloc(rows * 2 * I * 4)) {}
-
 Glu::Glu(LayerWeights& w, int64_t layer, const ModelConfig& c) : I_(c.intermediate_size) {
   const std::string p = layer_prefix(layer) + "mlp.";
   gate_ = w.bitlinear(p + "gate_proj");
@@ -36,7 +34,7 @@ void Glu::form_z(Backend& be, int64_t n, const GluBuffers& buf) const {
 }
 
 void Glu::backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const {
-  float *dz = s.dz.as<float>(), *dgv = s.dgv.as<float>();
+  float *dz = s.dz, *dgv = s.dgv;
   down_.backward(be, buf.z, dout, n, dz, false);
   be.glu_backward(buf.gv, dz, n, I_, dgv);
   gate_.backward(be, buf.m, dgv, n, dm, false);

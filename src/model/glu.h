@@ -21,10 +21,12 @@ struct GluScratch {
   GluBuffers buffers() const { return {gv.as<float>()}; }
 };
 
-// Gradient buffers of a backward over up to `rows` rows, shared by the layers.
+// Gradient buffers of a backward over up to `rows` rows, shared by the layers: views of floats(rows,
+// I) floats of backend memory (which the MLGRU's backward may use in turn).
 struct GluGrads {
-  Buffer dz, dgv;  // [rows][I], [rows][2I]
-  GluGrads(Backend& be, int64_t rows, int64_t I);
+  float *dz, *dgv;  // [rows][I], [rows][2I]
+  GluGrads(float* scratch, int64_t rows, int64_t I) : dz(scratch), dgv(scratch + rows * I) {}
+  static int64_t floats(int64_t rows, int64_t I) { return 3 * rows * I; }
 };
 
 class Glu {

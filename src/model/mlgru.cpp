@@ -7,12 +7,12 @@ namespace mmfree {
 MlgruScratch::MlgruScratch(Backend& be, int64_t rows, int64_t d)
     : i(be.alloc(rows * d * 4)), f(be.alloc(rows * d * 4)), g(be.alloc(rows * d * 4)) {}
 
-MlgruGrads::MlgruGrads(Backend& be, int64_t rows, int64_t d)
-    : d_o_in(be.alloc(rows * d * 4)),
-      dh(be.alloc(rows * d * 4)),
-      dg(be.alloc(rows * d * 4)),
-      di(be.alloc(rows * d * 4)),
-      df(be.alloc(rows * d * 4)) {}
+MlgruGrads::MlgruGrads(float* scratch, int64_t rows, int64_t d)
+    : d_o_in(scratch),
+      dh(scratch + rows * d),
+      dg(scratch + 2 * rows * d),
+      di(scratch + 3 * rows * d),
+      df(scratch + 4 * rows * d) {}
 
 Mlgru::Mlgru(LayerWeights& w, int64_t layer, const ModelConfig& c, const float* lower_bound)
     : d_(c.hidden_size), eps_(static_cast<float>(c.rms_norm_eps)), lower_bound_(lower_bound) {
@@ -70,8 +70,7 @@ void Mlgru::form_o_in(Backend& be, int64_t n, const MlgruBuffers& buf) const {
 void Mlgru::backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf, const float* dout, float* da,
                      float* dlb, const MlgruGrads& s) const {
   const int64_t n = B * T, d = d_;
-  float *d_o_in = s.d_o_in.as<float>(), *dh = s.dh.as<float>(), *dg = s.dg.as<float>();
-  float *di = s.di.as<float>(), *df = s.df.as<float>();
+  float *d_o_in = s.d_o_in, *dh = s.dh, *dg = s.dg, *di = s.di, *df = s.df;
   o_.backward(be, buf.o_in, dout, n, d_o_in, false);
   be.gated_backward({.h = buf.h, .g = buf.g, .w = g_norm_.value, .dm = d_o_in, .n = n, .d = d, .eps = eps_, .dh = dh,
                      .dg = dg, .dw = g_norm_.grad});

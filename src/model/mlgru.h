@@ -24,10 +24,12 @@ struct MlgruScratch {
   MlgruBuffers buffers() const { return {i.as<float>(), f.as<float>(), g.as<float>()}; }
 };
 
-// Gradient buffers of a backward over up to `rows` rows, [rows][d] each, shared by the layers.
+// Gradient buffers of a backward over up to `rows` rows, [rows][d] each, shared by the layers: views
+// of floats(rows, d) floats of backend memory (which the GLU's backward may use in turn).
 struct MlgruGrads {
-  Buffer d_o_in, dh, dg, di, df;
-  MlgruGrads(Backend& be, int64_t rows, int64_t d);
+  float *d_o_in, *dh, *dg, *di, *df;
+  MlgruGrads(float* scratch, int64_t rows, int64_t d);
+  static int64_t floats(int64_t rows, int64_t d) { return 5 * rows * d; }
 };
 
 // Where the states of a batch's sequences lie: sequence b's layer-l state is states + slots[b] *

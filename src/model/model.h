@@ -77,8 +77,8 @@ struct Workspace {
 //   (element-wise passes);
 // - Branch: x_in, i, f and g, 4 d floats; the rest of the block run again from them (the scan,
 //   o_proj and the GLU's two products: about half the block's forward work).
-enum class Recompute { None, Inputs, Branch };
-// "none", "inputs", "branch" and back; Error naming the flag for anything else.
+enum class Recompute { None, Inputs, Branch, Block };
+// "none", "inputs", "branch", "block" and back; Error naming the flag for anything else.
 Recompute parse_recompute(const std::string& s);
 const char* recompute_name(Recompute r);
 
@@ -90,12 +90,13 @@ struct TrainBuffers {
   int64_t B, T, chunk_rows;
   Recompute recompute;
   struct Layer {
-    Buffer x_in, i, f, g;
+    Buffer x_in;
     // Empty where recompute forms them again: the shared ones below.
-    Buffer x_mid = {}, h = {}, gv = {}, a = {}, o_in = {}, m = {}, z = {};
+    Buffer i = {}, f = {}, g = {}, x_mid = {}, h = {}, gv = {}, a = {}, o_in = {}, m = {}, z = {};
   };
   std::vector<Layer> layers;
-  Buffer shared_x_mid, shared_h, shared_gv, shared_a, shared_o_in, shared_m, shared_z;  // one set for every layer
+  // One set for every layer.
+  Buffer shared_i, shared_f, shared_g, shared_x_mid, shared_h, shared_gv, shared_a, shared_o_in, shared_m, shared_z;
   std::vector<BlockBuffers> views;  // where each layer works, for Model::run_blocks
   Buffer x, o, x_final, final_normed;  // [rows][d]
   Buffer tokens, labels, slots;        // int32 [rows], [rows], [B]
@@ -103,6 +104,8 @@ struct TrainBuffers {
   Buffer logits;                       // [chunk_rows][V]
   Buffer dx, d_branch;                 // [rows][d]: gradients at the residual stream, at a norm's output
   Buffer dlb;                          // [L][d]: gradients at the lower bounds lb[l]
+  // The backward's scratch: the GLU's, then the MLGRU's, in one buffer.
+  Buffer backward_scratch;
   MlgruGrads mixer_grads;
   GluGrads mlp_grads;
   std::vector<int32_t> host_labels;

@@ -35,7 +35,8 @@ Recompute parse_recompute(const std::string& s) {
   if (s == "none") return Recompute::None;
   if (s == "inputs") return Recompute::Inputs;
   if (s == "branch") return Recompute::Branch;
-  throw Error("--recompute " + s + ": expected none, inputs or branch");
+  if (s == "block") return Recompute::Block;
+  throw Error("--recompute " + s + ": expected none, inputs, branch or block");
 }
 
 const char* recompute_name(Recompute r) {
@@ -43,6 +44,7 @@ const char* recompute_name(Recompute r) {
     case Recompute::None: return "none";
     case Recompute::Inputs: return "inputs";
     case Recompute::Branch: return "branch";
+    case Recompute::Block: return "block";
   }
   return "?";
 }
@@ -52,15 +54,20 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, Recompute
       T(T_),
       chunk_rows(std::clamp<int64_t>(kLogitBudget / model.config().vocab_size, 1, B_ * T_)),
       recompute(recompute_),
-      mixer_grads(model.backend(), B_ * T_, model.config().hidden_size),
-      mlp_grads(model.backend(), B_ * T_, model.config().intermediate_size),
+      backward_scratch(model.backend().alloc(
+          static_cast<int64_t>(sizeof(float)) * std::max(MlgruGrads::floats(B_ * T_, model.config().hidden_size),
+                                                         GluGrads::floats(B_ * T_, model.config().intermediate_size)))),
+      mixer_grads(backward_scratch.as<float>(), B_ * T_, model.config().hidden_size),
+      mlp_grads(backward_scratch.as<float>(), B_ * T_, model.config().intermediate_size),
       host_labels(static_cast<size_t>(B_ * T_)) {
   check(B > 0 && T > 0, "batch of " + std::to_string(B) + " x " + std::to_string(T) + " tokens: both must be > 0");
   const ModelConfig& c = model.config();
   Backend& be = model.backend();
   const int64_t n = B * T, d = c.hidden_size, I = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
   auto floats = [&](int64_t count) { return be.alloc(count * static_cast<int64_t>(sizeof(float))); };
-  const bool keep_inputs = recompute == Recompute::None, keep_branch = recompute != Recompute::Branch;
+  const bool keep_inputs = recompute == Recompute::None;
+  const bool keep_branch = recompute == Recompute::None || recompute == Recompute::Inputs;
+  const bool keep_ifg = recompute != Recompute::Block;
   // Per layer, or once for all layers where the backward forms them again.
   auto kept = [&](bool per_layer, Buffer& shared, int64_t count) {
     if (per_layer) return floats(count);
@@ -68,7 +75,10 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, Recompute
     return Buffer{};
   };
   for (int64_t l = 0; l < L; ++l) {
-    Layer k{floats(n * d), floats(n * d), floats(n * d), floats(n * d)};
+    Layer k{floats(n * d)};
+    k.i = kept(keep_ifg, shared_i, n * d);
+    k.f = kept(keep_ifg, shared_f, n * d);
+    k.g = kept(keep_ifg, shared_g, n * d);
     k.x_mid = kept(keep_branch, shared_x_mid, n * d);
     k.h = kept(keep_branch, shared_h, n * d);
     k.gv = kept(keep_branch, shared_gv, n * 2 * I);
@@ -77,7 +87,7 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, Recompute
     k.m = kept(keep_inputs, shared_m, n * d);
     k.z = kept(keep_inputs, shared_z, n * I);
     const auto own = [](const Buffer& mine, const Buffer& shared) { return (mine.bytes() ? mine : shared).as<float>(); };
-    views.push_back({{k.i.as<float>(), k.f.as<float>(), k.g.as<float>(), own(k.a, shared_a), own(k.h, shared_h),
+    views.push_back({{own(k.i, shared_i), own(k.f, shared_f), own(k.g, shared_g), own(k.a, shared_a), own(k.h, shared_h),
                       own(k.o_in, shared_o_in)},
                      {own(k.gv, shared_gv), own(k.m, shared_m), own(k.z, shared_z)},
                      k.x_in.as<float>(),
@@ -178,20 +188,26 @@ void Model::recompute(TrainBuffers& tb, int64_t l) const {
   const Layer& layer = layers_[l];
   const BlockBuffers& b = tb.views[l];
   using Kind = BitLinearInput::Kind;
-  be.form_input({.kind = Kind::Norm, .x = b.x_in, .ld = d, .w = layer.attn_norm.value, .eps = eps, .keep_m = b.mixer.a}, n, d);
-  if (tb.recompute == Recompute::Branch) {
-    // The block's forward again after its i, f, g products: the scan from zero states (h, o_in),
-    // o_proj into x_mid, x_mid + x_in (the forward's sum: addition commutes exactly), the GLU up to
-    // its down projection's input (m, gv, z).
-    be.fill_zero(tb.states.as<void>(), tb.states.bytes());
-    layer.mixer.mix(be, tb.B, tb.T, {tb.states.as<float>(), tb.slots.as<int32_t>(), L * d}, l * d, b.x_mid, b.mixer);
-    layer.mlp.gate(be, {.kind = Kind::Norm, .x = b.x_mid, .ld = d, .add = b.x_in, .w = layer.mlp_norm.value, .eps = eps},
-                   n, b.mlp);
+  const bool whole = tb.recompute == Recompute::Block;
+  const BitLinearInput x_in{.kind = Kind::Norm, .x = b.x_in, .ld = d, .w = layer.attn_norm.value, .eps = eps, .keep_m = b.mixer.a};
+  if (!whole) be.form_input(x_in, n, d);  // a, for the backward of i, f, g (block: their products form it)
+  if (tb.recompute == Recompute::Inputs) {
+    be.form_input({.kind = Kind::Norm, .x = b.x_mid, .ld = d, .w = layer.mlp_norm.value, .eps = eps, .keep_m = b.mlp.m}, n, d);
+    layer.mixer.form_o_in(be, n, b.mixer);
     layer.mlp.form_z(be, n, b.mlp);
     return;
   }
-  be.form_input({.kind = Kind::Norm, .x = b.x_mid, .ld = d, .w = layer.mlp_norm.value, .eps = eps, .keep_m = b.mlp.m}, n, d);
-  layer.mixer.form_o_in(be, n, b.mixer);
+  // The block's forward again from its i, f, g products (block) or after them (branch): the scan from
+  // zero states (h, o_in), o_proj into x_mid, x_mid + x_in (the forward's sum: addition commutes
+  // exactly), the GLU up to its down projection's input (m, gv, z).
+  const StateSlots st{tb.states.as<float>(), tb.slots.as<int32_t>(), L * d};
+  be.fill_zero(tb.states.as<void>(), tb.states.bytes());
+  if (whole)
+    layer.mixer.forward(be, x_in, tb.B, tb.T, st, l * d, b.x_mid, b.mixer);
+  else
+    layer.mixer.mix(be, tb.B, tb.T, st, l * d, b.x_mid, b.mixer);
+  layer.mlp.gate(be, {.kind = Kind::Norm, .x = b.x_mid, .ld = d, .add = b.x_in, .w = layer.mlp_norm.value, .eps = eps},
+                 n, b.mlp);
   layer.mlp.form_z(be, n, b.mlp);
 }
 
