@@ -136,7 +136,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads of the cpu device (products and element-wise work)")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--skip-peak", o->skip_peak, "Do not measure the fp32 peak");
   cmd->add_option("--recompute", o->recompute, "What the backward forms again: none, inputs, branch or block (mmfree train --help)")
-      ->check(CLI::IsMember({"none", "inputs", "branch"}))
+      ->check(CLI::IsMember(recompute_names()))
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object instead of text");
   cmd->callback([o] { run(*o); });

@@ -12,6 +12,7 @@
 
 #include "cli/command.h"
 #include "cli/inputs.h"
+#include "model/model.h"
 #include "train/checkpoint.h"
 #include "train/progress_text.h"
 #include "train/train_run.h"
@@ -193,7 +194,7 @@ void setup(CLI::App& app) {
                   "What the backward forms again instead of the forward keeping it, per token and layer: none (keeps "
                   "9d + 3I floats), inputs (6d + 2I; element-wise passes again), branch (4d; half the block's "
                   "forward again) or block (d; the whole block's forward again). The same numbers")
-      ->check(CLI::IsMember({"none", "inputs", "branch", "block"}))
+      ->check(CLI::IsMember(recompute_names()))
       ->capture_default_str();
   cmd->add_option("--device", o.device, "Where to train: cpu (default), ref (the plain reference formulas), cuda, cuda:N")->capture_default_str();
   add_backward_gemm_option(cmd, o.backward_gemm);

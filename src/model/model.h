@@ -81,6 +81,8 @@ enum class Recompute { None, Inputs, Branch, Block };
 // "none", "inputs", "branch", "block" and back; Error naming the flag for anything else.
 Recompute parse_recompute(const std::string& s);
 const char* recompute_name(Recompute r);
+// Every level's name, in order (the commands' choices).
+std::vector<std::string> recompute_names();
 
 // What a training pass over B sequences of T tokens keeps for its backward (Recompute), and the
 // backward's buffers, in backend memory, and [chunk_rows][V] logits at a time (chunks of at most

@@ -31,12 +31,20 @@ void lower_bounds_backward(std::span<const float> params, const float* dlb, int6
   }
 }
 
+namespace {
+constexpr Recompute kRecomputeLevels[] = {Recompute::None, Recompute::Inputs, Recompute::Branch, Recompute::Block};
+}  // namespace
+
 Recompute parse_recompute(const std::string& s) {
-  if (s == "none") return Recompute::None;
-  if (s == "inputs") return Recompute::Inputs;
-  if (s == "branch") return Recompute::Branch;
-  if (s == "block") return Recompute::Block;
+  for (Recompute r : kRecomputeLevels)
+    if (s == recompute_name(r)) return r;
   throw Error("--recompute " + s + ": expected none, inputs, branch or block");
+}
+
+std::vector<std::string> recompute_names() {
+  std::vector<std::string> names;
+  for (Recompute r : kRecomputeLevels) names.emplace_back(recompute_name(r));
+  return names;
 }
 
 const char* recompute_name(Recompute r) {

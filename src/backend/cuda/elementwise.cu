@@ -251,14 +251,42 @@ void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> t
 
 // A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads). Measured
 // on the H200 at d = 2560, T = 2048: 118 us; 16 channels x 64 chunks (160 blocks) took 151 us.
-constexpr int kScanChunks = 32;
+#ifndef SCAN_CHUNKS
+#define SCAN_CHUNKS 32
+#define SCAN_BATCH 4
+#define SCAN_MINB 2
+#endif
+constexpr int kScanChunks = SCAN_CHUNKS;
 constexpr int kScanChannels = 32;
+constexpr int kScanBatch = SCAN_BATCH;
+
+// Calls step(i, f) for the steps of a chunk in order (i, f: count rows ld apart), the loads of
+// kScanBatch steps issued before the first of them runs: the steps depend on the state, the loads
+// do not, and a thread keeps only one step's loads in flight otherwise (the scan was latency-bound).
+template <class Step>
+__device__ __forceinline__ void scan_steps(const float* __restrict__ i, const float* __restrict__ f, int64_t ld,
+                                           int64_t count, Step step) {
+  for (int64_t t = 0; t < count; t += kScanBatch, i += kScanBatch * ld, f += kScanBatch * ld) {
+    float vi[kScanBatch], vf[kScanBatch];
+#pragma unroll
+    for (int j = 0; j < kScanBatch; ++j)
+      if (t + j < count) {
+        vi[j] = __ldg(i + j * ld);
+        vf[j] = __ldg(f + j * ld);
+      }
+#pragma unroll
+    for (int j = 0; j < kScanBatch; ++j)
+      if (t + j < count) step(vi[j], vf[j]);
+  }
+}
 
 // blockDim (kScanChannels channels, C chunks), grid (channel groups, B). Chunk 0 runs from the incoming state
 // exactly; chunks j >= 1 first reduce to an affine map (A_j, B_j), thread (x, 0) chains the maps to
-// each chunk's entry state, then chunks j >= 1 run exactly from their entry states.
-__global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __restrict__ in_f, int64_t ld, const float* lb,
-                             int64_t T, int64_t d, float* h, int64_t h_stride, float* h_out, int64_t out_ld, int64_t len) {
+// each chunk's entry state, then chunks j >= 1 run exactly from their entry states. Two blocks an SM
+// (the register bound): with one, B x d = 8192 channels took two waves on 132 SMs.
+__global__ void __launch_bounds__(kScanChannels * kScanChunks, SCAN_MINB)
+    mlgru_kernel(const float* __restrict__ in_i, const float* __restrict__ in_f, int64_t ld, const float* lb, int64_t T,
+                 int64_t d, float* h, int64_t h_stride, float* __restrict__ h_out, int64_t out_ld, int64_t len) {
   __shared__ float map_a[kScanChunks][kScanChannels + 1], map_b[kScanChunks][kScanChannels + 1],
       entry[kScanChunks][kScanChannels + 1];
   pdl_allow_next();
@@ -271,22 +299,23 @@ __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __rest
   float state = valid ? h[b * h_stride + c] : 0.0f;
   const bool has_lb = lb != nullptr;
   const float lbc = has_lb && valid ? lb[c] : 0.0f;
-  // The time loops are unrolled so that the loads of several steps (which do not depend on the
-  // state) are in flight together.
+  const int64_t count = t1 > t0 ? t1 - t0 : 0;
+  const float *i = in_i + (base + t0) * ld + c, *f = in_f + (base + t0) * ld + c;
+  float* out = h_out + (base + t0) * out_ld + c;
+  const auto run = [&](float vi, float vf) {
+    state = advance(gate(vi, vf, has_lb, lbc), state);
+    *out = state;
+    out += out_ld;
+  };
   if (valid && ch == 0) {
-#pragma unroll 8
-    for (int64_t t = t0; t < t1; ++t) {
-      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], has_lb, lbc), state);
-      h_out[(base + t) * out_ld + c] = state;
-    }
-  } else if (valid && t0 < T) {
+    scan_steps(i, f, ld, count, run);
+  } else if (valid && count > 0) {
     float A = 1.0f, Bm = 0.0f;
-#pragma unroll 8
-    for (int64_t t = t0; t < t1; ++t) {
-      const Gate g = gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], has_lb, lbc);
+    scan_steps(i, f, ld, count, [&](float vi, float vf) {
+      const Gate g = gate(vi, vf, has_lb, lbc);
       A = __fmul_rn(g.fg, A);
       Bm = advance(g, Bm);
-    }
+    });
     map_a[ch][x] = A;
     map_b[ch][x] = Bm;
   }
@@ -296,13 +325,9 @@ __global__ void mlgru_kernel(const float* __restrict__ in_i, const float* __rest
   if (ch == 0)
     for (int j = 1; j + 1 < chunks; ++j) entry[j + 1][x] = __fadd_rn(__fmul_rn(map_a[j][x], entry[j][x]), map_b[j][x]);
   __syncthreads();
-  if (valid && ch > 0 && t0 < T) {
+  if (valid && ch > 0 && count > 0) {
     state = entry[ch][x];
-#pragma unroll 8
-    for (int64_t t = t0; t < t1; ++t) {
-      state = advance(gate(in_i[(base + t) * ld + c], in_f[(base + t) * ld + c], has_lb, lbc), state);
-      h_out[(base + t) * out_ld + c] = state;
-    }
+    scan_steps(i, f, ld, count, run);
   }
   if (valid && ch == chunks - 1) h[b * h_stride + c] = state;
 }
