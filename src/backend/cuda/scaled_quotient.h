@@ -10,7 +10,8 @@
 // Why it is exact. Scale a and d to significands A, B in [1, 2) (every intermediate below is a
 // normal number in the range above, so all steps scale exactly; v = 0 and the sign of v are
 // trivial: each step is odd in a). B = 1 is exact throughout. Otherwise 1/B is in (1/2, 1), so
-// delta = B r - 1 has |delta| <= B 2^-25 < 2^-24. Let Q = A/B, E = ulp(Q).
+// delta = B r - 1 has |delta| <= B 2^-25 < 2^-24. Let Q = A/B in [2^e_Q, 2^(e_Q + 1)), E = ulp(Q) =
+// 2^(e_Q - 23).
 // 1. |Q - q0| < 2E: q0 is within half an ulp of A r = Q (1 + delta), at most E (an ulp of the
 //    binade above), and |Q delta| < Q 2^-24 < E.
 // 2. e0 = B (Q - q0)(1 + eps), |eps| <= 2^-24, so q0 + e0 r = Q + (Q - q0)((1 + eps)(1 + delta) - 1)
