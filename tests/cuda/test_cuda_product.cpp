@@ -3,7 +3,10 @@
 // formats the model files store.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <memory>
 
 #include "backend/cuda/mma_layout.h"
@@ -248,13 +251,92 @@ TEST_F(CudaProduct, TiledPathExtremeSumsAreExact) {
   c.d_q = to_device(q);
   c.d_sums = to_device(sums);
   DeviceBuffer<int32_t> acc(n * rows);
+  DeviceBuffer<float> y(n * rows);
   Stream s;
   const Product p{c.weights(), c.x(), ProductOut{acc.data(), nullptr, rows, 1.0f}};
+  const Product py{c.weights(), c.x(), ProductOut{nullptr, y.data(), rows, c.w_scale}};
   ternary_product({&p, 1}, s.get(), {0, 0, ProductPath::Tiled});
+  ternary_product({&py, 1}, s.get(), {0, 0, ProductPath::Tiled});
   s.synchronize();
   const auto got = to_host(acc);
+  const auto got_y = to_host(y);
   for (int64_t t = 0; t < n; ++t)
-    for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(got[t * rows + r], (t % 2 ? 127 : -128) * cols) << t << " " << r;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t sum = (t % 2 ? 127 : -128) * static_cast<int32_t>(cols);
+      ASSERT_EQ(got[t * rows + r], sum) << t << " " << r;
+      const float want = static_cast<float>(sum) / (c.scale[static_cast<size_t>(t)] * c.w_scale);
+      ASSERT_EQ(std::memcmp(&got_y[t * rows + r], &want, 4), 0) << t << " " << r;
+    }
+}
+
+// The tiled epilogue writes a token's rows 16 bytes at a time where the output allows it: ld a
+// multiple of 4 and the pointer 16-byte aligned; otherwise, and for the rows past the last whole
+// 4, 4 bytes at a time. Every combination, with rows past the matrix's left untouched.
+TEST_F(CudaProduct, TiledPathWritesEveryOutputAlignment) {
+  if (!tiled_product_available()) GTEST_SKIP() << "the tiled path runs on Hopper GPUs only";
+  Stream s;
+  for (const int64_t rows : {int64_t{1024}, int64_t{300}, int64_t{129}, int64_t{130}}) {
+    Case c(rows, 384, 257, static_cast<uint32_t>(rows));
+    const int64_t whole = (rows + 3) / 4 * 4;
+    for (const int64_t ld : {whole, whole + 4, rows + 1})
+      for (const int64_t offset : {0, 1, 4}) {
+        SCOPED_TRACE(testing::Message() << rows << " rows, ld " << ld << ", offset " << offset);
+        const int64_t size = c.n * ld + offset;
+        DeviceBuffer<int32_t> acc(size);
+        DeviceBuffer<float> y(size);
+        acc.fill_bytes(0x7f);
+        y.fill_bytes(0x7f);
+        const Product p{c.weights(), c.x(), ProductOut{acc.data() + offset, nullptr, ld, 1.0f}};
+        const Product py{c.weights(), c.x(), ProductOut{nullptr, y.data() + offset, ld, c.w_scale}};
+        ternary_product({&p, 1}, s.get(), {0, 0, ProductPath::Tiled});
+        ternary_product({&py, 1}, s.get(), {0, 0, ProductPath::Tiled});
+        s.synchronize();
+        const auto got = to_host(acc);
+        const auto got_y = to_host(y);
+        const auto want_y = c.want_y(ld);
+        for (int64_t i = 0; i < offset; ++i) ASSERT_EQ(got[i], kPoison) << "before the output";
+        for (int64_t t = 0; t < c.n; ++t)
+          for (int64_t o = 0; o < ld; ++o) {
+            const int64_t at = offset + t * ld + o;
+            if (o < rows) {
+              ASSERT_EQ(got[at], c.want[t * rows + o]) << "token " << t << " row " << o;
+              ASSERT_EQ(std::memcmp(&got_y[at], &want_y[t * ld + o], 4), 0) << "token " << t << " row " << o;
+            } else {
+              ASSERT_EQ(got[at], kPoison) << "token " << t << " pad " << o;
+              ASSERT_EQ(std::memcmp(&got_y[at], &kPoison, 4), 0) << "token " << t << " pad " << o;
+            }
+          }
+      }
+  }
+}
+
+// The tiled epilogue scales by a reciprocal formed once per token (scaled_quotient.h) where
+// s_x * s_w lies in [2^-64, 2^64], and divides elsewhere: both against the CPU's float division,
+// for s_x at and past both ends, zero, subnormal, negative, infinite and NaN.
+TEST_F(CudaProduct, TiledPathScalesEveryTokenAsTheCpuDivides) {
+  if (!tiled_product_available()) GTEST_SKIP() << "the tiled path runs on Hopper GPUs only";
+  const float inf = std::numeric_limits<float>::infinity();
+  const float w_scale = 0.75f;
+  const float edge[] = {0x1p-64f / w_scale, 0x1p64f / w_scale, 0x1p-64f, 0x1p64f, std::nextafter(0x1p-64f / w_scale, 0.0f),
+                        std::nextafter(0x1p64f / w_scale, inf), 0.0f, -0.0f, 1e-40f, 1e-30f, 1e30f, -3.0f, inf, -inf,
+                        std::numeric_limits<float>::quiet_NaN(), 1.0f};
+  Case c(200, 512, 300, 5);
+  c.w_scale = w_scale;
+  for (int64_t t = 0; t < c.n; ++t)
+    if (t % 3 == 0) c.scale[static_cast<size_t>(t)] = edge[static_cast<size_t>(t / 3) % std::size(edge)];
+  c.d_scale = to_device(c.scale);
+  DeviceBuffer<float> y(c.n * c.rows);
+  Stream s;
+  const Product p{c.weights(), c.x(), ProductOut{nullptr, y.data(), c.rows, c.w_scale}};
+  ternary_product({&p, 1}, s.get(), {0, 0, ProductPath::Tiled});
+  s.synchronize();
+  const auto got = to_host(y), want = c.want_y(c.rows);
+  for (int64_t t = 0; t < c.n; ++t)
+    for (int64_t o = 0; o < c.rows; ++o) {
+      const float g = got[t * c.rows + o], w = want[t * c.rows + o];
+      if (std::isnan(w)) ASSERT_TRUE(std::isnan(g)) << "token " << t << " row " << o;  // NaN's bits differ by device
+      else ASSERT_EQ(std::memcmp(&g, &w, 4), 0) << "token " << t << " (s_x " << c.scale[t] << ") row " << o << ": " << g << " vs " << w;
+    }
 }
 
 TEST_F(CudaProduct, SeveralProductsInOneLaunchEqualOneEach) {

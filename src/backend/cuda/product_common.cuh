@@ -1,6 +1,7 @@
 #pragma once
-// What both ternary product kernels (ternary_product.cu, product_tiled.cu) share: the tensor-core
-// instruction, the decoding of the mma16 codes into its A fragments, and the output of one sum.
+// What the ternary product kernels (ternary_product.cu, product_tiled.cu) share: the tensor-core
+// instruction, the decoding of the mma16 codes into its A fragments, the launch's arguments, and the
+// warp path's output of its sums (the tiled kernel has its own epilogue, through shared memory).
 #include <cstdint>
 
 #include "backend/cuda/ternary_product.h"

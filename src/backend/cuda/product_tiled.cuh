@@ -1,7 +1,8 @@
 #pragma once
 // The ternary product for many tokens (src/backend/cuda/sm90a/product_tiled.cu): blocks of 128 rows
 // x 128 tokens, each 128-column unit of activations and weights staged in shared memory by a
-// cp.async pipeline, multiplied by wgmma (Hopper, sm_90a).
+// cp.async pipeline, multiplied by wgmma (Hopper, sm_90a); the sums leave through shared memory,
+// a token's rows in 16-byte stores, scaled without a division (scaled_quotient.h).
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/product_common.cuh"

@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/runtime.h"
+#include "backend/cuda/scaled_quotient.h"
 
 // The tiled product on Hopper's warpgroup tensor-core instruction (wgmma, sm_90a): each warpgroup
 // multiplies its 64 rows by the block's 128 tokens, the activations read by the tensor cores
@@ -22,8 +24,17 @@ constexpr int kStages = 4;
 // tiles' codes, lane L's 16 bytes of a tile at chunk 8 (L % 4) + L / 4 (see decode below).
 constexpr int kActBytes = kBlockTokens * kTileCols;
 constexpr int kStageBytes = kActBytes + kTiledBlockTiles * kTileBytes;
-constexpr int kSharedBytes = kStages * kStageBytes + 1024;  // + alignment of the first stage
+// After the stages: each of the block's tokens' sum of q, s_x * s_w and RN(1 / (s_x * s_w)) (0 where
+// the division itself is taken), as 3 arrays of kBlockTokens words.
+constexpr int kTokenBytes = 3 * kBlockTokens * 4;
+constexpr int kSharedBytes = kStages * kStageBytes + kTokenBytes + 1024;  // + alignment of the first stage
 static_assert(kStageBytes % 1024 == 0 && kTiledBlockTiles % 4 == 0);
+// The epilogue stages the block's int32 sums in the stages' memory, token-major: a token's 128 rows
+// at a stride of 132 words, so that the accumulator layout's writes (tokens 2t, 2t + 1 x rows g,
+// g + 8) fall in 32 different banks and a warp reads one token's rows as 16 bytes a lane.
+constexpr int kBlockRows = kTiledBlockTiles * kTileRows;
+constexpr int kOutStride = kBlockRows + 4;
+static_assert(kBlockRows == 4 * 32 && kBlockTokens * kOutStride * 4 <= kStages * kStageBytes);
 
 __device__ __forceinline__ void copy16(uint32_t dst, const void* src, int bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
@@ -125,6 +136,19 @@ __global__ void __launch_bounds__(kThreads, 2) tiled_kernel(const __grid_constan
     if (st < units) copy_acts(st, st);
     copy_commit();
   }
+  // The epilogue's per-token values, read now (the kernel before wrote them) so that their latency
+  // hides under the main loop; the division's reciprocal formed once per token.
+  uint8_t* const smem_ptr = smem_raw + (smem - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)));
+  int32_t* const tok_sum = reinterpret_cast<int32_t*>(smem_ptr + kStages * kStageBytes);
+  float* const tok_den = reinterpret_cast<float*>(tok_sum + kBlockTokens);
+  float* const tok_rcp = tok_den + kBlockTokens;
+  if (tid < kBlockTokens) {
+    const int tok = min(tok0 + tid, a.n - 1);
+    tok_sum[tid] = __ldg(p.out.sums + tok);
+    const float den = p.out.y ? __fmul_rn(__ldg(p.out.scale + tok), p.out.w_scale) : 0.0f;
+    tok_den[tid] = den;
+    tok_rcp[tid] = quotient_fast(den) ? quotient_reciprocal(den) : 0.0f;
+  }
 
   int d[64];
 #pragma unroll
@@ -165,9 +189,55 @@ __global__ void __launch_bounds__(kThreads, 2) tiled_kernel(const __grid_constan
     wgmma_wait<0>(d);
   }
   copy_wait<0>();  // no copy outlives the block (the last groups are empty)
+  __syncthreads();  // every warpgroup's wgmma are done with the stages, which now take the sums
 
-  // d[4 j + c]: the mma accumulator layout of 16 groups of 8 tokens.
-  store_sums<1, 16>(p.out, reinterpret_cast<const int(&)[1][16][4]>(d), (tile0 + warp) * kTileRows, tok0, p.rows, a.n);
+  // d[4 j + c]: the mma accumulator layout of 16 groups of 8 tokens, row 16 warp + g (+ 8 for
+  // c >= 2) of the block, token 8 j + 2 t (+ 1 for odd c).
+  int32_t* const staged = reinterpret_cast<int32_t*>(smem_ptr);
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int c = 0; c < 4; ++c) staged[(8 * j + 2 * t + (c & 1)) * kOutStride + 16 * warp + g + 8 * (c >> 1)] = d[4 * j + c];
+  __syncthreads();
+
+  // Each warp writes whole tokens: lane L the rows 4 L .. 4 L + 3 of the block, one 16-byte store
+  // where the output's rows allow it (ld and the pointer a multiple of 16 bytes), else 4 of 4 bytes.
+  const SumStore& out = p.out;
+  const int row = tile0 * kTileRows + 4 * lane;
+  const bool vec = ((reinterpret_cast<uintptr_t>(out.y ? static_cast<void*>(out.y) : out.acc) | (out.ld * 4)) & 15) == 0;
+  auto put = [&](auto* at, const auto (&v)[4]) {  // st.global (the pointer alone would make it a generic store)
+    if (vec && row + 3 < p.rows) {
+      using V = std::conditional_t<std::is_same_v<std::remove_cvref_t<decltype(v[0])>, float>, float4, int4>;
+      __stwb(reinterpret_cast<V*>(at), V{v[0], v[1], v[2], v[3]});
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (row + e < p.rows) __stwb(at + e, v[e]);
+    }
+  };
+#pragma unroll 4
+  for (int i = warp; i < kBlockTokens; i += kThreads / 32) {
+    const int tok = tok0 + i;
+    if (tok >= a.n) break;
+    const int4 s = *reinterpret_cast<const int4*>(staged + i * kOutStride + 4 * lane);
+    const int32_t sum = tok_sum[i];
+    const int32_t v[4] = {s.x - sum, s.y - sum, s.z - sum, s.w - sum};
+    const int64_t at = static_cast<int64_t>(tok) * out.ld + row;
+    if (!out.y) {
+      put(out.acc + at, v);
+      continue;
+    }
+    const float den = tok_den[i], rcp = tok_rcp[i];
+    float y[4];
+    if (rcp == 0.0f) {  // the same for the whole warp (one token)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) y[e] = __fdiv_rn(__int2float_rn(v[e]), den);  // the CPU's float(v) / den
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) y[e] = scaled_quotient(v[e], den, rcp);  // the same bits (scaled_quotient.h)
+    }
+    put(out.y + at, y);
+  }
 #else
   (void)a;
   __trap();  // built for sm_90a only (cuda.cmake); tiled_product_available() keeps launches away elsewhere
