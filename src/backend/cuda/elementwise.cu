@@ -251,14 +251,12 @@ void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> t
 
 // A block scans kScanChannels channels in up to kScanChunks chunks of time (1024 threads). Measured
 // on the H200 at d = 2560, T = 2048: 118 us; 16 channels x 64 chunks (160 blocks) took 151 us.
-#ifndef SCAN_CHUNKS
-#define SCAN_CHUNKS 32
-#define SCAN_BATCH 4
-#define SCAN_MINB 2
-#endif
-constexpr int kScanChunks = SCAN_CHUNKS;
+constexpr int kScanChunks = 32;
 constexpr int kScanChannels = 32;
-constexpr int kScanBatch = SCAN_BATCH;
+// Steps whose loads a thread issues together. H200, 370M training step (B x d = 8 x 1024, T = 2048),
+// paired: 2, 4 and (16 chunks) 8 within 1% of each other; 2 spills least at the 32 registers that two
+// blocks an SM leave.
+constexpr int kScanBatch = 2;
 
 // Calls step(i, f) for the steps of a chunk in order (i, f: count rows ld apart), the loads of
 // kScanBatch steps issued before the first of them runs: the steps depend on the state, the loads
@@ -284,7 +282,7 @@ __device__ __forceinline__ void scan_steps(const float* __restrict__ i, const fl
 // exactly; chunks j >= 1 first reduce to an affine map (A_j, B_j), thread (x, 0) chains the maps to
 // each chunk's entry state, then chunks j >= 1 run exactly from their entry states. Two blocks an SM
 // (the register bound): with one, B x d = 8192 channels took two waves on 132 SMs.
-__global__ void __launch_bounds__(kScanChannels * kScanChunks, SCAN_MINB)
+__global__ void __launch_bounds__(kScanChannels * kScanChunks, 2)
     mlgru_kernel(const float* __restrict__ in_i, const float* __restrict__ in_f, int64_t ld, const float* lb, int64_t T,
                  int64_t d, float* h, int64_t h_stride, float* __restrict__ h_out, int64_t out_ld, int64_t len) {
   __shared__ float map_a[kScanChunks][kScanChannels + 1], map_b[kScanChunks][kScanChannels + 1],
