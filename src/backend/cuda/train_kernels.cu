@@ -72,24 +72,30 @@ __global__ void scale_from_abs_sum_kernel(const double* sum, int64_t count, floa
 }
 
 // Where the code at bits 8j + 2l of word idx of the mma16 layout (mma_layout.h) belongs: tile
-// (R, u) = idx / 128, lane = idx / 4 % 32, k-step kt = idx % 4.
+// (R, u) = idx / 128, lane = idx / 4 % 32, k-step kt = idx % 4. In 32-bit integers (the launches
+// check words <= INT32_MAX): 64-bit divisions made these kernels instruction-bound.
 struct MmaPosition {
-  int64_t r, c;
+  int r, c;
 };
-__device__ __forceinline__ MmaPosition mma_position(int64_t idx, int64_t units, int l, int j) {
-  const int kt = static_cast<int>(idx % 4), lane = static_cast<int>(idx / 4 % 32);
-  const int64_t tile = idx / 128;
+__device__ __forceinline__ MmaPosition mma_position(int idx, int units, int l, int j) {
+  const int kt = idx % 4, lane = idx / 4 % 32, tile = idx / 128;
   return {tile / units * kTileRows + lane / 4 + 8 * (l & 1), tile % units * kTileCols + 32 * (lane % 4) + 8 * kt + 4 * (l >> 1) + j};
+}
+// The words of a matrix's mma16 codes, for kernels that index them with ints.
+int64_t mma_words(int64_t rows, int64_t cols) {
+  const int64_t words = mma_bytes(rows, cols) / 4;
+  if (words > INT32_MAX) throw Error("internal: cuda ternary codes of " + std::to_string(rows) + " x " + std::to_string(cols) + " exceed 2^31 words");
+  return words;
 }
 
 __global__ void ternary_codes_kernel(const float* latent, int64_t rows, int64_t cols, const float* s_w_dev, uint32_t* mma,
-                                     int64_t words, int64_t units) {
+                                     int64_t words, int units) {
   const float s_w = *s_w_dev;
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < words; idx += int64_t{gridDim.x} * blockDim.x) {
     uint32_t word = 0;
     for (int l = 0; l < 4; ++l)
       for (int j = 0; j < 4; ++j) {
-        const MmaPosition p = mma_position(idx, units, l, j);
+        const MmaPosition p = mma_position(static_cast<int>(idx), units, l, j);
         if (p.r >= rows || p.c >= cols) continue;  // padding: code 0
         const float v = latent[p.r * cols + p.c] * s_w;
         const int code = static_cast<int>(v > 0.5f) - static_cast<int>(v < -0.5f);
@@ -108,13 +114,13 @@ struct alignas(16) EightCodes {
 // A word holds two rows' runs of 8 consecutive columns (mma_position: l & 1 picks the row, 4 (l >> 1)
 // + j the column): each is formed in registers and written as a whole.
 template <class Code>
-__global__ void codes_from_mma_kernel(const uint32_t* mma, int64_t rows, int64_t cols, int64_t words, int64_t units,
+__global__ void codes_from_mma_kernel(const uint32_t* mma, int64_t rows, int64_t cols, int64_t words, int units,
                                       Code* codes) {
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < words; idx += int64_t{gridDim.x} * blockDim.x) {
     const uint32_t word = mma[idx];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const MmaPosition p = mma_position(idx, units, half, 0);
+      const MmaPosition p = mma_position(static_cast<int>(idx), units, half, 0);
       if (p.r >= rows || p.c >= cols) continue;
       EightCodes<Code> e;
 #pragma unroll
@@ -532,17 +538,17 @@ void scale_from_abs_sum(const double* sum, int64_t count, float* s_w, cudaStream
 }
 
 void ternary_codes(const float* latent, int64_t rows, int64_t cols, const float* s_w, uint8_t* mma, cudaStream_t s) {
-  const int64_t words = mma_bytes(rows, cols) / 4;
+  const int64_t words = mma_words(rows, cols);
   ternary_codes_kernel<<<grid_for(words), kThreads, 0, s>>>(latent, rows, cols, s_w, reinterpret_cast<uint32_t*>(mma), words,
-                                                          col_units(cols));
+                                                          static_cast<int>(col_units(cols)));
   check_launch("ternary_codes_kernel");
 }
 
 template <class Code>
 void codes_from_mma(const uint8_t* mma, int64_t rows, int64_t cols, Code* codes, cudaStream_t s) {
-  const int64_t words = mma_bytes(rows, cols) / 4;
+  const int64_t words = mma_words(rows, cols);
   codes_from_mma_kernel<<<grid_for(words), kThreads, 0, s>>>(reinterpret_cast<const uint32_t*>(mma), rows, cols, words,
-                                                           col_units(cols), codes);
+                                                           static_cast<int>(col_units(cols)), codes);
   check_launch("codes_from_mma_kernel");
 }
 template void codes_from_mma<float>(const uint8_t*, int64_t, int64_t, float*, cudaStream_t);
