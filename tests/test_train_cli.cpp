@@ -167,6 +167,31 @@ void expect_failure(const std::string& args, const std::string& message, int cod
   EXPECT_NE(r.err.find(message), std::string::npos) << args << "\nstderr: " << r.err << "\nwanted: " << message;
 }
 
+// Every --recompute level through both commands that take it (bench-train once kept its own list
+// and refused one): train logs the same losses with each (the backward forms the same numbers again).
+TEST(TrainCli, EveryRecomputeLevelRunsWithTheSameLosses) {
+  test::TempDir dir;
+  make_data(dir.file("data"), 2000, 200);
+  const std::string run = "train --config " + test::tiny_a() + "/config.json --data " + dir.file("data") +
+                          " --batch 2 --seq-len 16 --steps 3 --eval-every 0 --recompute ";
+  std::vector<double> want;
+  for (const std::string& level : recompute_names()) {
+    const auto r = test::run_mmfree(run + level + " --out " + dir.file(level));
+    ASSERT_EQ(r.exit_code, 0) << level << "\n" << r.err;
+    std::vector<double> losses;
+    for (const auto& row : rows_with(read_log(dir.file(level + "/train_log.jsonl")), "loss"))
+      losses.push_back(row["loss"].get<double>());
+    ASSERT_EQ(losses.size(), 3u) << level;
+    if (want.empty()) want = losses;
+    EXPECT_EQ(losses, want) << "--recompute " << level;
+    const auto b = test::run_mmfree("bench-train --hidden 64 --layers 2 --vocab 256 --seq 16 --batch 1 --steps 1 "
+                                    "--warmup 0 --skip-peak --json --recompute " + level);
+    EXPECT_EQ(b.exit_code, 0) << level << "\n" << b.err;
+  }
+  EXPECT_EQ(want.size(), 3u);
+  expect_failure("bench-train --recompute layer", "--recompute: layer not in {none,inputs,branch,block}", 2);
+}
+
 TEST(TrainCli, BadInputGetsOneClearMessage) {
   test::TempDir dir;
   make_data(dir.file("data"), 2000, 200);
