@@ -44,22 +44,10 @@ class CudaTrain : public ::testing::Test {
 struct StepZero {
   double loss, want_loss, median, worst;
 };
-// tiny_a's golden batch.
-struct GoldenIds {
-  std::vector<int32_t> ids;
-  int64_t B = 0, T = 0;
-  explicit GoldenIds(const SafetensorsFile& golden) {
-    const TensorView& t = golden.get("input_ids");
-    for (int64_t id : t.to_i64()) ids.push_back(static_cast<int32_t>(id));
-    B = t.shape[0];
-    T = t.shape[1];
-  }
-};
-
 StepZero tiny_a_step_zero(const DeviceOptions& device) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");
   SafetensorsFile grads(test::tiny_a() + "/grads.safetensors");
-  const GoldenIds batch(golden);
+  const test::GoldenBatch batch = test::golden_batch(golden);
   const double want_loss = golden.get("train_losses").to_f32()[0];
   TrainableModel tm = TrainableModel::from_checkpoint(test::tiny_a(), device);
   const double loss = tm.forward_backward(batch.ids.data(), batch.B, batch.T);
@@ -95,7 +83,7 @@ TEST_F(CudaTrain, TinyAStepZeroBf16WithinRounding) {
 TEST_F(CudaTrain, RecomputeLevelsGiveTheSameLossAndGradients) {
   // As on the CPU (TrainGolden.RecomputeGivesTheSameLossAndGradients): the backward forms again what
   // the forward formed, with the same (deterministic) kernels: the same bits.
-  const GoldenIds batch(SafetensorsFile(test::tiny_a() + "/golden.safetensors"));
+  const test::GoldenBatch batch = test::golden_batch(SafetensorsFile(test::tiny_a() + "/golden.safetensors"));
   struct Result {
     double loss;
     std::vector<std::vector<float>> grads;

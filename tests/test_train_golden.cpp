@@ -16,19 +16,8 @@
 namespace mmfree {
 namespace {
 
-struct GoldenBatch {
-  std::vector<int32_t> ids;
-  int64_t B = 0, T = 0;
-};
-
-GoldenBatch golden_batch(const SafetensorsFile& golden) {
-  const TensorView& t = golden.get("input_ids");
-  GoldenBatch g;
-  g.B = t.shape[0];
-  g.T = t.shape[1];
-  for (int64_t id : t.to_i64()) g.ids.push_back(static_cast<int32_t>(id));
-  return g;
-}
+using test::golden_batch;
+using test::GoldenBatch;
 
 TEST(TrainGolden, ForwardMatchesInferenceModel) {
   SafetensorsFile golden(test::tiny_a() + "/golden.safetensors");

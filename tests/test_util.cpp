@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "format/safetensors.h"
 #include "model/model.h"
 
 namespace mmfree::test {
@@ -82,6 +83,15 @@ std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, i
   std::vector<float> logits(static_cast<size_t>(B * T * m.config().vocab_size));
   m.forward(ids.data(), B, T, st, ws, logits.data(), true);
   return logits;
+}
+
+GoldenBatch golden_batch(const SafetensorsFile& golden) {
+  const TensorView& t = golden.get("input_ids");
+  GoldenBatch g;
+  g.B = t.shape[0];
+  g.T = t.shape[1];
+  for (int64_t id : t.to_i64()) g.ids.push_back(static_cast<int32_t>(id));
+  return g;
 }
 
 double relative_l2(std::span<const float> got, std::span<const float> want) {

@@ -8,6 +8,7 @@
 
 namespace mmfree {
 class Model;
+class SafetensorsFile;
 }
 
 namespace mmfree::test {
@@ -48,6 +49,13 @@ CommandResult run_mmfree(const std::string& args);
 CommandResult run_mmfree_limited(const std::string& args, int time_limit_s);
 // The same, run in working directory `cwd`.
 CommandResult run_mmfree_in(const std::string& cwd, const std::string& args);
+
+// A golden file's input_ids [B][T] (tiny_a's golden.safetensors) as the trainer takes them.
+struct GoldenBatch {
+  std::vector<int32_t> ids;
+  int64_t B = 0, T = 0;
+};
+GoldenBatch golden_batch(const SafetensorsFile& golden);
 
 // The logits [B][T][V] of B sequences of T tokens (ids [B][T]) run from a fresh state.
 std::vector<float> all_logits(const Model& m, const std::vector<int64_t>& ids, int64_t B, int64_t T);

@@ -35,16 +35,19 @@ namespace {
 constexpr Recompute kRecomputeLevels[] = {Recompute::None, Recompute::Inputs, Recompute::Branch, Recompute::Block};
 }  // namespace
 
-Recompute parse_recompute(const std::string& s) {
-  for (Recompute r : kRecomputeLevels)
-    if (s == recompute_name(r)) return r;
-  throw Error("--recompute " + s + ": expected none, inputs, branch or block");
-}
-
 std::vector<std::string> recompute_names() {
   std::vector<std::string> names;
   for (Recompute r : kRecomputeLevels) names.emplace_back(recompute_name(r));
   return names;
+}
+
+Recompute parse_recompute(const std::string& s) {
+  for (Recompute r : kRecomputeLevels)
+    if (s == recompute_name(r)) return r;
+  const std::vector<std::string> names = recompute_names();
+  std::string expected = names.front();
+  for (size_t k = 1; k < names.size(); ++k) expected += (k + 1 < names.size() ? ", " : " or ") + names[k];
+  throw Error("--recompute " + s + ": expected " + expected);
 }
 
 const char* recompute_name(Recompute r) {
