@@ -174,6 +174,32 @@ TEST_P(BackendTrainOps, BitLinearBackwardMatchesRef) {
   std::printf("[ metric ] %s bitlinear_backward worst normwise error %.3g (bound 1e-4)\n", GetParam().name.c_str(), worst);
 }
 
+// The GLU's [gate, v] projection with its dy named as the GLU's backward (BitLinearBackward::glu),
+// against ref running glu_backward and then the backward on its output: the GLU goes through exp
+// (kExpBound), then the sums as in BitLinearBackwardMatchesRef (1e-4).
+TEST_P(BackendTrainOps, GluFormedDyMatchesRef) {
+  for (const MatrixShape& s : {MatrixShape{7, 2 * 5, 13}, MatrixShape{33, 2 * 64, 64}, MatrixShape{100, 2 * 150, 300}}) {
+    const int64_t I = s.rows / 2;
+    const auto latent = randn(s.rows * s.cols, 21, 0.05f), norm = randn(s.cols, 22), m = randn(s.n * s.cols, 23, 2.0f);
+    const auto gv = randn(s.n * s.rows, 24, 2.0f), dz = randn(s.n * I, 25), dm0 = randn(s.n * s.cols, 26),
+               dw0 = randn(s.rows * s.cols, 27), dn0 = randn(s.cols, 28);
+    Trainable r(ref_, s, false, latent, norm), b(*be_, s, false, latent, norm);
+    std::vector<float> want_dm = dm0, want_dw = dw0, want_dn = dn0, mr = m, gvr = gv, dzr = dz, dgv(gv.size());
+    ref_.glu_backward(gvr.data(), dzr.data(), s.n, I, dgv.data());
+    ref_.bitlinear_backward({r.w.get(), r.norm.as<float>(), mr.data(), dgv.data(), s.n, want_dm.data(), false,
+                             want_dw.data(), want_dn.data()});
+    const Buffer mb = put(*be_, m), gvb = put(*be_, gv), dzb = put(*be_, dz);
+    Buffer dmb = put(*be_, dm0), dwb = put(*be_, dw0), dnb = put(*be_, dn0), dgvb = be_->alloc(s.n * s.rows * 4);
+    const GluBackward glu{.gv = gvb.as<float>(), .dz = dzb.as<float>(), .I = I, .dgv = dgvb.as<float>()};
+    be_->bitlinear_backward({.w = b.w.get(), .norm = b.norm.as<float>(), .m = mb.as<float>(), .n = s.n, .dm = dmb.as<float>(),
+                             .dw = dwb.as<float>(), .dnorm = dnb.as<float>(), .glu = &glu});
+    const double e = std::max({normwise_error(get<float>(*be_, dmb, s.n * s.cols), want_dm),
+                               normwise_error(get<float>(*be_, dwb, s.rows * s.cols), want_dw),
+                               normwise_error(get<float>(*be_, dnb, s.cols), want_dn)});
+    EXPECT_LE(e, 1e-4 + kExpBound) << s.n << "x" << s.rows << "x" << s.cols;
+  }
+}
+
 TEST_P(BackendTrainOps, ElementwiseBackwardsEqualRef) {
   // The host backends run these with ref's row code on more threads: bit for bit, partial sums of
   // dw reduced in part order (within float rounding of ref's one pass).
@@ -456,6 +482,44 @@ TEST(CudaTrainOps, Bf16BackwardWithinRounding) {
                 "(bound %.3g)\n",
                 static_cast<long>(s.n), static_cast<long>(s.rows), static_cast<long>(s.cols), em, ew, en, u2);
     EXPECT_LE(std::max({em, ew, en}), u2);
+  }
+}
+
+// With bf16 backward GEMMs the CUDA backend forms the GLU's gradient straight into bf16 (no float
+// copy, no conversion pass): the same bits as running glu_backward in float and converting, so dm,
+// dw and dnorm equal the unfused backward's bit for bit (the vectorised kernel at I = 2816, the
+// scalar one at I = 65).
+TEST(CudaTrainOps, GluFormedDyIsTheUnfusedBits) {
+  std::string skip;
+  std::unique_ptr<Backend> gpu = cuda_trainer("bf16", skip);
+  if (!gpu) GTEST_SKIP() << skip;
+  const int64_t n = 2048, d = 1024, I = 2816;
+  gpu->reserve_training(n, 2 * I);
+  for (const MatrixShape s : {MatrixShape{n, 2 * I, d}, MatrixShape{33, 130, 64}}) {
+    const int64_t half = s.rows / 2;
+    const auto latent = randn(s.rows * s.cols, 91, 0.02f), norm = randn(s.cols, 92), m = randn(s.n * s.cols, 93, 2.0f),
+               gv = randn(s.n * s.rows, 94, 2.0f), dz = randn(s.n * half, 95);
+    Trainable g(*gpu, s, false, latent, norm);
+    const Buffer mg = put(*gpu, m), gvg = put(*gpu, gv), dzg = put(*gpu, dz);
+    Buffer dgv = gpu->alloc(s.n * s.rows * 4);
+    std::vector<float> got[2][3];
+    for (int fused = 0; fused < 2; ++fused) {
+      Buffer dm = gpu->alloc(s.n * s.cols * 4), dw = gpu->alloc(s.rows * s.cols * 4), dn = gpu->alloc(s.cols * 4);
+      BitLinearBackward b{.w = g.w.get(), .norm = g.norm.as<float>(), .m = mg.as<float>(), .n = s.n, .dm = dm.as<float>(),
+                          .dw = dw.as<float>(), .dnorm = dn.as<float>()};
+      const GluBackward glu{.gv = gvg.as<float>(), .dz = dzg.as<float>(), .I = half, .dgv = dgv.as<float>()};
+      if (fused) {
+        b.glu = &glu;
+      } else {
+        gpu->glu_backward(gvg.as<float>(), dzg.as<float>(), s.n, half, dgv.as<float>());
+        b.dy = dgv.as<float>();
+      }
+      gpu->bitlinear_backward(b);
+      got[fused][0] = get<float>(*gpu, dm, s.n * s.cols);
+      got[fused][1] = get<float>(*gpu, dw, s.rows * s.cols);
+      got[fused][2] = get<float>(*gpu, dn, s.cols);
+    }
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(count_differ(got[1][j], got[0][j]), 0) << s.n << "x" << s.rows << " output " << j;
   }
 }
 

@@ -120,16 +120,30 @@ struct BitLinearInput {
 // dy [n][rows]: dw [rows][cols] += dy^T (q / s_x); du = dy T / s_w; dnorm [cols] += and dm [n][cols]
 // (written, or added to when accumulate) from the RMSNorm backward of du. With identity quantisers
 // q / s_x is RMSNorm(m) * norm itself and T / s_w the latent weights.
+struct GluBackward;
 struct BitLinearBackward {
   const BackendMatrix* w = nullptr;  // a trainable matrix
   const float* norm = nullptr;
   const float* m = nullptr;   // [n][cols]: the product's input, as kept
-  const float* dy = nullptr;  // [n][rows]
+  const float* dy = nullptr;  // [n][rows]; unused when glu is set
   int64_t n = 0;
   float* dm = nullptr;
   bool accumulate = false;
   float* dw = nullptr;
   float* dnorm = nullptr;
+  // dy is the GLU's backward (the matrix is the GLU's [gate, v] projection, rows = 2 glu->I): named
+  // so that a backend can form it straight into its GEMMs' operand (one pass over dy fewer, and none
+  // in float on a GPU); backends that do not fuse it run glu_backward into glu->dgv first.
+  const GluBackward* glu = nullptr;
+};
+
+// For m = silu(gv[:, c]) * gv[:, I + c] (gv [n][2I]): the gradient at gv from dz [n][I] (glu_backward),
+// where a backend that does not fuse it writes it: dgv [n][2I].
+struct GluBackward {
+  const float* gv = nullptr;
+  const float* dz = nullptr;
+  int64_t I = 0;
+  float* dgv = nullptr;
 };
 
 // The MLGRU recurrence's backward over B sequences of T steps, each starting from a zero state,
@@ -268,6 +282,11 @@ class Backend {
   virtual double cross_entropy(float* logits, const int32_t* labels, int64_t n, int64_t V, float coef);
   virtual void adamw(const AdamWUpdate& u);
   virtual double sum_squares(const float* x, int64_t n);  // accumulated in double
+
+ protected:
+  // b's dy for a backend that does not fuse the GLU's backward: b.dy, or glu_backward run into
+  // b.glu->dgv. Throws Error when the GLU's width does not match the matrix.
+  const float* glu_dy(const BitLinearBackward& b);
 
  private:
   [[noreturn]] void not_trained() const;

@@ -139,9 +139,10 @@ void HostBackend::bitlinear_backward(const BitLinearBackward& b) {
   const auto& w = dynamic_cast<const HostTrainableMatrix&>(*b.w);
   const int64_t k = w.cols, out = w.rows;
   if (b.n > train_rows_ || k > train_cols_) throw Error("internal: host backend training scratch too small");
+  const float* dy = glu_dy(b);
   dequantized_input(b.m, b.norm, b.n, k, w.identity);
-  gemm(true, false, out, k, b.n, 1.0f, b.dy, out, xq_.data(), k, 1.0f, b.dw, k);
-  gemm(false, false, b.n, k, out, 1.0f / w.s_w, b.dy, out, w.w.data(), k, 0.0f, du_.data(), k);
+  gemm(true, false, out, k, b.n, 1.0f, dy, out, xq_.data(), k, 1.0f, b.dw, k);
+  gemm(false, false, b.n, k, out, 1.0f / w.s_w, dy, out, w.w.data(), k, 0.0f, du_.data(), k);
   rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }
 

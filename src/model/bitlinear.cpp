@@ -28,9 +28,10 @@ void BitLinear::forward(Backend& be, const BitLinearInput& in, int64_t n, float*
 
 void BitLinear::requantize(Backend& be) const { be.ternarize(*w_, latent_); }
 
-void BitLinear::backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate) const {
+void BitLinear::backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
+                         const GluBackward* glu) const {
   be.bitlinear_backward({.w = w_.get(), .norm = norm_.value, .m = m, .dy = dy, .n = n, .dm = dm, .accumulate = accumulate,
-                         .dw = weight_grad_, .dnorm = norm_.grad});
+                         .dw = weight_grad_, .dnorm = norm_.grad, .glu = glu});
 }
 
 }  // namespace mmfree

@@ -40,7 +40,9 @@ class BitLinear {
   void requantize(Backend& be) const;
   // Training: for y = forward(m), m [n][in] as kept: dm (written, or added to when accumulate)
   // from dy [n][out], and this layer's gradients added to.
-  void backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate) const;
+  // glu: dy is the GLU's backward instead (BitLinearBackward::glu).
+  void backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
+                const GluBackward* glu = nullptr) const;
 
  private:
   std::unique_ptr<BackendMatrix> w_;

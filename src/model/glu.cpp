@@ -36,8 +36,8 @@ void Glu::form_z(Backend& be, int64_t n, const GluBuffers& buf) const {
 void Glu::backward(Backend& be, int64_t n, const GluBuffers& buf, const float* dout, float* dm, const GluGrads& s) const {
   float *dz = s.dz, *dgv = s.dgv;
   down_.backward(be, buf.z, dout, n, dz, false);
-  be.glu_backward(buf.gv, dz, n, I_, dgv);
-  gate_.backward(be, buf.m, dgv, n, dm, false);
+  const GluBackward glu{.gv = buf.gv, .dz = dz, .I = I_, .dgv = dgv};
+  gate_.backward(be, buf.m, nullptr, n, dm, false, &glu);
 }
 
 }  // namespace mmfree

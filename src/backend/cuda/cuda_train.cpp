@@ -66,6 +66,7 @@ void CudaTrainer::ternarize(BackendMatrix& w, const float* latent) {
   const int64_t count = m.rows * m.cols;
   float* scale = scales_.data() + m.scale_index;
   scales_stale_ = true;
+  m.version = ++ternarized_;  // unique across matrices: a new matrix at a freed one's address never matches
   if (m.identity) {
     check(cudaMemcpyAsync(m.w.data(), latent, static_cast<size_t>(count) * 4, cudaMemcpyDeviceToDevice, s_), "copy latent");
     static const float one = 1.0f;
@@ -198,17 +199,30 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
   const auto& w = dynamic_cast<const CudaTrainableMatrix&>(*b.w);
   const int64_t k = w.cols, out = w.rows;
   check_rows(b.n, k);
+  if (b.glu && 2 * b.glu->I != out) throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(out) + " rows");
   const float inv_s_w = 1.0f / s_w(w);
   if (!w.identity && gemm_ == BackwardGemm::Bf16) {
     // bf16 operands: the codes and q are exact, dy and q / s_x rounded once; sums in float.
     dequantized_input(b.m, b.norm, b.n, k, false, true);
     grow(dy16_, b.n * out);
-    to_bf16(b.dy, b.n * out, dy16_.data(), s_);
-    grow(codes16_, out * k);
-    codes_from_mma(w.mma.data(), out, k, codes16_.data(), s_);
+    if (b.glu)  // the GLU's gradient rounded to bf16 as it is formed: no float copy, no conversion pass
+      cuda::glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, dy16_.data(), s_);
+    else
+      to_bf16(b.dy, b.n * out, dy16_.data(), s_);
+    if (codes16_of_ != &w || codes16_version_ != w.version) {  // the LM head's chunks share one matrix
+      grow(codes16_, out * k);
+      codes_from_mma(w.mma.data(), out, k, codes16_.data(), s_);
+      codes16_of_ = &w;
+      codes16_version_ = w.version;
+    }
     gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq16_.data(), k, 1.0f, b.dw, k, CUDA_R_16BF);
     gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
   } else {
+    const float* dy = b.dy;
+    if (b.glu) {
+      glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, b.glu->dgv);
+      dy = b.glu->dgv;
+    }
     dequantized_input(b.m, b.norm, b.n, k, w.identity, false);
     const float* weights = w.w.data();
     if (!w.identity) {
@@ -216,8 +230,8 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
       codes_from_mma(w.mma.data(), out, k, codes_.data(), s_);
       weights = codes_.data();
     }
-    gemm(true, false, out, k, b.n, 1.0f, b.dy, out, xq_.data(), k, 1.0f, b.dw, k, CUDA_R_32F);
-    gemm(false, false, b.n, k, out, inv_s_w, b.dy, out, weights, k, 0.0f, du_.data(), k, CUDA_R_32F);
+    gemm(true, false, out, k, b.n, 1.0f, dy, out, xq_.data(), k, 1.0f, b.dw, k, CUDA_R_32F);
+    gemm(false, false, b.n, k, out, inv_s_w, dy, out, weights, k, 0.0f, du_.data(), k, CUDA_R_32F);
   }
   rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }
@@ -230,13 +244,12 @@ void CudaTrainer::rmsnorm_backward(const float* x, const float* w, const float* 
 
 void CudaTrainer::gated_backward(const GatedBackward& g) {
   check_rows(g.n, g.d);
-  grow(m_, g.n * g.d);
-  gated_split(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, m_.data(), du_.data(), g.dh, s_);
+  gated_split(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, du_.data(), g.dh, s_);
   rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, g.dg, false, g.dw);
 }
 
 void CudaTrainer::glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv) {
-  cuda::glu_backward(gv, dm, n, I, dgv, s_);
+  cuda::glu_backward<float>(gv, dm, n, I, dgv, s_);
 }
 
 void CudaTrainer::mlgru_scan_backward(const MlgruScanBackward& b) {

@@ -31,6 +31,7 @@ struct CudaTrainableMatrix : BackendMatrix {
   DeviceBuffer<float> w;      // identity: [rows][cols]
   DeviceBuffer<uint8_t> mma;  // ternary
   int64_t scale_index = 0;  // in the trainer's table of scales
+  uint64_t version = 0;     // which ternarize() made its codes (the trainer's count): what a cached copy holds
 };
 bool is_trainable(const BackendMatrix& w);
 
@@ -87,6 +88,9 @@ class CudaTrainer {
   // Scratch sized by reserve_training, or grown at first use (each once per shape).
   DeviceBuffer<float> xq_, du_, m_, s_x_, rstd_, parts_, scan_;
   DeviceBuffer<__nv_bfloat16> xq16_, dy16_, codes16_;
+  // Whose codes codes16_ holds (the LM head's chunks run one backward each on the same matrix).
+  const CudaTrainableMatrix* codes16_of_ = nullptr;
+  uint64_t codes16_version_ = 0, ternarized_ = 0;
   DeviceBuffer<float> codes_;  // a matrix's codes for the FP32 backward
   DeviceBuffer<int8_t> q_;
   DeviceBuffer<int32_t> sums_, embed_rows_;

@@ -51,10 +51,14 @@ int64_t row_parts(int64_t n);
 // rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s);
-// The first half of gated_backward: normed = RMSNorm(g) * w, d_normed = dm * silu(h), dh written.
+// The first half of gated_backward: d_normed = dm * silu(h) and dh = dm * (RMSNorm(g) * w) * silu'(h)
+// written.
 void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
-                 float* normed, float* d_normed, float* dh, cudaStream_t s);
-void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv, cudaStream_t s);
+                 float* d_normed, float* dh, cudaStream_t s);
+// HostBackend::glu_backward's dgv, as float or rounded to bf16 (the bf16 backward GEMMs' dy, without
+// a float copy).
+template <class Out>
+void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, Out* dgv, cudaStream_t s);
 // The scan backward runs in chunks of kScanChunk time steps; each of scan_chunks(T) chunks of each
 // sequence and channel keeps three floats in ScanScratch ([B][chunks][d] each).
 constexpr int64_t kScanChunk = 64;
