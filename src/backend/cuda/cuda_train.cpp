@@ -203,7 +203,11 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
   const float inv_s_w = 1.0f / s_w(w);
   if (!w.identity && gemm_ == BackwardGemm::Bf16) {
     // bf16 operands: the codes and q are exact, dy and q / s_x rounded once; sums in float.
-    dequantized_input(b.m, b.norm, b.n, k, false, true);
+    const auto* xq = static_cast<const __nv_bfloat16*>(b.xq);  // as the forward's quantising pass kept it
+    if (!xq) {
+      dequantized_input(b.m, b.norm, b.n, k, false, true);
+      xq = xq16_.data();
+    }
     grow(dy16_, b.n * out);
     if (b.glu)  // the GLU's gradient rounded to bf16 as it is formed: no float copy, no conversion pass
       cuda::glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, dy16_.data(), s_);
@@ -215,7 +219,7 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
       codes16_of_ = &w;
       codes16_version_ = w.version;
     }
-    gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq16_.data(), k, 1.0f, b.dw, k, CUDA_R_16BF);
+    gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq, k, 1.0f, b.dw, k, CUDA_R_16BF);
     gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
   } else {
     const float* dy = b.dy;

@@ -55,6 +55,8 @@ class CudaTrainer {
   void identity_products(std::span<const BitLinearCall> calls, const float* m, int64_t n);
 
   void bitlinear_backward(const BitLinearBackward& b);
+  // Backend::backward_operand_bytes: the bf16 GEMMs' q / s_x rows (none for FP32 GEMMs).
+  int64_t operand_bytes(int64_t n, int64_t cols) const { return gemm_ == BackwardGemm::Bf16 ? n * cols * 2 : 0; }
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                         bool accumulate, float* dw);
   void gated_backward(const GatedBackward& b);
