@@ -237,10 +237,9 @@ __global__ void form_input_kernel(FormKind kind, float* x, int64_t ld, const flo
 // half idle); Norm and Gated keep the row in registers across its sum of squares (added by thread,
 // then the block's tree).
 template <FormKind K>
-__global__ void __launch_bounds__(kThreads) form_rows_kernel(float* __restrict__ x, int64_t ld, const float* __restrict__ add,
-                                                             const float* __restrict__ h, const float* __restrict__ w,
-                                                             float eps, int k, float* __restrict__ m,
-                                                             float* __restrict__ keep_x) {
+__global__ void __launch_bounds__(kThreads)
+    form_rows_kernel(float* __restrict__ x, int64_t ld, const float* __restrict__ add, const float* __restrict__ h,
+                     const float* __restrict__ w, float eps, int k, float* __restrict__ m, float* __restrict__ keep_x) {
   const int64_t r = blockIdx.x;
   float* xr = x + r * ld;
   float* mr = m + r * k;
@@ -725,21 +724,24 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 void form_input(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w, float eps, int64_t n,
                 int64_t k, float* m, float* keep_x, cudaStream_t s) {
   if (n <= 0) return;
-  const bool rows = k <= kMaxRowColumns && k % 4 == 0 && ld % 4 == 0 && aligned16(x) && aligned16(m) &&
-                    (!add || aligned16(add)) && (!h || aligned16(h)) && (!w || aligned16(w)) && (!keep_x || aligned16(keep_x));
+  const auto fits = [](const void* p) { return !p || aligned16(p); };  // arrays the kind leaves unset too
+  const bool rows = k <= kMaxRowColumns && k % 4 == 0 && ld % 4 == 0 && aligned16(x) && aligned16(m) && fits(add) &&
+                    fits(h) && fits(w) && fits(keep_x);
   if (!rows) {
     form_input_kernel<<<rows_grid(n), kThreads, 0, s>>>(kind, x, ld, add, h, w, eps, k, m, keep_x);
     check_launch("form_input_kernel");
     return;
   }
-  const int ki = static_cast<int>(k);
+  const auto launch = [&](auto kernel) {
+    kernel<<<rows_grid(n), kThreads, 0, s>>>(x, ld, add, h, w, eps, static_cast<int>(k), m, keep_x);
+    check_launch("form_rows_kernel");
+  };
   switch (kind) {
-    case FormKind::Plain: form_rows_kernel<FormKind::Plain><<<rows_grid(n), kThreads, 0, s>>>(x, ld, add, h, w, eps, ki, m, keep_x); break;
-    case FormKind::Norm: form_rows_kernel<FormKind::Norm><<<rows_grid(n), kThreads, 0, s>>>(x, ld, add, h, w, eps, ki, m, keep_x); break;
-    case FormKind::Gated: form_rows_kernel<FormKind::Gated><<<rows_grid(n), kThreads, 0, s>>>(x, ld, add, h, w, eps, ki, m, keep_x); break;
-    case FormKind::Glu: form_rows_kernel<FormKind::Glu><<<rows_grid(n), kThreads, 0, s>>>(x, ld, add, h, w, eps, ki, m, keep_x); break;
+    case FormKind::Plain: launch(form_rows_kernel<FormKind::Plain>); break;
+    case FormKind::Norm: launch(form_rows_kernel<FormKind::Norm>); break;
+    case FormKind::Gated: launch(form_rows_kernel<FormKind::Gated>); break;
+    case FormKind::Glu: launch(form_rows_kernel<FormKind::Glu>); break;
   }
-  check_launch("form_rows_kernel");
 }
 
 
@@ -752,22 +754,23 @@ void add_parts(const float* partial, int64_t parts, int64_t k, float* out, cudaS
 int64_t part_rows(int64_t n) { return std::clamp<int64_t>((n + kMinParts - 1) / kMinParts, 1, kPartRows); }
 int64_t row_parts(int64_t n) { return n <= kMinParts ? n : std::max(kMinParts, (n + kPartRows - 1) / kPartRows); }
 
-// How deep a launch of rmsnorm_back_rows_kernel streams its rows, in stages of stage_bytes, with
-// w_bytes of weights beside them: as deep as the shared memory of `blocks` blocks an SM allows, for
-// as many blocks an SM as the parts fill (at most `most`), fewer where a block would get less than
-// two stages. Only the speed depends on it, never the result.
+// How deep a launch of rmsnorm_back_rows_kernel streams its rows, in stages of stage_bytes, beside
+// fixed_bytes a block holds anyway (its w_bytes of weights, dynamic like the stages, and its static
+// arrays): as deep as the shared memory of b blocks an SM allows, b as many as the parts fill (at
+// most `most`), fewer where a block would get less than two stages. Only the speed depends on it,
+// never the result.
 struct Streaming {
   int stages;
   size_t shared;
 };
-Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t w_bytes, int most) {
+Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t fixed_bytes, size_t w_bytes, int most) {
   int dev = 0, sms = 0, per_sm = 0, per_block = 0, reserved = 0;
   check(cudaGetDevice(&dev), "current device");
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "SM count");
   check(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev), "shared memory an SM");
   check(cudaDeviceGetAttribute(&per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "shared memory a block");
   check(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, dev), "reserved shared memory");
-  const size_t fixed = w_bytes + 2 * sizeof(double) * (kThreads / 32) + static_cast<size_t>(reserved);
+  const size_t fixed = fixed_bytes + static_cast<size_t>(reserved);
   const int64_t useful = std::min<int64_t>(kMaxStages, rows + 1);
   for (int b = static_cast<int>(std::clamp<int64_t>((parts + sms - 1) / sms, 1, most)); b >= 1; --b) {
     const size_t room = std::min<size_t>(static_cast<size_t>(per_sm) / b, static_cast<size_t>(per_block) + reserved);
@@ -783,19 +786,23 @@ Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t w_by
 template <int J, bool Accumulate>
 void launch_rmsnorm_back_rows(const float* x, const float* w, const float* dy, int64_t n, int k, float eps, float* dx,
                               float* partial, cudaStream_t s) {
-  static const bool raised = [] {  // once per kernel: the stages take up to the whole opt-in limit
+  // Once per kernel: the stages may take the whole opt-in limit less the kernel's static arrays (a
+  // dynamic limit of the whole opt-in is refused).
+  static const size_t static_bytes = [] {
+    cudaFuncAttributes a{};
+    check(cudaFuncGetAttributes(&a, rmsnorm_back_rows_kernel<J, Accumulate>), "rmsnorm_back_rows_kernel's attributes");
     int dev = 0, per_block = 0;
     check(cudaGetDevice(&dev), "current device");
     check(cudaDeviceGetAttribute(&per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "shared memory a block");
     check(cudaFuncSetAttribute(rmsnorm_back_rows_kernel<J, Accumulate>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               per_block),
+                               per_block - static_cast<int>(a.sharedSizeBytes)),
           "raise the shared memory limit");
-    return true;
+    return a.sharedSizeBytes;
   }();
-  (void)raised;
   const int64_t rows = part_rows(n), parts = (n + rows - 1) / rows;
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(k);
-  const Streaming st = streaming(parts, rows, (Accumulate ? 3 : 2) * row_bytes, row_bytes, J <= 2 ? 4 : 2);
+  const Streaming st = streaming(parts, rows, (Accumulate ? 3 : 2) * row_bytes, row_bytes + static_bytes, row_bytes,
+                                 J <= 2 ? 4 : 2);
   rmsnorm_back_rows_kernel<J, Accumulate><<<static_cast<unsigned>(parts), kThreads, st.shared, s>>>(
       x, w, dy, n, k, eps, dx, static_cast<int>(rows), st.stages, partial);
   check_launch("rmsnorm_back_rows_kernel");
