@@ -45,8 +45,12 @@ enum class FormKind { Plain, Norm, Gated, Glu };
 void form_input(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w, float eps,
                 int64_t n, int64_t k, float* m, float* keep_x, cudaStream_t s);
 
-// Sums over rows are taken in parts of kPartRows rows: row_parts(n) partial sums of each column.
-constexpr int64_t kPartRows = 32;
+// Sums over rows are taken in parts of at most kPartRows rows, part_rows(n): parts of 32 rows from
+// 8192 rows on, fewer below so that n rows still make kMinParts parts (blocks) where n allows, which
+// fill the GPU. At most row_parts(n) partial sums of each column, never more for fewer rows (scratch
+// sized for the most rows serves every call).
+constexpr int64_t kPartRows = 32, kMinParts = 256;
+int64_t part_rows(int64_t n);
 int64_t row_parts(int64_t n);
 // rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
