@@ -570,6 +570,10 @@ __device__ __forceinline__ Forget forget_gate(float f_lin, const float* lb, floa
   return {lb ? l + (1.0f - l) * sg : sg, sg};
 }
 
+// Steps of a chunk whose loads a thread issues together before running them (the loads do not depend
+// on the carry; as the forward scan's kScanBatch). Same operations in the same order.
+constexpr int kBackBatch = 4;
+
 __global__ void scan_back_local_kernel(const float* f_lin, const float* lb, const float* dh_in, int64_t B, int64_t T,
                                        int64_t d, int64_t chunks, float* carry, float* fprod) {
   const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
@@ -578,11 +582,22 @@ __global__ void scan_back_local_kernel(const float* f_lin, const float* lb, cons
   const int64_t t0 = j * kScanChunk, t1 = min(T, t0 + kScanChunk);
   const float l = lb ? lb[c] : 0.0f;
   float cr = 0, F = 1;
-  for (int64_t t = t1 - 1; t >= t0; --t) {
-    const int64_t r = (b * T + t) * d + c;
-    const float f = forget_gate(f_lin[r], lb, l).f;
-    cr = (dh_in[r] + cr) * f;
-    F *= f;
+  for (int64_t t = t1 - 1; t >= t0; t -= kBackBatch) {
+    float vf[kBackBatch], vd[kBackBatch];
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const int64_t r = (b * T + t - s) * d + c;
+        vf[s] = f_lin[r];
+        vd[s] = dh_in[r];
+      }
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const float f = forget_gate(vf[s], lb, l).f;
+        cr = (vd[s] + cr) * f;
+        F *= f;
+      }
   }
   carry[idx] = cr;
   fprod[idx] = F;
@@ -611,17 +626,32 @@ __global__ void scan_back_kernel(const float* in_i, const float* f_lin, const fl
   const int64_t t0 = j * kScanChunk, t1 = min(T, t0 + kScanChunk);
   const float l = lb ? lb[c] : 0.0f;
   float cr = carry[idx], dlb_acc = 0;
-  for (int64_t t = t1 - 1; t >= t0; --t) {
-    const int64_t r = (b * T + t) * d + c;
-    const float dh = dh_in[r] + cr;
-    const Forget fg = forget_gate(f_lin[r], lb, l);
-    const float h_prev = t > 0 ? h[r - d] : 0.0f;
-    const SiluAndGrad si = silu_and_grad(in_i[r]);
-    const float df = dh * (h_prev - si.value);
-    di[r] = dh * (1.0f - fg.f) * si.grad;
-    df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg);
-    if (lb) dlb_acc += df * (1.0f - fg.sg);
-    cr = dh * fg.f;
+  for (int64_t t = t1 - 1; t >= t0; t -= kBackBatch) {
+    // A batch's inputs are read before its outputs are written: no output row is written before a
+    // read of it that one step at a time made first.
+    float vi[kBackBatch], vf[kBackBatch], vh[kBackBatch], vd[kBackBatch];
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const int64_t r = (b * T + t - s) * d + c;
+        vi[s] = in_i[r];
+        vf[s] = f_lin[r];
+        vh[s] = t - s > 0 ? h[r - d] : 0.0f;
+        vd[s] = dh_in[r];
+      }
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const int64_t r = (b * T + t - s) * d + c;
+        const float dh = vd[s] + cr;
+        const Forget fg = forget_gate(vf[s], lb, l);
+        const SiluAndGrad si = silu_and_grad(vi[s]);
+        const float df = dh * (vh[s] - si.value);
+        di[r] = dh * (1.0f - fg.f) * si.grad;
+        df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg);
+        if (lb) dlb_acc += df * (1.0f - fg.sg);
+        cr = dh * fg.f;
+      }
   }
   if (lb) dlb_part[idx] = dlb_acc;
 }
