@@ -50,11 +50,17 @@ TEST(QuantCode, EveryFloatNearTheRoundingBoundaries) {
   }
 }
 
-// A sweep over all float bit patterns (every 251st: signs, subnormals, huge values, inf, NaN) as
-// u * s with s = 1, and with the scales the quantiser forms (127 / amax).
+// A sweep over all float bit patterns (every 251st: signs, subnormals, huge values, inf, quiet NaN)
+// as u * s with s = 1, and with the scales the quantiser forms (127 / amax). Signaling NaNs are left
+// out: the quantiser's inputs are arithmetic results, never one, and with s = 1 the compiler may
+// drop the multiply that would quiet it before fmaxf sees it.
 TEST(QuantCode, SweepOfAllFloats) {
   CodeCheck c;
-  for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 251) c.check(std::bit_cast<float>(static_cast<uint32_t>(bits)), 1.0f);
+  for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 251) {
+    const float u = std::bit_cast<float>(static_cast<uint32_t>(bits));
+    if (std::isnan(u) && (bits & 0x400000u) == 0) continue;  // signaling
+    c.check(u, 1.0f);
+  }
   const float specials[] = {0.0f, -0.0f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
                             std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min(), 0.5f,
                             -0.5f, 127.5f, -128.5f, 126.5f, -127.5f};

@@ -25,11 +25,21 @@ __device__ __forceinline__ double row_sum(double partial, double* scratch) {
   return v[0];
 }
 
-// q / s rounded to bf16 (dequant_bf16) for a code held as a float: the division replaced by
-// scaled_quotient.h's exact sequence (r = RN(1 / s)) where s allows it (every s but those of rows
-// whose amax passes 127 * 2^64).
-__device__ __forceinline__ __nv_bfloat16 dequantized(float code, float s, float r) {
-  return __float2bfloat16_rn(quotient_fast(s) ? scaled_quotient_of_float(code, s, r) : code / s);
+// QuantTarget::dequantized: q / s rounded to bf16 for 4 codes held as floats, stored at dq (8 bytes).
+// The division is scaled_quotient.h's exact sequence (r = RN(1 / s)) where s allows it (every s
+// but those of rows whose amax passes 127 * 2^64).
+__device__ __forceinline__ void store_dequantized(__nv_bfloat16* dq, const float (&c)[4], float s, float r) {
+  float d[4];
+  if (quotient_fast(s)) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) d[e] = scaled_quotient_of_float(c[e], s, r);
+  } else {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) d[e] = c[e] / s;
+  }
+  alignas(8) const __nv_bfloat162 b[2] = {__halves2bfloat162(__float2bfloat16_rn(d[0]), __float2bfloat16_rn(d[1])),
+                                          __halves2bfloat162(__float2bfloat16_rn(d[2]), __float2bfloat16_rn(d[3]))};
+  *reinterpret_cast<uint2*>(dq) = *reinterpret_cast<const uint2*>(b);
 }
 
 // The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on the
@@ -187,11 +197,7 @@ __global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_con
           }
           *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
         }
-        if (dq) {
-          alignas(8) const __nv_bfloat162 d[2] = {__halves2bfloat162(dequantized(c[0], s, r), dequantized(c[1], s, r)),
-                                                  __halves2bfloat162(dequantized(c[2], s, r), dequantized(c[3], s, r))};
-          *reinterpret_cast<uint2*>(dq + col(j)) = *reinterpret_cast<const uint2*>(d);
-        }
+        if (dq) store_dequantized(dq + col(j), c, s, r);
       }
     if constexpr (Codes)
       for (int64_t p = chunks + t; p < a.q_stride / 4; p += T) reinterpret_cast<uint32_t*>(q)[p] = 0;  // the padding
