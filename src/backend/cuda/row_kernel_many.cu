@@ -49,7 +49,7 @@ __device__ __forceinline__ void store_dequantized(__nv_bfloat16* dq, const float
 
 // The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on the
 // row's values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
-// Codes false (Plain only: training's backward): the targets' q and sums are null; only s_x and the
+// Codes false (Plain, one target: training's backward): the targets' q and sums are null; only s_x and the
 // bf16 q / s_x are written, and the codes never leave registers.
 // A row's warps load it, then compute with no load in flight; blocks that start together stay in
 // step, so the whole GPU alternated between loading and computing. Each row therefore has the
@@ -257,13 +257,13 @@ void launch_for_width(const RowArgs& a, int64_t n, cudaStream_t s) {
   else launch<M, N, 8, Codes>(a, n, s);
 }
 
-template <RowMode M, bool Codes>
+template <RowMode M>
 void launch_for_targets(int targets, const RowArgs& a, int64_t n, cudaStream_t s) {
   switch (targets) {
-    case 1: launch_for_width<M, 1, Codes>(a, n, s); break;
-    case 2: launch_for_width<M, 2, Codes>(a, n, s); break;
-    case 3: launch_for_width<M, 3, Codes>(a, n, s); break;
-    default: launch_for_width<M, 4, Codes>(a, n, s); break;
+    case 1: launch_for_width<M, 1, true>(a, n, s); break;
+    case 2: launch_for_width<M, 2, true>(a, n, s); break;
+    case 3: launch_for_width<M, 3, true>(a, n, s); break;
+    default: launch_for_width<M, 4, true>(a, n, s); break;
   }
 }
 
@@ -287,14 +287,14 @@ bool quantize_many_rows(RowMode mode, int targets, const RowArgs& a, int64_t n, 
     return false;
   const bool codes = a.t[0].q != nullptr;  // launch_rows checked that every target agrees
   if (!codes) {
-    if (mode != RowMode::Plain) return false;
-    launch_for_targets<RowMode::Plain, false>(targets, a, n, s);
+    if (mode != RowMode::Plain || targets != 1) return false;
+    launch_for_width<RowMode::Plain, 1, false>(a, n, s);
     return true;
   }
   switch (mode) {
-    case RowMode::Plain: launch_for_targets<RowMode::Plain, true>(targets, a, n, s); break;
-    case RowMode::Gated: launch_for_targets<RowMode::Gated, true>(targets, a, n, s); break;
-    default: launch_for_targets<RowMode::Glu, true>(targets, a, n, s); break;
+    case RowMode::Plain: launch_for_targets<RowMode::Plain>(targets, a, n, s); break;
+    case RowMode::Gated: launch_for_targets<RowMode::Gated>(targets, a, n, s); break;
+    default: launch_for_targets<RowMode::Glu>(targets, a, n, s); break;
   }
   return true;
 }
