@@ -25,11 +25,6 @@ __device__ __forceinline__ double row_sum(double partial, double* scratch) {
   return v[0];
 }
 
-// Fetches bytes (a multiple of 16) at p, 16-byte aligned, into L2 without waiting (a hint).
-__device__ __forceinline__ void prefetch_l2(const float* p, int64_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(static_cast<uint32_t>(bytes)) : "memory");
-}
-
 // QuantTarget::dequantized: q / s rounded to bf16 for 4 codes held as floats, stored at dq (8 bytes).
 // The division is scaled_quotient.h's exact sequence (r = RN(1 / s)) where s allows it (every s
 // but those of rows whose amax passes 127 * 2^64).
@@ -51,14 +46,8 @@ __device__ __forceinline__ void store_dequantized(__nv_bfloat16* dq, const float
 // row's values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
 // Codes false (Plain, one target: training's backward): the targets' q and sums are null; only s_x and the
 // bf16 q / s_x are written, and the codes never leave registers.
-// A row's warps load it, then compute with no load in flight; blocks that start together stay in
-// step, so the whole GPU alternated between loading and computing. Each row therefore has the
-// inputs of row + ahead (ahead: the rows of one wave of resident blocks, whose slots the blocks
-// ahead rows on will take) fetched into L2 as it starts: DRAM works on the next wave while this
-// one computes.
 template <RowMode M, int N, int W, bool Codes>  // N: the number of targets; W: warps per row
-__global__ void __launch_bounds__(kThreads, 2)
-    many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n, int64_t ahead) {
+__global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n) {
   constexpr int T = 32 * W;
   __shared__ double pre_scratch[kMaxWarpsPerRow], ss_scratch[kMaxWarpsPerRow];
   __shared__ float max_scratch[kMaxWarpsPerRow * N];
@@ -69,12 +58,6 @@ __global__ void __launch_bounds__(kThreads, 2)
   pdl_wait();
   if (row >= n) return;  // the row's warps together: no barrier waits for them
   const int k = a.k, chunks = k / 4;
-  if (t == 0 && row + ahead < n) {
-    const int64_t next = (row + ahead) * a.ld;
-    prefetch_l2(a.x + next, (M == RowMode::Glu ? 2 : 1) * 4 * int64_t{k});
-    if (M == RowMode::Plain && a.add) prefetch_l2(a.add + next, 4 * int64_t{k});
-    if (M == RowMode::Gated) prefetch_l2(a.h + next, 4 * int64_t{k});
-  }
   auto live = [&](int j) { return j * T + t < chunks; };
   auto col = [&](int j) { return 4 * (j * T + t); };
   float m[kChunks][4];
@@ -228,23 +211,11 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
 }
 
-// The rows of one wave of resident blocks of kernel on this GPU: only a prefetch distance, so
-// measured once per kernel (launch's static), on the first device it runs on.
-int64_t wave_rows(const void* kernel, int rows_per_block) {
-  int device = 0, sms = 0, blocks = 0;
-  check(cudaGetDevice(&device), "get device");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "count multiprocessors");
-  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, 0), "occupancy");
-  return int64_t{sms} * blocks * rows_per_block;
-}
-
 template <RowMode M, int N, int W, bool Codes>
 void launch(const RowArgs& a, int64_t n, cudaStream_t s) {
   constexpr int rows = kThreads / (32 * W);
-  const auto kernel = many_rows_kernel<M, N, W, Codes>;
-  static const int64_t ahead = wave_rows(reinterpret_cast<const void*>(kernel), rows);
-  launch_pdl("many-row quantising kernel", kernel, dim3(static_cast<unsigned>((n + rows - 1) / rows)), dim3(kThreads), 0,
-             s, a, n, ahead);
+  launch_pdl("many-row quantising kernel", many_rows_kernel<M, N, W, Codes>,
+             dim3(static_cast<unsigned>((n + rows - 1) / rows)), dim3(kThreads), 0, s, a, n);
 }
 
 // The fewest warps per row (a power of two) whose registers hold the row.
