@@ -1,9 +1,9 @@
 #pragma once
 // The quantiser's code, int(clamp(roundf(u * s), -128, 127)) (rmsnorm_quantize_ref, elementwise.cu's
-// row kernel), by float additions and comparisons alone, for row_kernel_many.cu: on the GPU roundf
-// (a float rounding) and the float <-> int conversions run on the 16-lane conversion unit, at one
-// or two of them per value, these on the 128-lane float unit. Host and device run the same
-// operations, so the CPU test (tests/test_quant_code.cpp) checks this very code.
+// row kernel), by float additions and comparisons alone, for row_kernel_many.cu's single-target
+// rows: on the GPU roundf (a float rounding) and the float <-> int conversions run on the 16-lane
+// conversion unit, at one or two of them per value, these on the 128-lane float unit. Host and
+// device run the same operations, so the CPU test (tests/test_quant_code.cpp) checks this very code.
 #include <cmath>
 #include <cstdint>
 #include <cstring>

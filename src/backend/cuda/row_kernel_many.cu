@@ -44,8 +44,8 @@ __device__ __forceinline__ void store_dequantized(__nv_bfloat16* dq, const float
 
 // The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on the
 // row's values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
-// Codes false (Plain, one target: training's backward): the targets' q and sums are null; only s_x and the
-// bf16 q / s_x are written, and the codes never leave registers.
+// Codes false (Plain, one target: training's backward): the target's q and sums are null; only s_x
+// and the bf16 q / s_x are written, and the codes never leave registers.
 template <RowMode M, int N, int W, bool Codes>  // N: the number of targets; W: warps per row
 __global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n) {
   constexpr int T = 32 * W;
