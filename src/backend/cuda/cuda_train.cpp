@@ -148,7 +148,9 @@ BitLinearInput CudaTrainer::form_input(const BitLinearInput& in, int64_t cols, i
 }
 
 void CudaTrainer::quantize(const float* m, const float* w, int64_t n, int64_t k, __nv_bfloat16* dequantized) {
-  const QuantTarget t{w, q_.data(), s_x_.data(), sums_.data(), dequantized};
+  // The bf16 backward reads only q / s_x in bf16: the pass then writes no codes or sums.
+  const QuantTarget t = dequantized ? QuantTarget{w, nullptr, s_x_.data(), nullptr, dequantized}
+                                    : QuantTarget{w, q_.data(), s_x_.data(), sums_.data(), nullptr};
   norm_quantize(const_cast<float*>(m), nullptr, k, nullptr, kBitLinearEps, n, k, {&t, 1}, padded_cols(k), s_);  // m is only read
 }
 
