@@ -100,14 +100,15 @@ void CudaTrainer::reserve_training(int64_t rows, int64_t max_cols) {
   if (rows_ > INT64_MAX / std::max<int64_t>(padded_cols(cols_), 1)) throw Error("cuda: training scratch size overflows");
   const int64_t size = rows_ * cols_;
   du_ = DeviceBuffer<float>(size);
-  if (gemm_ == BackwardGemm::Bf16)
-    xq16_ = DeviceBuffer<__nv_bfloat16>(size);
-  else
+  if (gemm_ == BackwardGemm::Bf16) {
+    xq16_ = DeviceBuffer<__nv_bfloat16>(size);  // the bf16 backward's quantising pass writes no codes or sums
+  } else {
     xq_ = DeviceBuffer<float>(size);
-  q_ = DeviceBuffer<int8_t>(rows_ * padded_cols(cols_));
+    q_ = DeviceBuffer<int8_t>(rows_ * padded_cols(cols_));
+    sums_ = DeviceBuffer<int32_t>(rows_);
+  }
   s_x_ = DeviceBuffer<float>(rows_);
   rstd_ = DeviceBuffer<float>(rows_);
-  sums_ = DeviceBuffer<int32_t>(rows_);
   parts_ = DeviceBuffer<float>(row_parts(rows_) * cols_);
 }
 

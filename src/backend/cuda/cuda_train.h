@@ -76,7 +76,8 @@ class CudaTrainer {
   // The straight-through estimator's view of m [n][k], the product's input: q / s_x as floats
   // in xq_ or bf16 in xq16_, or RMSNorm(m) * w in xq_ (identity).
   void dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity, bool bf16);
-  // q_, s_x_, sums_: rmsnorm_quantize_ref of m with norm w (and q / s_x in bf16 when dequantized).
+  // rmsnorm_quantize_ref of m with norm w: s_x_ and either q / s_x in bf16 (dequantized; no codes or
+  // sums written) or q_ and sums_ (FP32 GEMMs).
   void quantize(const float* m, const float* w, int64_t n, int64_t k, __nv_bfloat16* dequantized = nullptr);
   void check_rows(int64_t n, int64_t cols) const;
   // Waits for the stream and returns the double the reduction left in sum_.
