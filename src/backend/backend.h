@@ -65,6 +65,11 @@ struct BitLinearCall {
   const BackendMatrix* w = nullptr;
   const float* norm = nullptr;  // [w.cols], backend memory
   float* y = nullptr;           // [n][w.rows], backend memory
+  // Training, where Backend::backward_operand_bytes offers it: receives the product's dequantised
+  // input q / s_x as the backward's GEMMs read it (backward_operand_bytes(n, w.cols) bytes), for
+  // BitLinearBackward::xq: the quantising pass writes it as it goes, and the backward does not
+  // quantise m again. Ignored for identity matrices.
+  void* keep_xq = nullptr;
 };
 constexpr int kMaxSharedInput = 4;
 
@@ -135,6 +140,8 @@ struct BitLinearBackward {
   // so that a backend can form it straight into its GEMMs' operand (one pass over dy fewer, and none
   // in float on a GPU); backends that do not fuse it run glu_backward into glu->dgv first.
   const GluBackward* glu = nullptr;
+  // The dequantised input as a forward call's keep_xq kept it from this m (null: formed from m).
+  const void* xq = nullptr;
 };
 
 // For m = silu(gv[:, c]) * gv[:, I + c] (gv [n][2I]): the gradient at gv from dz [n][I] (glu_backward),
@@ -259,6 +266,9 @@ class Backend {
   virtual float weight_scale(const BackendMatrix& w) { return w.s_w; }
   // Scratch for the backward of up to `rows` rows of up to max_cols inputs (once per plan).
   virtual void reserve_training(int64_t rows, int64_t max_cols);
+  // Bytes of one BitLinearCall::keep_xq for n rows of cols inputs; 0 where the backend does not keep
+  // them (it then quantises m again in the backward).
+  virtual int64_t backward_operand_bytes(int64_t /*n*/, int64_t /*cols*/) const { return 0; }
   // The input of a BitLinear group alone, without products: m [n][cols] formed as `in` says into
   // in.keep_m (Kind::Norm without `add`; not Recurrent). Training recomputes in its backward what
   // its forward did not keep (TrainBuffers' recompute).

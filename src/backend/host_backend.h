@@ -38,6 +38,8 @@ class HostBackend : public Backend {
   std::unique_ptr<BackendMatrix> trainable_matrix(int64_t rows, int64_t cols, bool identity) override;
   void ternarize(BackendMatrix& w, const float* latent) override;
   void reserve_training(int64_t rows, int64_t max_cols) override;
+  // The products' q / s_x as floats (what dequantized_input forms).
+  int64_t backward_operand_bytes(int64_t n, int64_t cols) const override { return n * cols * static_cast<int64_t>(sizeof(float)); }
   void form_input(const BitLinearInput& in, int64_t n, int64_t cols) override;
   std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols) override;
   void bitlinear_backward(const BitLinearBackward& b) override;
@@ -85,6 +87,8 @@ class HostBackend : public Backend {
   // xq [n][k]: q / s_x of m (the product's input as the straight-through estimator sees it), or
   // RMSNorm(m) * w for identity quantisers.
   void dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity);
+  // out [n][k] = xq_ / s_x_ row by row (xq_ holding q as floats); out may be xq_.
+  void divide_by_scales(int64_t n, int64_t k, float* out);
   // Training scratch, sized by reserve_training().
   int64_t train_rows_ = 0, train_cols_ = 0;
   std::vector<float> xq_, du_, s_x_, carry_, partial_;

@@ -105,6 +105,7 @@ void HostBackend::train_products(std::span<const BitLinearCall> calls, const flo
       continue;
     }
     quantize_rows(m, c.norm, n, k, xq_.data(), s_x_.data());
+    if (c.keep_xq) divide_by_scales(n, k, static_cast<float*>(c.keep_xq));  // for BitLinearBackward::xq
     // Integer-valued operands (|q| <= 128, T in {-1, 0, 1}) and sums below 2^24 for k < 131072: the
     // float product is the exact integer product in any summation order.
     gemm(false, true, n, out, k, 1.0f, xq_.data(), k, w.w.data(), k, 0.0f, c.y, out);
@@ -126,11 +127,16 @@ void HostBackend::dequantized_input(const float* m, const float* w, int64_t n, i
     return;
   }
   quantize_rows(m, w, n, k, xq_.data(), s_x_.data());
+  divide_by_scales(n, k, xq_.data());
+}
+
+void HostBackend::divide_by_scales(int64_t n, int64_t k, float* out) {
   run_parts(n, min_rows_per_part(k), [&](int64_t b, int64_t e, int) {
     for (int64_t t = b; t < e; ++t) {
-      float* row = xq_.data() + t * k;
+      const float* q = xq_.data() + t * k;
+      float* row = out + t * k;
       const float sx = s_x_[t];
-      for (int64_t i = 0; i < k; ++i) row[i] /= sx;
+      for (int64_t i = 0; i < k; ++i) row[i] = q[i] / sx;
     }
   });
 }
@@ -140,8 +146,12 @@ void HostBackend::bitlinear_backward(const BitLinearBackward& b) {
   const int64_t k = w.cols, out = w.rows;
   if (b.n > train_rows_ || k > train_cols_) throw Error("internal: host backend training scratch too small");
   const float* dy = glu_dy(b);
-  dequantized_input(b.m, b.norm, b.n, k, w.identity);
-  gemm(true, false, out, k, b.n, 1.0f, dy, out, xq_.data(), k, 1.0f, b.dw, k);
+  const float* xq = w.identity ? nullptr : static_cast<const float*>(b.xq);  // as the forward kept it
+  if (!xq) {
+    dequantized_input(b.m, b.norm, b.n, k, w.identity);
+    xq = xq_.data();
+  }
+  gemm(true, false, out, k, b.n, 1.0f, dy, out, xq, k, 1.0f, b.dw, k);
   gemm(false, false, b.n, k, out, 1.0f / w.s_w, dy, out, w.w.data(), k, 0.0f, du_.data(), k);
   rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }

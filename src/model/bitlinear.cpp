@@ -21,17 +21,17 @@ BitLinear::BitLinear(Backend& be, const Parameter& weight, ModelVector norm, boo
       weight_grad_(weight.grad_mem),
       weight_bytes_(static_cast<int64_t>(weight.value.size_bytes())) {}
 
-void BitLinear::forward(Backend& be, const BitLinearInput& in, int64_t n, float* y) const {
-  const BitLinearCall c = call(y);
+void BitLinear::forward(Backend& be, const BitLinearInput& in, int64_t n, float* y, void* keep_xq) const {
+  const BitLinearCall c = call(y, keep_xq);
   be.bitlinear({&c, 1}, in, n);
 }
 
 void BitLinear::requantize(Backend& be) const { be.ternarize(*w_, latent_); }
 
 void BitLinear::backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
-                         const GluBackward* glu) const {
+                         const GluBackward* glu, const void* xq) const {
   be.bitlinear_backward({.w = w_.get(), .norm = norm_.value, .m = m, .dy = dy, .n = n, .dm = dm, .accumulate = accumulate,
-                         .dw = weight_grad_, .dnorm = norm_.grad, .glu = glu});
+                         .dw = weight_grad_, .dnorm = norm_.grad, .glu = glu, .xq = xq});
 }
 
 }  // namespace mmfree

@@ -32,17 +32,18 @@ class BitLinear {
   int64_t weight_bytes() const { return weight_bytes_; }
 
   // This layer's part of a group that reads one input (Backend::bitlinear), writing y.
-  BitLinearCall call(float* y) const { return BitLinearCall{w_.get(), norm_.value, y}; }
+  // keep_xq: BitLinearCall::keep_xq.
+  BitLinearCall call(float* y, void* keep_xq = nullptr) const { return BitLinearCall{w_.get(), norm_.value, y, keep_xq}; }
   // y[n][out] = BitLinear(m), m [n][in] formed from backend memory as `in` says.
-  void forward(Backend& be, const BitLinearInput& in, int64_t n, float* y) const;
+  void forward(Backend& be, const BitLinearInput& in, int64_t n, float* y, void* keep_xq = nullptr) const;
 
   // Training: this step's weights from the latent ones (once per step, as they change).
   void requantize(Backend& be) const;
   // Training: for y = forward(m), m [n][in] as kept: dm (written, or added to when accumulate)
   // from dy [n][out], and this layer's gradients added to.
-  // glu: dy is the GLU's backward instead (BitLinearBackward::glu).
+  // glu: dy is the GLU's backward instead (BitLinearBackward::glu); xq: what forward's keep_xq kept.
   void backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
-                const GluBackward* glu = nullptr) const;
+                const GluBackward* glu = nullptr, const void* xq = nullptr) const;
 
  private:
   std::unique_ptr<BackendMatrix> w_;

@@ -26,7 +26,7 @@ void Glu::forward(Backend& be, const BitLinearInput& in, int64_t n, float* out, 
 void Glu::gate(Backend& be, const BitLinearInput& in, int64_t n, const GluBuffers& buf) const {
   BitLinearInput gate_in = in;
   gate_in.keep_m = buf.m;
-  gate_.forward(be, gate_in, n, buf.gv);
+  gate_.forward(be, gate_in, n, buf.gv, buf.xq_m);
 }
 
 void Glu::form_z(Backend& be, int64_t n, const GluBuffers& buf) const {
@@ -37,7 +37,7 @@ void Glu::backward(Backend& be, int64_t n, const GluBuffers& buf, const float* d
   float *dz = s.dz, *dgv = s.dgv;
   down_.backward(be, buf.z, dout, n, dz, false);
   const GluBackward glu{.gv = buf.gv, .dz = dz, .I = I_, .dgv = dgv};
-  gate_.backward(be, buf.m, nullptr, n, dm, false, &glu);
+  gate_.backward(be, buf.m, nullptr, n, dm, false, &glu, buf.xq_m);
 }
 
 }  // namespace mmfree

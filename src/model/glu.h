@@ -12,6 +12,7 @@ namespace mmfree {
 struct GluBuffers {
   float* gv = nullptr;
   float *m = nullptr, *z = nullptr;
+  void* xq_m = nullptr;  // training: where gate/up keeps its dequantised input, or null
 };
 
 // Backend memory for inference over up to `rows` rows.

@@ -37,7 +37,7 @@ void Mlgru::forward(Backend& be, const BitLinearInput& in, int64_t B, int64_t T,
                     int64_t layer_offset, float* out, const MlgruBuffers& buf) const {
   const int64_t n = B * T;
   // i, f and g read the same input: one pass.
-  const BitLinearCall calls[] = {i_.call(buf.i), f_.call(buf.f), g_.call(buf.g)};
+  const BitLinearCall calls[] = {i_.call(buf.i, buf.xq_i), f_.call(buf.f, buf.xq_f), g_.call(buf.g, buf.xq_g)};
   BitLinearInput ifg = in;
   ifg.keep_m = buf.a;
   be.bitlinear(calls, ifg, n);
@@ -58,7 +58,7 @@ void Mlgru::mix(Backend& be, int64_t B, int64_t T, const StateSlots& st, int64_t
   scan.h_out = buf.h;
   be.mlgru_scan(scan);
   o_.forward(be, {.kind = Kind::Gated, .x = buf.g, .ld = d, .h = buf.h, .w = g_norm_.value, .eps = eps_, .keep_m = buf.o_in},
-             n, out);
+             n, out, buf.xq_o);
 }
 
 void Mlgru::form_o_in(Backend& be, int64_t n, const MlgruBuffers& buf) const {
@@ -71,14 +71,14 @@ void Mlgru::backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf,
                      float* dlb, const MlgruGrads& s) const {
   const int64_t n = B * T, d = d_;
   float *d_o_in = s.d_o_in, *dh = s.dh, *dg = s.dg, *di = s.di, *df = s.df;
-  o_.backward(be, buf.o_in, dout, n, d_o_in, false);
+  o_.backward(be, buf.o_in, dout, n, d_o_in, false, nullptr, buf.xq_o);
   be.gated_backward({.h = buf.h, .g = buf.g, .w = g_norm_.value, .dm = d_o_in, .n = n, .d = d, .eps = eps_, .dh = dh,
                      .dg = dg, .dw = g_norm_.grad});
   be.mlgru_scan_backward({.i = buf.i, .f_lin = buf.f, .h = buf.h, .lb = lower_bound_, .dh = dh, .B = B, .T = T, .d = d,
                           .di = di, .df_lin = df, .dlb = lower_bound_ ? dlb : nullptr});
-  i_.backward(be, buf.a, di, n, da, false);
-  f_.backward(be, buf.a, df, n, da, true);
-  g_.backward(be, buf.a, dg, n, da, true);
+  i_.backward(be, buf.a, di, n, da, false, nullptr, buf.xq_i);
+  f_.backward(be, buf.a, df, n, da, true, nullptr, buf.xq_f);
+  g_.backward(be, buf.a, dg, n, da, true, nullptr, buf.xq_g);
 }
 
 }  // namespace mmfree

@@ -14,6 +14,9 @@ namespace mmfree {
 struct MlgruBuffers {
   float *i = nullptr, *f = nullptr, *g = nullptr;
   float *a = nullptr, *h = nullptr, *o_in = nullptr;
+  // Training: where the i, f, g and o products keep their dequantised inputs (BitLinearCall::keep_xq),
+  // or null.
+  void *xq_i = nullptr, *xq_f = nullptr, *xq_g = nullptr, *xq_o = nullptr;
   bool keeps() const { return h != nullptr; }
 };
 

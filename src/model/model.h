@@ -100,6 +100,12 @@ struct TrainBuffers {
   // One set for every layer.
   Buffer shared_i, shared_f, shared_g, shared_x_mid, shared_h, shared_gv, shared_a, shared_o_in, shared_m, shared_z;
   std::vector<BlockBuffers> views;  // where each layer works, for Model::run_blocks
+  // With Recompute::Block, where the backend offers it: the dequantised inputs of one layer's i, f, g,
+  // o and gate/up products, kept by the recompute's forward for the backward (BitLinearCall::keep_xq).
+  Buffer operands;
+  int64_t operand_bytes = 0;
+  // Layer l's view for its recompute and backward: views[l] with the operands above, if any.
+  BlockBuffers backward_view(int64_t l) const;
   Buffer x, o, x_final, final_normed;  // [rows][d]
   Buffer tokens, labels, slots;        // int32 [rows], [rows], [B]
   Buffer states;                       // [B][L][d]: each sequence starts from zero
@@ -167,7 +173,7 @@ class Model {
   void train_forward(const int32_t* tokens, TrainBuffers& tb) const;
   void train_backward(TrainBuffers& tb) const;
   // recompute: what layer l's forward formed and tb did not keep, formed again from what it kept.
-  void recompute(TrainBuffers& tb, int64_t l) const;
+  void recompute(TrainBuffers& tb, int64_t l, const BlockBuffers& b) const;
   void build(LayerWeights& w);
 
   // forward; with keep, a device backend leaves the logits in ws.logits (logits only says whether

@@ -121,6 +121,21 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, Recompute
   for (int64_t b = 0; b < B; ++b) iota[b] = static_cast<int32_t>(b);
   be.write(slots.as<void>(), iota.data(), B * 4);
   be.reserve_training(n, std::max(d, I));
+  // After reserve_training: a backend may size its offer by its training mode.
+  if (recompute == Recompute::Block) operand_bytes = be.backward_operand_bytes(n, d);
+  if (operand_bytes > 0) operands = be.alloc(5 * operand_bytes);
+}
+
+BlockBuffers TrainBuffers::backward_view(int64_t l) const {
+  BlockBuffers b = views[static_cast<size_t>(l)];
+  if (operand_bytes == 0) return b;
+  char* p = operands.as<char>();
+  b.mixer.xq_i = p;
+  b.mixer.xq_f = p + operand_bytes;
+  b.mixer.xq_g = p + 2 * operand_bytes;
+  b.mixer.xq_o = p + 3 * operand_bytes;
+  b.mlp.xq_m = p + 4 * operand_bytes;
+  return b;
 }
 
 void Model::prepare_step() const {
@@ -192,12 +207,11 @@ void Model::train_logits(const int32_t* tokens, TrainBuffers& tb, float* out) co
   }
 }
 
-void Model::recompute(TrainBuffers& tb, int64_t l) const {
+void Model::recompute(TrainBuffers& tb, int64_t l, const BlockBuffers& b) const {
   Backend& be = *be_;
   const int64_t n = tb.B * tb.T, d = cfg_.hidden_size, L = cfg_.num_layers;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   const Layer& layer = layers_[l];
-  const BlockBuffers& b = tb.views[l];
   using Kind = BitLinearInput::Kind;
   const bool whole = tb.recompute == Recompute::Block;
   const BitLinearInput x_in{.kind = Kind::Norm, .x = b.x_in, .ld = d, .w = layer.attn_norm.value, .eps = eps, .keep_m = b.mixer.a};
@@ -232,8 +246,8 @@ void Model::train_backward(TrainBuffers& tb) const {
   be.fill_zero(dlb, tb.dlb.bytes());
   for (int64_t l = L - 1; l >= 0; --l) {
     const Layer& layer = layers_[l];
-    const BlockBuffers& b = tb.views[l];
-    if (tb.recompute != Recompute::None) recompute(tb, l);
+    const BlockBuffers b = tb.backward_view(l);
+    if (tb.recompute != Recompute::None) recompute(tb, l, b);
     // x_out = x_mid + mlp(m): dx passes through the residual, the branch adds through mlp_norm.
     layer.mlp.backward(be, n, b.mlp, dx, d_branch, tb.mlp_grads);
     be.rmsnorm_backward(b.x_mid, layer.mlp_norm.value, d_branch, n, d, eps, dx, true, layer.mlp_norm.grad);
