@@ -45,6 +45,7 @@ std::unique_ptr<BackendMatrix> CudaTrainer::trainable_matrix(int64_t rows, int64
     m->mma = DeviceBuffer<uint8_t>(mma_bytes(rows, cols));
   // A slot in the table of scales, which grows (keeping the scales it holds) as matrices are made.
   m->scale_index = matrices_++;
+  m->version = ++ternarized_;  // never that of a freed matrix at the same address
   if (scales_.size() < matrices_) {
     const int64_t cap = std::max<int64_t>(64, 2 * matrices_);
     DeviceBuffer<float> scales(cap);
