@@ -293,6 +293,7 @@ class CudaBackend : public Backend {
     return e;
   }
   void bitlinear_backward(const BitLinearBackward& b) override { train_.bitlinear_backward(b); }
+  void bitlinear_backwards(std::span<const BitLinearBackward> calls) override { train_.bitlinear_backwards(calls); }
   int64_t backward_operand_bytes(int64_t n, int64_t cols) const override { return train_.operand_bytes(n, cols); }
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                         bool accumulate, float* dw) override {

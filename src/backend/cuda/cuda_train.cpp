@@ -200,6 +200,40 @@ void CudaTrainer::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
 }
 
 void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
+  products_backward(b, du_.data());
+  rmsnorm_backward(b.m, b.norm, du_.data(), b.n, b.w->cols, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
+}
+
+void CudaTrainer::bitlinear_backwards(std::span<const BitLinearBackward> calls) {
+  bool shared = calls.size() > 1 && calls.size() <= 3;
+  for (size_t j = 0; shared && j < calls.size(); ++j) {
+    const BitLinearBackward& c = calls[j];
+    shared = c.m == calls[0].m && c.n == calls[0].n && c.dm == calls[0].dm && c.w->cols == calls[0].w->cols &&
+             (j == 0 || c.accumulate) && !dynamic_cast<const CudaTrainableMatrix&>(*c.w).identity;
+  }
+  if (!shared) {
+    for (const BitLinearBackward& c : calls) bitlinear_backward(c);
+    return;
+  }
+  // Each call's du kept (in du_ as far as it holds them), then one pass over m for every RMSNorm
+  // backward: m read once and dm written once instead of once a call.
+  const int64_t n = calls[0].n, k = calls[0].w->cols, per = n * k;
+  check_rows(n, k);
+  const auto count = static_cast<int64_t>(calls.size());
+  const int64_t in_du = std::min(count, du_.size() / per);
+  if (count > in_du) grow(du_more_, (count - in_du) * per);
+  NormBackward norms[3];
+  for (int64_t j = 0; j < count; ++j) {
+    float* du = j < in_du ? du_.data() + j * per : du_more_.data() + (j - in_du) * per;
+    products_backward(calls[j], du);
+    norms[j] = {calls[j].norm, du, calls[j].dnorm};
+  }
+  grow(parts_, count * row_parts(n) * k);
+  rmsnorm_backward_group(calls[0].m, {norms, static_cast<size_t>(count)}, n, k, kBitLinearEps, calls[0].dm,
+                         calls[0].accumulate, rstd_.data(), parts_.data(), s_);
+}
+
+void CudaTrainer::products_backward(const BitLinearBackward& b, float* du) {
   const auto& w = dynamic_cast<const CudaTrainableMatrix&>(*b.w);
   const int64_t k = w.cols, out = w.rows;
   check_rows(b.n, k);
@@ -224,7 +258,7 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
       codes16_version_ = w.version;
     }
     gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq, k, 1.0f, b.dw, k, CUDA_R_16BF);
-    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
+    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du, k, CUDA_R_16BF);
   } else {
     const float* dy = b.dy;
     if (b.glu) {
@@ -239,9 +273,8 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
       weights = codes_.data();
     }
     gemm(true, false, out, k, b.n, 1.0f, dy, out, xq_.data(), k, 1.0f, b.dw, k, CUDA_R_32F);
-    gemm(false, false, b.n, k, out, inv_s_w, dy, out, weights, k, 0.0f, du_.data(), k, CUDA_R_32F);
+    gemm(false, false, b.n, k, out, inv_s_w, dy, out, weights, k, 0.0f, du, k, CUDA_R_32F);
   }
-  rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }
 
 void CudaTrainer::rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/row_warps.cuh"
@@ -375,17 +376,27 @@ __device__ __forceinline__ void copy_wait(int pending) {
   static_assert(kMaxStages == 8);
 }
 
-template <int J, bool Accumulate>
-__global__ void __launch_bounds__(kThreads, J <= 2 ? 4 : 2)
-    rmsnorm_back_rows_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ dy,
-                             int64_t n, int k, float eps, float* __restrict__ dx, int part_rows, int stages,
-                             float* __restrict__ partial) {
-  constexpr int kArrays = Accumulate ? 3 : 2;  // a stage: the row's x, dy (and dx)
+// The G RMSNorms whose backwards one launch runs over the same x (the MLGRU's i, f, g read one
+// input): norm weights, incoming gradients, and where each's dw partial rows go.
+template <int G>
+struct NormGroup {
+  const float* w[G];
+  const float* dy[G];
+  float* partial[G];  // [parts][k] each
+};
+
+// G > 1: dx = (dx +) g_0 + g_1 + ... added in that order, each g the G = 1 kernel's value, so the
+// bits of G calls one after another (the first writing or adding, the rest adding); x is read once.
+template <int J, bool Accumulate, int G>
+__global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
+    rmsnorm_back_rows_kernel(const float* __restrict__ x, const __grid_constant__ NormGroup<G> in, int64_t n, int k,
+                             float eps, float* __restrict__ dx, int part_rows, int stages) {
+  constexpr int kArrays = 1 + G + (Accumulate ? 1 : 0);  // a stage: the row's x, each dy (and dx)
   extern __shared__ float4 shared4[];
-  float* const w_s = reinterpret_cast<float*>(shared4);  // [k], then [stages][kArrays][k]
-  float* const stage0 = w_s + k;
+  float* const w_s = reinterpret_cast<float*>(shared4);  // [G][k], then [stages][kArrays][k]
+  float* const stage0 = w_s + G * k;
   // Two arrays: a warp writes one only after the row's barrier on the other (row_reduce).
-  __shared__ double ss_scratch[kThreads / 32], dot_scratch[kThreads / 32];
+  __shared__ double ss_scratch[kThreads / 32], dot_scratch[kThreads / 32 * G];
   const int t = threadIdx.x;
   auto live = [&](int j) { return 4 * (j * kThreads + t) < k; };
   auto col = [&](int j) { return 4 * (j * kThreads + t); };
@@ -397,73 +408,87 @@ __global__ void __launch_bounds__(kThreads, J <= 2 ? 4 : 2)
       for (int j = 0; j < J; ++j)
         if (live(j)) {
           copy16_async(s + col(j), x + r * k + col(j));
-          copy16_async(s + k + col(j), dy + r * k + col(j));
-          if constexpr (Accumulate) copy16_async(s + 2 * k + col(j), dx + r * k + col(j));
+#pragma unroll
+          for (int g = 0; g < G; ++g) copy16_async(s + (1 + g) * k + col(j), in.dy[g] + r * k + col(j));
+          if constexpr (Accumulate) copy16_async(s + (1 + G) * k + col(j), dx + r * k + col(j));
         }
     }
     copy_commit();  // one group a row (empty past the part): wait_group counts rows
   };
 #pragma unroll
   for (int j = 0; j < J; ++j)
-    if (live(j)) copy16_async(w_s + col(j), w + col(j));  // in the first row's group
+    if (live(j))
+#pragma unroll
+      for (int g = 0; g < G; ++g) copy16_async(w_s + g * k + col(j), in.w[g] + col(j));  // in the first row's group
   for (int i = 0; i + 1 < stages; ++i) fetch(r0 + i, i);
-  float dw[J][4] = {};
+  float dw[G][J][4] = {};
   int slot = 0;
   for (int64_t r = r0; r < r1; ++r) {
     fetch(r + stages - 1, slot == 0 ? stages - 1 : slot - 1);  // the slot this thread read last row
     copy_wait(stages - 1);                                     // row r's group has landed
     const float* xs = stage0 + slot * kArrays * k;
-    const float* dys = xs + k;
-    double sum[1] = {0};
+    double ss[1] = {0};
 #pragma unroll
     for (int j = 0; j < J; ++j)
       if (live(j)) {
         float xv[4];
         load4(xs + col(j), xv);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) sum[0] += static_cast<double>(xv[e]) * xv[e];
+        for (int e = 0; e < 4; ++e) ss[0] += static_cast<double>(xv[e]) * xv[e];
       }
-    row_reduce<kThreads / 32>(sum, Add{}, ss_scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(sum[0] / static_cast<double>(k)) + eps);
-    sum[0] = 0;  // the sum of xhat * w * dy
+    row_reduce<kThreads / 32>(ss, Add{}, ss_scratch);
+    const float rstd = 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+    double dot[G];  // each g's sum of xhat * w * dy
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      dot[g] = 0;
+#pragma unroll
+      for (int j = 0; j < J; ++j)
+        if (live(j)) {
+          float xv[4], dv[4], wv[4];
+          load4(xs + col(j), xv);
+          load4(xs + (1 + g) * k + col(j), dv);
+          load4(w_s + g * k + col(j), wv);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) dot[g] += static_cast<double>(xv[e] * rstd) * wv[e] * dv[e];
+        }
+    }
+    row_reduce<kThreads / 32>(dot, Add{}, dot_scratch);
 #pragma unroll
     for (int j = 0; j < J; ++j)
       if (live(j)) {
-        float xv[4], dv[4], wv[4];
+        float xv[4], acc[4];
         load4(xs + col(j), xv);
-        load4(dys + col(j), dv);
-        load4(w_s + col(j), wv);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) sum[0] += static_cast<double>(xv[e] * rstd) * wv[e] * dv[e];
-      }
-    row_reduce<kThreads / 32>(sum, Add{}, dot_scratch);
-    const float cf = static_cast<float>(sum[0] / static_cast<double>(k));
+        for (int g = 0; g < G; ++g) {
+          const float cf = static_cast<float>(dot[g] / static_cast<double>(k));
+          float dv[4], wv[4];
+          load4(xs + (1 + g) * k + col(j), dv);
+          load4(w_s + g * k + col(j), wv);
 #pragma unroll
-    for (int j = 0; j < J; ++j)
-      if (live(j)) {
-        float xv[4], dv[4], wv[4], gv[4];
-        load4(xs + col(j), xv);
-        load4(dys + col(j), dv);
-        load4(w_s + col(j), wv);
+          for (int e = 0; e < 4; ++e) {
+            const float gv = (wv[e] * dv[e] - xv[e] * rstd * cf) * rstd;
+            dw[g][j][e] += dv[e] * (xv[e] * rstd);
+            acc[e] = g == 0 ? gv : acc[e] + gv;
+          }
+          if (g == 0 && Accumulate) {
+            float old[4];
+            load4(xs + (1 + G) * k + col(j), old);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          gv[e] = (wv[e] * dv[e] - xv[e] * rstd * cf) * rstd;
-          dw[j][e] += dv[e] * (xv[e] * rstd);
+            for (int e = 0; e < 4; ++e) acc[e] = old[e] + acc[e];
+          }
         }
-        if constexpr (Accumulate) {
-          float old[4];
-          load4(xs + 2 * k + col(j), old);
-#pragma unroll
-          for (int e = 0; e < 4; ++e) gv[e] = old[e] + gv[e];
-        }
-        store4(dx + r * k + col(j), gv);
+        store4(dx + r * k + col(j), acc);
       }
     slot = slot + 1 == stages ? 0 : slot + 1;
   }
-  float* out = partial + blockIdx.x * int64_t{k};
 #pragma unroll
-  for (int j = 0; j < J; ++j)
-    if (live(j)) store4(out + col(j), dw[j]);
+  for (int g = 0; g < G; ++g) {
+    float* out = in.partial[g] + blockIdx.x * int64_t{k};
+#pragma unroll
+    for (int j = 0; j < J; ++j)
+      if (live(j)) store4(out + col(j), dw[g][j]);
+  }
 }
 
 // out[i] += the sum over p of partial[p][i], in a fixed order: kAddSums sums a column, sum v adding
@@ -847,38 +872,41 @@ Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t fixe
   return {};  // not reached: b == 1 returns
 }
 
-template <int J, bool Accumulate>
-void launch_rmsnorm_back_rows(const float* x, const float* w, const float* dy, int64_t n, int k, float eps, float* dx,
-                              float* partial, cudaStream_t s) {
+template <int J, bool Accumulate, int G>
+void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, float* dx,
+                              cudaStream_t s) {
+  const auto kernel = rmsnorm_back_rows_kernel<J, Accumulate, G>;
   // Once per kernel: the stages may take the whole opt-in limit less the kernel's static arrays (a
   // dynamic limit of the whole opt-in is refused).
-  static const size_t static_bytes = [] {
+  static const size_t static_bytes = [&] {
     cudaFuncAttributes a{};
-    check(cudaFuncGetAttributes(&a, rmsnorm_back_rows_kernel<J, Accumulate>), "rmsnorm_back_rows_kernel's attributes");
+    check(cudaFuncGetAttributes(&a, kernel), "rmsnorm_back_rows_kernel's attributes");
     int dev = 0, per_block = 0;
     check(cudaGetDevice(&dev), "current device");
     check(cudaDeviceGetAttribute(&per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "shared memory a block");
-    check(cudaFuncSetAttribute(rmsnorm_back_rows_kernel<J, Accumulate>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               per_block - static_cast<int>(a.sharedSizeBytes)),
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, per_block - static_cast<int>(a.sharedSizeBytes)),
           "raise the shared memory limit");
     return a.sharedSizeBytes;
   }();
   const int64_t rows = part_rows(n), parts = (n + rows - 1) / rows;
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(k);
-  const Streaming st = streaming(parts, rows, (Accumulate ? 3 : 2) * row_bytes, row_bytes + static_bytes, row_bytes,
-                                 J <= 2 ? 4 : 2);
-  rmsnorm_back_rows_kernel<J, Accumulate><<<static_cast<unsigned>(parts), kThreads, st.shared, s>>>(
-      x, w, dy, n, k, eps, dx, static_cast<int>(rows), st.stages, partial);
+  const Streaming st = streaming(parts, rows, (1 + G + (Accumulate ? 1 : 0)) * row_bytes, G * row_bytes + static_bytes,
+                                 G * row_bytes, J <= 2 && G == 1 ? 4 : 2);
+  kernel<<<static_cast<unsigned>(parts), kThreads, st.shared, s>>>(x, in, n, k, eps, dx, static_cast<int>(rows), st.stages);
   check_launch("rmsnorm_back_rows_kernel");
 }
 
-template <int J>
-void launch_rmsnorm_back_rows(const float* x, const float* w, const float* dy, int64_t n, int k, float eps, float* dx,
-                              bool accumulate, float* partial, cudaStream_t s) {
+template <int J, int G>
+void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, float* dx,
+                              bool accumulate, cudaStream_t s) {
   if (accumulate)
-    launch_rmsnorm_back_rows<J, true>(x, w, dy, n, k, eps, dx, partial, s);
+    launch_rmsnorm_back_rows<J, true, G>(x, in, n, k, eps, dx, s);
   else
-    launch_rmsnorm_back_rows<J, false>(x, w, dy, n, k, eps, dx, partial, s);
+    launch_rmsnorm_back_rows<J, false, G>(x, in, n, k, eps, dx, s);
+}
+
+bool streams_rows(const float* x, const float* dx, int64_t k, int64_t max_k) {
+  return k <= max_k && k % 4 == 0 && aligned16(x) && aligned16(dx);
 }
 
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
@@ -886,13 +914,13 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n
   if (n <= 0) return;
   if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
   // Rows of up to 8 chunks of 16 bytes a thread (the 2.7B model's GLU has 6912 columns), streamed.
-  if (k <= kMaxRowColumns && k % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(dy) && aligned16(dx) &&
-      aligned16(partial)) {
+  if (streams_rows(x, dx, k, kMaxRowColumns) && aligned16(w) && aligned16(dy) && aligned16(partial)) {
+    const NormGroup<1> in{{w}, {dy}, {partial}};
     const int ki = static_cast<int>(k), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
-    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    else if (chunks <= 4) launch_rmsnorm_back_rows<4>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    else launch_rmsnorm_back_rows<8>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
+    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, in, n, ki, eps, dx, accumulate, s);
+    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, in, n, ki, eps, dx, accumulate, s);
+    else if (chunks <= 4) launch_rmsnorm_back_rows<4>(x, in, n, ki, eps, dx, accumulate, s);
+    else launch_rmsnorm_back_rows<8>(x, in, n, ki, eps, dx, accumulate, s);
     add_parts(partial, (n + part_rows(n) - 1) / part_rows(n), k, dw, s);
     return;
   }
@@ -904,6 +932,37 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n
   rmsnorm_dw_parts_kernel<<<dim3(grid_for(k), static_cast<unsigned>(parts)), kThreads, 0, s>>>(x, dy, rstd, n, k, partial);
   check_launch("rmsnorm_dw_parts_kernel");
   add_parts(partial, parts, k, dw, s);
+}
+
+void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
+                            float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s) {
+  if (n <= 0 || norms.empty()) return;
+  const int64_t parts = (n + part_rows(n) - 1) / part_rows(n);
+  bool aligned = aligned16(partial) && (parts * k) % 4 == 0;
+  for (const NormBackward& g : norms) aligned = aligned && aligned16(g.w) && aligned16(g.dy);
+  // Two or three norms over rows of up to 4 chunks a thread in one pass (the MLGRU's i, f, g at d up
+  // to 4096); anything else one norm after another, with the same bits.
+  if (norms.size() == 1 || norms.size() > 3 || !aligned || !streams_rows(x, dx, k, 4 * 4 * kThreads) ||
+      row_parts(n) > INT32_MAX) {
+    for (size_t g = 0; g < norms.size(); ++g)
+      rmsnorm_backward(x, norms[g].w, norms[g].dy, n, k, eps, dx, accumulate || g > 0, norms[g].dw, rstd, partial, s);
+    return;
+  }
+  const int ki = static_cast<int>(k), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
+  auto run = [&]<int G>(std::integral_constant<int, G>) {
+    NormGroup<G> in{};
+    for (int g = 0; g < G; ++g) {
+      in.w[g] = norms[g].w;
+      in.dy[g] = norms[g].dy;
+      in.partial[g] = partial + g * parts * k;
+    }
+    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, in, n, ki, eps, dx, accumulate, s);
+    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, in, n, ki, eps, dx, accumulate, s);
+    else launch_rmsnorm_back_rows<4>(x, in, n, ki, eps, dx, accumulate, s);
+  };
+  if (norms.size() == 2) run(std::integral_constant<int, 2>{});
+  else run(std::integral_constant<int, 3>{});
+  for (size_t g = 0; g < norms.size(); ++g) add_parts(partial + static_cast<int64_t>(g) * parts * k, parts, k, norms[g].dw, s);
 }
 
 void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,

@@ -12,6 +12,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <span>
 
 namespace mmfree::cuda {
 
@@ -52,6 +53,17 @@ void form_input(FormKind kind, float* x, int64_t ld, const float* add, const flo
 constexpr int64_t kPartRows = 32, kMinParts = 256;
 int64_t part_rows(int64_t n);
 int64_t row_parts(int64_t n);
+// One of the RMSNorms over the same x whose backwards rmsnorm_backward_group runs together.
+struct NormBackward {
+  const float* w;
+  const float* dy;
+  float* dw;
+};
+// rmsnorm_backward for each norm in order over the same x, the first writing dx or adding to it as
+// accumulate says, the rest adding: the bits of those calls one after another, with x read once where
+// the rows allow (partial: [norms][row_parts(n)][k] scratch).
+void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
+                            float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s);
 // rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s);
