@@ -82,9 +82,13 @@ void Backend::reserve_training(int64_t, int64_t) { not_trained(); }
 void Backend::form_input(const BitLinearInput&, int64_t, int64_t) { not_trained(); }
 std::unique_ptr<BackendEmbeddings> Backend::float_embeddings(const float*, int64_t, int64_t) { not_trained(); }
 void Backend::bitlinear_backward(const BitLinearBackward&) { not_trained(); }
+void check_glu(const BitLinearBackward& b) {
+  if (b.glu && 2 * b.glu->I != b.w->rows)
+    throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(b.w->rows) + " rows");
+}
 const float* Backend::glu_dy(const BitLinearBackward& b) {
   if (!b.glu) return b.dy;
-  if (2 * b.glu->I != b.w->rows) throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(b.w->rows) + " rows");
+  check_glu(b);
   glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, b.glu->dgv);
   return b.glu->dgv;
 }
