@@ -85,9 +85,13 @@ void Backend::bitlinear_backward(const BitLinearBackward&) { not_trained(); }
 void Backend::bitlinear_backwards(std::span<const BitLinearBackward> calls) {
   for (const BitLinearBackward& c : calls) bitlinear_backward(c);
 }
+void check_glu(const BitLinearBackward& b) {
+  if (b.glu && 2 * b.glu->I != b.w->rows)
+    throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(b.w->rows) + " rows");
+}
 const float* Backend::glu_dy(const BitLinearBackward& b) {
   if (!b.glu) return b.dy;
-  if (2 * b.glu->I != b.w->rows) throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(b.w->rows) + " rows");
+  check_glu(b);
   glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, b.glu->dgv);
   return b.glu->dgv;
 }

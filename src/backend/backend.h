@@ -152,6 +152,8 @@ struct GluBackward {
   int64_t I = 0;
   float* dgv = nullptr;
 };
+// Throws Error when b.glu is set and its width does not match b's matrix (rows = 2 I).
+void check_glu(const BitLinearBackward& b);
 
 // The MLGRU recurrence's backward over B sequences of T steps, each starting from a zero state,
 // given the forward's i, f_lin, h (as MlgruScan wrote them) and dh, the gradient at h from the

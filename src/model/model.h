@@ -102,8 +102,7 @@ struct TrainBuffers {
   std::vector<BlockBuffers> views;  // where each layer works, for Model::run_blocks
   // With Recompute::Block, where the backend offers it: the dequantised inputs of one layer's i, f, g,
   // o and gate/up products, kept by the recompute's forward for the backward (BitLinearCall::keep_xq).
-  Buffer operands;
-  int64_t operand_bytes = 0;
+  Buffer operands;  // 5 equal parts, in that order
   // Layer l's view for its recompute and backward: views[l] with the operands above, if any.
   BlockBuffers backward_view(int64_t l) const;
   Buffer x, o, x_final, final_normed;  // [rows][d]

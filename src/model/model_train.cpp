@@ -122,12 +122,13 @@ TrainBuffers::TrainBuffers(const Model& model, int64_t B_, int64_t T_, Recompute
   be.write(slots.as<void>(), iota.data(), B * 4);
   be.reserve_training(n, std::max(d, I));
   // After reserve_training: a backend may size its offer by its training mode.
-  if (recompute == Recompute::Block) operand_bytes = be.backward_operand_bytes(n, d);
+  const int64_t operand_bytes = recompute == Recompute::Block ? be.backward_operand_bytes(n, d) : 0;
   if (operand_bytes > 0) operands = be.alloc(5 * operand_bytes);
 }
 
 BlockBuffers TrainBuffers::backward_view(int64_t l) const {
   BlockBuffers b = views[static_cast<size_t>(l)];
+  const int64_t operand_bytes = operands.bytes() / 5;
   if (operand_bytes == 0) return b;
   char* p = operands.as<char>();
   b.mixer.xq_i = p;

@@ -237,7 +237,7 @@ void CudaTrainer::products_backward(const BitLinearBackward& b, float* du) {
   const auto& w = dynamic_cast<const CudaTrainableMatrix&>(*b.w);
   const int64_t k = w.cols, out = w.rows;
   check_rows(b.n, k);
-  if (b.glu && 2 * b.glu->I != out) throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(out) + " rows");
+  check_glu(b);
   const float inv_s_w = 1.0f / s_w(w);
   if (!w.identity && gemm_ == BackwardGemm::Bf16) {
     // bf16 operands: the codes and q are exact, dy and q / s_x rounded once; sums in float.

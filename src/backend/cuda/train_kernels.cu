@@ -547,7 +547,7 @@ __device__ __forceinline__ GluPair glu_pair(float gate, float v, float dz) {
 }
 __device__ __forceinline__ void put(float* p, float v) { *p = v; }
 __device__ __forceinline__ void put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-__device__ __forceinline__ void put4(float* p, const float (&v)[4]) { *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ __forceinline__ void put4(float* p, const float (&v)[4]) { store4(p, v); }
 __device__ __forceinline__ void put4(__nv_bfloat16* p, const float (&v)[4]) {
   const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
   uint2 u;
@@ -975,8 +975,7 @@ void gated_split(const float* h, const float* g, const float* w, const float* dm
 template <class Out>
 void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, Out* dgv, cudaStream_t s) {
   if (n * I <= 0) return;
-  const bool aligned = reinterpret_cast<uintptr_t>(gv) % 16 == 0 && reinterpret_cast<uintptr_t>(dm) % 16 == 0 &&
-                       reinterpret_cast<uintptr_t>(dgv) % (4 * sizeof(Out)) == 0;
+  const bool aligned = aligned16(gv) && aligned16(dm) && reinterpret_cast<uintptr_t>(dgv) % (4 * sizeof(Out)) == 0;
   const int64_t max_stride = int64_t{65535} * 64 * kThreads;  // grid_for's largest grid: idx + stride stays in 32 bits
   if (I % 4 == 0 && aligned && n * I / 4 + max_stride <= UINT32_MAX) {
     glu_backward_x4_kernel<<<grid_for(n * I / 4), kThreads, 0, s>>>(reinterpret_cast<const float4*>(gv),
