@@ -523,6 +523,58 @@ TEST(CudaTrainOps, GluFormedDyIsTheUnfusedBits) {
   }
 }
 
+// The MLGRU's i, f, g backwards as one group (Backend::bitlinear_backwards: their RMSNorm backwards
+// in one pass over m on the CUDA backend) give the bits of the three calls one after another: dm
+// (written or added to by the first, added to by the rest), each dw and dnorm. Both GEMM
+// precisions; rows of 1, 2 and 4 chunks a thread (k = 1000, 2048, 2560).
+TEST(CudaTrainOps, GroupedBackwardsAreTheOneByOneBits) {
+  for (const std::string gemm : {"bf16", "fp32"}) {
+    std::string skip;
+    std::unique_ptr<Backend> gpu = cuda_trainer(gemm, skip);
+    if (!gpu) GTEST_SKIP() << skip;
+    for (const int64_t k : {1000, 2048, 2560}) {
+      const int64_t n = 700, rows = k;
+      gpu->reserve_training(n, k);
+      const MatrixShape s{n, rows, k};
+      const auto m = randn(n * k, 101, 2.0f), dm0 = randn(n * k, 102);
+      std::vector<Trainable> mats;
+      std::vector<Buffer> dys;
+      for (int j = 0; j < 3; ++j) {
+        mats.emplace_back(*gpu, s, false, randn(rows * k, 110 + j, 0.02f), randn(k, 120 + j));
+        dys.push_back(put(*gpu, randn(n * rows, 130 + j)));
+      }
+      const Buffer mg = put(*gpu, m);
+      for (bool accumulate : {false, true}) {
+        std::vector<float> got[2][7];
+        for (int grouped = 0; grouped < 2; ++grouped) {
+          Buffer dm = put(*gpu, dm0);
+          std::vector<Buffer> dw, dn;
+          std::vector<BitLinearBackward> calls;
+          for (int j = 0; j < 3; ++j) {
+            dw.push_back(put(*gpu, randn(rows * k, 140 + j)));
+            dn.push_back(put(*gpu, randn(k, 150 + j)));
+            calls.push_back({.w = mats[j].w.get(), .norm = mats[j].norm.as<float>(), .m = mg.as<float>(),
+                             .dy = dys[j].as<float>(), .n = n, .dm = dm.as<float>(), .accumulate = accumulate || j > 0,
+                             .dw = dw[j].as<float>(), .dnorm = dn[j].as<float>()});
+          }
+          if (grouped) {
+            gpu->bitlinear_backwards(calls);
+          } else {
+            for (const BitLinearBackward& c : calls) gpu->bitlinear_backward(c);
+          }
+          got[grouped][0] = get<float>(*gpu, dm, n * k);
+          for (int j = 0; j < 3; ++j) {
+            got[grouped][1 + j] = get<float>(*gpu, dw[j], rows * k);
+            got[grouped][4 + j] = get<float>(*gpu, dn[j], k);
+          }
+        }
+        for (int o = 0; o < 7; ++o)
+          EXPECT_EQ(count_differ(got[1][o], got[0][o]), 0) << gemm << " k " << k << " accumulate " << accumulate << " output " << o;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTrainOps, ::testing::ValuesIn(test::backends_under_test()),
                          [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
 

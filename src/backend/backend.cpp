@@ -82,6 +82,9 @@ void Backend::reserve_training(int64_t, int64_t) { not_trained(); }
 void Backend::form_input(const BitLinearInput&, int64_t, int64_t) { not_trained(); }
 std::unique_ptr<BackendEmbeddings> Backend::float_embeddings(const float*, int64_t, int64_t) { not_trained(); }
 void Backend::bitlinear_backward(const BitLinearBackward&) { not_trained(); }
+void Backend::bitlinear_backwards(std::span<const BitLinearBackward> calls) {
+  for (const BitLinearBackward& c : calls) bitlinear_backward(c);
+}
 void check_glu(const BitLinearBackward& b) {
   if (b.glu && 2 * b.glu->I != b.w->rows)
     throw Error("internal: a GLU backward of width " + std::to_string(b.glu->I) + " for " + std::to_string(b.w->rows) + " rows");

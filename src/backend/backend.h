@@ -279,6 +279,10 @@ class Backend {
   // embeddings of a ParameterArena), read in place by embed(): it sees each step's values.
   virtual std::unique_ptr<BackendEmbeddings> float_embeddings(const float* table, int64_t rows, int64_t cols);
   virtual void bitlinear_backward(const BitLinearBackward& b);
+  // The backwards of BitLinears that read one input (the MLGRU's i, f, g): the calls share m, n and
+  // dm; the first writes dm or adds to it as its accumulate says, the others add (accumulate set).
+  // This default runs them one by one; a backend may run their RMSNorm backwards as one pass over m.
+  virtual void bitlinear_backwards(std::span<const BitLinearBackward> calls);
   // For y = RMSNorm(x) * w over n rows of k: dx = (written, or added to when accumulate), dw +=.
   virtual void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps,
                                 float* dx, bool accumulate, float* dw);

@@ -30,8 +30,13 @@ void BitLinear::requantize(Backend& be) const { be.ternarize(*w_, latent_); }
 
 void BitLinear::backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
                          const GluBackward* glu, const void* xq) const {
-  be.bitlinear_backward({.w = w_.get(), .norm = norm_.value, .m = m, .dy = dy, .n = n, .dm = dm, .accumulate = accumulate,
-                         .dw = weight_grad_, .dnorm = norm_.grad, .glu = glu, .xq = xq});
+  be.bitlinear_backward(backward_call(m, dy, n, dm, accumulate, glu, xq));
+}
+
+BitLinearBackward BitLinear::backward_call(const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
+                                           const GluBackward* glu, const void* xq) const {
+  return {.w = w_.get(), .norm = norm_.value, .m = m, .dy = dy, .n = n, .dm = dm, .accumulate = accumulate,
+          .dw = weight_grad_, .dnorm = norm_.grad, .glu = glu, .xq = xq};
 }
 
 }  // namespace mmfree

@@ -44,6 +44,9 @@ class BitLinear {
   // glu: dy is the GLU's backward instead (BitLinearBackward::glu); xq: what forward's keep_xq kept.
   void backward(Backend& be, const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
                 const GluBackward* glu = nullptr, const void* xq = nullptr) const;
+  // backward's call, for a group that reads one input (Backend::bitlinear_backwards).
+  BitLinearBackward backward_call(const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
+                                  const GluBackward* glu = nullptr, const void* xq = nullptr) const;
 
  private:
   std::unique_ptr<BackendMatrix> w_;

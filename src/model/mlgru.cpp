@@ -76,9 +76,10 @@ void Mlgru::backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf,
                      .dg = dg, .dw = g_norm_.grad});
   be.mlgru_scan_backward({.i = buf.i, .f_lin = buf.f, .h = buf.h, .lb = lower_bound_, .dh = dh, .B = B, .T = T, .d = d,
                           .di = di, .df_lin = df, .dlb = lower_bound_ ? dlb : nullptr});
-  i_.backward(be, buf.a, di, n, da, false, nullptr, buf.xq_i);
-  f_.backward(be, buf.a, df, n, da, true, nullptr, buf.xq_f);
-  g_.backward(be, buf.a, dg, n, da, true, nullptr, buf.xq_g);
+  const BitLinearBackward ifg[] = {i_.backward_call(buf.a, di, n, da, false, nullptr, buf.xq_i),
+                                   f_.backward_call(buf.a, df, n, da, true, nullptr, buf.xq_f),
+                                   g_.backward_call(buf.a, dg, n, da, true, nullptr, buf.xq_g)};
+  be.bitlinear_backwards(ifg);
 }
 
 }  // namespace mmfree

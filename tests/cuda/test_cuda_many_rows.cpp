@@ -4,6 +4,7 @@
 // allows), and against elementwise.cu's row kernel for few rows, which must give the same bits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "backend/cuda/elementwise.h"
@@ -193,6 +194,39 @@ TEST_F(CudaManyRows, SameBitsAsTheFewRowKernel) {
         EXPECT_EQ(bits_differing(to_host(many.tg.dq[j]), to_host(by_few.tg.dq[j])), 0) << "target " << j;
       }
     }
+}
+
+// Training's bf16 backward (cuda_train.cpp quantize) reads only q / s_x in bf16: with q and sums
+// null the pass writes that and s_x, the same bits as the full pass's, and nothing else. At the 1.3B
+// model's d and I (many rows: row_kernel_many.cu's dequantised-only kernel) and at few rows (the
+// row kernel); row 1 all zeros (amax clamped to 1e-5), row 2 scaled past 127 * 2^64 (s_x below
+// 2^-64: the division instead of scaled_quotient's sequence).
+TEST_F(CudaManyRows, DequantisedOnlyGivesTheFullPassBits) {
+  constexpr std::pair<int64_t, int64_t> shapes[] = {{8192, 2048}, {300, 5632}, {100, 2048}};
+  for (const auto& [n, k] : shapes) {
+    SCOPED_TRACE(testing::Message() << n << " x " << k);
+    std::vector<float> m = randn(n * k, 700 + static_cast<uint32_t>(k), 2.0f);
+    std::fill(m.begin() + k, m.begin() + 2 * k, 0.0f);
+    for (int64_t c = 0; c < k; ++c) m[2 * k + c] *= 1e25f;
+    DeviceBuffer<float> x = to_device(m);
+    Targets full(n, k, 1, 800, true), only(n, k, 1, 800, true);
+    only.sums[0].fill_bytes(0x77);
+    std::vector<QuantTarget> views = only.views();
+    views[0].q = nullptr;
+    views[0].sums = nullptr;
+    Stream s;
+    norm_quantize(x.data(), nullptr, k, nullptr, kEps, n, k, full.views(), full.stride, s.get());
+    norm_quantize(x.data(), nullptr, k, nullptr, kEps, n, k, views, only.stride, s.get());
+    s.synchronize();
+    EXPECT_EQ(to_host(x), m);  // only read
+    expect_dequantized(full, 0);
+    EXPECT_EQ(bits_differing(to_host(only.dq[0]), to_host(full.dq[0])), 0);
+    EXPECT_EQ(bits_differing(to_host(only.scale[0]), to_host(full.scale[0])), 0);
+    const auto q = to_host(only.q[0]);
+    const auto sums = to_host(only.sums[0]);
+    EXPECT_EQ(std::count(q.begin(), q.end(), int8_t{0x55}), static_cast<std::ptrdiff_t>(q.size())) << "q written";
+    EXPECT_EQ(std::count(sums.begin(), sums.end(), 0x77777777), static_cast<std::ptrdiff_t>(sums.size())) << "sums written";
+  }
 }
 
 }  // namespace

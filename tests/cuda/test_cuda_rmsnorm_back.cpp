@@ -20,9 +20,12 @@ constexpr float kEps = 1e-6f;
 struct Shape {
   int64_t n, k;
 };
-// 370M's d (a warp per row) and its GLU width I (4 warps) at training's row counts; then 1.3B's d
-// (2 warps), 2.7B's I (8 warps, one group), a last part of 13 rows, and rows too long for registers.
-constexpr Shape kShapes[] = {{16384, 1024}, {2048, 2816}, {512, 2048}, {300, 6912}, {77, 1000}, {40, 9000}};
+// 370M's d (one 16-byte chunk a thread) and its GLU width I (3 chunks) at training's row counts; 1.3B's d
+// (2 chunks) at its 8192 rows (parts of 32 rows) and at 512 (parts of 2); its I (6 chunks) at 1000
+// rows (parts of 4, as the LM head's chunks); 2.7B's I (7 chunks) at 300 rows (parts of 2, the last
+// of 1 row); parts of 1 row (77, 33); rows too long for the streaming kernel (9000).
+constexpr Shape kShapes[] = {{16384, 1024}, {2048, 2816}, {8192, 2048}, {512, 2048}, {1000, 5632},
+                             {300, 6912},   {77, 1000},   {33, 2048},   {40, 9000}};
 
 struct Result {
   std::vector<float> dx, dw;
@@ -44,6 +47,23 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// The scratch of row_parts(n) partial rows is sized once, for the most rows a trainer takes: a call
+// with fewer rows (the LM head's chunks) must need no more parts, and no part may exceed kPartRows
+// rows (the dw bound below counts on both). Host arithmetic only: runs without a GPU.
+TEST(CudaRmsnormParts, PartsFitTheScratchOfAnyLargerRowCount) {
+  int64_t most = 0;
+  for (int64_t n = 1; n <= 40000; ++n) {
+    const int64_t rows = part_rows(n), parts = (n + rows - 1) / rows;
+    ASSERT_GE(rows, 1) << n;
+    ASSERT_LE(rows, kPartRows) << n;
+    ASSERT_LE(parts, row_parts(n)) << n;
+    ASSERT_GE(row_parts(n), most) << n << ": fewer parts than for fewer rows";
+    most = row_parts(n);
+  }
+  EXPECT_EQ(part_rows(8192), kPartRows);  // training's many rows: parts of 32
+  EXPECT_GE((1040 + part_rows(1040) - 1) / part_rows(1040), 200);  // an LM head chunk: enough blocks
+}
+
 using CudaRmsnormBackward = CudaTest;
 
 // dx: each element's float operations are the CPU's, so dx equals ref's bit for bit unless a row's
@@ -52,15 +72,14 @@ using CudaRmsnormBackward = CudaTest;
 // the squares at k = 1024 and about sqrt(k) times that for the dot, whose terms cancel (3.6e-12).
 // The float changes only if the sum lies that close to a rounding boundary (spacing 2^-24 = 6e-8):
 // at worst a chance of about 1.2e-4 a row, 2 rows of 16,384; errors that add like a random walk make
-// it some 30 times less, 0.07 rows (measured on an H200: 0 rows at every shape).
+// it some 30 times less, 0.07 rows (measured on an H200 with session 7's kernel: 0 rows at every shape).
 // Such a row (at most 2 allowed) moves by an ulp of rstd and of c: normwise within 1e-6 (two ulps
 // of 2^-24 on each term, three roundings: ~4e-7).
 // dw = dw0 + the sum of the CPU's float terms dy * (x * rstd), compared with that sum in double: a
-// term passes through at most L float additions (within its part of 32 rows, however split: 32 +
-// 1; add_parts: ceil(parts / 8) in a warp, then 8 warp sums; 2 more for a term's own roundings if
-// its row's rstd is off by an ulp), so |error| <= L 2^-24 (|dw0| + sum |terms|) a column (L = 44 to
-// 107 here). Measured on an H200, the worst column's error over that scale: 0.12 to 1.04 x 2^-24,
-// 2.76 at 40 x 9000.
+// term passes through at most L float additions (within its part of at most kPartRows rows: 32 +
+// 1; add_parts: ceil(parts / 8) in a sum, then its 8 sums; 2 more for a term's own roundings if its
+// row's rstd is off by an ulp; parts <= row_parts(n)), so |error| <= L 2^-24 (|dw0| + sum |terms|) a
+// column (L = 48 to 107 here).
 TEST_F(CudaRmsnormBackward, ManyRowsMatchTheCpuWithinBoundsAndRepeatBitForBit) {
   for (const Shape s : kShapes)
     for (bool accumulate : {false, true}) {

@@ -153,6 +153,10 @@ class CudaBackend : public Backend {
     for (size_t j = 0; j < calls.size(); ++j) {
       Scratch& s = scratch_[j];
       targets[j] = cuda::QuantTarget{calls[j].norm, s.q.data(), s.scale.data(), s.sums.data()};
+      if (calls[j].keep_xq) {  // the bf16 q / s_x of the backward's GEMMs, written by the quantising pass
+        if (!trainable || train_.operand_bytes(n, k) == 0) throw Error("internal: keep_xq where the backend offers none");
+        targets[j].dequantized = static_cast<__nv_bfloat16*>(calls[j].keep_xq);
+      }
       const cuda::DeviceActivations act{s.q.data(), q_stride, s.sums.data(), s.scale.data(), n, k};
       if (trainable) {
         const auto& m = static_cast<const cuda::CudaTrainableMatrix&>(*calls[j].w);
@@ -289,6 +293,8 @@ class CudaBackend : public Backend {
     return e;
   }
   void bitlinear_backward(const BitLinearBackward& b) override { train_.bitlinear_backward(b); }
+  void bitlinear_backwards(std::span<const BitLinearBackward> calls) override { train_.bitlinear_backwards(calls); }
+  int64_t backward_operand_bytes(int64_t n, int64_t cols) const override { return train_.operand_bytes(n, cols); }
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                         bool accumulate, float* dw) override {
     train_.rmsnorm_backward(x, w, dy, n, k, eps, dx, accumulate, dw);

@@ -101,14 +101,15 @@ void CudaTrainer::reserve_training(int64_t rows, int64_t max_cols) {
   if (rows_ > INT64_MAX / std::max<int64_t>(padded_cols(cols_), 1)) throw Error("cuda: training scratch size overflows");
   const int64_t size = rows_ * cols_;
   du_ = DeviceBuffer<float>(size);
-  if (gemm_ == BackwardGemm::Bf16)
-    xq16_ = DeviceBuffer<__nv_bfloat16>(size);
-  else
+  if (gemm_ == BackwardGemm::Bf16) {
+    xq16_ = DeviceBuffer<__nv_bfloat16>(size);  // the bf16 backward's quantising pass writes no codes or sums
+  } else {
     xq_ = DeviceBuffer<float>(size);
-  q_ = DeviceBuffer<int8_t>(rows_ * padded_cols(cols_));
+    q_ = DeviceBuffer<int8_t>(rows_ * padded_cols(cols_));
+    sums_ = DeviceBuffer<int32_t>(rows_);
+  }
   s_x_ = DeviceBuffer<float>(rows_);
   rstd_ = DeviceBuffer<float>(rows_);
-  sums_ = DeviceBuffer<int32_t>(rows_);
   parts_ = DeviceBuffer<float>(row_parts(rows_) * cols_);
 }
 
@@ -149,7 +150,9 @@ BitLinearInput CudaTrainer::form_input(const BitLinearInput& in, int64_t cols, i
 }
 
 void CudaTrainer::quantize(const float* m, const float* w, int64_t n, int64_t k, __nv_bfloat16* dequantized) {
-  const QuantTarget t{w, q_.data(), s_x_.data(), sums_.data(), dequantized};
+  // The bf16 backward reads only q / s_x in bf16: the pass then writes no codes or sums.
+  const QuantTarget t = dequantized ? QuantTarget{w, nullptr, s_x_.data(), nullptr, dequantized}
+                                    : QuantTarget{w, q_.data(), s_x_.data(), sums_.data(), nullptr};
   norm_quantize(const_cast<float*>(m), nullptr, k, nullptr, kBitLinearEps, n, k, {&t, 1}, padded_cols(k), s_);  // m is only read
 }
 
@@ -197,6 +200,40 @@ void CudaTrainer::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
 }
 
 void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
+  products_backward(b, du_.data());
+  rmsnorm_backward(b.m, b.norm, du_.data(), b.n, b.w->cols, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
+}
+
+void CudaTrainer::bitlinear_backwards(std::span<const BitLinearBackward> calls) {
+  bool shared = calls.size() > 1 && calls.size() <= 3;
+  for (size_t j = 0; shared && j < calls.size(); ++j) {
+    const BitLinearBackward& c = calls[j];
+    shared = c.m == calls[0].m && c.n == calls[0].n && c.dm == calls[0].dm && c.w->cols == calls[0].w->cols &&
+             (j == 0 || c.accumulate) && !dynamic_cast<const CudaTrainableMatrix&>(*c.w).identity;
+  }
+  if (!shared) {
+    for (const BitLinearBackward& c : calls) bitlinear_backward(c);
+    return;
+  }
+  // Each call's du kept (in du_ as far as it holds them), then one pass over m for every RMSNorm
+  // backward: m read once and dm written once instead of once a call.
+  const int64_t n = calls[0].n, k = calls[0].w->cols, per = n * k;
+  check_rows(n, k);
+  const auto count = static_cast<int64_t>(calls.size());
+  const int64_t in_du = std::min(count, du_.size() / per);
+  if (count > in_du) grow(du_more_, (count - in_du) * per);
+  NormBackward norms[3];
+  for (int64_t j = 0; j < count; ++j) {
+    float* du = j < in_du ? du_.data() + j * per : du_more_.data() + (j - in_du) * per;
+    products_backward(calls[j], du);
+    norms[j] = {calls[j].norm, du, calls[j].dnorm};
+  }
+  grow(parts_, count * row_parts(n) * k);
+  rmsnorm_backward_group(calls[0].m, {norms, static_cast<size_t>(count)}, n, k, kBitLinearEps, calls[0].dm,
+                         calls[0].accumulate, rstd_.data(), parts_.data(), s_);
+}
+
+void CudaTrainer::products_backward(const BitLinearBackward& b, float* du) {
   const auto& w = dynamic_cast<const CudaTrainableMatrix&>(*b.w);
   const int64_t k = w.cols, out = w.rows;
   check_rows(b.n, k);
@@ -204,7 +241,11 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
   const float inv_s_w = 1.0f / s_w(w);
   if (!w.identity && gemm_ == BackwardGemm::Bf16) {
     // bf16 operands: the codes and q are exact, dy and q / s_x rounded once; sums in float.
-    dequantized_input(b.m, b.norm, b.n, k, false, true);
+    const auto* xq = static_cast<const __nv_bfloat16*>(b.xq);  // as the forward's quantising pass kept it
+    if (!xq) {
+      dequantized_input(b.m, b.norm, b.n, k, false, true);
+      xq = xq16_.data();
+    }
     grow(dy16_, b.n * out);
     if (b.glu)  // the GLU's gradient rounded to bf16 as it is formed: no float copy, no conversion pass
       cuda::glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, dy16_.data(), s_);
@@ -216,8 +257,8 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
       codes16_of_ = &w;
       codes16_version_ = w.version;
     }
-    gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq16_.data(), k, 1.0f, b.dw, k, CUDA_R_16BF);
-    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du_.data(), k, CUDA_R_16BF);
+    gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq, k, 1.0f, b.dw, k, CUDA_R_16BF);
+    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du, k, CUDA_R_16BF);
   } else {
     const float* dy = b.dy;
     if (b.glu) {
@@ -232,9 +273,8 @@ void CudaTrainer::bitlinear_backward(const BitLinearBackward& b) {
       weights = codes_.data();
     }
     gemm(true, false, out, k, b.n, 1.0f, dy, out, xq_.data(), k, 1.0f, b.dw, k, CUDA_R_32F);
-    gemm(false, false, b.n, k, out, inv_s_w, dy, out, weights, k, 0.0f, du_.data(), k, CUDA_R_32F);
+    gemm(false, false, b.n, k, out, inv_s_w, dy, out, weights, k, 0.0f, du, k, CUDA_R_32F);
   }
-  rmsnorm_backward(b.m, b.norm, du_.data(), b.n, k, kBitLinearEps, b.dm, b.accumulate, b.dnorm);
 }
 
 void CudaTrainer::rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps,

@@ -55,6 +55,9 @@ class CudaTrainer {
   void identity_products(std::span<const BitLinearCall> calls, const float* m, int64_t n);
 
   void bitlinear_backward(const BitLinearBackward& b);
+  void bitlinear_backwards(std::span<const BitLinearBackward> calls);
+  // Backend::backward_operand_bytes: the bf16 GEMMs' q / s_x rows (none for FP32 GEMMs).
+  int64_t operand_bytes(int64_t n, int64_t cols) const { return gemm_ == BackwardGemm::Bf16 ? n * cols * 2 : 0; }
   void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                         bool accumulate, float* dw);
   void gated_backward(const GatedBackward& b);
@@ -74,7 +77,10 @@ class CudaTrainer {
   // The straight-through estimator's view of m [n][k], the product's input: q / s_x as floats
   // in xq_ or bf16 in xq16_, or RMSNorm(m) * w in xq_ (identity).
   void dequantized_input(const float* m, const float* w, int64_t n, int64_t k, bool identity, bool bf16);
-  // q_, s_x_, sums_: rmsnorm_quantize_ref of m with norm w (and q / s_x in bf16 when dequantized).
+  // bitlinear_backward less its RMSNorm backward: dw += and du [n][cols] written.
+  void products_backward(const BitLinearBackward& b, float* du);
+  // rmsnorm_quantize_ref of m with norm w: s_x_ and either q / s_x in bf16 (dequantized; no codes or
+  // sums written) or q_ and sums_ (FP32 GEMMs).
   void quantize(const float* m, const float* w, int64_t n, int64_t k, __nv_bfloat16* dequantized = nullptr);
   void check_rows(int64_t n, int64_t cols) const;
   // Waits for the stream and returns the double the reduction left in sum_.
@@ -87,6 +93,7 @@ class CudaTrainer {
   int64_t rows_ = 0, cols_ = 0;
   // Scratch sized by reserve_training, or grown at first use (each once per shape).
   DeviceBuffer<float> xq_, du_, m_, s_x_, rstd_, parts_, scan_;
+  DeviceBuffer<float> du_more_;  // bitlinear_backwards: the calls' du that du_ does not hold
   DeviceBuffer<__nv_bfloat16> xq16_, dy16_, codes16_;
   // Whose codes codes16_ holds (the LM head's chunks run one backward each on the same matrix).
   const CudaTrainableMatrix* codes16_of_ = nullptr;

@@ -178,22 +178,23 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   for (int t = 0; t < N; ++t) {
     const float s = 127.0f / fmaxf(amax[t], 1e-5f);
     const float* __restrict__ w = a.t[t].w_norm;
-    int8_t* __restrict__ q = a.t[t].q + row * a.q_stride;
+    int8_t* __restrict__ q = a.t[t].q ? a.t[t].q + row * a.q_stride : nullptr;
     __nv_bfloat16* __restrict__ dq = a.t[t].dequantized ? a.t[t].dequantized + row * k : nullptr;
     for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
       int v = 0;
       if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w[c] * s), -128.0f), 127.0f));
-      q[c] = static_cast<int8_t>(v);
+      if (q) q[c] = static_cast<int8_t>(v);
       if (dq && c < k) dq[c] = __float2bfloat16_rn(static_cast<float>(v) / s);
       sum[t] += v;
     });
   }
-  block_reduce(sum, IntSum{}, 0, sum_scratch);
+  const bool codes = a.t[0].q != nullptr;  // every target has codes and sums, or none
+  if (codes) block_reduce(sum, IntSum{}, 0, sum_scratch);
   if (threadIdx.x == 0)
 #pragma unroll
     for (int t = 0; t < N; ++t) {
       a.t[t].scale[row] = 127.0f / fmaxf(amax[t], 1e-5f);
-      a.t[t].sums[row] = sum[t];
+      if (codes) a.t[t].sums[row] = sum[t];
     }
 }
 
@@ -235,9 +236,11 @@ void launch_rows(RowArgs a, int64_t n, int64_t k, std::span<const QuantTarget> t
     throw Error("internal: cuda quantisation of " + std::to_string(n) + " x " + std::to_string(k) + " with q stride " +
                 std::to_string(a.q_stride) + " and " + std::to_string(targets.size()) + " targets");
   a.k = static_cast<int>(k);
+  const bool codes = targets[0].q != nullptr;
   for (size_t j = 0; j < targets.size(); ++j) {
     const QuantTarget& t = targets[j];
-    if (!t.w_norm || !t.q || !t.scale || !t.sums || reinterpret_cast<uintptr_t>(t.q) % 16 != 0)
+    const bool outputs = codes ? t.q && t.sums : !t.q && !t.sums && t.dequantized;
+    if (!t.w_norm || !t.scale || !outputs || reinterpret_cast<uintptr_t>(t.q) % 16 != 0)
       throw Error("internal: cuda quantisation target " + std::to_string(j) + " unset or unaligned");
     a.t[j] = t;
   }

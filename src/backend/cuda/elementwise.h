@@ -19,6 +19,8 @@ namespace mmfree::cuda {
 // One BitLinear input: the layer's norm weights and where its int8 activations go, as
 // rmsnorm_quantize_ref makes them (eps 1e-6): q [n][q_stride] (q_stride a multiple of 16, at least
 // padded_cols(k); columns k..q_stride are set to 0), scale [n] = s_x, sums [n] = the sum of each row's q.
+// q and sums may both be null where dequantized is set (training's bf16 backward reads only that):
+// then no codes or sums are written, and every target of the call must leave them null.
 struct QuantTarget {
   const float* w_norm = nullptr;
   int8_t* q = nullptr;

@@ -31,13 +31,12 @@ __device__ __forceinline__ float rstd_from_sum(double ss, int k, float eps) {
 }
 // x * rstd * w, left to right: RMSNorm's output (rmsnorm_rows) and the quantiser's normed value.
 __device__ __forceinline__ float normed(float x, float rstd, float w) { return x * rstd * w; }
-// s_x = 127 / max(amax, 1e-5) and a code round(u * s) clamped to int8 (rmsnorm_quantize_ref, u = normed).
+// s_x = 127 / max(amax, 1e-5) and a code round(u * s) clamped to int8 (rmsnorm_quantize_ref, u =
+// normed; quant_code.h forms the same code without the conversion unit).
 __device__ __forceinline__ float quant_scale(float amax) { return 127.0f / fmaxf(amax, 1e-5f); }
 __device__ __forceinline__ int quant_code(float u, float s) {
   return static_cast<int>(fminf(fmaxf(roundf(u * s), -128.0f), 127.0f));
 }
-// QuantTarget::dequantized: q / s_x rounded to bf16.
-__device__ __forceinline__ __nv_bfloat16 dequant_bf16(int q, float s) { return __float2bfloat16_rn(static_cast<float>(q) / s); }
 
 enum class RowMode { Plain, Gated, GatedStep, Glu };
 

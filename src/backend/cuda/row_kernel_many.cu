@@ -1,7 +1,9 @@
 #include "backend/cuda/row_kernel_many.cuh"
 
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/quant_code.h"
 #include "backend/cuda/row_warps.cuh"
+#include "backend/cuda/scaled_quotient.h"
 
 namespace mmfree::cuda {
 namespace {
@@ -23,9 +25,28 @@ __device__ __forceinline__ double row_sum(double partial, double* scratch) {
   return v[0];
 }
 
+// QuantTarget::dequantized: q / s rounded to bf16 for 4 codes held as floats, stored at dq (8 bytes).
+// The division is scaled_quotient.h's exact sequence (r = RN(1 / s)) where s allows it (every s
+// but those of rows whose amax passes 127 * 2^64).
+__device__ __forceinline__ void store_dequantized(__nv_bfloat16* dq, const float (&c)[4], float s, float r) {
+  float d[4];
+  if (quotient_fast(s)) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) d[e] = scaled_quotient_of_float(c[e], s, r);
+  } else {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) d[e] = c[e] / s;
+  }
+  alignas(8) const __nv_bfloat162 b[2] = {__halves2bfloat162(__float2bfloat16_rn(d[0]), __float2bfloat16_rn(d[1])),
+                                          __halves2bfloat162(__float2bfloat16_rn(d[2]), __float2bfloat16_rn(d[3]))};
+  *reinterpret_cast<uint2*>(dq) = *reinterpret_cast<const uint2*>(b);
+}
+
 // The row kernel's operations (elementwise.cu row_kernel, RowMode Plain, Gated and Glu) on the
 // row's values held as chunks of 4 consecutive columns: thread t of the row has chunks t + j * 32 W.
-template <RowMode M, int N, int W>  // N: the number of targets; W: warps per row
+// Codes false (Plain, one target: training's backward): the target's q and sums are null; only s_x
+// and the bf16 q / s_x are written, and the codes never leave registers.
+template <RowMode M, int N, int W, bool Codes>  // N: the number of targets; W: warps per row
 __global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_constant__ RowArgs a, int64_t n) {
   constexpr int T = 32 * W;
   __shared__ double pre_scratch[kMaxWarpsPerRow], ss_scratch[kMaxWarpsPerRow];
@@ -137,70 +158,95 @@ __global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_con
         float w[4];
         load4_weights(a.t[u].w_norm + col(j), w);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) amax[u] = fmaxf(amax[u], fabsf(normed(m[j][e], rstd, w[e])));
+        for (int e = 0; e < 4; ++e) {
+          const float v = normed(m[j][e], rstd, w[e]);
+          amax[u] = fmaxf(amax[u], fabsf(v));
+          if constexpr (N == 1) m[j][e] = v;  // m is not needed again: keep the normed value instead
+        }
       }
   }
   row_reduce<W>(amax, FloatMax{}, max_scratch);
 #pragma unroll
   for (int u = 0; u < N; ++u) {
-    const float s = quant_scale(amax[u]);
-    int8_t* __restrict__ q = a.t[u].q + row * a.q_stride;
+    const float s = quant_scale(amax[u]), r = quotient_reciprocal(s);
+    int8_t* __restrict__ q = Codes ? a.t[u].q + row * a.q_stride : nullptr;
     __nv_bfloat16* __restrict__ dq = a.t[u].dequantized ? a.t[u].dequantized + row * k : nullptr;
 #pragma unroll
     for (int j = 0; j < kChunks; ++j)
       if (live(j)) {
-        float w[4];
-        load4_weights(a.t[u].w_norm + col(j), w);
-        int c[4];
-        uint32_t packed = 0;
+        float v[4];
+        if constexpr (N == 1) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) v[e] = m[j][e];
+        } else {
+          float w[4];
+          load4_weights(a.t[u].w_norm + col(j), w);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) v[e] = normed(m[j][e], rstd, w[e]);
+        }
+        // The codes, as ints and as floats (for dq). One target: by float additions (quant_code.h),
+        // without the conversion unit. Several: by roundf and conversions, as the row kernel, which
+        // measured faster there (H200, 8192 rows of 2048, 3 targets: 102.5 and 90.3 us a call, the
+        // float additions 109.2 and 98.1 us; at one target they took 1-3% less).
+        float c[4];
+        int code[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          c[e] = quant_code(normed(m[j][e], rstd, w[e]), s);
-          sum[u] += c[e];
-          packed |= (static_cast<uint32_t>(c[e]) & 0xffu) << (8 * e);
+          if constexpr (N == 1) {
+            c[e] = quant_code_float(v[e], s);
+            code[e] = code_int(c[e]);
+          } else {
+            code[e] = quant_code(v[e], s);
+            c[e] = static_cast<float>(code[e]);  // only where dq is set
+          }
         }
-        *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
-        if (dq) {
-          alignas(8) const __nv_bfloat162 d[2] = {__halves2bfloat162(dequant_bf16(c[0], s), dequant_bf16(c[1], s)),
-                                                  __halves2bfloat162(dequant_bf16(c[2], s), dequant_bf16(c[3], s))};
-          *reinterpret_cast<uint2*>(dq + col(j)) = *reinterpret_cast<const uint2*>(d);
+        if constexpr (Codes) {
+          uint32_t packed = 0;
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            sum[u] += code[e];
+            packed |= (static_cast<uint32_t>(code[e]) & 0xffu) << (8 * e);
+          }
+          *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
         }
+        if (dq) store_dequantized(dq + col(j), c, s, r);
       }
-    for (int64_t p = chunks + t; p < a.q_stride / 4; p += T) reinterpret_cast<uint32_t*>(q)[p] = 0;  // the padding
+    if constexpr (Codes)
+      for (int64_t p = chunks + t; p < a.q_stride / 4; p += T) reinterpret_cast<uint32_t*>(q)[p] = 0;  // the padding
   }
-  row_reduce<W>(sum, IntSum{}, sum_scratch);
+  if constexpr (Codes) row_reduce<W>(sum, IntSum{}, sum_scratch);
   if (t == 0)
 #pragma unroll
     for (int u = 0; u < N; ++u) {
       a.t[u].scale[row] = quant_scale(amax[u]);
-      a.t[u].sums[row] = sum[u];
+      if constexpr (Codes) a.t[u].sums[row] = sum[u];
     }
 }
 
-template <RowMode M, int N, int W>
+template <RowMode M, int N, int W, bool Codes>
 void launch(const RowArgs& a, int64_t n, cudaStream_t s) {
   constexpr int rows = kThreads / (32 * W);
-  launch_pdl("many-row quantising kernel", many_rows_kernel<M, N, W>, dim3(static_cast<unsigned>((n + rows - 1) / rows)),
-             dim3(kThreads), 0, s, a, n);
+  launch_pdl("many-row quantising kernel", many_rows_kernel<M, N, W, Codes>,
+             dim3(static_cast<unsigned>((n + rows - 1) / rows)), dim3(kThreads), 0, s, a, n);
 }
 
 // The fewest warps per row (a power of two) whose registers hold the row.
-template <RowMode M, int N>
+template <RowMode M, int N, bool Codes>
 void launch_for_width(const RowArgs& a, int64_t n, cudaStream_t s) {
   const int warps = (a.k + kRowValues - 1) / kRowValues;
-  if (warps <= 1) launch<M, N, 1>(a, n, s);
-  else if (warps <= 2) launch<M, N, 2>(a, n, s);
-  else if (warps <= 4) launch<M, N, 4>(a, n, s);
-  else launch<M, N, 8>(a, n, s);
+  if (warps <= 1) launch<M, N, 1, Codes>(a, n, s);
+  else if (warps <= 2) launch<M, N, 2, Codes>(a, n, s);
+  else if (warps <= 4) launch<M, N, 4, Codes>(a, n, s);
+  else launch<M, N, 8, Codes>(a, n, s);
 }
 
 template <RowMode M>
 void launch_for_targets(int targets, const RowArgs& a, int64_t n, cudaStream_t s) {
   switch (targets) {
-    case 1: launch_for_width<M, 1>(a, n, s); break;
-    case 2: launch_for_width<M, 2>(a, n, s); break;
-    case 3: launch_for_width<M, 3>(a, n, s); break;
-    default: launch_for_width<M, 4>(a, n, s); break;
+    case 1: launch_for_width<M, 1, true>(a, n, s); break;
+    case 2: launch_for_width<M, 2, true>(a, n, s); break;
+    case 3: launch_for_width<M, 3, true>(a, n, s); break;
+    default: launch_for_width<M, 4, true>(a, n, s); break;
   }
 }
 
@@ -222,6 +268,12 @@ bool quantize_many_rows(RowMode mode, int targets, const RowArgs& a, int64_t n, 
   if (mode == RowMode::GatedStep || targets < 1 || targets > kMaxQuantTargets || a.k > kMaxWarpsPerRow * kRowValues ||
       !vector_aligned(mode, targets, a))
     return false;
+  const bool codes = a.t[0].q != nullptr;  // launch_rows checked that every target agrees
+  if (!codes) {
+    if (mode != RowMode::Plain || targets != 1) return false;
+    launch_for_width<RowMode::Plain, 1, false>(a, n, s);
+    return true;
+  }
   switch (mode) {
     case RowMode::Plain: launch_for_targets<RowMode::Plain>(targets, a, n, s); break;
     case RowMode::Gated: launch_for_targets<RowMode::Gated>(targets, a, n, s); break;

@@ -75,8 +75,13 @@ class DeviceBuffer {
   void download(T* host, int64_t count = -1) const {
     check(cudaMemcpy(host, p_, bytes_of(count), cudaMemcpyDeviceToHost), "copy from device");
   }
-  // Every byte set to `byte` (tests poison outputs with it).
-  void fill_bytes(int byte) { check(cudaMemset(p_, byte, static_cast<size_t>(bytes())), "memset"); }
+  // Every byte set to `byte` (tests poison outputs with it) when it returns: cudaMemset of device
+  // memory is asynchronous, and a non-blocking stream is not ordered after it (as upload). Without
+  // the wait, on an H200 shared by three test processes, a pass's kept rows came back still poisoned.
+  void fill_bytes(int byte) {
+    check(cudaMemset(p_, byte, static_cast<size_t>(bytes())), "memset");
+    check(cudaStreamSynchronize(cudaStreamLegacy), "wait for the memset");
+  }
 
  private:
   void allocate(int64_t count) {

@@ -48,18 +48,26 @@ MMFREE_QUOTIENT_FN float quotient_reciprocal(float d) {
 #endif
 }
 
-// RN(float(v) / d) for quotient_fast(d), r = quotient_reciprocal(d).
-MMFREE_QUOTIENT_FN float scaled_quotient(int32_t v, float d, float r) {
+// RN(a / d) for a = float(v) of some int32 v (an integer-valued float: the proof's dividend), for
+// quotient_fast(d), r = quotient_reciprocal(d).
+MMFREE_QUOTIENT_FN float scaled_quotient_of_float(float a, float d, float r) {
 #if defined(__CUDA_ARCH__)
-  const float a = __int2float_rn(v);
   const float q0 = __fmul_rn(a, r);
   const float q1 = __fmaf_rn(__fmaf_rn(-q0, d, a), r, q0);
   return __fmaf_rn(__fmaf_rn(-q1, d, a), r, q1);
 #else
-  const float a = static_cast<float>(v);
   const float q0 = a * r;
   const float q1 = std::fma(std::fma(-q0, d, a), r, q0);
   return std::fma(std::fma(-q1, d, a), r, q1);
+#endif
+}
+
+// RN(float(v) / d) for quotient_fast(d), r = quotient_reciprocal(d).
+MMFREE_QUOTIENT_FN float scaled_quotient(int32_t v, float d, float r) {
+#if defined(__CUDA_ARCH__)
+  return scaled_quotient_of_float(__int2float_rn(v), d, r);
+#else
+  return scaled_quotient_of_float(static_cast<float>(v), d, r);
 #endif
 }
 

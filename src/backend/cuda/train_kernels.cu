@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/row_warps.cuh"
@@ -14,6 +15,10 @@ namespace mmfree::cuda {
 namespace {
 
 constexpr int kThreads = 256;  // every block-per-row kernel and the reductions: a fixed tree
+// Kernels that hold a row in registers, or stream it, give thread t of kThreads the columns
+// 4 (t + j kThreads) .. +3 (16-byte chunks j < kMaxRowChunks): rows of up to kMaxRowColumns.
+constexpr int kMaxRowChunks = 8;
+constexpr int kMaxRowColumns = kThreads * 4 * kMaxRowChunks;
 
 // The host's sigmoidf/siluf (model/ops.h) on CUDA's expf (2 ulp).
 __device__ __forceinline__ float exp_f(float x) { return expf(x); }
@@ -227,6 +232,85 @@ __global__ void form_input_kernel(FormKind kind, float* x, int64_t ld, const flo
   }
 }
 
+// form_input_kernel for rows of up to kMaxRowColumns, k and ld multiples of 4, every array 16-byte
+// aligned: the same float operations on each element, its loads and stores 16 bytes wide and a
+// thread's loads of the row issued before it uses any (a scalar load each column left the memory
+// half idle); Norm and Gated keep the row in registers across its sum of squares (added by thread,
+// then the block's tree).
+template <FormKind K>
+__global__ void __launch_bounds__(kThreads)
+    form_rows_kernel(float* __restrict__ x, int64_t ld, const float* __restrict__ add, const float* __restrict__ h,
+                     const float* __restrict__ w, float eps, int k, float* __restrict__ m, float* __restrict__ keep_x) {
+  const int64_t r = blockIdx.x;
+  float* xr = x + r * ld;
+  float* mr = m + r * k;
+  const int t = threadIdx.x;
+  auto live = [&](int j) { return 4 * (j * kThreads + t) < k; };
+  auto col = [&](int j) { return 4 * (j * kThreads + t); };
+  float v[kMaxRowChunks][4];
+#pragma unroll
+  for (int j = 0; j < kMaxRowChunks; ++j)
+    if (live(j)) load4(xr + col(j), v[j]);
+  if constexpr (K == FormKind::Plain) {
+#pragma unroll
+    for (int j = 0; j < kMaxRowChunks; ++j)
+      if (live(j)) store4(mr + col(j), v[j]);
+  } else if constexpr (K == FormKind::Glu) {  // silu_mul: silu(a) * b
+    float b[kMaxRowChunks][4];
+#pragma unroll
+    for (int j = 0; j < kMaxRowChunks; ++j)
+      if (live(j)) load4(xr + k + col(j), b[j]);
+#pragma unroll
+    for (int j = 0; j < kMaxRowChunks; ++j)
+      if (live(j)) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) v[j][e] = v[j][e] / (1.0f + exp_f(-v[j][e])) * b[j][e];
+        store4(mr + col(j), v[j]);
+      }
+  } else {
+    __shared__ double scratch[kThreads];
+    if (K == FormKind::Norm && add) {
+#pragma unroll
+      for (int j = 0; j < kMaxRowChunks; ++j)
+        if (live(j)) {
+          float a[4];
+          load4(add + r * ld + col(j), a);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) v[j][e] += a[e];
+          store4(xr + col(j), v[j]);
+        }
+    }
+    if (K == FormKind::Norm && keep_x) {
+#pragma unroll
+      for (int j = 0; j < kMaxRowChunks; ++j)
+        if (live(j)) store4(keep_x + r * k + col(j), v[j]);
+    }
+    double ss = 0;
+#pragma unroll
+    for (int j = 0; j < kMaxRowChunks; ++j)
+      if (live(j))
+#pragma unroll
+        for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[j][e]) * v[j][e];
+    ss = block_all(ss, Add{}, scratch);
+    const float rstd = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+#pragma unroll
+    for (int j = 0; j < kMaxRowChunks; ++j)
+      if (live(j)) {
+        float wv[4];
+        load4_weights(w + col(j), wv);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) v[j][e] = v[j][e] * rstd * wv[e];
+        if constexpr (K == FormKind::Gated) {
+          float hv[4];
+          load4(h + r * ld + col(j), hv);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) v[j][e] = hv[e] / (1.0f + exp_f(-hv[e])) * v[j][e];
+        }
+        store4(mr + col(j), v[j]);
+      }
+  }
+}
+
 // dx of one row per block (rmsnorm_backward_range), rstd kept for the dw pass.
 __global__ void rmsnorm_dx_kernel(const float* x, const float* w, const float* dy, int64_t k, float eps, float* dx,
                                   bool accumulate, float* rstd_out) {
@@ -260,115 +344,181 @@ __global__ void rmsnorm_dw_parts_kernel(const float* x, const float* dy, const f
   partial[blockIdx.y * k + i] = acc;
 }
 
-// rmsnorm_backward for rows of up to W * kWarpRowValues columns (k % 4 == 0, rows 16-byte aligned),
-// a row to W warps. A block owns kPartRows consecutive rows; its G = 8 / W groups of W warps take
-// rows g, g + G, ... in order, a row's x and dy held in registers (16-byte loads) across its two
-// sums, which are shuffles (and a named barrier of the row's warps per sum when W > 1), not block
-// barriers. Thread t of a group has columns 4 (t + j 32 W) .. +3, and sums their dw terms over its
-// group's rows in row order; the G groups' sums are then added in group order into partial[block].
-// Each element's float operations are rmsnorm_backward_range's; its sums are ordered otherwise: the
-// double sums of squares and of the dot by thread, butterfly, then the row's warps; the float dw
-// terms of a part by group, then over the groups (the host adds them in row order).
-constexpr int kRowChunks = 8;                         // 16-byte chunks of x (and of dy, and of dw) a thread
-constexpr int kWarpRowValues = 32 * 4 * kRowChunks;  // a warp's share of a row: 1024 columns
-constexpr int kMaxRowWarps = kThreads / 32;
+// rmsnorm_backward for rows of up to kMaxRowColumns columns (k % 4 == 0, rows 16-byte aligned). A
+// block owns one part (part_rows consecutive rows, part_rows(n)) and takes its rows one after
+// another, its kThreads threads sharing each row: thread t has columns 4 (t + j kThreads) .. +3,
+// j < J. The rows stream through shared memory `stages` deep: each thread copies its own columns of
+// the rows ahead (x, dy, and dx when accumulating) with cp.async, so that the next rows' loads are
+// in flight while it works on this one (a row held in registers left the memory idle during its two
+// sums). A thread reads back only what it copied itself: no barrier guards the buffers. The row's
+// two double sums are shuffles and one barrier each (row_reduce); each column's dw terms are summed
+// in registers in row order and written as the part's partial row. Each element's float
+// operations are rmsnorm_backward_range's; its sums are ordered otherwise: the double sums by
+// thread, butterfly, then warp, the float dw terms by part, then over the parts (add_parts).
+constexpr int kMaxStages = 8;
 
-template <int W>
-__global__ void __launch_bounds__(kThreads, 2)
-    rmsnorm_back_rows_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ dy,
-                             int64_t n, int k, float eps, float* __restrict__ dx, bool accumulate,
-                             float* __restrict__ partial) {
-  constexpr int T = 32 * W, G = kThreads / T;
-  extern __shared__ float group_dw[];  // [G][k] when G > 1
-  // Two arrays: a warp writes one only after the row's barrier on the other, by which every warp of
-  // the row has read it (row_reduce).
-  __shared__ double ss_scratch[kMaxRowWarps], dot_scratch[kMaxRowWarps];
-  const int t = threadIdx.x % T, g = threadIdx.x / T;
-  auto live = [&](int j) { return 4 * (j * T + t) < k; };
-  auto col = [&](int j) { return 4 * (j * T + t); };
-  float dw[kRowChunks][4] = {};
-  const int64_t t1 = min(n, (blockIdx.x + int64_t{1}) * kPartRows);
-  for (int64_t r = blockIdx.x * kPartRows + g; r < t1; r += G) {
-    const float *xr = x + r * k, *dyr = dy + r * k;
-    float* dxr = dx + r * k;
-    float xv[kRowChunks][4], dv[kRowChunks][4];
-#pragma unroll
-    for (int j = 0; j < kRowChunks; ++j)
-      if (live(j)) {
-        load4(xr + col(j), xv[j]);
-        load4(dyr + col(j), dv[j]);
-      }
-    double sum[1] = {0};
-#pragma unroll
-    for (int j = 0; j < kRowChunks; ++j)
-      if (live(j))
-#pragma unroll
-        for (int e = 0; e < 4; ++e) sum[0] += static_cast<double>(xv[j][e]) * xv[j][e];
-    row_reduce<W>(sum, Add{}, ss_scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(sum[0] / static_cast<double>(k)) + eps);
-    sum[0] = 0;  // the sum of xhat * w * dy
-#pragma unroll
-    for (int j = 0; j < kRowChunks; ++j)
-      if (live(j)) {
-        float wv[4];
-        load4_weights(w + col(j), wv);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) sum[0] += static_cast<double>(xv[j][e] * rstd) * wv[e] * dv[j][e];
-      }
-    row_reduce<W>(sum, Add{}, dot_scratch);
-    const float cf = static_cast<float>(sum[0] / static_cast<double>(k));
-#pragma unroll
-    for (int j = 0; j < kRowChunks; ++j)
-      if (live(j)) {
-        float wv[4], gv[4];
-        load4_weights(w + col(j), wv);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          gv[e] = (wv[e] * dv[j][e] - xv[j][e] * rstd * cf) * rstd;
-          dw[j][e] += dv[j][e] * (xv[j][e] * rstd);
-        }
-        if (accumulate) {
-          float old[4];
-          load4(dxr + col(j), old);
-#pragma unroll
-          for (int e = 0; e < 4; ++e) gv[e] = old[e] + gv[e];
-        }
-        store4(dxr + col(j), gv);
-      }
+__device__ __forceinline__ void copy16_async(float* dst, const float* src) {
+  const auto d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src) : "memory");
+}
+__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// Until at most `pending` (1 .. kMaxStages - 1) of this thread's copy groups are in flight.
+__device__ __forceinline__ void copy_wait(int pending) {
+  switch (pending) {
+    case 1: asm volatile("cp.async.wait_group 1;" ::: "memory"); break;
+    case 2: asm volatile("cp.async.wait_group 2;" ::: "memory"); break;
+    case 3: asm volatile("cp.async.wait_group 3;" ::: "memory"); break;
+    case 4: asm volatile("cp.async.wait_group 4;" ::: "memory"); break;
+    case 5: asm volatile("cp.async.wait_group 5;" ::: "memory"); break;
+    case 6: asm volatile("cp.async.wait_group 6;" ::: "memory"); break;
+    default: asm volatile("cp.async.wait_group 7;" ::: "memory"); break;
   }
-  float* out = partial + blockIdx.x * int64_t{k};
-  if constexpr (G == 1) {
+  static_assert(kMaxStages == 8);
+}
+
+// The G RMSNorms whose backwards one launch runs over the same x (the MLGRU's i, f, g read one
+// input): norm weights, incoming gradients, and where each's dw partial rows go.
+template <int G>
+struct NormGroup {
+  const float* w[G];
+  const float* dy[G];
+  float* partial[G];  // [parts][k] each
+};
+
+// G > 1: dx = (dx +) g_0 + g_1 + ... added in that order, each g the G = 1 kernel's value, so the
+// bits of G calls one after another (the first writing or adding, the rest adding); x is read once.
+template <int J, bool Accumulate, int G>
+__global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
+    rmsnorm_back_rows_kernel(const float* __restrict__ x, const __grid_constant__ NormGroup<G> in, int64_t n, int k,
+                             float eps, float* __restrict__ dx, int part_rows, int stages) {
+  constexpr int kArrays = 1 + G + (Accumulate ? 1 : 0);  // a stage: the row's x, each dy (and dx)
+  extern __shared__ float4 shared4[];
+  float* const w_s = reinterpret_cast<float*>(shared4);  // [G][k], then [stages][kArrays][k]
+  float* const stage0 = w_s + G * k;
+  // Two arrays: a warp writes one only after the row's barrier on the other (row_reduce).
+  __shared__ double ss_scratch[kThreads / 32], dot_scratch[kThreads / 32 * G];
+  const int t = threadIdx.x;
+  auto live = [&](int j) { return 4 * (j * kThreads + t) < k; };
+  auto col = [&](int j) { return 4 * (j * kThreads + t); };
+  const int64_t r0 = blockIdx.x * int64_t{part_rows}, r1 = min(n, r0 + part_rows);
+  auto fetch = [&](int64_t r, int slot) {
+    if (r < r1) {
+      float* s = stage0 + slot * kArrays * k;
 #pragma unroll
-    for (int j = 0; j < kRowChunks; ++j)
-      if (live(j)) store4(out + col(j), dw[j]);
-  } else {
+      for (int j = 0; j < J; ++j)
+        if (live(j)) {
+          copy16_async(s + col(j), x + r * k + col(j));
 #pragma unroll
-    for (int j = 0; j < kRowChunks; ++j)
-      if (live(j)) store4(group_dw + g * k + col(j), dw[j]);
-    __syncthreads();
-    for (int c = threadIdx.x; c < k; c += kThreads) {
-      float acc = group_dw[c];
-#pragma unroll
-      for (int h = 1; h < G; ++h) acc += group_dw[h * k + c];
-      out[c] = acc;
+          for (int g = 0; g < G; ++g) copy16_async(s + (1 + g) * k + col(j), in.dy[g] + r * k + col(j));
+          if constexpr (Accumulate) copy16_async(s + (1 + G) * k + col(j), dx + r * k + col(j));
+        }
     }
+    copy_commit();  // one group a row (empty past the part): wait_group counts rows
+  };
+#pragma unroll
+  for (int j = 0; j < J; ++j)
+    if (live(j))
+#pragma unroll
+      for (int g = 0; g < G; ++g) copy16_async(w_s + g * k + col(j), in.w[g] + col(j));  // in the first row's group
+  for (int i = 0; i + 1 < stages; ++i) fetch(r0 + i, i);
+  float dw[G][J][4] = {};
+  int slot = 0;
+  for (int64_t r = r0; r < r1; ++r) {
+    fetch(r + stages - 1, slot == 0 ? stages - 1 : slot - 1);  // the slot this thread read last row
+    copy_wait(stages - 1);                                     // row r's group has landed
+    const float* xs = stage0 + slot * kArrays * k;
+    double ss[1] = {0};
+#pragma unroll
+    for (int j = 0; j < J; ++j)
+      if (live(j)) {
+        float xv[4];
+        load4(xs + col(j), xv);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) ss[0] += static_cast<double>(xv[e]) * xv[e];
+      }
+    row_reduce<kThreads / 32>(ss, Add{}, ss_scratch);
+    const float rstd = 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+    double dot[G];  // each g's sum of xhat * w * dy
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      dot[g] = 0;
+#pragma unroll
+      for (int j = 0; j < J; ++j)
+        if (live(j)) {
+          float xv[4], dv[4], wv[4];
+          load4(xs + col(j), xv);
+          load4(xs + (1 + g) * k + col(j), dv);
+          load4(w_s + g * k + col(j), wv);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) dot[g] += static_cast<double>(xv[e] * rstd) * wv[e] * dv[e];
+        }
+    }
+    row_reduce<kThreads / 32>(dot, Add{}, dot_scratch);
+#pragma unroll
+    for (int j = 0; j < J; ++j)
+      if (live(j)) {
+        float xv[4], acc[4];
+        load4(xs + col(j), xv);
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          const float cf = static_cast<float>(dot[g] / static_cast<double>(k));
+          float dv[4], wv[4];
+          load4(xs + (1 + g) * k + col(j), dv);
+          load4(w_s + g * k + col(j), wv);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float gv = (wv[e] * dv[e] - xv[e] * rstd * cf) * rstd;
+            dw[g][j][e] += dv[e] * (xv[e] * rstd);
+            acc[e] = g == 0 ? gv : acc[e] + gv;
+          }
+          if (g == 0 && Accumulate) {
+            float old[4];
+            load4(xs + (1 + G) * k + col(j), old);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[e] = old[e] + acc[e];
+          }
+        }
+        store4(dx + r * k + col(j), acc);
+      }
+    slot = slot + 1 == stages ? 0 : slot + 1;
+  }
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    float* out = in.partial[g] + blockIdx.x * int64_t{k};
+#pragma unroll
+    for (int j = 0; j < J; ++j)
+      if (live(j)) store4(out + col(j), dw[g][j]);
   }
 }
 
-// out[i] += the sum over p of partial[p][i], in a fixed order: block (32 columns) x 8 warps, warp w
-// sums parts w, w + 8, ... in order, then the 8 sums are added in warp order.
+// out[i] += the sum over p of partial[p][i], in a fixed order: kAddSums sums a column, sum v adding
+// parts v, v + kAddSums, ... in order, then out[i] + sum 0 + ... + sum kAddSums - 1. A block has
+// kAddColumns columns x kAddSums sums (a warp reads 32-byte runs of 4 parts), and a thread issues
+// kAddBatch loads before adding them: 32 columns a block and one load at a time used a quarter of
+// the SMs at k = 1024 and waited on every load.
+constexpr int kAddSums = 8, kAddColumns = 8, kAddBatch = 8;
 __global__ void add_parts_kernel(const float* partial, int64_t parts, int64_t k, float* out) {
-  __shared__ float sums[kThreads / 32][32];
-  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
-  const int64_t i = blockIdx.x * int64_t{32} + lane;
+  __shared__ float sums[kAddSums][kAddColumns];
+  const int c = static_cast<int>(threadIdx.x) % kAddColumns, v = static_cast<int>(threadIdx.x) / kAddColumns;
+  const int64_t i = blockIdx.x * int64_t{kAddColumns} + c;
   float acc = 0;
   if (i < k)
-    for (int64_t p = warp; p < parts; p += kThreads / 32) acc += partial[p * k + i];
-  sums[warp][lane] = acc;
+    for (int64_t p = v; p < parts; p += kAddSums * kAddBatch) {
+      float batch[kAddBatch];
+#pragma unroll
+      for (int u = 0; u < kAddBatch; ++u) {
+        const int64_t q = p + u * int64_t{kAddSums};
+        batch[u] = q < parts ? partial[q * k + i] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < kAddBatch; ++u)
+        if (p + u * int64_t{kAddSums} < parts) acc += batch[u];
+    }
+  sums[v][c] = acc;
   __syncthreads();
-  if (warp == 0 && i < k) {
+  if (v == 0 && i < k) {
     float r = out[i];
-    for (int v = 0; v < kThreads / 32; ++v) r += sums[v][lane];
+    for (int u = 0; u < kAddSums; ++u) r += sums[u][c];
     out[i] = r;
   }
 }
@@ -445,6 +595,10 @@ __device__ __forceinline__ Forget forget_gate(float f_lin, const float* lb, floa
   return {lb ? l + (1.0f - l) * sg : sg, sg};
 }
 
+// Steps of a chunk whose loads a thread issues together before running them (the loads do not depend
+// on the carry; as the forward scan's kScanBatch). Same operations in the same order.
+constexpr int kBackBatch = 4;
+
 __global__ void scan_back_local_kernel(const float* f_lin, const float* lb, const float* dh_in, int64_t B, int64_t T,
                                        int64_t d, int64_t chunks, float* carry, float* fprod) {
   const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
@@ -453,11 +607,22 @@ __global__ void scan_back_local_kernel(const float* f_lin, const float* lb, cons
   const int64_t t0 = j * kScanChunk, t1 = min(T, t0 + kScanChunk);
   const float l = lb ? lb[c] : 0.0f;
   float cr = 0, F = 1;
-  for (int64_t t = t1 - 1; t >= t0; --t) {
-    const int64_t r = (b * T + t) * d + c;
-    const float f = forget_gate(f_lin[r], lb, l).f;
-    cr = (dh_in[r] + cr) * f;
-    F *= f;
+  for (int64_t t = t1 - 1; t >= t0; t -= kBackBatch) {
+    float vf[kBackBatch], vd[kBackBatch];
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const int64_t r = (b * T + t - s) * d + c;
+        vf[s] = f_lin[r];
+        vd[s] = dh_in[r];
+      }
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const float f = forget_gate(vf[s], lb, l).f;
+        cr = (vd[s] + cr) * f;
+        F *= f;
+      }
   }
   carry[idx] = cr;
   fprod[idx] = F;
@@ -486,17 +651,32 @@ __global__ void scan_back_kernel(const float* in_i, const float* f_lin, const fl
   const int64_t t0 = j * kScanChunk, t1 = min(T, t0 + kScanChunk);
   const float l = lb ? lb[c] : 0.0f;
   float cr = carry[idx], dlb_acc = 0;
-  for (int64_t t = t1 - 1; t >= t0; --t) {
-    const int64_t r = (b * T + t) * d + c;
-    const float dh = dh_in[r] + cr;
-    const Forget fg = forget_gate(f_lin[r], lb, l);
-    const float h_prev = t > 0 ? h[r - d] : 0.0f;
-    const SiluAndGrad si = silu_and_grad(in_i[r]);
-    const float df = dh * (h_prev - si.value);
-    di[r] = dh * (1.0f - fg.f) * si.grad;
-    df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg);
-    if (lb) dlb_acc += df * (1.0f - fg.sg);
-    cr = dh * fg.f;
+  for (int64_t t = t1 - 1; t >= t0; t -= kBackBatch) {
+    // A batch's inputs are read before its outputs are written: no output row is written before a
+    // read of it that one step at a time made first.
+    float vi[kBackBatch], vf[kBackBatch], vh[kBackBatch], vd[kBackBatch];
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const int64_t r = (b * T + t - s) * d + c;
+        vi[s] = in_i[r];
+        vf[s] = f_lin[r];
+        vh[s] = t - s > 0 ? h[r - d] : 0.0f;
+        vd[s] = dh_in[r];
+      }
+#pragma unroll
+    for (int s = 0; s < kBackBatch; ++s)
+      if (t - s >= t0) {
+        const int64_t r = (b * T + t - s) * d + c;
+        const float dh = vd[s] + cr;
+        const Forget fg = forget_gate(vf[s], lb, l);
+        const SiluAndGrad si = silu_and_grad(vi[s]);
+        const float df = dh * (vh[s] - si.value);
+        di[r] = dh * (1.0f - fg.f) * si.grad;
+        df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg);
+        if (lb) dlb_acc += df * (1.0f - fg.sg);
+        cr = dh * fg.f;
+      }
   }
   if (lb) dlb_part[idx] = dlb_acc;
 }
@@ -628,55 +808,161 @@ void to_bf16(const float* x, int64_t n, __nv_bfloat16* y, cudaStream_t s) {
   check_launch("to_bf16_kernel");
 }
 
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 void form_input(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w, float eps, int64_t n,
                 int64_t k, float* m, float* keep_x, cudaStream_t s) {
   if (n <= 0) return;
-  form_input_kernel<<<rows_grid(n), kThreads, 0, s>>>(kind, x, ld, add, h, w, eps, k, m, keep_x);
-  check_launch("form_input_kernel");
+  const auto fits = [](const void* p) { return !p || aligned16(p); };  // arrays the kind leaves unset too
+  const bool rows = k <= kMaxRowColumns && k % 4 == 0 && ld % 4 == 0 && aligned16(x) && aligned16(m) && fits(add) &&
+                    fits(h) && fits(w) && fits(keep_x);
+  if (!rows) {
+    form_input_kernel<<<rows_grid(n), kThreads, 0, s>>>(kind, x, ld, add, h, w, eps, k, m, keep_x);
+    check_launch("form_input_kernel");
+    return;
+  }
+  const auto launch = [&](auto kernel) {
+    kernel<<<rows_grid(n), kThreads, 0, s>>>(x, ld, add, h, w, eps, static_cast<int>(k), m, keep_x);
+    check_launch("form_rows_kernel");
+  };
+  switch (kind) {
+    case FormKind::Plain: launch(form_rows_kernel<FormKind::Plain>); break;
+    case FormKind::Norm: launch(form_rows_kernel<FormKind::Norm>); break;
+    case FormKind::Gated: launch(form_rows_kernel<FormKind::Gated>); break;
+    case FormKind::Glu: launch(form_rows_kernel<FormKind::Glu>); break;
+  }
 }
 
-int64_t row_parts(int64_t n) { return (n + kPartRows - 1) / kPartRows; }
 
 void add_parts(const float* partial, int64_t parts, int64_t k, float* out, cudaStream_t s) {
-  add_parts_kernel<<<static_cast<unsigned>((k + 31) / 32), kThreads, 0, s>>>(partial, parts, k, out);
+  add_parts_kernel<<<static_cast<unsigned>((k + kAddColumns - 1) / kAddColumns), kAddSums * kAddColumns, 0, s>>>(
+      partial, parts, k, out);
   check_launch("add_parts_kernel");
 }
 
-template <int W>
-void launch_rmsnorm_back_rows(const float* x, const float* w, const float* dy, int64_t n, int k, float eps, float* dx,
-                              bool accumulate, float* partial, cudaStream_t s) {
-  constexpr int groups = kThreads / (32 * W);
-  const size_t shared = groups > 1 ? sizeof(float) * groups * k : 0;  // at most 32 KiB
-  rmsnorm_back_rows_kernel<W><<<static_cast<unsigned>(row_parts(n)), kThreads, shared, s>>>(x, w, dy, n, k, eps, dx,
-                                                                                           accumulate, partial);
+int64_t part_rows(int64_t n) { return std::clamp<int64_t>((n + kMinParts - 1) / kMinParts, 1, kPartRows); }
+int64_t row_parts(int64_t n) { return n <= kMinParts ? n : std::max(kMinParts, (n + kPartRows - 1) / kPartRows); }
+
+// How deep a launch of rmsnorm_back_rows_kernel streams its rows, in stages of stage_bytes, beside
+// fixed_bytes a block holds anyway (its w_bytes of weights, dynamic like the stages, and its static
+// arrays): as deep as the shared memory of b blocks an SM allows, b as many as the parts fill (at
+// most `most`), fewer where a block would get less than two stages. Only the speed depends on it,
+// never the result.
+struct Streaming {
+  int stages;
+  size_t shared;
+};
+Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t fixed_bytes, size_t w_bytes, int most) {
+  int dev = 0, sms = 0, per_sm = 0, per_block = 0, reserved = 0;
+  check(cudaGetDevice(&dev), "current device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "SM count");
+  check(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev), "shared memory an SM");
+  check(cudaDeviceGetAttribute(&per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "shared memory a block");
+  check(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, dev), "reserved shared memory");
+  const size_t fixed = fixed_bytes + static_cast<size_t>(reserved);
+  const int64_t useful = std::min<int64_t>(kMaxStages, rows + 1);
+  for (int b = static_cast<int>(std::clamp<int64_t>((parts + sms - 1) / sms, 1, most)); b >= 1; --b) {
+    const size_t room = std::min<size_t>(static_cast<size_t>(per_sm) / b, static_cast<size_t>(per_block) + reserved);
+    const int64_t fit = room > fixed ? static_cast<int64_t>((room - fixed) / stage_bytes) : 0;
+    if (fit >= 2 || b == 1) {
+      const int stages = static_cast<int>(std::clamp<int64_t>(fit, 2, useful));
+      return {stages, w_bytes + stages * stage_bytes};
+    }
+  }
+  return {};  // not reached: b == 1 returns
+}
+
+template <int J, bool Accumulate, int G>
+void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, float* dx,
+                              cudaStream_t s) {
+  const auto kernel = rmsnorm_back_rows_kernel<J, Accumulate, G>;
+  // Once per kernel: the stages may take the whole opt-in limit less the kernel's static arrays (a
+  // dynamic limit of the whole opt-in is refused).
+  static const size_t static_bytes = [&] {
+    cudaFuncAttributes a{};
+    check(cudaFuncGetAttributes(&a, kernel), "rmsnorm_back_rows_kernel's attributes");
+    int dev = 0, per_block = 0;
+    check(cudaGetDevice(&dev), "current device");
+    check(cudaDeviceGetAttribute(&per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "shared memory a block");
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, per_block - static_cast<int>(a.sharedSizeBytes)),
+          "raise the shared memory limit");
+    return a.sharedSizeBytes;
+  }();
+  const int64_t rows = part_rows(n), parts = (n + rows - 1) / rows;
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(k);
+  const Streaming st = streaming(parts, rows, (1 + G + (Accumulate ? 1 : 0)) * row_bytes, G * row_bytes + static_bytes,
+                                 G * row_bytes, J <= 2 && G == 1 ? 4 : 2);
+  kernel<<<static_cast<unsigned>(parts), kThreads, st.shared, s>>>(x, in, n, k, eps, dx, static_cast<int>(rows), st.stages);
   check_launch("rmsnorm_back_rows_kernel");
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+template <int J, int G>
+void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, float* dx,
+                              bool accumulate, cudaStream_t s) {
+  if (accumulate)
+    launch_rmsnorm_back_rows<J, true, G>(x, in, n, k, eps, dx, s);
+  else
+    launch_rmsnorm_back_rows<J, false, G>(x, in, n, k, eps, dx, s);
+}
+
+bool streams_rows(const float* x, const float* dx, int64_t k, int64_t max_k) {
+  return k <= max_k && k % 4 == 0 && aligned16(x) && aligned16(dx);
+}
 
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s) {
   if (n <= 0) return;
   if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
-  // Rows of up to 8 warps' registers (the 2.7B model's GLU has 6912 columns), read 16 bytes at a time.
-  if (k <= kMaxRowWarps * kWarpRowValues && k % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(dy) &&
-      aligned16(dx) && aligned16(partial)) {
-    const int ki = static_cast<int>(k), warps = (ki + kWarpRowValues - 1) / kWarpRowValues;
-    if (warps <= 1) launch_rmsnorm_back_rows<1>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    else if (warps <= 2) launch_rmsnorm_back_rows<2>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    else if (warps <= 4) launch_rmsnorm_back_rows<4>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    else launch_rmsnorm_back_rows<8>(x, w, dy, n, ki, eps, dx, accumulate, partial, s);
-    add_parts(partial, row_parts(n), k, dw, s);
+  // Rows of up to 8 chunks of 16 bytes a thread (the 2.7B model's GLU has 6912 columns), streamed.
+  if (streams_rows(x, dx, k, kMaxRowColumns) && aligned16(w) && aligned16(dy) && aligned16(partial)) {
+    const NormGroup<1> in{{w}, {dy}, {partial}};
+    const int ki = static_cast<int>(k), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
+    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, in, n, ki, eps, dx, accumulate, s);
+    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, in, n, ki, eps, dx, accumulate, s);
+    else if (chunks <= 4) launch_rmsnorm_back_rows<4>(x, in, n, ki, eps, dx, accumulate, s);
+    else launch_rmsnorm_back_rows<8>(x, in, n, ki, eps, dx, accumulate, s);
+    add_parts(partial, (n + part_rows(n) - 1) / part_rows(n), k, dw, s);
     return;
   }
-  // Other rows: dx a row per block, then dw's parts from the kept rstd.
+  // Other rows: dx a row per block, then dw's parts of kPartRows rows from the kept rstd.
   rmsnorm_dx_kernel<<<rows_grid(n), kThreads, 0, s>>>(x, w, dy, k, eps, dx, accumulate, rstd);
   check_launch("rmsnorm_dx_kernel");
-  const int64_t parts = row_parts(n);
+  const int64_t parts = (n + kPartRows - 1) / kPartRows;
   if (parts > 65535) throw Error("internal: rmsnorm_backward over too many rows");
   rmsnorm_dw_parts_kernel<<<dim3(grid_for(k), static_cast<unsigned>(parts)), kThreads, 0, s>>>(x, dy, rstd, n, k, partial);
   check_launch("rmsnorm_dw_parts_kernel");
   add_parts(partial, parts, k, dw, s);
+}
+
+void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
+                            float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s) {
+  if (n <= 0 || norms.empty()) return;
+  const int64_t parts = (n + part_rows(n) - 1) / part_rows(n);
+  bool aligned = aligned16(partial) && (parts * k) % 4 == 0;
+  for (const NormBackward& g : norms) aligned = aligned && aligned16(g.w) && aligned16(g.dy);
+  // Two or three norms over rows of up to 4 chunks a thread in one pass (the MLGRU's i, f, g at d up
+  // to 4096); anything else one norm after another, with the same bits.
+  if (norms.size() == 1 || norms.size() > 3 || !aligned || !streams_rows(x, dx, k, 4 * 4 * kThreads) ||
+      row_parts(n) > INT32_MAX) {
+    for (size_t g = 0; g < norms.size(); ++g)
+      rmsnorm_backward(x, norms[g].w, norms[g].dy, n, k, eps, dx, accumulate || g > 0, norms[g].dw, rstd, partial, s);
+    return;
+  }
+  const int ki = static_cast<int>(k), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
+  auto run = [&]<int G>(std::integral_constant<int, G>) {
+    NormGroup<G> in{};
+    for (int g = 0; g < G; ++g) {
+      in.w[g] = norms[g].w;
+      in.dy[g] = norms[g].dy;
+      in.partial[g] = partial + g * parts * k;
+    }
+    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, in, n, ki, eps, dx, accumulate, s);
+    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, in, n, ki, eps, dx, accumulate, s);
+    else launch_rmsnorm_back_rows<4>(x, in, n, ki, eps, dx, accumulate, s);
+  };
+  if (norms.size() == 2) run(std::integral_constant<int, 2>{});
+  else run(std::integral_constant<int, 3>{});
+  for (size_t g = 0; g < norms.size(); ++g) add_parts(partial + static_cast<int64_t>(g) * parts * k, parts, k, norms[g].dw, s);
 }
 
 void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,

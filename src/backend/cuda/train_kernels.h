@@ -12,6 +12,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <span>
 
 namespace mmfree::cuda {
 
@@ -45,9 +46,24 @@ enum class FormKind { Plain, Norm, Gated, Glu };
 void form_input(FormKind kind, float* x, int64_t ld, const float* add, const float* h, const float* w, float eps,
                 int64_t n, int64_t k, float* m, float* keep_x, cudaStream_t s);
 
-// Sums over rows are taken in parts of kPartRows rows: row_parts(n) partial sums of each column.
-constexpr int64_t kPartRows = 32;
+// Sums over rows are taken in parts of at most kPartRows rows, part_rows(n): parts of 32 rows from
+// 8192 rows on, fewer below so that n rows still make kMinParts parts (blocks) where n allows, which
+// fill the GPU. At most row_parts(n) partial sums of each column, never more for fewer rows (scratch
+// sized for the most rows serves every call).
+constexpr int64_t kPartRows = 32, kMinParts = 256;
+int64_t part_rows(int64_t n);
 int64_t row_parts(int64_t n);
+// One of the RMSNorms over the same x whose backwards rmsnorm_backward_group runs together.
+struct NormBackward {
+  const float* w;
+  const float* dy;
+  float* dw;
+};
+// rmsnorm_backward for each norm in order over the same x, the first writing dx or adding to it as
+// accumulate says, the rest adding: the bits of those calls one after another, with x read once where
+// the rows allow (partial: [norms][row_parts(n)][k] scratch).
+void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
+                            float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s);
 // rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s);
