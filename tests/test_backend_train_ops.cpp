@@ -13,6 +13,7 @@
 #include "backend/ref/ref_backend.h"
 #include "backend_harness.h"
 #include "test_util.h"
+#include "util/half.h"
 
 namespace mmfree {
 namespace {
@@ -520,6 +521,67 @@ TEST(CudaTrainOps, GluFormedDyIsTheUnfusedBits) {
       got[fused][2] = get<float>(*gpu, dn, s.cols);
     }
     for (int j = 0; j < 3; ++j) EXPECT_EQ(count_differ(got[1][j], got[0][j]), 0) << s.n << "x" << s.rows << " output " << j;
+  }
+}
+
+// With bf16 backward GEMMs the MLGRU's scan backward and gated backward can write di, df_lin and dg
+// straight into bf16 (MlgruScanBackward / GatedBackward::formed) for i, f and g's backwards to read
+// (BitLinearBackward::dy_formed): each formed row holds the float pass's values rounded to nearest
+// even (util/half.h's f32_to_bf16), the other outputs (dh, dlb, the norm's dw) are the float pass's
+// bits, and a backward from the formed dy gives the bits of one from the float dy (dm, dw, dnorm).
+// d = 1024 takes the streamed RMSNorm backward, d = 130 the row-per-block one.
+TEST(CudaTrainOps, FormedDyIsTheConvertedBits) {
+  std::string skip;
+  std::unique_ptr<Backend> gpu = cuda_trainer("bf16", skip);
+  if (!gpu) GTEST_SKIP() << skip;
+  for (const int64_t d : {1024, 130}) {
+    const int64_t B = 2, T = 130, n = B * T;
+    gpu->reserve_training(n, d);
+    const Buffer h = put(*gpu, randn(n * d, 161, 2.0f)), g = put(*gpu, randn(n * d, 162, 2.0f)), w = put(*gpu, randn(d, 163)),
+                 dm = put(*gpu, randn(n * d, 164)), i = put(*gpu, randn(n * d, 165, 2.0f)),
+                 f = put(*gpu, randn(n * d, 166, 2.0f)), lb = put(*gpu, randn(d, 167, 0.2f)), dh = put(*gpu, randn(n * d, 168));
+    const MatrixShape s{n, d, d};
+    const Trainable mat(*gpu, s, false, randn(d * d, 169, 0.02f), randn(d, 170));
+    const Buffer m = put(*gpu, randn(n * d, 171, 2.0f));
+    std::vector<float> floats[3], other[2][3], grads[2][3][3];
+    std::vector<uint16_t> formed[3];
+    for (int form = 0; form < 2; ++form) {
+      Buffer dy[3] = {gpu->alloc(n * d * 4), gpu->alloc(n * d * 4), gpu->alloc(n * d * 4)};  // dg, di, df
+      Buffer dh_out = gpu->alloc(n * d * 4), dw = put(*gpu, randn(d, 172)), dlb = put(*gpu, randn(d, 173));
+      gpu->gated_backward({.h = h.as<float>(), .g = g.as<float>(), .w = w.as<float>(), .dm = dm.as<float>(), .n = n, .d = d,
+                           .dh = dh_out.as<float>(), .dg = dy[0].as<float>(), .dw = dw.as<float>(), .formed = form == 1});
+      gpu->mlgru_scan_backward({.i = i.as<float>(), .f_lin = f.as<float>(), .h = h.as<float>(), .lb = lb.as<float>(),
+                                .dh = dh.as<float>(), .B = B, .T = T, .d = d, .di = dy[1].as<float>(),
+                                .df_lin = dy[2].as<float>(), .dlb = dlb.as<float>(), .formed = form == 1});
+      other[form][0] = get<float>(*gpu, dh_out, n * d);
+      other[form][1] = get<float>(*gpu, dw, d);
+      other[form][2] = get<float>(*gpu, dlb, d);
+      for (int j = 0; j < 3; ++j) {
+        if (form == 0) {
+          floats[j] = get<float>(*gpu, dy[j], n * d);
+        } else {
+          formed[j].resize(n * d);
+          gpu->read(formed[j].data(), dy[j].as<void>(), n * d * 2);
+        }
+        Buffer dmo = gpu->alloc(n * d * 4), dwo = gpu->alloc(d * d * 4), dno = gpu->alloc(d * 4);
+        gpu->fill_zero(dwo.as<void>(), d * d * 4);
+        gpu->fill_zero(dno.as<void>(), d * 4);
+        gpu->bitlinear_backward({.w = mat.w.get(), .norm = mat.norm.as<float>(), .m = m.as<float>(), .dy = dy[j].as<float>(),
+                                 .n = n, .dm = dmo.as<float>(), .dw = dwo.as<float>(), .dnorm = dno.as<float>(),
+                                 .dy_formed = form == 1});
+        grads[form][j][0] = get<float>(*gpu, dmo, n * d);
+        grads[form][j][1] = get<float>(*gpu, dwo, d * d);
+        grads[form][j][2] = get<float>(*gpu, dno, d);
+      }
+    }
+    for (int j = 0; j < 3; ++j) {
+      int64_t differ = 0;
+      for (int64_t e = 0; e < n * d; ++e) differ += formed[j][e] != f32_to_bf16(floats[j][e]);
+      EXPECT_EQ(differ, 0) << "d " << d << " formed output " << j;
+      EXPECT_EQ(count_differ(other[1][j], other[0][j]), 0) << "d " << d << " other output " << j;
+      for (int o = 0; o < 3; ++o)
+        EXPECT_EQ(count_differ(grads[1][j][o], grads[0][j][o]), 0) << "d " << d << " dy " << j << " gradient " << o;
+    }
   }
 }
 

@@ -142,6 +142,10 @@ struct BitLinearBackward {
   const GluBackward* glu = nullptr;
   // The dequantised input as a forward call's keep_xq kept it from this m (null: formed from m).
   const void* xq = nullptr;
+  // dy holds the gradient in the backend's backward operand form (backward_operand_bytes' element:
+  // floats on the host backends, bf16 for the CUDA backend's bf16 GEMMs), as a producer asked for
+  // it wrote it (MlgruScanBackward / GatedBackward::formed): no conversion pass over dy.
+  bool dy_formed = false;
 };
 
 // For m = silu(gv[:, c]) * gv[:, I + c] (gv [n][2I]): the gradient at gv from dz [n][I] (glu_backward),
@@ -162,6 +166,9 @@ struct MlgruScanBackward {
   const float *i = nullptr, *f_lin = nullptr, *h = nullptr, *lb = nullptr, *dh = nullptr;
   int64_t B = 0, T = 0, d = 0;
   float *di = nullptr, *df_lin = nullptr, *dlb = nullptr;
+  // di and df_lin written in the backward operand form (BitLinearBackward::dy_formed) into their
+  // float-sized buffers, where backward_operand_bytes offers one: only their BitLinears read them.
+  bool formed = false;
 };
 
 // The backward of m = silu(h) * (RMSNorm(g) * w) (the Gated input): dh and dg written, dw +=.
@@ -170,6 +177,7 @@ struct GatedBackward {
   int64_t n = 0, d = 0;
   float eps = 1e-6f;
   float *dh = nullptr, *dg = nullptr, *dw = nullptr;
+  bool formed = false;  // dg in the backward operand form, as MlgruScanBackward::formed
 };
 
 // One AdamW update of n parameters, PyTorch's order of operations (torch.optim.AdamW):
@@ -269,7 +277,7 @@ class Backend {
   // Scratch for the backward of up to `rows` rows of up to max_cols inputs (once per plan).
   virtual void reserve_training(int64_t rows, int64_t max_cols);
   // Bytes of one BitLinearCall::keep_xq for n rows of cols inputs; 0 where the backend does not keep
-  // them (it then quantises m again in the backward).
+  // them (it then quantises m again in the backward) nor takes a formed dy (BitLinearBackward::dy_formed).
   virtual int64_t backward_operand_bytes(int64_t /*n*/, int64_t /*cols*/) const { return 0; }
   // The input of a BitLinear group alone, without products: m [n][cols] formed as `in` says into
   // in.keep_m (Kind::Norm without `add`; not Recurrent). Training recomputes in its backward what

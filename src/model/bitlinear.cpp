@@ -18,6 +18,7 @@ BitLinear::BitLinear(Backend& be, const Parameter& weight, ModelVector norm, boo
     : w_(be.trainable_matrix(weight.shape.at(0), weight.shape.at(1), identity_quantizers)),
       norm_(norm),
       latent_(weight.value_mem),
+      identity_(identity_quantizers),
       weight_grad_(weight.grad_mem),
       weight_bytes_(static_cast<int64_t>(weight.value.size_bytes())) {}
 

@@ -47,12 +47,18 @@ class BitLinear {
   // backward's call, for a group that reads one input (Backend::bitlinear_backwards).
   BitLinearBackward backward_call(const float* m, const float* dy, int64_t n, float* dm, bool accumulate,
                                   const GluBackward* glu = nullptr, const void* xq = nullptr) const;
+  // Training: whether dy may reach this layer's backward in the backend's operand form
+  // (BitLinearBackward::dy_formed): where the backend offers one, and the quantisers are on.
+  bool takes_formed_dy(const Backend& be, int64_t n) const {
+    return !identity_ && be.backward_operand_bytes(n, out_features()) > 0;
+  }
 
  private:
   std::unique_ptr<BackendMatrix> w_;
   std::shared_ptr<const void> host_bytes_;  // what w_ reads in place on a host-memory backend
   ModelVector norm_;
   const float* latent_ = nullptr;  // training
+  bool identity_ = false;          // training: identity quantisers
   float* weight_grad_ = nullptr;   // training
   int64_t weight_bytes_ = 0;
 };

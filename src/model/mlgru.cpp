@@ -72,13 +72,17 @@ void Mlgru::backward(Backend& be, int64_t B, int64_t T, const MlgruBuffers& buf,
   const int64_t n = B * T, d = d_;
   float *d_o_in = s.d_o_in, *dh = s.dh, *dg = s.dg, *di = s.di, *df = s.df;
   o_.backward(be, buf.o_in, dout, n, d_o_in, false, nullptr, buf.xq_o);
+  // di, df and dg are read by i, f and g's backwards alone: formed for their GEMMs where they can.
+  const bool formed_g = g_.takes_formed_dy(be, n), formed_if = i_.takes_formed_dy(be, n) && f_.takes_formed_dy(be, n);
   be.gated_backward({.h = buf.h, .g = buf.g, .w = g_norm_.value, .dm = d_o_in, .n = n, .d = d, .eps = eps_, .dh = dh,
-                     .dg = dg, .dw = g_norm_.grad});
+                     .dg = dg, .dw = g_norm_.grad, .formed = formed_g});
   be.mlgru_scan_backward({.i = buf.i, .f_lin = buf.f, .h = buf.h, .lb = lower_bound_, .dh = dh, .B = B, .T = T, .d = d,
-                          .di = di, .df_lin = df, .dlb = lower_bound_ ? dlb : nullptr});
-  const BitLinearBackward ifg[] = {i_.backward_call(buf.a, di, n, da, false, nullptr, buf.xq_i),
-                                   f_.backward_call(buf.a, df, n, da, true, nullptr, buf.xq_f),
-                                   g_.backward_call(buf.a, dg, n, da, true, nullptr, buf.xq_g)};
+                          .di = di, .df_lin = df, .dlb = lower_bound_ ? dlb : nullptr, .formed = formed_if});
+  BitLinearBackward ifg[] = {i_.backward_call(buf.a, di, n, da, false, nullptr, buf.xq_i),
+                             f_.backward_call(buf.a, df, n, da, true, nullptr, buf.xq_f),
+                             g_.backward_call(buf.a, dg, n, da, true, nullptr, buf.xq_g)};
+  ifg[0].dy_formed = ifg[1].dy_formed = formed_if;
+  ifg[2].dy_formed = formed_g;
   be.bitlinear_backwards(ifg);
 }
 

@@ -246,20 +246,28 @@ void CudaTrainer::products_backward(const BitLinearBackward& b, float* du) {
       dequantized_input(b.m, b.norm, b.n, k, false, true);
       xq = xq16_.data();
     }
-    grow(dy16_, b.n * out);
-    if (b.glu)  // the GLU's gradient rounded to bf16 as it is formed: no float copy, no conversion pass
-      cuda::glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, dy16_.data(), s_);
-    else
-      to_bf16(b.dy, b.n * out, dy16_.data(), s_);
+    const __nv_bfloat16* dy16 = dy16_.data();
+    if (b.dy_formed) {  // its producer wrote bf16
+      dy16 = reinterpret_cast<const __nv_bfloat16*>(b.dy);
+    } else {
+      grow(dy16_, b.n * out);
+      dy16 = dy16_.data();
+      if (b.glu)  // the GLU's gradient rounded to bf16 as it is formed: no float copy, no conversion pass
+        cuda::glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, dy16_.data(), s_);
+      else
+        to_bf16(b.dy, b.n * out, dy16_.data(), s_);
+    }
     if (codes16_of_ != &w || codes16_version_ != w.version) {  // the LM head's chunks share one matrix
       grow(codes16_, out * k);
       codes_from_mma(w.mma.data(), out, k, codes16_.data(), s_);
       codes16_of_ = &w;
       codes16_version_ = w.version;
     }
-    gemm(true, false, out, k, b.n, 1.0f, dy16_.data(), out, xq, k, 1.0f, b.dw, k, CUDA_R_16BF);
-    gemm(false, false, b.n, k, out, inv_s_w, dy16_.data(), out, codes16_.data(), k, 0.0f, du, k, CUDA_R_16BF);
+    gemm(true, false, out, k, b.n, 1.0f, dy16, out, xq, k, 1.0f, b.dw, k, CUDA_R_16BF);
+    gemm(false, false, b.n, k, out, inv_s_w, dy16, out, codes16_.data(), k, 0.0f, du, k, CUDA_R_16BF);
   } else {
+    // A formed dy is floats here (no operand form offered), except for an identity matrix under bf16 GEMMs.
+    if (b.dy_formed && gemm_ == BackwardGemm::Bf16) throw Error("internal: a bf16 dy for an identity matrix");
     const float* dy = b.dy;
     if (b.glu) {
       glu_backward(b.glu->gv, b.glu->dz, b.n, b.glu->I, b.glu->dgv);
@@ -286,7 +294,11 @@ void CudaTrainer::rmsnorm_backward(const float* x, const float* w, const float* 
 void CudaTrainer::gated_backward(const GatedBackward& g) {
   check_rows(g.n, g.d);
   gated_split(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, du_.data(), g.dh, s_);
-  rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, g.dg, false, g.dw);
+  if (g.formed && gemm_ == BackwardGemm::Bf16)  // dg only g_proj's backward GEMMs read
+    cuda::rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, reinterpret_cast<__nv_bfloat16*>(g.dg), false, g.dw,
+                           rstd_.data(), parts_.data(), s_);
+  else
+    rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, g.dg, false, g.dw);
 }
 
 void CudaTrainer::glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv) {
@@ -297,8 +309,12 @@ void CudaTrainer::mlgru_scan_backward(const MlgruScanBackward& b) {
   const int64_t per = b.B * scan_chunks(b.T) * b.d;
   grow(scan_, 3 * per);
   float* sc = scan_.data();
-  cuda::mlgru_scan_backward(b.i, b.f_lin, b.h, b.lb, b.dh, b.B, b.T, b.d, b.di, b.df_lin, b.dlb, {sc, sc + per, sc + 2 * per},
-                            s_);
+  const ScanScratch scratch{sc, sc + per, sc + 2 * per};
+  if (b.formed && gemm_ == BackwardGemm::Bf16)  // di, df_lin only i_proj's and f_proj's backward GEMMs read
+    cuda::mlgru_scan_backward(b.i, b.f_lin, b.h, b.lb, b.dh, b.B, b.T, b.d, reinterpret_cast<__nv_bfloat16*>(b.di),
+                              reinterpret_cast<__nv_bfloat16*>(b.df_lin), b.dlb, scratch, s_);
+  else
+    cuda::mlgru_scan_backward(b.i, b.f_lin, b.h, b.lb, b.dh, b.B, b.T, b.d, b.di, b.df_lin, b.dlb, scratch, s_);
 }
 
 void CudaTrainer::embed_backward(const int32_t* tokens, const float* dx, int64_t n, int64_t d, float* dtable) {

@@ -31,6 +31,19 @@ __device__ __forceinline__ SiluAndGrad silu_and_grad(float x) {
   return {x * s, s * (1.0f + x * (1.0f - s))};
 }
 
+// A result stored as float or rounded to bf16 (to nearest, even: to_bf16's rounding), for the
+// passes that can write the bf16 backward GEMMs' operand straight away.
+__device__ __forceinline__ void put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void put4(float* p, const float (&v)[4]) { store4(p, v); }
+__device__ __forceinline__ void put4(__nv_bfloat16* p, const float (&v)[4]) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
+  uint2 u;
+  memcpy(&u.x, &lo, 4);
+  memcpy(&u.y, &hi, 4);
+  *reinterpret_cast<uint2*>(p) = u;
+}
+
 // The block's sum (or max) of v over its kThreads threads in a fixed tree (within each warp, then
 // over the warps' results); every thread gets the value of one lane (after a butterfly, lanes can
 // differ in the last bit of a double sum). scratch: 33 values.
@@ -312,12 +325,13 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // dx of one row per block (rmsnorm_backward_range), rstd kept for the dw pass.
-__global__ void rmsnorm_dx_kernel(const float* x, const float* w, const float* dy, int64_t k, float eps, float* dx,
+template <class Out>
+__global__ void rmsnorm_dx_kernel(const float* x, const float* w, const float* dy, int64_t k, float eps, Out* dx,
                                   bool accumulate, float* rstd_out) {
   __shared__ double scratch[kThreads];
   const int64_t t = blockIdx.x;
   const float *xr = x + t * k, *dyr = dy + t * k;
-  float* dxr = dx + t * k;
+  Out* dxr = dx + t * k;
   const float rstd = row_rstd(xr, k, eps, scratch);
   double dot = 0;
   for (int64_t i = threadIdx.x; i < k; i += kThreads) {
@@ -328,7 +342,10 @@ __global__ void rmsnorm_dx_kernel(const float* x, const float* w, const float* d
   const float c = static_cast<float>(dot / static_cast<double>(k));
   for (int64_t i = threadIdx.x; i < k; i += kThreads) {
     const float g = (w[i] * dyr[i] - xr[i] * rstd * c) * rstd;
-    dxr[i] = accumulate ? dxr[i] + g : g;
+    if constexpr (std::is_same_v<Out, float>)
+      dxr[i] = accumulate ? dxr[i] + g : g;
+    else
+      put(dxr + i, g);  // never accumulating (rmsnorm_backward)
   }
   if (threadIdx.x == 0) rstd_out[t] = rstd;
 }
@@ -387,10 +404,11 @@ struct NormGroup {
 
 // G > 1: dx = (dx +) g_0 + g_1 + ... added in that order, each g the G = 1 kernel's value, so the
 // bits of G calls one after another (the first writing or adding, the rest adding); x is read once.
-template <int J, bool Accumulate, int G>
+template <int J, bool Accumulate, int G, class Out>
 __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
     rmsnorm_back_rows_kernel(const float* __restrict__ x, const __grid_constant__ NormGroup<G> in, int64_t n, int k,
-                             float eps, float* __restrict__ dx, int part_rows, int stages) {
+                             float eps, Out* __restrict__ dx, int part_rows, int stages) {
+  static_assert(std::is_same_v<Out, float> || !Accumulate, "adds into float rows only");
   constexpr int kArrays = 1 + G + (Accumulate ? 1 : 0);  // a stage: the row's x, each dy (and dx)
   extern __shared__ float4 shared4[];
   float* const w_s = reinterpret_cast<float*>(shared4);  // [G][k], then [stages][kArrays][k]
@@ -478,7 +496,7 @@ __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
             for (int e = 0; e < 4; ++e) acc[e] = old[e] + acc[e];
           }
         }
-        store4(dx + r * k + col(j), acc);
+        put4(dx + r * k + col(j), acc);
       }
     slot = slot + 1 == stages ? 0 : slot + 1;
   }
@@ -544,16 +562,6 @@ struct GluPair {
 __device__ __forceinline__ GluPair glu_pair(float gate, float v, float dz) {
   const SiluAndGrad sg = silu_and_grad(gate);
   return {dz * v * sg.grad, dz * sg.value};
-}
-__device__ __forceinline__ void put(float* p, float v) { *p = v; }
-__device__ __forceinline__ void put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-__device__ __forceinline__ void put4(float* p, const float (&v)[4]) { store4(p, v); }
-__device__ __forceinline__ void put4(__nv_bfloat16* p, const float (&v)[4]) {
-  const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
-  uint2 u;
-  memcpy(&u.x, &lo, 4);
-  memcpy(&u.y, &hi, 4);
-  *reinterpret_cast<uint2*>(p) = u;
 }
 
 template <class Out>
@@ -642,9 +650,10 @@ __global__ void scan_back_chain_kernel(int64_t B, int64_t d, int64_t chunks, flo
   }
 }
 
+template <class Out>
 __global__ void scan_back_kernel(const float* in_i, const float* f_lin, const float* h, const float* lb,
                                  const float* dh_in, int64_t B, int64_t T, int64_t d, int64_t chunks, const float* carry,
-                                 float* di, float* df_lin, float* dlb_part) {
+                                 Out* di, Out* df_lin, float* dlb_part) {
   const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (idx >= B * chunks * d) return;
   const int64_t c = idx % d, j = idx / d % chunks, b = idx / (d * chunks);
@@ -672,8 +681,8 @@ __global__ void scan_back_kernel(const float* in_i, const float* f_lin, const fl
         const Forget fg = forget_gate(vf[s], lb, l);
         const SiluAndGrad si = silu_and_grad(vi[s]);
         const float df = dh * (vh[s] - si.value);
-        di[r] = dh * (1.0f - fg.f) * si.grad;
-        df_lin[r] = df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg);
+        put(di + r, dh * (1.0f - fg.f) * si.grad);
+        put(df_lin + r, df * (lb ? 1.0f - l : 1.0f) * fg.sg * (1.0f - fg.sg));
         if (lb) dlb_acc += df * (1.0f - fg.sg);
         cr = dh * fg.f;
       }
@@ -872,10 +881,10 @@ Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t fixe
   return {};  // not reached: b == 1 returns
 }
 
-template <int J, bool Accumulate, int G>
-void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, float* dx,
+template <int J, bool Accumulate, int G, class Out>
+void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, Out* dx,
                               cudaStream_t s) {
-  const auto kernel = rmsnorm_back_rows_kernel<J, Accumulate, G>;
+  const auto kernel = rmsnorm_back_rows_kernel<J, Accumulate, G, Out>;
   // Once per kernel: the stages may take the whole opt-in limit less the kernel's static arrays (a
   // dynamic limit of the whole opt-in is refused).
   static const size_t static_bytes = [&] {
@@ -896,22 +905,24 @@ void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n,
   check_launch("rmsnorm_back_rows_kernel");
 }
 
-template <int J, int G>
-void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, float* dx,
+template <int J, int G, class Out>
+void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, Out* dx,
                               bool accumulate, cudaStream_t s) {
-  if (accumulate)
-    launch_rmsnorm_back_rows<J, true, G>(x, in, n, k, eps, dx, s);
-  else
-    launch_rmsnorm_back_rows<J, false, G>(x, in, n, k, eps, dx, s);
+  if constexpr (std::is_same_v<Out, float>) {
+    if (accumulate) return launch_rmsnorm_back_rows<J, true, G>(x, in, n, k, eps, dx, s);
+  }
+  launch_rmsnorm_back_rows<J, false, G>(x, in, n, k, eps, dx, s);
 }
 
-bool streams_rows(const float* x, const float* dx, int64_t k, int64_t max_k) {
+bool streams_rows(const float* x, const void* dx, int64_t k, int64_t max_k) {
   return k <= max_k && k % 4 == 0 && aligned16(x) && aligned16(dx);
 }
 
-void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
+template <class Out>
+void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, Out* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s) {
   if (n <= 0) return;
+  if (!std::is_same_v<Out, float> && accumulate) throw Error("internal: rmsnorm_backward adds into float rows only");
   if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
   // Rows of up to 8 chunks of 16 bytes a thread (the 2.7B model's GLU has 6912 columns), streamed.
   if (streams_rows(x, dx, k, kMaxRowColumns) && aligned16(w) && aligned16(dy) && aligned16(partial)) {
@@ -933,6 +944,10 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n
   check_launch("rmsnorm_dw_parts_kernel");
   add_parts(partial, parts, k, dw, s);
 }
+template void rmsnorm_backward<float>(const float*, const float*, const float*, int64_t, int64_t, float, float*, bool,
+                                      float*, float*, float*, cudaStream_t);
+template void rmsnorm_backward<__nv_bfloat16>(const float*, const float*, const float*, int64_t, int64_t, float,
+                                              __nv_bfloat16*, bool, float*, float*, float*, cudaStream_t);
 
 void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
                             float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s) {
@@ -991,8 +1006,9 @@ template void glu_backward<__nv_bfloat16>(const float*, const float*, int64_t, i
 
 int64_t scan_chunks(int64_t T) { return (T + kScanChunk - 1) / kScanChunk; }
 
+template <class Out>
 void mlgru_scan_backward(const float* i, const float* f_lin, const float* h, const float* lb, const float* dh, int64_t B,
-                         int64_t T, int64_t d, float* di, float* df_lin, float* dlb, const ScanScratch& sc, cudaStream_t s) {
+                         int64_t T, int64_t d, Out* di, Out* df_lin, float* dlb, const ScanScratch& sc, cudaStream_t s) {
   if (d <= 0 || B <= 0 || T <= 0) return;
   const int64_t chunks = scan_chunks(T), threads = B * chunks * d;
   const auto grid = static_cast<unsigned>((threads + kThreads - 1) / kThreads);
@@ -1004,6 +1020,11 @@ void mlgru_scan_backward(const float* i, const float* f_lin, const float* h, con
   check_launch("scan_back_kernel");
   if (lb) add_parts(sc.dlb_parts, B * chunks, d, dlb, s);
 }
+template void mlgru_scan_backward<float>(const float*, const float*, const float*, const float*, const float*, int64_t,
+                                         int64_t, int64_t, float*, float*, float*, const ScanScratch&, cudaStream_t);
+template void mlgru_scan_backward<__nv_bfloat16>(const float*, const float*, const float*, const float*, const float*,
+                                                 int64_t, int64_t, int64_t, __nv_bfloat16*, __nv_bfloat16*, float*,
+                                                 const ScanScratch&, cudaStream_t);
 
 size_t embed_sort_bytes(int64_t n) {
   size_t bytes = 0;

@@ -65,7 +65,9 @@ struct NormBackward {
 void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
                             float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s);
 // rmsnorm_backward: dx written (or added to), dw +=; rstd [n] and partial [row_parts(n)][k] are scratch.
-void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, float* dx,
+// Out = bf16: dx rounded as to_bf16 would round it (the bf16 backward GEMMs' dy), never added to.
+template <class Out>
+void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, Out* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s);
 // The first half of gated_backward: d_normed = dm * silu(h) and dh = dm * (RMSNorm(g) * w) * silu'(h)
 // written.
@@ -82,8 +84,10 @@ int64_t scan_chunks(int64_t T);
 struct ScanScratch {
   float *carry, *fprod, *dlb_parts;
 };
+// Out = bf16: di and df_lin rounded as to_bf16 would round them (the bf16 backward GEMMs' dy).
+template <class Out>
 void mlgru_scan_backward(const float* i, const float* f_lin, const float* h, const float* lb, const float* dh, int64_t B,
-                         int64_t T, int64_t d, float* di, float* df_lin, float* dlb, const ScanScratch& sc, cudaStream_t s);
+                         int64_t T, int64_t d, Out* di, Out* df_lin, float* dlb, const ScanScratch& sc, cudaStream_t s);
 // dtable[tokens[r]] += dx[r] in row order, as ref adds them: the rows sorted by token (a stable
 // radix sort), then one block per token run. Deterministic, no atomics. The scratch holds n int32
 // three times and embed_sort_bytes(n) bytes for the sort.
