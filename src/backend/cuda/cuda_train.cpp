@@ -293,12 +293,11 @@ void CudaTrainer::rmsnorm_backward(const float* x, const float* w, const float* 
 
 void CudaTrainer::gated_backward(const GatedBackward& g) {
   check_rows(g.n, g.d);
-  gated_split(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, du_.data(), g.dh, s_);
+  const GatedScratch sc{du_.data(), rstd_.data(), parts_.data()};
   if (g.formed && gemm_ == BackwardGemm::Bf16)  // dg only g_proj's backward GEMMs read
-    cuda::rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, reinterpret_cast<__nv_bfloat16*>(g.dg), false, g.dw,
-                           rstd_.data(), parts_.data(), s_);
+    cuda::gated_backward(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, g.dh, reinterpret_cast<__nv_bfloat16*>(g.dg), g.dw, sc, s_);
   else
-    rmsnorm_backward(g.g, g.w, du_.data(), g.n, g.d, g.eps, g.dg, false, g.dw);
+    cuda::gated_backward(g.h, g.g, g.w, g.dm, g.n, g.d, g.eps, g.dh, g.dg, g.dw, sc, s_);
 }
 
 void CudaTrainer::glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, float* dgv) {

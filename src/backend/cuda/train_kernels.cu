@@ -400,16 +400,22 @@ struct NormGroup {
   const float* w[G];
   const float* dy[G];
   float* partial[G];  // [parts][k] each
+  // Gated (G = 1): dy[0] is dm, the gradient at m = silu(h) * RMSNorm(x) * w; the RMSNorm's own dy,
+  // dm * silu(h), is formed as each row lands, and dh = dm * RMSNorm(x) * w * silu'(h) written
+  // (gated_backward: gated_split's operations, without its d_normed rows in memory).
+  const float* h = nullptr;
+  float* dh = nullptr;
 };
 
 // G > 1: dx = (dx +) g_0 + g_1 + ... added in that order, each g the G = 1 kernel's value, so the
 // bits of G calls one after another (the first writing or adding, the rest adding); x is read once.
-template <int J, bool Accumulate, int G, class Out>
+template <int J, bool Accumulate, int G, class Out, bool Gated>
 __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
     rmsnorm_back_rows_kernel(const float* __restrict__ x, const __grid_constant__ NormGroup<G> in, int64_t n, int k,
                              float eps, Out* __restrict__ dx, int part_rows, int stages) {
   static_assert(std::is_same_v<Out, float> || !Accumulate, "adds into float rows only");
-  constexpr int kArrays = 1 + G + (Accumulate ? 1 : 0);  // a stage: the row's x, each dy (and dx)
+  static_assert(!Gated || (G == 1 && !Accumulate));
+  constexpr int kArrays = 1 + G + (Accumulate || Gated ? 1 : 0);  // a stage: the row's x, each dy (and dx, or h)
   extern __shared__ float4 shared4[];
   float* const w_s = reinterpret_cast<float*>(shared4);  // [G][k], then [stages][kArrays][k]
   float* const stage0 = w_s + G * k;
@@ -429,6 +435,7 @@ __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
 #pragma unroll
           for (int g = 0; g < G; ++g) copy16_async(s + (1 + g) * k + col(j), in.dy[g] + r * k + col(j));
           if constexpr (Accumulate) copy16_async(s + (1 + G) * k + col(j), dx + r * k + col(j));
+          if constexpr (Gated) copy16_async(s + 2 * k + col(j), in.h + r * k + col(j));
         }
     }
     copy_commit();  // one group a row (empty past the part): wait_group counts rows
@@ -444,7 +451,7 @@ __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
   for (int64_t r = r0; r < r1; ++r) {
     fetch(r + stages - 1, slot == 0 ? stages - 1 : slot - 1);  // the slot this thread read last row
     copy_wait(stages - 1);                                     // row r's group has landed
-    const float* xs = stage0 + slot * kArrays * k;
+    float* const xs = stage0 + slot * kArrays * k;
     double ss[1] = {0};
 #pragma unroll
     for (int j = 0; j < J; ++j)
@@ -456,6 +463,26 @@ __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
       }
     row_reduce<kThreads / 32>(ss, Add{}, ss_scratch);
     const float rstd = 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+    if constexpr (Gated) {  // dm becomes dm * silu(h) in this thread's own columns of the stage
+#pragma unroll
+      for (int j = 0; j < J; ++j)
+        if (live(j)) {
+          float xv[4], dv[4], hv[4], wv[4], dhv[4];
+          load4(xs + col(j), xv);
+          load4(xs + k + col(j), dv);
+          load4(xs + 2 * k + col(j), hv);
+          load4(w_s + col(j), wv);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const SiluAndGrad sh = silu_and_grad(hv[e]);
+            const float nv = xv[e] * rstd * wv[e];
+            dhv[e] = dv[e] * nv * sh.grad;
+            dv[e] = dv[e] * sh.value;
+          }
+          store4(in.dh + r * k + col(j), dhv);
+          store4(xs + k + col(j), dv);
+        }
+    }
     double dot[G];  // each g's sum of xhat * w * dy
 #pragma unroll
     for (int g = 0; g < G; ++g) {
@@ -881,10 +908,10 @@ Streaming streaming(int64_t parts, int64_t rows, size_t stage_bytes, size_t fixe
   return {};  // not reached: b == 1 returns
 }
 
-template <int J, bool Accumulate, int G, class Out>
+template <int J, bool Accumulate, int G, class Out, bool Gated = false>
 void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, Out* dx,
                               cudaStream_t s) {
-  const auto kernel = rmsnorm_back_rows_kernel<J, Accumulate, G, Out>;
+  const auto kernel = rmsnorm_back_rows_kernel<J, Accumulate, G, Out, Gated>;
   // Once per kernel: the stages may take the whole opt-in limit less the kernel's static arrays (a
   // dynamic limit of the whole opt-in is refused).
   static const size_t static_bytes = [&] {
@@ -899,7 +926,7 @@ void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n,
   }();
   const int64_t rows = part_rows(n), parts = (n + rows - 1) / rows;
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(k);
-  const Streaming st = streaming(parts, rows, (1 + G + (Accumulate ? 1 : 0)) * row_bytes, G * row_bytes + static_bytes,
+  const Streaming st = streaming(parts, rows, (1 + G + (Accumulate || Gated ? 1 : 0)) * row_bytes, G * row_bytes + static_bytes,
                                  G * row_bytes, J <= 2 && G == 1 ? 4 : 2);
   kernel<<<static_cast<unsigned>(parts), kThreads, st.shared, s>>>(x, in, n, k, eps, dx, static_cast<int>(rows), st.stages);
   check_launch("rmsnorm_back_rows_kernel");
@@ -980,12 +1007,32 @@ void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms,
   for (size_t g = 0; g < norms.size(); ++g) add_parts(partial + static_cast<int64_t>(g) * parts * k, parts, k, norms[g].dw, s);
 }
 
-void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
-                 float* d_normed, float* dh, cudaStream_t s) {
+template <class Out>
+void gated_backward(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
+                    float* dh, Out* dg, float* dw, const GatedScratch& sc, cudaStream_t s) {
   if (n <= 0) return;
-  gated_split_kernel<<<rows_grid(n), kThreads, 0, s>>>(h, g, w, dm, d, eps, d_normed, dh);
+  if (streams_rows(g, dg, d, kMaxRowColumns) && aligned16(w) && aligned16(dm) && aligned16(h) && aligned16(dh) &&
+      aligned16(sc.partial) && row_parts(n) <= INT32_MAX) {
+    NormGroup<1> in{{w}, {dm}, {sc.partial}};
+    in.h = h;
+    in.dh = dh;
+    const int ki = static_cast<int>(d), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
+    if (chunks <= 1) launch_rmsnorm_back_rows<1, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
+    else if (chunks <= 2) launch_rmsnorm_back_rows<2, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
+    else if (chunks <= 4) launch_rmsnorm_back_rows<4, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
+    else launch_rmsnorm_back_rows<8, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
+    add_parts(sc.partial, (n + part_rows(n) - 1) / part_rows(n), d, dw, s);
+    return;
+  }
+  // Other rows: d_normed = dm * silu(h) and dh a row per block, then the RMSNorm backward of d_normed.
+  gated_split_kernel<<<rows_grid(n), kThreads, 0, s>>>(h, g, w, dm, d, eps, sc.d_normed, dh);
   check_launch("gated_split_kernel");
+  rmsnorm_backward(g, w, sc.d_normed, n, d, eps, dg, false, dw, sc.rstd, sc.partial, s);
 }
+template void gated_backward<float>(const float*, const float*, const float*, const float*, int64_t, int64_t, float,
+                                    float*, float*, float*, const GatedScratch&, cudaStream_t);
+template void gated_backward<__nv_bfloat16>(const float*, const float*, const float*, const float*, int64_t, int64_t,
+                                            float, float*, __nv_bfloat16*, float*, const GatedScratch&, cudaStream_t);
 
 template <class Out>
 void glu_backward(const float* gv, const float* dm, int64_t n, int64_t I, Out* dgv, cudaStream_t s) {

@@ -69,10 +69,15 @@ void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms,
 template <class Out>
 void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n, int64_t k, float eps, Out* dx,
                       bool accumulate, float* dw, float* rstd, float* partial, cudaStream_t s);
-// The first half of gated_backward: d_normed = dm * silu(h) and dh = dm * (RMSNorm(g) * w) * silu'(h)
-// written.
-void gated_split(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
-                 float* d_normed, float* dh, cudaStream_t s);
+// gated_backward (backend.h's GatedBackward): dh and dg written, dw +=. Rows that rmsnorm_backward
+// streams take one pass (d_normed = dm * silu(h) formed as each row lands, never stored); other rows
+// write d_normed [n][d] into the scratch first. Out = bf16: dg rounded as to_bf16 would round it.
+struct GatedScratch {
+  float *d_normed, *rstd, *partial;  // [n][d], [n], [row_parts(n)][d]
+};
+template <class Out>
+void gated_backward(const float* h, const float* g, const float* w, const float* dm, int64_t n, int64_t d, float eps,
+                    float* dh, Out* dg, float* dw, const GatedScratch& sc, cudaStream_t s);
 // HostBackend::glu_backward's dgv, as float or rounded to bf16 (the bf16 backward GEMMs' dy, without
 // a float copy).
 template <class Out>
