@@ -765,18 +765,41 @@ __global__ void cross_entropy_kernel(float* logits, const int32_t* labels, int64
   if (threadIdx.x == 0) nll[r] = static_cast<double>(mx) + log(sum) - static_cast<double>(z_label);
 }
 
+// One parameter's update, PyTorch's AdamW order (AdamWUpdate).
+__device__ __forceinline__ void adamw_step(const AdamWArgs& a, float g_in, float& p, float& m, float& v) {
+  const float g = g_in * a.grad_scale;
+  if (a.decay != 1.0f) p *= a.decay;
+  m += a.one_minus_b1 * (g - m);
+  v = v * a.b2 + a.one_minus_b2 * g * g;
+  const float denom = sqrtf(v) / a.bc2_sqrt + a.eps;
+  p += (-a.step_size * m) / denom;
+}
 __global__ void adamw_kernel(const AdamWArgs a) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < a.n; i += int64_t{gridDim.x} * blockDim.x) {
     float p = a.p[i], m = a.m[i], v = a.v[i];
-    const float g = a.g[i] * a.grad_scale;
-    if (a.decay != 1.0f) p *= a.decay;
-    m += a.one_minus_b1 * (g - m);
-    v = v * a.b2 + a.one_minus_b2 * g * g;
-    const float denom = sqrtf(v) / a.bc2_sqrt + a.eps;
-    p += (-a.step_size * m) / denom;
+    adamw_step(a, a.g[i], p, m, v);
     a.p[i] = p;
     a.m[i] = m;
     a.v[i] = v;
+  }
+}
+// The same updates 4 parameters a thread with 16-byte loads and stores (16-byte aligned arrays,
+// groups = n / 4): nothing is read again before the next step, so everything streams.
+__global__ void adamw_x4_kernel(const AdamWArgs a, int64_t groups) {
+  auto* p4 = reinterpret_cast<float4*>(a.p);
+  auto* m4 = reinterpret_cast<float4*>(a.m);
+  auto* v4 = reinterpret_cast<float4*>(a.v);
+  const auto* g4 = reinterpret_cast<const float4*>(a.g);
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < groups; i += int64_t{gridDim.x} * blockDim.x) {
+    float4 p = __ldcs(p4 + i), m = __ldcs(m4 + i), v = __ldcs(v4 + i);
+    const float4 g = __ldcs(g4 + i);
+    adamw_step(a, g.x, p.x, m.x, v.x);
+    adamw_step(a, g.y, p.y, m.y, v.y);
+    adamw_step(a, g.z, p.z, m.z, v.z);
+    adamw_step(a, g.w, p.w, m.w, v.w);
+    __stcs(p4 + i, p);
+    __stcs(m4 + i, m);
+    __stcs(v4 + i, v);
   }
 }
 
@@ -1104,8 +1127,28 @@ void cross_entropy_rows(float* logits, const int32_t* labels, int64_t n, int64_t
 
 void adamw(const AdamWArgs& a, cudaStream_t s) {
   if (a.n <= 0) return;
-  adamw_kernel<<<grid_for(a.n), kThreads, 0, s>>>(a);
-  check_launch("adamw_kernel");
+  auto at = [&](int64_t offset, int64_t count) {
+    AdamWArgs r = a;
+    r.p += offset, r.g += offset, r.m += offset, r.v += offset, r.n = count;
+    return r;
+  };
+  auto scalar = [&](int64_t offset, int64_t count) {
+    if (count <= 0) return;
+    adamw_kernel<<<grid_for(count), kThreads, 0, s>>>(at(offset, count));
+    check_launch("adamw_kernel");
+  };
+  // A run of the arena sits at one offset in all four arrays: a scalar head up to the first 16-byte
+  // aligned element, then 4 a thread, then the scalar tail.
+  const auto skew = [](const float* q) { return reinterpret_cast<uintptr_t>(q) % 16; };
+  const uintptr_t k = skew(a.p);
+  if (k % 4 != 0 || skew(a.g) != k || skew(a.m) != k || skew(a.v) != k) return scalar(0, a.n);
+  const int64_t head = std::min<int64_t>(a.n, static_cast<int64_t>((16 - k) % 16 / 4)), groups = (a.n - head) / 4;
+  scalar(0, head);
+  if (groups > 0) {
+    adamw_x4_kernel<<<grid_for(groups), kThreads, 0, s>>>(at(head, 4 * groups), groups);
+    check_launch("adamw_x4_kernel");
+  }
+  scalar(head + 4 * groups, a.n - head - 4 * groups);
 }
 
 }  // namespace mmfree::cuda
