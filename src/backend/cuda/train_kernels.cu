@@ -71,11 +71,20 @@ struct Max {
 };
 
 // 1 / sqrt(mean(x^2) + eps) of one row (rms_rstd), by the whole block.
+// RMSNorm's 1 / sqrt(mean(x^2) + eps) from the row's sum of squares in double (model/ops.h rms_rstd).
+__device__ __forceinline__ float rstd_of(double ss, int64_t k, float eps) {
+  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+}
+// ss += the squares of 4 values, in double.
+__device__ __forceinline__ void add_squares(double& ss, const float (&v)[4]) {
+#pragma unroll
+  for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[e]) * v[e];
+}
+
 __device__ float row_rstd(const float* x, int64_t k, float eps, double* scratch) {
   double ss = 0;
   for (int64_t i = threadIdx.x; i < k; i += kThreads) ss += static_cast<double>(x[i]) * x[i];
-  ss = block_all(ss, Add{}, scratch);
-  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+  return rstd_of(block_all(ss, Add{}, scratch), k, eps);
 }
 
 unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 64)); }
@@ -301,11 +310,8 @@ __global__ void __launch_bounds__(kThreads)
     double ss = 0;
 #pragma unroll
     for (int j = 0; j < kMaxRowChunks; ++j)
-      if (live(j))
-#pragma unroll
-        for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[j][e]) * v[j][e];
-    ss = block_all(ss, Add{}, scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+      if (live(j)) add_squares(ss, v[j]);
+    const float rstd = rstd_of(block_all(ss, Add{}, scratch), k, eps);
 #pragma unroll
     for (int j = 0; j < kMaxRowChunks; ++j)
       if (live(j)) {
@@ -458,11 +464,10 @@ __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
       if (live(j)) {
         float xv[4];
         load4(xs + col(j), xv);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) ss[0] += static_cast<double>(xv[e]) * xv[e];
+        add_squares(ss[0], xv);
       }
     row_reduce<kThreads / 32>(ss, Add{}, ss_scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+    const float rstd = rstd_of(ss[0], k, eps);
     if constexpr (Gated) {  // dm becomes dm * silu(h) in this thread's own columns of the stage
 #pragma unroll
       for (int j = 0; j < J; ++j)
