@@ -246,10 +246,8 @@ void CudaTrainer::products_backward(const BitLinearBackward& b, float* du) {
       dequantized_input(b.m, b.norm, b.n, k, false, true);
       xq = xq16_.data();
     }
-    const __nv_bfloat16* dy16 = dy16_.data();
-    if (b.dy_formed) {  // its producer wrote bf16
-      dy16 = reinterpret_cast<const __nv_bfloat16*>(b.dy);
-    } else {
+    const auto* dy16 = reinterpret_cast<const __nv_bfloat16*>(b.dy);  // dy_formed: as its producer wrote it
+    if (!b.dy_formed) {
       grow(dy16_, b.n * out);
       dy16 = dy16_.data();
       if (b.glu)  // the GLU's gradient rounded to bf16 as it is formed: no float copy, no conversion pass

@@ -71,11 +71,20 @@ struct Max {
 };
 
 // 1 / sqrt(mean(x^2) + eps) of one row (rms_rstd), by the whole block.
+// RMSNorm's 1 / sqrt(mean(x^2) + eps) from the row's sum of squares in double (model/ops.h rms_rstd).
+__device__ __forceinline__ float rstd_of(double ss, int64_t k, float eps) {
+  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+}
+// ss += the squares of 4 values, in double.
+__device__ __forceinline__ void add_squares(double& ss, const float (&v)[4]) {
+#pragma unroll
+  for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[e]) * v[e];
+}
+
 __device__ float row_rstd(const float* x, int64_t k, float eps, double* scratch) {
   double ss = 0;
   for (int64_t i = threadIdx.x; i < k; i += kThreads) ss += static_cast<double>(x[i]) * x[i];
-  ss = block_all(ss, Add{}, scratch);
-  return 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+  return rstd_of(block_all(ss, Add{}, scratch), k, eps);
 }
 
 unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 64)); }
@@ -301,11 +310,8 @@ __global__ void __launch_bounds__(kThreads)
     double ss = 0;
 #pragma unroll
     for (int j = 0; j < kMaxRowChunks; ++j)
-      if (live(j))
-#pragma unroll
-        for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[j][e]) * v[j][e];
-    ss = block_all(ss, Add{}, scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(k)) + eps);
+      if (live(j)) add_squares(ss, v[j]);
+    const float rstd = rstd_of(block_all(ss, Add{}, scratch), k, eps);
 #pragma unroll
     for (int j = 0; j < kMaxRowChunks; ++j)
       if (live(j)) {
@@ -458,11 +464,10 @@ __global__ void __launch_bounds__(kThreads, J <= 2 && G == 1 ? 4 : 2)
       if (live(j)) {
         float xv[4];
         load4(xs + col(j), xv);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) ss[0] += static_cast<double>(xv[e]) * xv[e];
+        add_squares(ss[0], xv);
       }
     row_reduce<kThreads / 32>(ss, Add{}, ss_scratch);
-    const float rstd = 1.0f / sqrtf(static_cast<float>(ss[0] / static_cast<double>(k)) + eps);
+    const float rstd = rstd_of(ss[0], k, eps);
     if constexpr (Gated) {  // dm becomes dm * silu(h) in this thread's own columns of the stage
 #pragma unroll
       for (int j = 0; j < J; ++j)
@@ -902,6 +907,9 @@ void add_parts(const float* partial, int64_t parts, int64_t k, float* out, cudaS
 int64_t part_rows(int64_t n) { return std::clamp<int64_t>((n + kMinParts - 1) / kMinParts, 1, kPartRows); }
 int64_t row_parts(int64_t n) { return n <= kMinParts ? n : std::max(kMinParts, (n + kPartRows - 1) / kPartRows); }
 
+// The parts (blocks) of a streamed launch over n rows, each with its partial dw row.
+int64_t streamed_parts(int64_t n) { return (n + part_rows(n) - 1) / part_rows(n); }
+
 // How deep a launch of rmsnorm_back_rows_kernel streams its rows, in stages of stage_bytes, beside
 // fixed_bytes a block holds anyway (its w_bytes of weights, dynamic like the stages, and its static
 // arrays): as deep as the shared memory of b blocks an SM allows, b as many as the parts fill (at
@@ -947,7 +955,7 @@ void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n,
           "raise the shared memory limit");
     return a.sharedSizeBytes;
   }();
-  const int64_t rows = part_rows(n), parts = (n + rows - 1) / rows;
+  const int64_t rows = part_rows(n), parts = streamed_parts(n);
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(k);
   const Streaming st = streaming(parts, rows, (1 + G + (Accumulate || Gated ? 1 : 0)) * row_bytes, G * row_bytes + static_bytes,
                                  G * row_bytes, J <= 2 && G == 1 ? 4 : 2);
@@ -955,13 +963,23 @@ void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n,
   check_launch("rmsnorm_back_rows_kernel");
 }
 
-template <int J, int G, class Out>
-void launch_rmsnorm_back_rows(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, Out* dx,
-                              bool accumulate, cudaStream_t s) {
-  if constexpr (std::is_same_v<Out, float>) {
-    if (accumulate) return launch_rmsnorm_back_rows<J, true, G>(x, in, n, k, eps, dx, s);
-  }
-  launch_rmsnorm_back_rows<J, false, G>(x, in, n, k, eps, dx, s);
+// launch_rmsnorm_back_rows for rows of k columns: J the chunks of 16 bytes a thread needs (1, 2, 4,
+// or 8 where MaxJ allows; callers keep k within MaxJ), adding into dx where accumulate says (float
+// rows that are not Gated's only).
+template <int MaxJ, bool Gated = false, int G, class Out>
+void launch_streamed(const float* x, const NormGroup<G>& in, int64_t n, int k, float eps, Out* dx, bool accumulate,
+                     cudaStream_t s) {
+  auto at = [&]<int J>(std::integral_constant<int, J>) {
+    if constexpr (std::is_same_v<Out, float> && !Gated) {
+      if (accumulate) return launch_rmsnorm_back_rows<J, true, G, Out>(x, in, n, k, eps, dx, s);
+    }
+    launch_rmsnorm_back_rows<J, false, G, Out, Gated>(x, in, n, k, eps, dx, s);
+  };
+  const int chunks = (k + 4 * kThreads - 1) / (4 * kThreads);
+  if (chunks <= 1) at(std::integral_constant<int, 1>{});
+  else if (chunks <= 2) at(std::integral_constant<int, 2>{});
+  else if (MaxJ == 4 || chunks <= 4) at(std::integral_constant<int, 4>{});
+  else if constexpr (MaxJ == 8) at(std::integral_constant<int, 8>{});
 }
 
 bool streams_rows(const float* x, const void* dx, int64_t k, int64_t max_k) {
@@ -976,13 +994,8 @@ void rmsnorm_backward(const float* x, const float* w, const float* dy, int64_t n
   if (row_parts(n) > INT32_MAX) throw Error("internal: rmsnorm_backward over too many rows");
   // Rows of up to 8 chunks of 16 bytes a thread (the 2.7B model's GLU has 6912 columns), streamed.
   if (streams_rows(x, dx, k, kMaxRowColumns) && aligned16(w) && aligned16(dy) && aligned16(partial)) {
-    const NormGroup<1> in{{w}, {dy}, {partial}};
-    const int ki = static_cast<int>(k), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
-    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, in, n, ki, eps, dx, accumulate, s);
-    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, in, n, ki, eps, dx, accumulate, s);
-    else if (chunks <= 4) launch_rmsnorm_back_rows<4>(x, in, n, ki, eps, dx, accumulate, s);
-    else launch_rmsnorm_back_rows<8>(x, in, n, ki, eps, dx, accumulate, s);
-    add_parts(partial, (n + part_rows(n) - 1) / part_rows(n), k, dw, s);
+    launch_streamed<8>(x, NormGroup<1>{{w}, {dy}, {partial}}, n, static_cast<int>(k), eps, dx, accumulate, s);
+    add_parts(partial, streamed_parts(n), k, dw, s);
     return;
   }
   // Other rows: dx a row per block, then dw's parts of kPartRows rows from the kept rstd.
@@ -1002,7 +1015,7 @@ template void rmsnorm_backward<__nv_bfloat16>(const float*, const float*, const 
 void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms, int64_t n, int64_t k, float eps,
                             float* dx, bool accumulate, float* rstd, float* partial, cudaStream_t s) {
   if (n <= 0 || norms.empty()) return;
-  const int64_t parts = (n + part_rows(n) - 1) / part_rows(n);
+  const int64_t parts = streamed_parts(n);
   bool aligned = aligned16(partial) && (parts * k) % 4 == 0;
   for (const NormBackward& g : norms) aligned = aligned && aligned16(g.w) && aligned16(g.dy);
   // Two or three norms over rows of up to 4 chunks a thread in one pass (the MLGRU's i, f, g at d up
@@ -1013,7 +1026,6 @@ void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms,
       rmsnorm_backward(x, norms[g].w, norms[g].dy, n, k, eps, dx, accumulate || g > 0, norms[g].dw, rstd, partial, s);
     return;
   }
-  const int ki = static_cast<int>(k), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
   auto run = [&]<int G>(std::integral_constant<int, G>) {
     NormGroup<G> in{};
     for (int g = 0; g < G; ++g) {
@@ -1021,9 +1033,7 @@ void rmsnorm_backward_group(const float* x, std::span<const NormBackward> norms,
       in.dy[g] = norms[g].dy;
       in.partial[g] = partial + g * parts * k;
     }
-    if (chunks <= 1) launch_rmsnorm_back_rows<1>(x, in, n, ki, eps, dx, accumulate, s);
-    else if (chunks <= 2) launch_rmsnorm_back_rows<2>(x, in, n, ki, eps, dx, accumulate, s);
-    else launch_rmsnorm_back_rows<4>(x, in, n, ki, eps, dx, accumulate, s);
+    launch_streamed<4>(x, in, n, static_cast<int>(k), eps, dx, accumulate, s);
   };
   if (norms.size() == 2) run(std::integral_constant<int, 2>{});
   else run(std::integral_constant<int, 3>{});
@@ -1039,12 +1049,8 @@ void gated_backward(const float* h, const float* g, const float* w, const float*
     NormGroup<1> in{{w}, {dm}, {sc.partial}};
     in.h = h;
     in.dh = dh;
-    const int ki = static_cast<int>(d), chunks = (ki + 4 * kThreads - 1) / (4 * kThreads);
-    if (chunks <= 1) launch_rmsnorm_back_rows<1, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
-    else if (chunks <= 2) launch_rmsnorm_back_rows<2, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
-    else if (chunks <= 4) launch_rmsnorm_back_rows<4, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
-    else launch_rmsnorm_back_rows<8, false, 1, Out, true>(g, in, n, ki, eps, dg, s);
-    add_parts(sc.partial, (n + part_rows(n) - 1) / part_rows(n), d, dw, s);
+    launch_streamed<8, true>(g, in, n, static_cast<int>(d), eps, dg, false, s);
+    add_parts(sc.partial, streamed_parts(n), d, dw, s);
     return;
   }
   // Other rows: d_normed = dm * silu(h) and dh a row per block, then the RMSNorm backward of d_normed.
