@@ -20,26 +20,54 @@ constexpr int kManyRowThreads = 256;
 constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
 
-// Every thread of the block gets op over all threads' v[j] for each j < N, combined in one fixed
-// order (so the result does not vary between runs or threads): each warp by shuffles, then every
-// warp over the warps' results, taking lane 0's. One barrier; scratch (32 * N values) must not be
-// used by another call in the same kernel.
-template <int N, class T, class Op>
-__device__ void block_reduce(T (&v)[N], Op op, T identity, T* scratch) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+// The maxima of the row kernel's |v|: non-negative floats that are never NaN (fmaxf from 0 drops
+// NaN), whose bit patterns order as unsigned ints.
+struct AbsMax {};
+
+// Every lane of the warp gets op over the lanes' v[j]: a butterfly of shuffles for sums of doubles
+// (each lane's sum grouped its own way: use one lane's), one redux instruction for int sums and
+// for maxima (exact whatever the order). A decode row's reductions are bound by the shuffles that
+// 32 warps issue through one SM (H200, 2.7B widths: 0.6 us for one int sum of 1024 threads).
+template <int N>
+__device__ __forceinline__ void warp_reduce(double (&v)[N], DoubleSum op) {
 #pragma unroll
   for (int j = 0; j < N; ++j)
     for (int o = 16; o > 0; o >>= 1) v[j] = op(v[j], __shfl_xor_sync(0xffffffffu, v[j], o));
+}
+template <int N>
+__device__ __forceinline__ void warp_reduce(int (&v)[N], IntSum) {
+#pragma unroll
+  for (int j = 0; j < N; ++j) v[j] = __reduce_add_sync(0xffffffffu, v[j]);
+}
+template <int N>
+__device__ __forceinline__ void warp_reduce(float (&v)[N], AbsMax) {
+#pragma unroll
+  for (int j = 0; j < N; ++j) v[j] = __uint_as_float(__reduce_max_sync(0xffffffffu, __float_as_uint(v[j])));
+}
+
+// Every thread of the block gets op over all threads' v[j] for each j < N, combined in one fixed
+// order (so the result does not vary between runs or threads): each warp (warp_reduce), then warp
+// 0 over the warps' results, lane 0's result passed to all through shared memory. Two barriers;
+// scratch (33 * N values) must not be used by another call in the same kernel.
+template <int N, class T, class Op>
+__device__ void block_reduce(T (&v)[N], Op op, T identity, T* scratch) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  warp_reduce(v, op);
   if (lane == 0)
 #pragma unroll
     for (int j = 0; j < N; ++j) scratch[warp * N + j] = v[j];
   __syncthreads();
+  if (warp == 0) {
 #pragma unroll
-  for (int j = 0; j < N; ++j) {
-    T r = lane < warps ? scratch[lane * N + j] : identity;
-    for (int o = 16; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
-    v[j] = __shfl_sync(0xffffffffu, r, 0);  // lanes may differ in the last bit of a double sum: take one
+    for (int j = 0; j < N; ++j) v[j] = lane < warps ? scratch[lane * N + j] : identity;
+    warp_reduce(v, op);
+    if (lane == 0)
+#pragma unroll
+      for (int j = 0; j < N; ++j) scratch[32 * N + j] = v[j];
   }
+  __syncthreads();
+#pragma unroll
+  for (int j = 0; j < N; ++j) v[j] = scratch[32 * N + j];
 }
 
 // 1 / sqrt(mean(x^2) + eps) from the block's partial sums of squares (in double, as model/ops.h).
@@ -89,9 +117,9 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     if constexpr (PER > 0) return m_regs[j];
     else return m_shared[c];
   };
-  __shared__ double pre_scratch[32], ss_scratch[32];
-  __shared__ float max_scratch[32 * N];
-  __shared__ int sum_scratch[32 * N];
+  __shared__ double pre_scratch[33], ss_scratch[33];
+  __shared__ float max_scratch[33 * N];
+  __shared__ int sum_scratch[33 * N];
   const int64_t row = blockIdx.x;
   const int k = a.k;
   float* __restrict__ x = a.x + row * a.ld;
@@ -173,7 +201,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
 #pragma unroll
     for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * a.t[t].w_norm[c]));
   });
-  block_reduce(amax, FloatMax{}, 0.0f, max_scratch);
+  block_reduce(amax, AbsMax{}, 0.0f, max_scratch);
 #pragma unroll
   for (int t = 0; t < N; ++t) {
     const float s = 127.0f / fmaxf(amax[t], 1e-5f);
