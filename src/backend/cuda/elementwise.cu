@@ -106,6 +106,26 @@ __device__ __forceinline__ void for_cols(int limit, F f) {
   }
 }
 
+// A vector of the thread's columns that no kernel writes (norm weights, lower bounds): with Keep,
+// in registers, loaded before the wait for the kernel before (so that it streams meanwhile); else
+// read where used (w: the vector, from the kernel's parameters, which cost no registers).
+template <int PER, bool Keep>
+struct ColumnValues {
+  float v[Keep ? PER : 1];
+  __device__ __forceinline__ void load(const float* w, int k) {
+    if constexpr (Keep)
+#pragma unroll
+      for (int j = 0; j < PER; ++j) {
+        const int c = threadIdx.x + j * blockDim.x;
+        v[j] = w && c < k ? __ldg(w + c) : 0.0f;
+      }
+  }
+  __device__ __forceinline__ float operator()(const float* w, int j, int c) const {
+    if constexpr (Keep) return v[j];
+    else return w[c];
+  }
+};
+
 // Every loop gives a thread the same columns, so a thread reads back only the m values it wrote
 // itself: the only barriers are the reductions' (one each). PER > 0 (few rows, latency-bound):
 // m in registers and every loop unrolled; PER = 0 (many rows): m in shared memory.
@@ -124,6 +144,14 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   const int k = a.k;
   float* __restrict__ x = a.x + row * a.ld;
   pdl_allow_next();
+  // Up to 16 such values a thread: more would spill (1024 threads have 64 registers each).
+  constexpr int kVectors = N + (M == RowMode::Glu ? 0 : 1) + (M == RowMode::GatedStep ? 1 : 0);
+  constexpr bool kKeep = PER > 0 && PER * kVectors <= 16;
+  ColumnValues<PER, kKeep> w_pre, lb, w_norm[N];
+  w_pre.load(a.w_pre, k);
+  if constexpr (M == RowMode::GatedStep) lb.load(a.lb, k);
+#pragma unroll
+  for (int t = 0; t < N; ++t) w_norm[t].load(a.t[t].w_norm, k);
   pdl_wait();
 
   double ss = 0;  // the sum of squares of m, this thread's part
@@ -141,7 +169,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
       const float rstd = rstd_of(ss, k, a.eps, pre_scratch);
       ss = 0;
       for_cols<PER>(k, [&](int j, int c) {
-        const float v = m(j, c) * rstd * a.w_pre[c];
+        const float v = m(j, c) * rstd * w_pre(a.w_pre, j, c);
         m(j, c) = v;
         ss += static_cast<double>(v) * v;
       });
@@ -154,13 +182,13 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     double gg = 0;
     for_cols<PER>(k, [&](int j, int c) {
       gg += static_cast<double>(x[c]) * x[c];
-      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? a.lb[c] : 0.0f), state[c]);
+      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? lb(a.lb, j, c) : 0.0f), state[c]);
       state[c] = h;
       m(j, c) = h;
     });
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(m(j, c)) * (x[c] * rstd * a.w_pre[c]);
+      const float v = silu_f(m(j, c)) * (x[c] * rstd * w_pre(a.w_pre, j, c));
       m(j, c) = v;
       ss += static_cast<double>(v) * v;
     });
@@ -170,7 +198,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     const float* __restrict__ h = a.h + row * a.ld;
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(h[c]) * (x[c] * rstd * a.w_pre[c]);
+      const float v = silu_f(h[c]) * (x[c] * rstd * w_pre(a.w_pre, j, c));
       m(j, c) = v;
       ss += static_cast<double>(v) * v;
     });
@@ -199,18 +227,17 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   for_cols<PER>(k, [&](int j, int c) {
     const float u = m(j, c) * rstd;
 #pragma unroll
-    for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * a.t[t].w_norm[c]));
+    for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * w_norm[t](a.t[t].w_norm, j, c)));
   });
   block_reduce(amax, AbsMax{}, 0.0f, max_scratch);
 #pragma unroll
   for (int t = 0; t < N; ++t) {
     const float s = 127.0f / fmaxf(amax[t], 1e-5f);
-    const float* __restrict__ w = a.t[t].w_norm;
     int8_t* __restrict__ q = a.t[t].q ? a.t[t].q + row * a.q_stride : nullptr;
     __nv_bfloat16* __restrict__ dq = a.t[t].dequantized ? a.t[t].dequantized + row * k : nullptr;
     for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
       int v = 0;
-      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w[c] * s), -128.0f), 127.0f));
+      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w_norm[t](a.t[t].w_norm, j, c) * s), -128.0f), 127.0f));
       if (q) q[c] = static_cast<int8_t>(v);
       if (dq && c < k) dq[c] = __float2bfloat16_rn(static_cast<float>(v) / s);
       sum[t] += v;
