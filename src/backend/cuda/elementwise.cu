@@ -26,8 +26,8 @@ struct AbsMax {};
 
 // Every lane of the warp gets op over the lanes' v[j]: a butterfly of shuffles for sums of doubles
 // (each lane's sum grouped its own way: use one lane's), one redux instruction for int sums and
-// for maxima (exact whatever the order). A decode row's reductions are bound by the shuffles that
-// 32 warps issue through one SM (H200, 2.7B widths: 0.6 us for one int sum of 1024 threads).
+// for maxima (exact whatever the order): a decode row's 32 warps issue their shuffles through one
+// SM (H200, 1024 threads, 3 int sums: 608 ns by shuffles, 288 ns by redux; docs/BENCHMARKS.md).
 template <int N>
 __device__ __forceinline__ void warp_reduce(double (&v)[N], DoubleSum op) {
 #pragma unroll
