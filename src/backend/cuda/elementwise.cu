@@ -6,16 +6,18 @@
 #include "backend/cuda/mma_layout.h"
 #include "backend/cuda/row_common.cuh"
 #include "backend/cuda/row_kernel_many.cuh"
+#include "backend/cuda/row_warps.cuh"
 #include "backend/cuda/runtime.h"
 
 namespace mmfree::cuda {
 namespace {
 
-// One block per row. At small batches a row's latency is the whole cost: many threads with few values
-// each, loops unrolled so that their loads are in flight together, one reduction for all targets.
+// One block per row. At small batches a row's latency is the whole cost: many threads with 4 or 8
+// values each, loops unrolled so that their loads are in flight together, one reduction for all
+// targets; the kernel is bound by the instructions one SM issues, hence 16-byte loads and stores.
 // From kManyRows rows (prefill) there are rows enough to fill the GPU: smaller blocks, more of them
 // resident per SM.
-constexpr int kRowThreads = 1024;  // H200, 2.7B shapes, one row: 256 threads took 1.4-2.2x as long, 512 1.0-1.3x
+constexpr int kRowThreads = 1024;  // the most a row of few takes; the shared-memory loop over few rows, all
 constexpr int kManyRowThreads = 256;
 constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
@@ -89,14 +91,22 @@ __device__ __forceinline__ Gate gate(float i, float f, bool has_lb, float lb) {
 }
 __device__ __forceinline__ float advance(Gate g, float h) { return __fadd_rn(__fmul_rn(g.fg, h), g.cv); }
 
-// Calls f(j, c) for this thread's columns c = threadIdx.x + j * blockDim.x below limit: unrolled
-// over PER columns when PER > 0 (the launch guarantees limit <= PER * blockDim.x), a loop otherwise.
+// Columns a thread takes at once: with PER > 0 (few rows, every loop unrolled) 4 consecutive ones,
+// each row's data 16-byte loads and stores and a target's 4 codes one 4-byte store (the launch
+// guarantees k % 4 == 0 and 16-byte aligned rows); with PER = 0, one.
+template <int PER>
+constexpr int kGroup = PER > 0 ? 4 : 1;
+
+// Calls f(j, c) for this thread's groups of kGroup<PER> columns c .. c + kGroup - 1 (limit a multiple
+// of kGroup): j is the group's first value index (PER > 0: the unrolled registers' index), c its
+// first column. Unrolled over PER / 4 groups when PER > 0 (the launch guarantees limit <= PER *
+// blockDim.x), a loop otherwise.
 template <int PER, class F>
 __device__ __forceinline__ void for_cols(int limit, F f) {
   if constexpr (PER > 0) {
 #pragma unroll
-    for (int j = 0; j < PER; ++j) {
-      const int c = threadIdx.x + j * blockDim.x;
+    for (int j = 0; j < PER; j += 4) {
+      const int c = 4 * (threadIdx.x + (j / 4) * blockDim.x);
       if (c < limit) f(j, c);
     }
   } else {
@@ -104,6 +114,18 @@ __device__ __forceinline__ void for_cols(int limit, F f) {
 #pragma unroll 4
     for (int c = threadIdx.x; c < limit; c += blockDim.x) f(j++, c);
   }
+}
+
+// A group's values of a row: G floats from p (16-byte loads for G = 4), and back.
+template <int G>
+__device__ __forceinline__ void load_group(const float* p, float (&v)[G]) {
+  if constexpr (G == 4) load4(p, v);
+  else v[0] = *p;
+}
+template <int G>
+__device__ __forceinline__ void store_group(float* p, const float (&v)[G]) {
+  if constexpr (G == 4) store4(p, v);
+  else *p = v[0];
 }
 
 // A vector of the thread's columns that no kernel writes (norm weights, lower bounds): with Keep,
@@ -115,11 +137,15 @@ struct ColumnValues {
   __device__ __forceinline__ void load(const float* w, int k) {
     if constexpr (Keep)
 #pragma unroll
-      for (int j = 0; j < PER; ++j) {
-        const int c = threadIdx.x + j * blockDim.x;
-        v[j] = w && c < k ? __ldg(w + c) : 0.0f;
+      for (int j = 0; j < PER; j += 4) {
+        const int c = 4 * (threadIdx.x + (j / 4) * blockDim.x);
+        float g[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (w && c < k) load4_weights(w + c, g);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) v[j + e] = g[e];
       }
   }
+  // Value j of the thread's (column c).
   __device__ __forceinline__ float operator()(const float* w, int j, int c) const {
     if constexpr (Keep) return v[j];
     else return w[c];
@@ -131,6 +157,7 @@ struct ColumnValues {
 // m in registers and every loop unrolled; PER = 0 (many rows): m in shared memory.
 template <RowMode M, int N, int PER>  // N: the number of targets
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant__ RowArgs a) {
+  constexpr int G = kGroup<PER>;
   extern __shared__ float m_shared[];  // the row's m, k floats, when PER = 0
   float m_regs[PER > 0 ? PER : 1];
   auto m = [&](int j, int c) -> float& {
@@ -159,19 +186,32 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     const float* __restrict__ add = a.add ? a.add + row * a.ld : nullptr;
     float* __restrict__ keep_x = a.keep.x ? a.keep.x + row * k : nullptr;
     for_cols<PER>(k, [&](int j, int c) {
-      float v = x[c];
-      if (add) x[c] = v = v + add[c];
-      if (keep_x) keep_x[c] = v;
-      m(j, c) = v;
-      ss += static_cast<double>(v) * v;
+      float v[G];
+      load_group(x + c, v);
+      if (add) {
+        float r[G];
+        load_group(add + c, r);
+#pragma unroll
+        for (int e = 0; e < G; ++e) v[e] = v[e] + r[e];
+        store_group(x + c, v);
+      }
+      if (keep_x) store_group(keep_x + c, v);
+#pragma unroll
+      for (int e = 0; e < G; ++e) {
+        m(j + e, c + e) = v[e];
+        ss += static_cast<double>(v[e]) * v[e];
+      }
     });
     if (a.w_pre) {  // m = RMSNorm(x) * w_pre (rmsnorm_rows)
       const float rstd = rstd_of(ss, k, a.eps, pre_scratch);
       ss = 0;
       for_cols<PER>(k, [&](int j, int c) {
-        const float v = m(j, c) * rstd * w_pre(a.w_pre, j, c);
-        m(j, c) = v;
-        ss += static_cast<double>(v) * v;
+#pragma unroll
+        for (int e = 0; e < G; ++e) {
+          const float v = m(j + e, c + e) * rstd * w_pre(a.w_pre, j + e, c + e);
+          m(j + e, c + e) = v;
+          ss += static_cast<double>(v) * v;
+        }
       });
     }
   } else if constexpr (M == RowMode::GatedStep) {
@@ -181,38 +221,73 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     const bool has_lb = a.lb != nullptr;
     double gg = 0;
     for_cols<PER>(k, [&](int j, int c) {
-      gg += static_cast<double>(x[c]) * x[c];
-      const float h = advance(gate(in_i[c], in_f[c], has_lb, has_lb ? lb(a.lb, j, c) : 0.0f), state[c]);
-      state[c] = h;
-      m(j, c) = h;
+      float g[G], vi[G], vf[G], h[G];
+      load_group(x + c, g);
+      load_group(in_i + c, vi);
+      load_group(in_f + c, vf);
+      load_group(state + c, h);
+#pragma unroll
+      for (int e = 0; e < G; ++e) {
+        gg += static_cast<double>(g[e]) * g[e];
+        h[e] = advance(gate(vi[e], vf[e], has_lb, has_lb ? lb(a.lb, j + e, c + e) : 0.0f), h[e]);
+        m(j + e, c + e) = h[e];
+      }
+      store_group(state + c, h);
     });
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(m(j, c)) * (x[c] * rstd * w_pre(a.w_pre, j, c));
-      m(j, c) = v;
-      ss += static_cast<double>(v) * v;
+      float g[G];
+      load_group(x + c, g);
+#pragma unroll
+      for (int e = 0; e < G; ++e) {
+        const float v = silu_f(m(j + e, c + e)) * (g[e] * rstd * w_pre(a.w_pre, j + e, c + e));
+        m(j + e, c + e) = v;
+        ss += static_cast<double>(v) * v;
+      }
     });
   } else if constexpr (M == RowMode::Gated) {
     double gg = 0;
-    for_cols<PER>(k, [&](int, int c) { gg += static_cast<double>(x[c]) * x[c]; });
+    for_cols<PER>(k, [&](int, int c) {
+      float g[G];
+      load_group(x + c, g);
+#pragma unroll
+      for (int e = 0; e < G; ++e) gg += static_cast<double>(g[e]) * g[e];
+    });
     const float rstd = rstd_of(gg, k, a.eps, pre_scratch);
     const float* __restrict__ h = a.h + row * a.ld;
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(h[c]) * (x[c] * rstd * w_pre(a.w_pre, j, c));
-      m(j, c) = v;
-      ss += static_cast<double>(v) * v;
+      float g[G], hv[G];
+      load_group(x + c, g);
+      load_group(h + c, hv);
+#pragma unroll
+      for (int e = 0; e < G; ++e) {
+        const float v = silu_f(hv[e]) * (g[e] * rstd * w_pre(a.w_pre, j + e, c + e));
+        m(j + e, c + e) = v;
+        ss += static_cast<double>(v) * v;
+      }
     });
   } else {
     for_cols<PER>(k, [&](int j, int c) {
-      const float v = silu_f(x[c]) * x[k + c];
-      m(j, c) = v;
-      ss += static_cast<double>(v) * v;
+      float g[G], u[G];
+      load_group(x + c, g);
+      load_group(x + k + c, u);
+#pragma unroll
+      for (int e = 0; e < G; ++e) {
+        const float v = silu_f(g[e]) * u[e];
+        m(j + e, c + e) = v;
+        ss += static_cast<double>(v) * v;
+      }
     });
   }
 
   if (a.keep.m) {
     float* __restrict__ keep_m = a.keep.m + row * k;
-    for_cols<PER>(k, [&](int j, int c) { keep_m[c] = m(j, c); });
+    for_cols<PER>(k, [&](int j, int c) {
+      float v[G];
+#pragma unroll
+      for (int e = 0; e < G; ++e) v[e] = m(j + e, c + e);
+      store_group(keep_m + c, v);
+    });
   }
   // rmsnorm_quantize_ref on m for each target (eps 1e-6: SPEC.md, BitLinear step 1), the targets'
   // maxima and sums each in one reduction.
@@ -225,22 +300,37 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
     sum[t] = 0;
   }
   for_cols<PER>(k, [&](int j, int c) {
-    const float u = m(j, c) * rstd;
 #pragma unroll
-    for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * w_norm[t](a.t[t].w_norm, j, c)));
+    for (int e = 0; e < G; ++e) {
+      const float u = m(j + e, c + e) * rstd;  // normed(m, rstd, w), left to right
+#pragma unroll
+      for (int t = 0; t < N; ++t) amax[t] = fmaxf(amax[t], fabsf(u * w_norm[t](a.t[t].w_norm, j + e, c + e)));
+    }
   });
   block_reduce(amax, AbsMax{}, 0.0f, max_scratch);
 #pragma unroll
   for (int t = 0; t < N; ++t) {
-    const float s = 127.0f / fmaxf(amax[t], 1e-5f);
+    const float s = quant_scale(amax[t]);
     int8_t* __restrict__ q = a.t[t].q ? a.t[t].q + row * a.q_stride : nullptr;
     __nv_bfloat16* __restrict__ dq = a.t[t].dequantized ? a.t[t].dequantized + row * k : nullptr;
     for_cols<PER>(static_cast<int>(a.q_stride), [&](int j, int c) {
-      int v = 0;
-      if (c < k) v = static_cast<int>(fminf(fmaxf(roundf(m(j, c) * rstd * w_norm[t](a.t[t].w_norm, j, c) * s), -128.0f), 127.0f));
-      if (q) q[c] = static_cast<int8_t>(v);
-      if (dq && c < k) dq[c] = __float2bfloat16_rn(static_cast<float>(v) / s);
-      sum[t] += v;
+      int v[G];
+#pragma unroll
+      for (int e = 0; e < G; ++e) {
+        v[e] = 0;
+        if (c + e < k) {
+          const float u = normed(m(j + e, c + e), rstd, w_norm[t](a.t[t].w_norm, j + e, c + e));
+          // By float additions (quant_code.h) this measured slower (H200, 2.7B decode: 976-988
+          // tokens/s against 994-997).
+          v[e] = quant_code(u, s);
+        }
+        if (dq && c + e < k) dq[c + e] = __float2bfloat16_rn(static_cast<float>(v[e]) / s);
+        sum[t] += v[e];
+      }
+      if (q) {
+        if constexpr (G == 4) *reinterpret_cast<uint32_t*>(q + c) = pack_codes(v);
+        else q[c] = static_cast<int8_t>(v[0]);
+      }
     });
   }
   const bool codes = a.t[0].q != nullptr;  // every target has codes and sums, or none
@@ -248,7 +338,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const __grid_constant_
   if (threadIdx.x == 0)
 #pragma unroll
     for (int t = 0; t < N; ++t) {
-      a.t[t].scale[row] = 127.0f / fmaxf(amax[t], 1e-5f);
+      a.t[t].scale[row] = quant_scale(amax[t]);
       if (codes) a.t[t].sums[row] = sum[t];
     }
 }
@@ -267,19 +357,36 @@ void launch_row_kernel(const RowArgs& a, int64_t n, int threads, cudaStream_t s)
   launch_pdl("row kernel", row_kernel<M, N, PER>, dim3(static_cast<unsigned>(n)), dim3(threads), shared, s, a);
 }
 
-// Few rows: 1024 threads and the columns per thread unrolled (PER, a power of two that covers the
-// padded row); rows too long for that: the shared-memory loop; many rows: row_kernel_many.cu's
-// kernel, or the shared-memory loop over 256 threads for rows it does not take.
+// Whether every row the kernel reads or writes starts 16 bytes aligned and k is a multiple of 4, as
+// groups of 4 columns need (kGroup; real models' widths are multiples of 128).
+bool rows_in_groups(const RowArgs& a) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };  // null too
+  bool ok = a.k % 4 == 0 && a.ld % 4 == 0 && a.slot_stride % 4 == 0 && aligned(a.x) && aligned(a.add) &&
+            aligned(a.h) && aligned(a.w_pre) && aligned(a.i) && aligned(a.f) && aligned(a.lb) && aligned(a.states) &&
+            aligned(a.keep.m) && aligned(a.keep.x);
+  for (const QuantTarget& t : a.t) ok = ok && aligned(t.w_norm);  // q: 16-byte aligned rows (launch_rows)
+  return ok;
+}
+
+// Few rows: one block a row, each thread one group of 4 columns (PER = 4) or two where the padded
+// row has more than 4 * kRowThreads columns (PER = 8), and only as many threads (whole warps) as the
+// groups need: idle threads would only add to the reductions (H200, 2.7B decode: 1,028-1,037
+// tokens/s against 994-997 with 1024 threads a row; docs/BENCHMARKS.md). Rows too long for that or
+// not in groups: the shared-memory loop; many rows: row_kernel_many.cu's kernel, or the
+// shared-memory loop over 256 threads for rows it does not take.
 template <RowMode M, int N>
 void launch_row_kernels(const RowArgs& a, int64_t n, cudaStream_t s) {
-  const int64_t per = (a.q_stride + kRowThreads - 1) / kRowThreads;
+  const int64_t groups = (a.q_stride + 4 * kRowThreads - 1) / (4 * kRowThreads);
   if (n >= kManyRows) {
     if (!quantize_many_rows(M, N, a, n, s)) launch_row_kernel<M, N, 0>(a, n, kManyRowThreads, s);
   }
-  else if (per > 8) launch_row_kernel<M, N, 0>(a, n, kRowThreads, s);
-  else if (per <= 2) launch_row_kernel<M, N, 2>(a, n, kRowThreads, s);
-  else if (per <= 4) launch_row_kernel<M, N, 4>(a, n, kRowThreads, s);
-  else launch_row_kernel<M, N, 8>(a, n, kRowThreads, s);
+  else if (groups > 2 || !rows_in_groups(a)) launch_row_kernel<M, N, 0>(a, n, kRowThreads, s);
+  else {
+    const int64_t want = (a.q_stride / 4 + groups - 1) / groups;
+    const int threads = static_cast<int>((want + 31) / 32 * 32);
+    if (groups == 1) launch_row_kernel<M, N, 4>(a, n, threads, s);
+    else launch_row_kernel<M, N, 8>(a, n, threads, s);
+  }
 }
 
 template <RowMode M>

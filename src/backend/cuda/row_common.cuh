@@ -38,6 +38,11 @@ __device__ __forceinline__ int quant_code(float u, float s) {
   return static_cast<int>(fminf(fmaxf(roundf(u * s), -128.0f), 127.0f));
 }
 
+// Four codes (ints in [-128, 127]) as the bytes of one word, the first lowest: one 4-byte store.
+__device__ __forceinline__ uint32_t pack_codes(const int (&v)[4]) {
+  return __byte_perm(__byte_perm(v[0], v[1], 0x0040), __byte_perm(v[2], v[3], 0x0040), 0x5410);
+}
+
 enum class RowMode { Plain, Gated, GatedStep, Glu };
 
 struct RowArgs {

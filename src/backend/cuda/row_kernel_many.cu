@@ -201,13 +201,9 @@ __global__ void __launch_bounds__(kThreads, 2) many_rows_kernel(const __grid_con
           }
         }
         if constexpr (Codes) {
-          uint32_t packed = 0;
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            sum[u] += code[e];
-            packed |= (static_cast<uint32_t>(code[e]) & 0xffu) << (8 * e);
-          }
-          *reinterpret_cast<uint32_t*>(q + col(j)) = packed;
+          for (int e = 0; e < 4; ++e) sum[u] += code[e];
+          *reinterpret_cast<uint32_t*>(q + col(j)) = pack_codes(code);
         }
         if (dq) store_dequantized(dq + col(j), c, s, r);
       }
