@@ -17,7 +17,7 @@ namespace {
 // targets; the kernel is bound by the instructions one SM issues, hence 16-byte loads and stores.
 // From kManyRows rows (prefill) there are rows enough to fill the GPU: smaller blocks, more of them
 // resident per SM.
-constexpr int kRowThreads = 1024;  // the most a row of few takes; the shared-memory loop over few rows, all
+constexpr int kRowThreads = 1024;  // a few-row block at most (the shared-memory loop over few rows: all of them)
 constexpr int kManyRowThreads = 256;
 constexpr int64_t kManyRows = 256;
 constexpr int64_t kMaxRowSharedBytes = 200 * 1024;  // one row of m in shared memory (H100/H200: 227 KB per block)
