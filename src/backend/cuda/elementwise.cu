@@ -343,17 +343,6 @@ void launch_row_kernel(const RowArgs& a, int64_t n, int threads, cudaStream_t s)
   launch_pdl("row kernel", row_kernel<M, N, PER>, dim3(static_cast<unsigned>(n)), dim3(threads), shared, s, a);
 }
 
-// Whether every row the kernel reads or writes starts 16 bytes aligned and k is a multiple of 4, as
-// groups of 4 columns need (kGroup; real models' widths are multiples of 128).
-bool rows_in_groups(const RowArgs& a) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };  // null too
-  bool ok = a.k % 4 == 0 && a.ld % 4 == 0 && a.slot_stride % 4 == 0 && aligned(a.x) && aligned(a.add) &&
-            aligned(a.h) && aligned(a.w_pre) && aligned(a.i) && aligned(a.f) && aligned(a.lb) && aligned(a.states) &&
-            aligned(a.keep.m) && aligned(a.keep.x);
-  for (const QuantTarget& t : a.t) ok = ok && aligned(t.w_norm);  // q: 16-byte aligned rows (launch_rows)
-  return ok;
-}
-
 // Few rows: one block a row, each thread one group of 4 columns (PER = 4) or two where the padded
 // row has more than 4 * kRowThreads columns (PER = 8), and only as many threads (whole warps) as the
 // groups need: idle threads would only add to the reductions (H200, 2.7B decode: 1,028-1,037
@@ -366,7 +355,7 @@ void launch_row_kernels(const RowArgs& a, int64_t n, cudaStream_t s) {
   if (n >= kManyRows) {
     if (!quantize_many_rows(M, N, a, n, s)) launch_row_kernel<M, N, 0>(a, n, kManyRowThreads, s);
   }
-  else if (groups > 2 || !rows_in_groups(a)) launch_row_kernel<M, N, 0>(a, n, kRowThreads, s);
+  else if (groups > 2 || !rows_in_groups_of_4(a)) launch_row_kernel<M, N, 0>(a, n, kRowThreads, s);
   else {
     const int64_t want = (a.q_stride / 4 + groups - 1) / groups;
     const int threads = static_cast<int>((want + 31) / 32 * 32);

@@ -66,4 +66,16 @@ struct RowArgs {
   RowKeep keep = {};
 };
 
+// Whether a pass may move 4 consecutive columns at a time: k and the row strides multiples of 4, and
+// every row or vector it reads or writes as floats starting 16 bytes aligned (null ones count as
+// aligned). The kernels of few rows (elementwise.cu) and of many (row_kernel_many.cu) both ask it.
+inline bool rows_in_groups_of_4(const RowArgs& a) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  bool ok = a.k % 4 == 0 && a.ld % 4 == 0 && a.slot_stride % 4 == 0 && aligned(a.x) && aligned(a.add) &&
+            aligned(a.h) && aligned(a.w_pre) && aligned(a.i) && aligned(a.f) && aligned(a.lb) && aligned(a.states) &&
+            aligned(a.keep.m) && aligned(a.keep.x);
+  for (const QuantTarget& t : a.t) ok = ok && aligned(t.w_norm);
+  return ok;
+}
+
 }  // namespace mmfree::cuda

@@ -248,13 +248,11 @@ void launch_for_targets(int targets, const RowArgs& a, int64_t n, cudaStream_t s
 
 bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
-// Every row, weight and output that the kernel reads or writes 16 bytes at a time (8 for dequantized).
-bool vector_aligned(RowMode mode, int targets, const RowArgs& a) {
-  bool ok = a.k % 4 == 0 && a.ld % 4 == 0 && a.q_stride % 16 == 0 && aligned(a.x, 16) && aligned(a.add, 16) &&
-            aligned(a.w_pre, 16) && aligned(a.keep.m, 16) && aligned(a.keep.x, 16);
-  if (mode == RowMode::Gated) ok = ok && aligned(a.h, 16);
-  for (int u = 0; u < targets; ++u)
-    ok = ok && aligned(a.t[u].w_norm, 16) && aligned(a.t[u].q, 16) && aligned(a.t[u].dequantized, 8);
+// Every row, weight and output that the kernel reads or writes 16 bytes at a time (8 for dequantized):
+// the groups of 4 columns, and the targets' codes.
+bool vector_aligned(int targets, const RowArgs& a) {
+  bool ok = rows_in_groups_of_4(a) && a.q_stride % 16 == 0;
+  for (int u = 0; u < targets; ++u) ok = ok && aligned(a.t[u].q, 16) && aligned(a.t[u].dequantized, 8);
   return ok;
 }
 
@@ -262,7 +260,7 @@ bool vector_aligned(RowMode mode, int targets, const RowArgs& a) {
 
 bool quantize_many_rows(RowMode mode, int targets, const RowArgs& a, int64_t n, cudaStream_t s) {
   if (mode == RowMode::GatedStep || targets < 1 || targets > kMaxQuantTargets || a.k > kMaxWarpsPerRow * kRowValues ||
-      !vector_aligned(mode, targets, a))
+      !vector_aligned(targets, a))
     return false;
   const bool codes = a.t[0].q != nullptr;  // launch_rows checked that every target agrees
   if (!codes) {

@@ -1,7 +1,8 @@
 #pragma once
 // What the kernels that give a row to one warp or a few (row_kernel_many.cu's quantising pass,
-// train_kernels.cu's rmsnorm_backward) share: 16-byte loads and stores of 4 consecutive floats, and
-// a reduction over the row's warps by shuffles, without a block-wide barrier.
+// train_kernels.cu's rmsnorm_backward) share: 16-byte loads and stores of 4 consecutive floats (which
+// elementwise.cu's row kernel of few rows takes too), and a reduction over the row's warps by
+// shuffles, without a block-wide barrier.
 #include <cuda_runtime.h>
 
 namespace mmfree::cuda {
