@@ -1,4 +1,4 @@
-# The CUDA kernels, their tests and mmfree_cuda_bench; included only with -DMMFREE_CUDA=ON.
+# The CUDA kernels, their tests, mmfree_cuda_bench and mmfree_chain_floor; included only with -DMMFREE_CUDA=ON.
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   # "90": sm_90 machine code (H100, H200) plus compute_90 PTX that newer GPUs compile at load.
   set(CMAKE_CUDA_ARCHITECTURES 90)
@@ -50,6 +50,11 @@ endif()
 add_executable(mmfree_cuda_bench src/backend/cuda/tools/cuda_bench.cpp)
 target_link_libraries(mmfree_cuda_bench PRIVATE mmfree_cuda)
 target_link_options(mmfree_cuda_bench PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
+# The floor of batch-1 decode's kernel chain (docs/BENCHMARKS.md).
+add_executable(mmfree_chain_floor src/backend/cuda/tools/chain_floor.cu)
+target_link_libraries(mmfree_chain_floor PRIVATE mmfree_cuda)
+target_compile_options(mmfree_chain_floor PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
+target_link_options(mmfree_chain_floor PRIVATE ${MMFREE_CUDA_PORTABLE_LINK})
 
 if(MMFREE_BUILD_TESTS)
   file(GLOB MMFREE_CUDA_TEST_SOURCES CONFIGURE_DEPENDS tests/cuda/*.cpp)

@@ -1,0 +1,405 @@
+// mmfree_chain_floor: what batch-1 decode's chain of kernels costs with the model's arithmetic taken
+// out (issue 12; docs/BENCHMARKS.md, "The floor of the decode chain"). A step of the 2.7B preset's
+// 32 layers is replayed as mmfree records it (four row kernels and four products a layer, each
+// launch programmatic, one CUDA graph), every kernel cut down to what the chain cannot skip:
+//   row kernel: one block; loads the rows the products wrote (from L2), sums them, makes its
+//     dependent block reductions (sums of squares in double, maxima), stores int8 codes;
+//   product: mmfree's grid and k-split for one token; loads its weights before its wait, then its
+//     q from L2, a dp4a a word, the strip's k-split warps summed in shared memory, 16 floats out.
+// No norm weights, MLGRU or GLU functions, int sums, per-token scales or division. Variants remove
+// parts (what each costs) or change the structure (fewer launches a layer).
+// Usage: mmfree_chain_floor [--device N] [--rounds R]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/graph_timing.h"
+#include "backend/cuda/launch.cuh"
+#include "backend/cuda/runtime.h"
+
+namespace mmfree::cuda::floor {
+namespace {
+
+constexpr int kMaxIn = 4, kMaxTargets = 3;
+constexpr int kLayers = 32, kD = 2560, kFf = 6912;
+
+struct RowWork {
+  const float* in[kMaxIn] = {};  // rows summed into m (the products' outputs, the residual, the state)
+  int n_in = 0;
+  float* x_out = nullptr;            // m stored back (the residual stream, the state), or null
+  int8_t* q[kMaxTargets] = {};       // codes, a row per target
+  int targets = 0;
+  unsigned target_mask = 0x7;        // the targets quantised
+  int d = 0;
+  int reductions = 3;                // 3: two sums of squares and the maxima; 2: one and the maxima
+  bool work = true;                  // false: the launch alone (wait, allow)
+  bool codes = true;                 // false: the maxima, but no codes stored
+};
+
+template <class T, class Op>
+__device__ T block_all(T v, T* scratch, Op op, T identity) {  // one barrier, as elementwise.cu's block_reduce
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = lane < warps ? scratch[lane] : identity;
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// The row work by the block's threads, G groups of 4 columns a thread at most.
+template <int G>
+__device__ void row_work(const RowWork& a) {
+  __shared__ double ss_scratch[2][32];
+  __shared__ float max_scratch[kMaxTargets][32];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  auto column = [](int g) { return 4 * (static_cast<int>(threadIdx.x) + g * static_cast<int>(blockDim.x)); };
+  float v[G][4] = {};
+#pragma unroll
+  for (int i = 0; i < kMaxIn; ++i)
+    if (i < a.n_in)
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+        if (column(g) < a.d) {
+          const float4 f = *reinterpret_cast<const float4*>(a.in[i] + column(g));
+          v[g][0] += f.x, v[g][1] += f.y, v[g][2] += f.z, v[g][3] += f.w;
+        }
+  if (a.x_out)
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+      if (column(g) < a.d) *reinterpret_cast<float4*>(a.x_out + column(g)) = make_float4(v[g][0], v[g][1], v[g][2], v[g][3]);
+  const auto add = [](double x, double y) { return x + y; };
+  float rstd = 1.0f;
+  for (int r = 0; r + 1 < a.reductions; ++r) {
+    double ss = 0;
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        v[g][e] *= rstd;
+        ss += static_cast<double>(v[g][e]) * v[g][e];
+      }
+    rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[r], add, 0.0) / a.d) + 1e-6f);
+  }
+#pragma unroll
+  for (int t = 0; t < kMaxTargets; ++t) {
+    float m = 0;
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) m = fmaxf(m, fabsf(v[g][e] * rstd * (1.0f + 0.1f * t)));
+    m = __uint_as_float(__reduce_max_sync(0xffffffffu, __float_as_uint(m)));
+    if (lane == 0) max_scratch[t][warp] = m;
+  }
+  __syncthreads();
+  if (!a.codes) return;
+#pragma unroll
+  for (int t = 0; t < kMaxTargets; ++t) {
+    if (t >= a.targets) break;
+    if (!((a.target_mask >> t) & 1)) continue;
+    const float amax = __uint_as_float(__reduce_max_sync(0xffffffffu, __float_as_uint(lane < warps ? max_scratch[t][lane] : 0.0f)));
+    const float s = 127.0f / fmaxf(amax, 1e-5f);
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+      if (column(g) < a.d) {
+        int c[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) c[e] = static_cast<int>(fminf(fmaxf(rintf(v[g][e] * rstd * (1.0f + 0.1f * t) * s), -128.f), 127.f));
+        *reinterpret_cast<uint32_t*>(a.q[t] + column(g)) =
+            __byte_perm(__byte_perm(c[0], c[1], 0x0040), __byte_perm(c[2], c[3], 0x0040), 0x5410);
+      }
+  }
+}
+
+template <int G>
+__global__ void row_kernel(const RowWork a) {
+  pdl_allow_next();
+  pdl_wait();
+  if (a.work) row_work<G>(a);
+}
+
+struct ProductWork {
+  const uint4* w = nullptr;  // [strips][units][32 lanes] of 16 bytes
+  const int8_t* q = nullptr; // product p's codes at q + p * cols
+  int cols = 0, strips_per = 0;  // strips of one product
+  float* out = nullptr;      // [strips * 16]
+  int strips = 0, units = 0, k_warps = 1, row_warps = 1;
+  bool weights = true;       // false: no weights loaded at all
+  bool work = true;          // false: the launch and the weights alone
+  unsigned* counter = nullptr;  // LastBlockRows: the blocks that finished
+  RowWork next;              // LastBlockRows: the next row kernel's work; OneLaunch: this group's
+};
+
+constexpr int kUnitsPerWarp = 6;  // mmfree's k-split leaves at most 4 (down: 54 units over 16 warps)
+
+// Dp4a of one weight unit's 16 bytes with 16 bytes of q: a product's arithmetic, roughly.
+__device__ __forceinline__ int dot_unit(uint4 w, int4 q, int acc) {
+  acc = __dp4a(static_cast<int>(w.x & 0x03030303u), q.x, acc);
+  acc = __dp4a(static_cast<int>(w.y & 0x03030303u), q.y, acc);
+  acc = __dp4a(static_cast<int>(w.z & 0x03030303u), q.z, acc);
+  return __dp4a(static_cast<int>(w.w & 0x03030303u), q.w, acc);
+}
+
+// LastBlockRows: the last block to finish (an atomic counter, after a fence) does the next row
+// kernel's work, so that a layer takes four launches.
+template <bool LastBlockRows>
+__global__ void __launch_bounds__(512, 2) product_kernel(const ProductWork a) {
+  extern __shared__ int partial[];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int wr = warp / a.k_warps, wk = warp % a.k_warps;
+  const int strip = blockIdx.x * a.row_warps + wr;
+  const bool active = strip < a.strips;
+  pdl_allow_next();
+  uint4 w[kUnitsPerWarp];
+  const uint4* wp = a.w + static_cast<int64_t>(strip) * a.units * 32 + lane;
+#pragma unroll
+  for (int i = 0; i < kUnitsPerWarp; ++i) {
+    const int u = wk + i * a.k_warps;
+    w[i] = active && a.weights && u < a.units ? __ldcs(wp + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0);
+  }
+  pdl_wait();
+  if (!a.work) return;
+  const int8_t* q = a.q + static_cast<int64_t>(strip / a.strips_per) * a.cols;
+  int acc = 0;
+#pragma unroll
+  for (int i = 0; i < kUnitsPerWarp; ++i) {
+    const int u = wk + i * a.k_warps;
+    if (active && u < a.units) acc = dot_unit(w[i], *reinterpret_cast<const int4*>(q + u * 128 + (lane & 7) * 16), acc);
+  }
+  if (a.k_warps > 1) {
+    partial[warp * 32 + lane] = acc;
+    __syncthreads();
+    if (wk == 0)
+      for (int k = 1; k < a.k_warps; ++k) acc += partial[(warp + k) * 32 + lane];
+  }
+  if (wk == 0 && active && lane < 16) a.out[static_cast<int64_t>(strip) * 16 + lane] = static_cast<float>(acc) * 1e-3f;
+  if constexpr (LastBlockRows) {
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      last = atomicAdd(a.counter, 1u) == gridDim.x - 1;
+      if (last) *a.counter = 0;  // for the next replay
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    if (a.next.d > 12 * static_cast<int>(blockDim.x)) row_work<7>(a.next);
+    else row_work<3>(a.next);
+  }
+}
+
+// One BitLinear group in one launch (session 14's Z): a block of 512 threads on each SM forms the
+// whole input row itself, quantises the targets its strips need into shared memory, then multiplies
+// its strips (their weights loaded before the wait). Z's stores of the residual and the states by
+// the last block are left out.
+constexpr int kOneLaunchBlocks = 132, kOneLaunchUnits = 9;  // gate/up: 7 strips x 20 units over 16 warps
+__global__ void __launch_bounds__(512, 1) one_launch_kernel(const ProductWork a) {
+  __shared__ __align__(16) int8_t codes[kMaxTargets][kFf];
+  __shared__ int sums[8][16];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int s0 = static_cast<int>(static_cast<int64_t>(blockIdx.x) * a.strips / gridDim.x);
+  const int s1 = static_cast<int>(static_cast<int64_t>(blockIdx.x + 1) * a.strips / gridDim.x);
+  const int pairs = (s1 - s0) * a.units;  // (strip, unit) pairs, warp w takes w, w + 16, ...
+  pdl_allow_next();
+  uint4 w[kOneLaunchUnits];
+#pragma unroll
+  for (int i = 0; i < kOneLaunchUnits; ++i) {
+    const int p = warp + 16 * i;
+    w[i] = p < pairs ? __ldcs(a.w + (static_cast<int64_t>(s0 + p / a.units) * a.units + p % a.units) * 32 + lane)
+                     : make_uint4(0, 0, 0, 0);
+  }
+  if (threadIdx.x < 8 * 16) sums[threadIdx.x / 16][threadIdx.x % 16] = 0;
+  pdl_wait();
+  RowWork r = a.next;
+  r.x_out = nullptr;
+  r.target_mask = 0;
+  for (int s = s0; s < s1; ++s) r.target_mask |= 1u << (s / a.strips_per);
+  for (int t = 0; t < kMaxTargets; ++t) r.q[t] = codes[t];
+  row_work<4>(r);
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < kOneLaunchUnits; ++i) {
+    const int p = warp + 16 * i;
+    if (p < pairs) {
+      const int sl = p / a.units, u = p % a.units;
+      const int acc = dot_unit(w[i], *reinterpret_cast<const int4*>(codes[(s0 + sl) / a.strips_per] + u * 128 + (lane & 7) * 16), 0);
+      if (lane < 16) atomicAdd(&sums[sl][lane], acc);
+    }
+  }
+  __syncthreads();
+  if (static_cast<int>(threadIdx.x) < (s1 - s0) * 16)
+    a.out[static_cast<int64_t>(s0) * 16 + threadIdx.x] = static_cast<float>(sums[threadIdx.x / 16][threadIdx.x % 16]) * 1e-3f;
+}
+
+enum class Structure { EightLaunches, LastBlockRows, OneLaunch, NoRowKernels };
+
+struct Variant {
+  const char* name;
+  Structure structure = Structure::EightLaunches;
+  bool row_work = true, product_work = true, weights = true;
+  int reductions = 3;
+  bool codes = true;
+};
+
+struct Shape {
+  int rows, cols, count;
+};
+constexpr Shape kShapes[4] = {{kD, kD, 3}, {kD, kD, 1}, {kFf, kD, 2}, {kD, kFf, 1}};  // i/f/g, o, gate/up, down
+
+struct Model {
+  DeviceBuffer<float> x{kD}, ifg{3 * kD}, h{kD}, o{kD}, gu{2 * kFf}, down{kD};
+  DeviceBuffer<int8_t> q1{3 * kD}, q2{kD}, q3{2 * kD}, q4{kFf};
+  std::vector<DeviceBuffer<uint4>> weights;  // [layer * 4 + group]
+  DeviceBuffer<unsigned> counters{kLayers * 4};
+  int64_t weight_bytes = 0;
+  Model() {
+    for (int l = 0; l < kLayers; ++l)
+      for (const Shape& s : kShapes) {
+        weights.emplace_back(static_cast<int64_t>(s.rows) * s.cols / 4 * s.count / 16);
+        weights.back().fill_bytes(0x55);
+        weight_bytes += weights.back().bytes();
+      }
+    for (auto* b : {&x, &ifg, &h, &o, &gu, &down}) b->fill_bytes(0);
+    for (auto* b : {&q1, &q2, &q3, &q4}) b->fill_bytes(1);
+    counters.fill_bytes(0);
+  }
+  // The row work before group g: residual + norm (i/f/g), MLGRU step + gate (o), residual + norm
+  // (gate/up), GLU (down).
+  RowWork row(int g) {
+    RowWork r;
+    const auto set = [&](std::initializer_list<const float*> in, float* x_out, std::initializer_list<int8_t*> q, int d,
+                         int reductions) {
+      for (const float* p : in) r.in[r.n_in++] = p;
+      r.x_out = x_out;
+      for (int8_t* p : q) r.q[r.targets++] = p;
+      r.d = d;
+      r.reductions = reductions;
+    };
+    if (g == 0) set({x.data(), down.data()}, x.data(), {q1.data(), q1.data() + kD, q1.data() + 2 * kD}, kD, 3);
+    if (g == 1) set({ifg.data(), ifg.data() + kD, ifg.data() + 2 * kD, h.data()}, h.data(), {q2.data()}, kD, 3);
+    if (g == 2) set({x.data(), o.data()}, x.data(), {q3.data(), q3.data() + kD}, kD, 3);
+    if (g == 3) set({gu.data(), gu.data() + kFf}, nullptr, {q4.data()}, kFf, 2);
+    return r;
+  }
+  ProductWork product(int l, int g) {
+    const Shape& s = kShapes[g];
+    float* outs[4] = {ifg.data(), o.data(), gu.data(), down.data()};
+    const int8_t* qs[4] = {q1.data(), q2.data(), q3.data(), q4.data()};
+    ProductWork p;
+    p.w = weights[l * 4 + g].data();
+    p.q = qs[g];
+    p.cols = s.cols;
+    p.strips_per = s.rows / 16;
+    p.out = outs[g];
+    p.strips = s.rows / 16 * s.count;
+    p.units = s.cols / 128;
+    // mmfree's auto_k_warps at one token (132 SMs): the most k-split warps, up to 16, within 32 a SM.
+    while (p.k_warps * 2 <= 16 && p.k_warps * 2 <= p.units && static_cast<int64_t>(p.strips) * p.k_warps * 2 <= 32 * 132)
+      p.k_warps *= 2;
+    p.row_warps = std::max(1, 8 / p.k_warps);
+    return p;
+  }
+};
+
+void launch_row(const RowWork& r, cudaStream_t s) {
+  if (r.d == kD) launch_pdl("row kernel", row_kernel<1>, dim3(1), dim3(kD / 4), 0, s, r);
+  else launch_pdl("row kernel", row_kernel<2>, dim3(1), dim3(kFf / 8), 0, s, r);
+}
+
+void enqueue_step(Model& m, const Variant& v, cudaStream_t s) {
+  for (int l = 0; l < kLayers; ++l)
+    for (int g = 0; g < 4; ++g) {
+      RowWork r = m.row(g);
+      r.work = v.row_work;
+      r.reductions = std::min(r.reductions, v.reductions);
+      r.codes = v.codes;
+      ProductWork p = m.product(l, g);
+      p.weights = v.weights;
+      p.work = v.product_work;
+      if (v.structure == Structure::OneLaunch) {
+        p.next = r;
+        launch_pdl("one-launch kernel", one_launch_kernel, dim3(kOneLaunchBlocks), dim3(512), 0, s, p);
+        continue;
+      }
+      const bool first = l == 0 && g == 0;
+      if (v.structure == Structure::EightLaunches || (v.structure == Structure::LastBlockRows && first))
+        launch_row(r, s);
+      const int warps = p.row_warps * p.k_warps;
+      const dim3 grid((p.strips + p.row_warps - 1) / p.row_warps);
+      const size_t shared = p.k_warps > 1 ? static_cast<size_t>(warps) * 32 * sizeof(int) : 0;
+      if (v.structure == Structure::LastBlockRows && !(l == kLayers - 1 && g == 3)) {
+        p.counter = m.counters.data() + l * 4 + g;
+        p.next = m.row((g + 1) % 4);
+        launch_pdl("product kernel", product_kernel<true>, grid, dim3(32 * warps), shared, s, p);
+      } else {
+        launch_pdl("product kernel", product_kernel<false>, grid, dim3(32 * warps), shared, s, p);
+      }
+    }
+}
+
+int run(int argc, char** argv) {
+  int device = 0, rounds = 7;
+  for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (!std::strcmp(argv[i], "--device") && has_value) device = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--rounds") && has_value) rounds = std::max(1, std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: mmfree_chain_floor [--device N] [--rounds R]\n");
+      return 2;
+    }
+  }
+  const DeviceInfo dev = select_device(device);
+  Stream stream;
+  Model m;
+  const Variant variants[] = {
+      {"launches alone (wait, allow)", Structure::EightLaunches, false, false, false},
+      {"launches + weights before the wait", Structure::EightLaunches, false, false, true},
+      {"row work, products' launches + weights", Structure::EightLaunches, true, false, true},
+      {"products' work + weights, rows' launches", Structure::EightLaunches, false, true, true},
+      {"the chain, products without weights", Structure::EightLaunches, true, true, false},
+      {"the chain (8 launches a layer)", Structure::EightLaunches},
+      {"the chain, 2 reductions a row", Structure::EightLaunches, true, true, true, 2},
+      {"the chain, no codes stored", Structure::EightLaunches, true, true, true, 3, false},
+      {"products alone + weights (no row work)", Structure::NoRowKernels},
+      {"last product block does the row work (4)", Structure::LastBlockRows},
+      {"every block forms its row (4 launches)", Structure::OneLaunch},
+  };
+  check(cudaFuncSetAttribute(product_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024), "smem");
+  check(cudaFuncSetAttribute(product_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024), "smem");
+  const auto destroy = [](cudaGraphExec_t e) { cudaGraphExecDestroy(e); };
+  std::vector<std::unique_ptr<CUgraphExec_st, decltype(destroy)>> graphs;
+  for (const Variant& v : variants)
+    graphs.emplace_back(capture(stream.get(), [&] { enqueue_step(m, v, stream.get()); }), destroy);
+  std::vector<std::vector<float>> us(graphs.size());
+  for (int r = 0; r < rounds; ++r)  // the variants alternated, medians over the rounds
+    for (size_t i = 0; i < graphs.size(); ++i) us[i].push_back(1000.0f * time_graph(graphs[i].get(), 1, stream.get(), 15));
+  std::printf("%s (%d SMs): %d layers, %.1f MB of weights a step; medians of %d rounds\n", dev.name.c_str(),
+              dev.sm_count, kLayers, m.weight_bytes / 1e6, rounds);
+  std::printf("%-44s %10s %10s %9s\n", "variant", "us a step", "us a layer", "GB/s");
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    std::sort(us[i].begin(), us[i].end());
+    const float med = us[i][us[i].size() / 2];
+    std::printf("%-44s %10.1f %10.2f %9.0f\n", variants[i].name, med, med / kLayers, m.weight_bytes / (med * 1e3));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mmfree::cuda::floor
+
+int main(int argc, char** argv) {
+  try {
+    return mmfree::cuda::floor::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mmfree_chain_floor: %s\n", e.what());
+    return 1;
+  }
+}
