@@ -1,7 +1,8 @@
 // mmfree_chain_floor: what batch-1 decode's chain of kernels costs with the model's arithmetic taken
-// out (issue 12; docs/BENCHMARKS.md, "The floor of the decode chain"). A step of the 2.7B preset's
-// 32 layers is replayed as mmfree records it (four row kernels and four products a layer, each
-// launch programmatic, one CUDA graph), every kernel cut down to what the chain cannot skip:
+// out (issue 12; docs/BENCHMARKS.md, "The floor of the decode chain"). A step of the 2.7B preset (32
+// layers, then the final norm, the LM head and the greedy token's argmax) is replayed as mmfree
+// records it (four row kernels and four products a layer, each launch programmatic, one CUDA graph),
+// every kernel cut down to what the chain cannot skip:
 //   row kernel: one block; loads the rows the products wrote (from L2), sums them, makes its
 //     dependent block reductions (sums of squares in double, maxima), stores int8 codes;
 //   product: mmfree's grid and k-split for one token; loads its weights before its wait, then its
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/bandwidth.h"
 #include "backend/cuda/graph_timing.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/runtime.h"
@@ -28,7 +30,7 @@ namespace mmfree::cuda::floor {
 namespace {
 
 constexpr int kMaxIn = 4, kMaxTargets = 3;
-constexpr int kLayers = 32, kD = 2560, kFf = 6912;
+constexpr int kLayers = 32, kD = 2560, kFf = 6912, kVocab = 32000;
 
 struct RowWork {
   const float* in[kMaxIn] = {};  // rows summed into m (the products' outputs, the residual, the state)
@@ -76,9 +78,14 @@ __device__ void row_work(const RowWork& a) {
     for (int g = 0; g < G; ++g)
       if (column(g) < a.d) *reinterpret_cast<float4*>(a.x_out + column(g)) = make_float4(v[g][0], v[g][1], v[g][2], v[g][3]);
   const auto add = [](double x, double y) { return x + y; };
-  float rstd = 1.0f;
-  for (int r = 0; r + 1 < a.reductions; ++r) {
-    double ss = 0;
+  double ss = 0;
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[g][e]) * v[g][e];
+  float rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[0], add, 0.0) / a.d) + 1e-6f);
+  if (a.reductions == 3) {  // a second norm of the normed row
+    ss = 0;
 #pragma unroll
     for (int g = 0; g < G; ++g)
 #pragma unroll
@@ -86,7 +93,7 @@ __device__ void row_work(const RowWork& a) {
         v[g][e] *= rstd;
         ss += static_cast<double>(v[g][e]) * v[g][e];
       }
-    rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[r], add, 0.0) / a.d) + 1e-6f);
+    rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[1], add, 0.0) / a.d) + 1e-6f);
   }
 #pragma unroll
   for (int t = 0; t < kMaxTargets; ++t) {
@@ -137,7 +144,7 @@ struct ProductWork {
   RowWork next;              // LastBlockRows: the next row kernel's work; OneLaunch: this group's
 };
 
-constexpr int kUnitsPerWarp = 6;  // mmfree's k-split leaves at most 4 (down: 54 units over 16 warps)
+constexpr int kUnitsPerWarp = 6;  // loaded before the wait: all of a layer's (at most 5), 6 of the LM head's 10
 
 // Dp4a of one weight unit's 16 bytes with 16 bytes of q: a product's arithmetic, roughly.
 __device__ __forceinline__ int dot_unit(uint4 w, int4 q, int acc) {
@@ -173,6 +180,9 @@ __global__ void __launch_bounds__(512, 2) product_kernel(const ProductWork a) {
     const int u = wk + i * a.k_warps;
     if (active && u < a.units) acc = dot_unit(w[i], *reinterpret_cast<const int4*>(q + u * 128 + (lane & 7) * 16), acc);
   }
+  for (int u = wk + kUnitsPerWarp * a.k_warps; active && u < a.units; u += a.k_warps)  // the LM head's later units
+    acc = dot_unit(a.weights ? __ldcs(wp + static_cast<int64_t>(u) * 32) : make_uint4(0, 0, 0, 0),
+                   *reinterpret_cast<const int4*>(q + u * 128 + (lane & 7) * 16), acc);
   if (a.k_warps > 1) {
     partial[warp * 32 + lane] = acc;
     __syncthreads();
@@ -239,6 +249,28 @@ __global__ void __launch_bounds__(512, 1) one_launch_kernel(const ProductWork a)
     a.out[static_cast<int64_t>(s0) * 16 + threadIdx.x] = static_cast<float>(sums[threadIdx.x / 16][threadIdx.x % 16]) * 1e-3f;
 }
 
+// The greedy token: one block's argmax over the logits (ties: the lowest index).
+__global__ void __launch_bounds__(1024) argmax_kernel(const float* logits, int n, int* token, bool work) {
+  __shared__ unsigned long long scratch[32];
+  pdl_allow_next();
+  pdl_wait();
+  if (!work) return;
+  unsigned long long best = 0;  // (order-preserving bits of the value, ~index): the maximum is the argmax
+  for (int i = threadIdx.x * 4; i < n; i += blockDim.x * 4) {
+    const float4 f = *reinterpret_cast<const float4*>(logits + i);
+    const float v[4] = {f.x, f.y, f.z, f.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const unsigned b = __float_as_uint(v[e]);
+      const unsigned key = b & 0x80000000u ? ~b : b | 0x80000000u;
+      best = max(best, (static_cast<unsigned long long>(key) << 32) | ~static_cast<unsigned>(i + e));
+    }
+  }
+  const auto bigger = [](unsigned long long x, unsigned long long y) { return max(x, y); };
+  best = block_all(best, scratch, bigger, 0ull);
+  if (threadIdx.x == 0) *token = static_cast<int>(~static_cast<unsigned>(best));
+}
+
 enum class Structure { EightLaunches, LastBlockRows, OneLaunch, NoRowKernels };
 
 struct Variant {
@@ -252,27 +284,30 @@ struct Variant {
 struct Shape {
   int rows, cols, count;
 };
-constexpr Shape kShapes[4] = {{kD, kD, 3}, {kD, kD, 1}, {kFf, kD, 2}, {kD, kFf, 1}};  // i/f/g, o, gate/up, down
+// i/f/g, o, gate/up, down; the LM head
+constexpr Shape kShapes[5] = {{kD, kD, 3}, {kD, kD, 1}, {kFf, kD, 2}, {kD, kFf, 1}, {kVocab, kD, 1}};
 
 struct Model {
   DeviceBuffer<float> x{kD}, ifg{3 * kD}, h{kD}, o{kD}, gu{2 * kFf}, down{kD};
-  DeviceBuffer<int8_t> q1{3 * kD}, q2{kD}, q3{2 * kD}, q4{kFf};
-  std::vector<DeviceBuffer<uint4>> weights;  // [layer * 4 + group]
+  DeviceBuffer<float> logits{kVocab};
+  DeviceBuffer<int8_t> q1{3 * kD}, q2{kD}, q3{2 * kD}, q4{kFf}, q5{kD};
+  DeviceBuffer<int> token{1};
+  std::vector<DeviceBuffer<uint4>> weights;  // [layer * 4 + group], then the LM head's
   DeviceBuffer<unsigned> counters{kLayers * 4};
   int64_t weight_bytes = 0;
   Model() {
-    for (int l = 0; l < kLayers; ++l)
-      for (const Shape& s : kShapes) {
-        weights.emplace_back(static_cast<int64_t>(s.rows) * s.cols / 4 * s.count / 16);
-        weights.back().fill_bytes(0x55);
-        weight_bytes += weights.back().bytes();
-      }
-    for (auto* b : {&x, &ifg, &h, &o, &gu, &down}) b->fill_bytes(0);
-    for (auto* b : {&q1, &q2, &q3, &q4}) b->fill_bytes(1);
+    for (int i = 0; i < kLayers * 4 + 1; ++i) {
+      const Shape& s = kShapes[i < kLayers * 4 ? i % 4 : 4];
+      weights.emplace_back(static_cast<int64_t>(s.rows) * s.cols / 4 * s.count / 16);
+      weights.back().fill_bytes(0x55);
+      weight_bytes += weights.back().bytes();
+    }
+    for (auto* b : {&x, &ifg, &h, &o, &gu, &down, &logits}) b->fill_bytes(0);
+    for (auto* b : {&q1, &q2, &q3, &q4, &q5}) b->fill_bytes(1);
     counters.fill_bytes(0);
   }
   // The row work before group g: residual + norm (i/f/g), MLGRU step + gate (o), residual + norm
-  // (gate/up), GLU (down).
+  // (gate/up), GLU (down); 4: residual + final norm (the LM head).
   RowWork row(int g) {
     RowWork r;
     const auto set = [&](std::initializer_list<const float*> in, float* x_out, std::initializer_list<int8_t*> q, int d,
@@ -287,14 +322,15 @@ struct Model {
     if (g == 1) set({ifg.data(), ifg.data() + kD, ifg.data() + 2 * kD, h.data()}, h.data(), {q2.data()}, kD, 3);
     if (g == 2) set({x.data(), o.data()}, x.data(), {q3.data(), q3.data() + kD}, kD, 3);
     if (g == 3) set({gu.data(), gu.data() + kFf}, nullptr, {q4.data()}, kFf, 2);
+    if (g == 4) set({x.data(), down.data()}, x.data(), {q5.data()}, kD, 3);
     return r;
   }
   ProductWork product(int l, int g) {
     const Shape& s = kShapes[g];
-    float* outs[4] = {ifg.data(), o.data(), gu.data(), down.data()};
-    const int8_t* qs[4] = {q1.data(), q2.data(), q3.data(), q4.data()};
+    float* outs[5] = {ifg.data(), o.data(), gu.data(), down.data(), logits.data()};
+    const int8_t* qs[5] = {q1.data(), q2.data(), q3.data(), q4.data(), q5.data()};
     ProductWork p;
-    p.w = weights[l * 4 + g].data();
+    p.w = weights[g == 4 ? kLayers * 4 : l * 4 + g].data();
     p.q = qs[g];
     p.cols = s.cols;
     p.strips_per = s.rows / 16;
@@ -312,6 +348,28 @@ struct Model {
 void launch_row(const RowWork& r, cudaStream_t s) {
   if (r.d == kD) launch_pdl("row kernel", row_kernel<1>, dim3(1), dim3(kD / 4), 0, s, r);
   else launch_pdl("row kernel", row_kernel<2>, dim3(1), dim3(kFf / 8), 0, s, r);
+}
+
+void launch_product(const ProductWork& p, cudaStream_t s) {
+  const int warps = p.row_warps * p.k_warps;
+  const size_t shared = p.k_warps > 1 ? static_cast<size_t>(warps) * 32 * sizeof(int) : 0;
+  launch_pdl("product kernel", product_kernel<false>, dim3((p.strips + p.row_warps - 1) / p.row_warps), dim3(32 * warps),
+             shared, s, p);
+}
+
+// The step's end, kernel by kernel in every structure: the final norm's row, the LM head, the argmax.
+void enqueue_head(Model& m, const Variant& v, cudaStream_t s) {
+  RowWork r = m.row(4);
+  r.work = v.row_work;
+  r.reductions = std::min(r.reductions, v.reductions);
+  r.codes = v.codes;
+  if (v.structure != Structure::NoRowKernels) launch_row(r, s);
+  ProductWork p = m.product(0, 4);
+  p.weights = v.weights;
+  p.work = v.product_work;
+  launch_product(p, s);
+  launch_pdl("argmax kernel", argmax_kernel, dim3(1), dim3(1024), 0, s, static_cast<const float*>(m.logits.data()), kVocab,
+             m.token.data(), v.product_work);
 }
 
 void enqueue_step(Model& m, const Variant& v, cudaStream_t s) {
@@ -332,17 +390,17 @@ void enqueue_step(Model& m, const Variant& v, cudaStream_t s) {
       const bool first = l == 0 && g == 0;
       if (v.structure == Structure::EightLaunches || (v.structure == Structure::LastBlockRows && first))
         launch_row(r, s);
-      const int warps = p.row_warps * p.k_warps;
-      const dim3 grid((p.strips + p.row_warps - 1) / p.row_warps);
-      const size_t shared = p.k_warps > 1 ? static_cast<size_t>(warps) * 32 * sizeof(int) : 0;
       if (v.structure == Structure::LastBlockRows && !(l == kLayers - 1 && g == 3)) {
         p.counter = m.counters.data() + l * 4 + g;
         p.next = m.row((g + 1) % 4);
-        launch_pdl("product kernel", product_kernel<true>, grid, dim3(32 * warps), shared, s, p);
+        const int warps = p.row_warps * p.k_warps;
+        launch_pdl("product kernel", product_kernel<true>, dim3((p.strips + p.row_warps - 1) / p.row_warps),
+                   dim3(32 * warps), p.k_warps > 1 ? static_cast<size_t>(warps) * 32 * sizeof(int) : 0, s, p);
       } else {
-        launch_pdl("product kernel", product_kernel<false>, grid, dim3(32 * warps), shared, s, p);
+        launch_product(p, s);
       }
     }
+  enqueue_head(m, v, s);
 }
 
 int run(int argc, char** argv) {
@@ -381,13 +439,17 @@ int run(int argc, char** argv) {
   std::vector<std::vector<float>> us(graphs.size());
   for (int r = 0; r < rounds; ++r)  // the variants alternated, medians over the rounds
     for (size_t i = 0; i < graphs.size(); ++i) us[i].push_back(1000.0f * time_graph(graphs[i].get(), 1, stream.get(), 15));
-  std::printf("%s (%d SMs): %d layers, %.1f MB of weights a step; medians of %d rounds\n", dev.name.c_str(),
-              dev.sm_count, kLayers, m.weight_bytes / 1e6, rounds);
-  std::printf("%-44s %10s %10s %9s\n", "variant", "us a step", "us a layer", "GB/s");
+  const ReadBandwidth probe = measure_read_bandwidth(int64_t{1} << 30, 9, stream.get());
+  const double roofline_us = m.weight_bytes / (probe.gbps * 1e3);  // the step's weights at the probe's rate
+  std::printf("%s (%d SMs): %d layers and the LM head, %.1f MB of weights a step; read probe %.0f GB/s: %.1f us a step\n"
+              "at the roofline, %.1f us at 25%% of it; medians of %d rounds\n",
+              dev.name.c_str(), dev.sm_count, kLayers, m.weight_bytes / 1e6, probe.gbps, roofline_us, 4 * roofline_us, rounds);
+  std::printf("%-44s %10s %9s %9s\n", "variant", "us a step", "tokens/s", "roofline");
   for (size_t i = 0; i < graphs.size(); ++i) {
     std::sort(us[i].begin(), us[i].end());
     const float med = us[i][us[i].size() / 2];
-    std::printf("%-44s %10.1f %10.2f %9.0f\n", variants[i].name, med, med / kLayers, m.weight_bytes / (med * 1e3));
+    std::printf("%-44s %10.1f %9.0f %8.1f%%\n", variants[i].name, med, 1e6 / med,
+                100.0 * roofline_us / med);
   }
   return 0;
 }
