@@ -154,10 +154,12 @@ int sm_count() {
   return sms;
 }
 
-// Column-splitting warps per strip: the most (a power of two, at most max_kw and the units of a row)
-// that keep the launch within about 32 / NT warps per SM (a warp of NT token groups has NT times the
-// work per byte). Measured on the H200 (docs/BENCHMARKS.md): each of 7 shapes at n = 1, and both
-// swept at n = 16, ran fastest at this split, and slower past it.
+}  // namespace
+
+// The most (a power of two, at most max_kw and the units of a row) that keep the launch within about
+// 32 / NT warps per SM (a warp of NT token groups has NT times the work per byte). Measured on the
+// H200 (docs/BENCHMARKS.md): each of 7 shapes at n = 1, and both swept at n = 16, ran fastest at
+// this split, and slower past it.
 int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw) {
   static const int sms = sm_count();
   const int64_t want = int64_t{32} * sms / nt;
@@ -165,6 +167,8 @@ int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw) {
   while (kw * 2 <= max_kw && kw * 2 <= units && strips_x_token_groups * kw * 2 <= want) kw *= 2;
   return kw;
 }
+
+namespace {
 
 template <int NT, int RT>
 void launch(const KernelArgs& a, int token_groups, cudaStream_t s) {

@@ -71,6 +71,11 @@ struct ProductTuning {
   ProductPath path = ProductPath::Auto;
 };
 
+// Column-splitting warps per strip that the warp path picks when ProductTuning::k_warps is 0, on
+// the current GPU: strips_x_token_groups strips of 16 rows times groups of 8 * nt tokens, `units`
+// 128-column units in the widest row, at most max_kw (mmfree_chain_floor mirrors decode's launches).
+int auto_k_warps(int64_t strips_x_token_groups, int units, int nt, int max_kw);
+
 // Enqueues the products on stream s. Throws Error on mismatched shapes or token counts, bad alignment or strides,
 // more than kMaxProducts products, the tiled path asked for where it is not available, or a launch failure.
 // Outputs must not overlap the inputs.

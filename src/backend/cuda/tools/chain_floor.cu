@@ -14,7 +14,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
+#include <charconv>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -24,7 +24,9 @@
 #include "backend/cuda/bandwidth.h"
 #include "backend/cuda/graph_timing.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/row_common.cuh"
 #include "backend/cuda/runtime.h"
+#include "backend/cuda/ternary_product.h"
 
 namespace mmfree::cuda::floor {
 namespace {
@@ -77,13 +79,12 @@ __device__ void row_work(const RowWork& a) {
 #pragma unroll
     for (int g = 0; g < G; ++g)
       if (column(g) < a.d) *reinterpret_cast<float4*>(a.x_out + column(g)) = make_float4(v[g][0], v[g][1], v[g][2], v[g][3]);
-  const auto add = [](double x, double y) { return x + y; };
   double ss = 0;
 #pragma unroll
   for (int g = 0; g < G; ++g)
 #pragma unroll
     for (int e = 0; e < 4; ++e) ss += static_cast<double>(v[g][e]) * v[g][e];
-  float rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[0], add, 0.0) / a.d) + 1e-6f);
+  float rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[0], DoubleSum{}, 0.0) / a.d) + 1e-6f);
   if (a.reductions == 3) {  // a second norm of the normed row
     ss = 0;
 #pragma unroll
@@ -93,7 +94,7 @@ __device__ void row_work(const RowWork& a) {
         v[g][e] *= rstd;
         ss += static_cast<double>(v[g][e]) * v[g][e];
       }
-    rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[1], add, 0.0) / a.d) + 1e-6f);
+    rstd = rsqrtf(static_cast<float>(block_all(ss, ss_scratch[1], DoubleSum{}, 0.0) / a.d) + 1e-6f);
   }
 #pragma unroll
   for (int t = 0; t < kMaxTargets; ++t) {
@@ -112,15 +113,14 @@ __device__ void row_work(const RowWork& a) {
     if (t >= a.targets) break;
     if (!((a.target_mask >> t) & 1)) continue;
     const float amax = __uint_as_float(__reduce_max_sync(0xffffffffu, __float_as_uint(lane < warps ? max_scratch[t][lane] : 0.0f)));
-    const float s = 127.0f / fmaxf(amax, 1e-5f);
+    const float s = quant_scale(amax);
 #pragma unroll
     for (int g = 0; g < G; ++g)
       if (column(g) < a.d) {
         int c[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) c[e] = static_cast<int>(fminf(fmaxf(rintf(v[g][e] * rstd * (1.0f + 0.1f * t) * s), -128.f), 127.f));
-        *reinterpret_cast<uint32_t*>(a.q[t] + column(g)) =
-            __byte_perm(__byte_perm(c[0], c[1], 0x0040), __byte_perm(c[2], c[3], 0x0040), 0x5410);
+        *reinterpret_cast<uint32_t*>(a.q[t] + column(g)) = pack_codes(c);
       }
   }
 }
@@ -210,10 +210,10 @@ __global__ void __launch_bounds__(512, 2) product_kernel(const ProductWork a) {
 // whole input row itself, quantises the targets its strips need into shared memory, then multiplies
 // its strips (their weights loaded before the wait). Z's stores of the residual and the states by
 // the last block are left out.
-constexpr int kOneLaunchBlocks = 132, kOneLaunchUnits = 9;  // gate/up: 7 strips x 20 units over 16 warps
+constexpr int kOneLaunchUnits = 9, kOneLaunchStrips = 8;  // a block's units a warp, strips (132 SMs, gate/up: 7 x 20 / 16)
 __global__ void __launch_bounds__(512, 1) one_launch_kernel(const ProductWork a) {
   __shared__ __align__(16) int8_t codes[kMaxTargets][kFf];
-  __shared__ int sums[8][16];
+  __shared__ int sums[kOneLaunchStrips][16];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int s0 = static_cast<int>(static_cast<int64_t>(blockIdx.x) * a.strips / gridDim.x);
   const int s1 = static_cast<int>(static_cast<int64_t>(blockIdx.x + 1) * a.strips / gridDim.x);
@@ -226,7 +226,7 @@ __global__ void __launch_bounds__(512, 1) one_launch_kernel(const ProductWork a)
     w[i] = p < pairs ? __ldcs(a.w + (static_cast<int64_t>(s0 + p / a.units) * a.units + p % a.units) * 32 + lane)
                      : make_uint4(0, 0, 0, 0);
   }
-  if (threadIdx.x < 8 * 16) sums[threadIdx.x / 16][threadIdx.x % 16] = 0;
+  if (threadIdx.x < kOneLaunchStrips * 16) sums[threadIdx.x / 16][threadIdx.x % 16] = 0;
   pdl_wait();
   RowWork r = a.next;
   r.x_out = nullptr;
@@ -295,7 +295,8 @@ struct Model {
   std::vector<DeviceBuffer<uint4>> weights;  // [layer * 4 + group], then the LM head's
   DeviceBuffer<unsigned> counters{kLayers * 4};
   int64_t weight_bytes = 0;
-  Model() {
+  int sms;
+  explicit Model(int sm_count) : sms(sm_count) {
     for (int i = 0; i < kLayers * 4 + 1; ++i) {
       const Shape& s = kShapes[i < kLayers * 4 ? i % 4 : 4];
       weights.emplace_back(static_cast<int64_t>(s.rows) * s.cols / 4 * s.count / 16);
@@ -337,9 +338,7 @@ struct Model {
     p.out = outs[g];
     p.strips = s.rows / 16 * s.count;
     p.units = s.cols / 128;
-    // mmfree's auto_k_warps at one token (132 SMs): the most k-split warps, up to 16, within 32 a SM.
-    while (p.k_warps * 2 <= 16 && p.k_warps * 2 <= p.units && static_cast<int64_t>(p.strips) * p.k_warps * 2 <= 32 * 132)
-      p.k_warps *= 2;
+    p.k_warps = auto_k_warps(p.strips, p.units, 1, 16);  // as ternary_product launches one token
     p.row_warps = std::max(1, 8 / p.k_warps);
     return p;
   }
@@ -350,24 +349,40 @@ void launch_row(const RowWork& r, cudaStream_t s) {
   else launch_pdl("row kernel", row_kernel<2>, dim3(1), dim3(kFf / 8), 0, s, r);
 }
 
+// With p.counter set, the kernel whose last block does p.next.
 void launch_product(const ProductWork& p, cudaStream_t s) {
   const int warps = p.row_warps * p.k_warps;
   const size_t shared = p.k_warps > 1 ? static_cast<size_t>(warps) * 32 * sizeof(int) : 0;
-  launch_pdl("product kernel", product_kernel<false>, dim3((p.strips + p.row_warps - 1) / p.row_warps), dim3(32 * warps),
-             shared, s, p);
+  launch_pdl("product kernel", p.counter ? product_kernel<true> : product_kernel<false>,
+             dim3((p.strips + p.row_warps - 1) / p.row_warps), dim3(32 * warps), shared, s, p);
+}
+
+// A block an SM, or more where a block's strips would not fit its warps' registers or its sums.
+void launch_one_launch(const ProductWork& p, int sms, cudaStream_t s) {
+  const int per_block = std::min(kOneLaunchStrips, 16 * kOneLaunchUnits / p.units);
+  const int blocks = std::max(sms, (p.strips + per_block - 1) / per_block);
+  launch_pdl("one-launch kernel", one_launch_kernel, dim3(blocks), dim3(512), 0, s, p);
+}
+
+// Group g's row work and product (layer l; g = 4: the step's end) with the variant's parts.
+RowWork row_of(Model& m, int g, const Variant& v) {
+  RowWork r = m.row(g);
+  r.work = v.row_work;
+  r.reductions = std::min(r.reductions, v.reductions);
+  r.codes = v.codes;
+  return r;
+}
+ProductWork product_of(Model& m, int l, int g, const Variant& v) {
+  ProductWork p = m.product(l, g);
+  p.weights = v.weights;
+  p.work = v.product_work;
+  return p;
 }
 
 // The step's end, kernel by kernel in every structure: the final norm's row, the LM head, the argmax.
 void enqueue_head(Model& m, const Variant& v, cudaStream_t s) {
-  RowWork r = m.row(4);
-  r.work = v.row_work;
-  r.reductions = std::min(r.reductions, v.reductions);
-  r.codes = v.codes;
-  if (v.structure != Structure::NoRowKernels) launch_row(r, s);
-  ProductWork p = m.product(0, 4);
-  p.weights = v.weights;
-  p.work = v.product_work;
-  launch_product(p, s);
+  if (v.structure != Structure::NoRowKernels) launch_row(row_of(m, 4, v), s);
+  launch_product(product_of(m, 0, 4, v), s);
   launch_pdl("argmax kernel", argmax_kernel, dim3(1), dim3(1024), 0, s, static_cast<const float*>(m.logits.data()), kVocab,
              m.token.data(), v.product_work);
 }
@@ -375,16 +390,11 @@ void enqueue_head(Model& m, const Variant& v, cudaStream_t s) {
 void enqueue_step(Model& m, const Variant& v, cudaStream_t s) {
   for (int l = 0; l < kLayers; ++l)
     for (int g = 0; g < 4; ++g) {
-      RowWork r = m.row(g);
-      r.work = v.row_work;
-      r.reductions = std::min(r.reductions, v.reductions);
-      r.codes = v.codes;
-      ProductWork p = m.product(l, g);
-      p.weights = v.weights;
-      p.work = v.product_work;
+      const RowWork r = row_of(m, g, v);
+      ProductWork p = product_of(m, l, g, v);
       if (v.structure == Structure::OneLaunch) {
         p.next = r;
-        launch_pdl("one-launch kernel", one_launch_kernel, dim3(kOneLaunchBlocks), dim3(512), 0, s, p);
+        launch_one_launch(p, m.sms, s);
         continue;
       }
       const bool first = l == 0 && g == 0;
@@ -393,12 +403,8 @@ void enqueue_step(Model& m, const Variant& v, cudaStream_t s) {
       if (v.structure == Structure::LastBlockRows && !(l == kLayers - 1 && g == 3)) {
         p.counter = m.counters.data() + l * 4 + g;
         p.next = m.row((g + 1) % 4);
-        const int warps = p.row_warps * p.k_warps;
-        launch_pdl("product kernel", product_kernel<true>, dim3((p.strips + p.row_warps - 1) / p.row_warps),
-                   dim3(32 * warps), p.k_warps > 1 ? static_cast<size_t>(warps) * 32 * sizeof(int) : 0, s, p);
-      } else {
-        launch_product(p, s);
       }
+      launch_product(p, s);
     }
   enqueue_head(m, v, s);
 }
@@ -407,8 +413,18 @@ int run(int argc, char** argv) {
   int device = 0, rounds = 7;
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
-    if (!std::strcmp(argv[i], "--device") && has_value) device = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--rounds") && has_value) rounds = std::max(1, std::atoi(argv[++i]));
+    const auto value = [&](int lo, int hi) {  // the flag's whole value, an integer in [lo, hi]
+      const char* text = argv[++i];
+      const char* end = text + std::strlen(text);
+      int n = 0;
+      const auto [at, ec] = std::from_chars(text, end, n);
+      if (ec != std::errc() || at != end || n < lo || n > hi)
+        throw Error(std::string(argv[i - 1]) + " takes an integer from " + std::to_string(lo) + " to " +
+                    std::to_string(hi) + ", not '" + text + "'");
+      return n;
+    };
+    if (!std::strcmp(argv[i], "--device") && has_value) device = value(0, 1023);
+    else if (!std::strcmp(argv[i], "--rounds") && has_value) rounds = value(1, 1000);
     else {
       std::fprintf(stderr, "usage: mmfree_chain_floor [--device N] [--rounds R]\n");
       return 2;
@@ -416,7 +432,7 @@ int run(int argc, char** argv) {
   }
   const DeviceInfo dev = select_device(device);
   Stream stream;
-  Model m;
+  Model m(dev.sm_count);
   const Variant variants[] = {
       {"launches alone (wait, allow)", Structure::EightLaunches, false, false, false},
       {"launches + weights before the wait", Structure::EightLaunches, false, false, true},
